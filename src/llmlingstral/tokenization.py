@@ -1,0 +1,279 @@
+"""Mistral tokenizers, offline and exact.
+
+Two families are supported, both from the files that ship inside ``mistral-common``
+(or inside a checkpoint folder):
+
+* SentencePiece BPE models (``tokenizer.model.v1``, ``...model.v3`` for Mistral-7B-v0.3, ...).
+  They are rebuilt as a Rust ``tokenizers`` pipeline whose merges are ordered by piece
+  score, which reproduces SentencePiece ids exactly and also yields character offsets.
+* tekken (tiktoken-style byte BPE) for Ministral 3 and the current API models.
+
+All token counts, budgets and reported rates in llmlingstral use :class:`MistralTextTokenizer`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers
+
+from .errors import LLMLingstralError
+
+SPIECE_UNDERLINE = "\u2581"
+
+_BUNDLED_FILES = {
+    "v1": "tokenizer.model.v1",
+    "v2": "mistral_instruct_tokenizer_240216.model.v2",
+    "v3": "mistral_instruct_tokenizer_240323.model.v3",
+    "v7": "mistral_instruct_tokenizer_241114.model.v7",
+    "tekken": "tekken_240911.json",
+    "tekken-240718": "tekken_240718.json",
+}
+
+# Vocabulary size -> bundled tokenizer, for checkpoints that carry no tokenizer file.
+_BUNDLED_BY_VOCAB_SIZE = {32000: "v1", 32768: "v3", 131072: "tekken"}
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """Token ids with the character span of each token in the encoded text."""
+
+    ids: list[int]
+    offsets: list[tuple[int, int]]
+
+
+def bundled_tokenizer_dir() -> Path:
+    """The folder of tokenizer files inside the installed ``mistral-common``."""
+    import mistral_common
+
+    return Path(mistral_common.__file__).parent / "data"
+
+
+class MistralTextTokenizer:
+    """A fast, exact Mistral tokenizer for plain text.
+
+    Text is encoded verbatim: strings such as ``"<s>"`` or ``"[INST]"`` inside the text are
+    ordinary text, as in mistral-common, never control tokens.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, *, kind: str, source: str,
+                 bos_id: int = 1, eos_id: int = 2, pad_id: int | None = None,
+                 unk_id: int = 0) -> None:
+        tokenizer.encode_special_tokens = True
+        self._tok = tokenizer
+        self.kind = kind
+        self.source = source
+        self.bos_id = bos_id
+        self.eos_id = eos_id
+        self.pad_id = pad_id
+        self.unk_id = unk_id
+
+    def __repr__(self) -> str:
+        return f"MistralTextTokenizer(kind={self.kind!r}, vocab_size={self.vocab_size})"
+
+    @property
+    def vocab_size(self) -> int:
+        return self._tok.get_vocab_size(with_added_tokens=True)
+
+    def encode(self, text: str, *, add_bos: bool = False) -> list[int]:
+        """Token ids of ``text`` (without BOS unless ``add_bos``)."""
+        ids = self._tok.encode(_check_text(text), add_special_tokens=False).ids
+        return [self.bos_id, *ids] if add_bos else ids
+
+    def encode_with_offsets(self, text: str) -> Encoding:
+        """Token ids and the ``(start, end)`` character span of each token."""
+        enc = self._tok.encode(_check_text(text), add_special_tokens=False)
+        return Encoding(ids=list(enc.ids), offsets=[tuple(o) for o in enc.offsets])
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of several texts, encoded in parallel."""
+        checked = [_check_text(t) for t in texts]
+        return [e.ids for e in self._tok.encode_batch(checked, add_special_tokens=False)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of ``ids``; special tokens are skipped."""
+        return self._tok.decode(list(ids), skip_special_tokens=True)
+
+    def count(self, text: str) -> int:
+        """Number of tokens in ``text``, without BOS: the unit of every budget."""
+        if not text:
+            return 0
+        return len(self._tok.encode(_check_text(text), add_special_tokens=False).ids)
+
+    def count_batch(self, texts: Sequence[str]) -> list[int]:
+        """Token counts of several texts."""
+        return [len(ids) for ids in self.encode_batch(texts)]
+
+    def id_to_piece(self, token_id: int) -> str | None:
+        return self._tok.id_to_token(token_id)
+
+    def to_hf(self):
+        """A ``transformers.PreTrainedTokenizerFast`` sharing this tokenizer's pipeline."""
+        from transformers import PreTrainedTokenizerFast
+
+        clone = Tokenizer.from_str(self._tok.to_str())
+        specials = {}
+        for key, token_id in (("bos_token", self.bos_id), ("eos_token", self.eos_id),
+                              ("unk_token", self.unk_id), ("pad_token", self.pad_id)):
+            if token_id is not None and token_id >= 0:
+                specials[key] = clone.id_to_token(token_id)
+        if "pad_token" not in specials:
+            specials["pad_token"] = specials.get("eos_token")
+        hf = PreTrainedTokenizerFast(tokenizer_object=clone, **specials)
+        hf.padding_side = "right"
+        return hf
+
+
+def _check_text(text: object) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"expected text as str, got {type(text).__name__}")
+    return text
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def build_sentencepiece_tokenizer(model_path: str | os.PathLike) -> Tokenizer:
+    """Rebuild a SentencePiece BPE ``.model`` file as an exact ``tokenizers`` pipeline.
+
+    SentencePiece applies the merge whose result has the highest score first; ranking the
+    merges by that score (ties broken by piece id) reproduces its segmentation exactly.
+    """
+    from sentencepiece import sentencepiece_model_pb2
+
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(Path(model_path).read_bytes())
+    pieces = proto.pieces
+    vocab = {p.piece: i for i, p in enumerate(pieces)}
+    normal = {i for i, p in enumerate(pieces) if p.type == 1}
+    ranked = []
+    for i in normal:
+        piece = pieces[i].piece
+        for k in range(1, len(piece)):
+            left, right = vocab.get(piece[:k]), vocab.get(piece[k:])
+            if left in normal and right in normal:
+                ranked.append((-pieces[i].score, i, left, right, piece[:k], piece[k:]))
+    ranked.sort()
+    bpe = models.BPE(vocab=vocab, merges=[(a, b) for *_, a, b in ranked],
+                     unk_token=pieces[proto.trainer_spec.unk_id].piece,
+                     fuse_unk=True, byte_fallback=True)
+    tok = Tokenizer(bpe)
+    steps = [normalizers.Replace(" ", SPIECE_UNDERLINE)]
+    if proto.normalizer_spec.add_dummy_prefix:
+        steps.insert(0, normalizers.Prepend(SPIECE_UNDERLINE))
+    tok.normalizer = normalizers.Sequence(steps)
+    tok.pre_tokenizer = None
+    tok.decoder = decoders.Sequence([
+        decoders.Replace(SPIECE_UNDERLINE, " "), decoders.ByteFallback(), decoders.Fuse(),
+        decoders.Strip(" ", 1 if proto.normalizer_spec.add_dummy_prefix else 0, 0),
+    ])
+    controls = [p.piece for p in pieces[:3]]
+    tok.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in controls])
+    return tok
+
+
+def build_tekken_tokenizer(json_path: str | os.PathLike) -> Tokenizer:
+    """Convert a tekken ``.json`` file to a ``tokenizers`` pipeline."""
+    from transformers import TokenizersBackend
+
+    path = Path(json_path)
+    if "tekken" not in path.name or path.suffix != ".json":
+        raise LLMLingstralError(f"{path} is not a tekken tokenizer file (expected tekken*.json)")
+    converted = TokenizersBackend.convert_to_native_format(vocab_file=str(path))
+    return converted["tokenizer_object"]
+
+
+# --------------------------------------------------------------------------- loading
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(path: str, kind: str) -> MistralTextTokenizer:
+    if kind == "tekken":
+        specials = _tekken_special_ids(path)
+        return MistralTextTokenizer(build_tekken_tokenizer(path), kind="tekken", source=path,
+                                    **specials)
+    if kind == "sentencepiece":
+        return MistralTextTokenizer(build_sentencepiece_tokenizer(path), kind="sentencepiece",
+                                    source=path)
+    tok = Tokenizer.from_file(path)
+    return MistralTextTokenizer(tok, kind="tokenizer.json", source=path,
+                                **_special_ids_from_tokenizer(tok))
+
+
+def _tekken_special_ids(path: str) -> dict:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    names = {s.get("token_str"): s.get("rank") for s in data.get("special_tokens", [])}
+    return {"bos_id": names.get("<s>", 1), "eos_id": names.get("</s>", 2),
+            "pad_id": names.get("<pad>", 11), "unk_id": names.get("<unk>", 0)}
+
+
+def _special_ids_from_tokenizer(tok: Tokenizer) -> dict:
+    def find(*names: str, default: int | None) -> int | None:
+        for name in names:
+            token_id = tok.token_to_id(name)
+            if token_id is not None:
+                return token_id
+        return default
+
+    return {"bos_id": find("<s>", default=1), "eos_id": find("</s>", default=2),
+            "pad_id": find("<pad>", default=None), "unk_id": find("<unk>", default=0)}
+
+
+def load_tokenizer(name_or_path: str | os.PathLike) -> MistralTextTokenizer:
+    """Load a Mistral tokenizer.
+
+    ``name_or_path`` is a bundled name (``"v1"``, ``"v2"``, ``"v3"``, ``"v7"``, ``"tekken"``),
+    a tokenizer file (SentencePiece ``.model*``, ``tekken*.json`` or ``tokenizer.json``),
+    or a checkpoint folder holding one of those.
+    """
+    name = str(name_or_path)
+    if name in _BUNDLED_FILES:
+        path = bundled_tokenizer_dir() / _BUNDLED_FILES[name]
+        return _load_cached(str(path), "tekken" if name.startswith("tekken") else "sentencepiece")
+    path = Path(name)
+    if path.is_dir():
+        found = find_tokenizer_file(path)
+        if found is None:
+            raise LLMLingstralError(
+                f"no tokenizer file (tekken.json, tokenizer.model*, tokenizer.json) in {path}; "
+                f"pass a bundled tokenizer name such as 'v3' or 'tekken'")
+        path = found
+    if not path.is_file():
+        raise LLMLingstralError(
+            f"unknown tokenizer {name!r}: expected one of {sorted(_BUNDLED_FILES)} or a path")
+    return _load_cached(str(path), _kind_of_file(path))
+
+
+def _kind_of_file(path: Path) -> str:
+    if "tekken" in path.name and path.suffix == ".json":
+        return "tekken"
+    if path.name == "tokenizer.json" or path.suffix == ".json":
+        return "tokenizer.json"
+    return "sentencepiece"
+
+
+def find_tokenizer_file(folder: Path) -> Path | None:
+    """The tokenizer file of a checkpoint folder, in order of exactness, or None."""
+    for pattern in ("tekken*.json", "tokenizer.model.v*", "tokenizer.model", "tokenizer.json"):
+        matches = sorted(folder.glob(pattern))
+        if matches:
+            return matches[-1]
+    return None
+
+
+def tokenizer_for_checkpoint(folder: str | os.PathLike, vocab_size: int | None) -> MistralTextTokenizer:
+    """The tokenizer of a checkpoint folder; falls back to the bundled one matching its vocabulary."""
+    found = find_tokenizer_file(Path(folder))
+    if found is not None:
+        return load_tokenizer(found)
+    bundled = _BUNDLED_BY_VOCAB_SIZE.get(vocab_size or -1)
+    if bundled is None:
+        raise LLMLingstralError(
+            f"{folder} has no tokenizer file and its vocabulary size {vocab_size} matches no "
+            f"Mistral tokenizer (32000, 32768, 131072); add tokenizer.model or tekken.json")
+    return load_tokenizer(bundled)

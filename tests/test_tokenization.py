@@ -1,0 +1,86 @@
+"""The Mistral tokenizers match mistral-common exactly and give usable offsets."""
+
+from __future__ import annotations
+
+import pytest
+from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
+
+from llmlingstral import load_tokenizer
+from llmlingstral.errors import LLMLingstralError
+from texts import stdlib_prose, tricky_strings
+
+
+def corpus() -> list[str]:
+    prose = stdlib_prose(60000)
+    lines = prose.split("\n")
+    chunks = [prose[i:i + 500] for i in range(0, len(prose), 500)]
+    return tricky_strings() + lines + chunks
+
+
+@pytest.fixture(scope="module")
+def v3_reference():
+    return MistralTokenizer.v3().instruct_tokenizer.tokenizer
+
+
+@pytest.fixture(scope="module")
+def tekken_reference():
+    return MistralTokenizer.v3(is_tekken=True, is_mm=True).instruct_tokenizer.tokenizer
+
+
+def test_v3_ids_match_mistral_common(v3_reference):
+    tok = load_tokenizer("v3")
+    texts = corpus()
+    mismatches = [t for t in texts if tok.encode(t) != v3_reference.encode(t, bos=False, eos=False)]
+    assert len(texts) > 1000
+    assert mismatches == []
+
+
+def test_v3_bos_and_counts(v3_reference):
+    tok = load_tokenizer("v3")
+    text = "Hello world, compress me."
+    assert tok.encode(text, add_bos=True) == v3_reference.encode(text, bos=True, eos=False)
+    assert tok.count(text) == 6
+    assert tok.count("") == 0
+
+
+def test_tekken_ids_match_mistral_common(tekken_reference):
+    tok = load_tokenizer("tekken")
+    texts = corpus()[:1500]
+    mismatches = [t for t in texts
+                  if tok.encode(t) != tekken_reference.encode(t, bos=False, eos=False)]
+    assert mismatches == []
+    assert (tok.bos_id, tok.eos_id, tok.pad_id) == (1, 2, 11)
+
+
+@pytest.mark.parametrize("name", ["v3", "tekken"])
+def test_round_trip_and_offsets(name):
+    tok = load_tokenizer(name)
+    for text in tricky_strings():
+        encoding = tok.encode_with_offsets(text)
+        assert tok.decode(encoding.ids) == text
+        for start, end in encoding.offsets:
+            assert 0 <= start <= end <= len(text)
+        starts = [s for s, _ in encoding.offsets]
+        assert starts == sorted(starts)
+
+
+def test_control_strings_are_text():
+    tok = load_tokenizer("v3")
+    ids = tok.encode("<s>[INST] hi [/INST]</s>")
+    assert not {1, 2, 3, 4} & set(ids)
+
+
+def test_hf_wrapper_matches():
+    tok = load_tokenizer("v3")
+    hf = tok.to_hf()
+    text = "  Bonjour [INST] le monde 😀"
+    assert hf(text, add_special_tokens=False, split_special_tokens=True)["input_ids"] == tok.encode(text)
+    assert hf.bos_token_id == 1 and hf.eos_token_id == 2
+
+
+def test_bad_input():
+    tok = load_tokenizer("v3")
+    with pytest.raises(TypeError):
+        tok.encode(123)
+    with pytest.raises(LLMLingstralError):
+        load_tokenizer("no-such-tokenizer")
