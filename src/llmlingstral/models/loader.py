@@ -1,0 +1,250 @@
+"""One loader for every Mistral checkpoint: presets, hub ids and local folders.
+
+Handles MistralForCausalLM checkpoints, Ministral 3 checkpoints stored in the Mistral 3
+vision-language layout (loaded text-only), FP8 checkpoints (dequantized to bf16 without a
+GPU), GPTQ checkpoints (with the optional ``gptq`` extra) and token classifiers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import torch
+
+from ..errors import LLMLingstralError, ModelUnavailableError
+from ..tokenization import MistralTextTokenizer, tokenizer_for_checkpoint
+from .registry import MISTRAL_MODELS
+
+logger = logging.getLogger(__name__)
+
+Task = Literal["causal-lm", "token-classification"]
+
+# On-disk keys of the Mistral 3 layout -> keys of a text-only model.
+_VLM_TEXT_KEY_MAPPING = {r"^language_model\.model\.": "model.",
+                         r"^language_model\.lm_head\.": "lm_head.",
+                         r"^model\.language_model\.": "model."}
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+_HUB_FILES = ["*.json", "*.safetensors", "tokenizer.model*", "*.model.v*"]
+_VLM_MODEL_TYPES = {"mistral3"}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for scoring, with its tokenizer and where it runs."""
+
+    model: torch.nn.Module
+    tokenizer: MistralTextTokenizer
+    name: str
+    path: Path
+    device: torch.device
+
+    @property
+    def max_position(self) -> int:
+        """The longest sequence the model was built for."""
+        return int(getattr(self.model.config, "max_position_embeddings", 4096) or 4096)
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def resolve_checkpoint(name_or_path: str | os.PathLike) -> tuple[Path, str]:
+    """Turn a preset name, a hub id or a folder into a local folder.
+
+    Raises :class:`ModelUnavailableError` when the model is neither cached nor reachable.
+    """
+    name = os.fspath(name_or_path)
+    if not isinstance(name, str) or not name:
+        raise TypeError("model_name must be a preset name, a Hugging Face id or a folder path")
+    preset = MISTRAL_MODELS.get(name)
+    if preset is not None:
+        if preset.kind == "api":
+            raise LLMLingstralError(f"preset {name!r} is an API model and has no weights to load")
+        if preset.embedded:
+            path = preset.local_path
+            if path is None or not (path / "config.json").is_file():
+                raise ModelUnavailableError(name, "its weights are missing from this installation; "
+                                                  "reinstall llmlingstral")
+            return path, name
+        name = preset.source
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise LLMLingstralError(f"{path} has no config.json: not a model checkpoint folder")
+        return path, str(path)
+    if not _HUB_ID.match(name):
+        raise LLMLingstralError(
+            f"{name!r} is neither a preset ({', '.join(MISTRAL_MODELS)}), an existing folder, "
+            f"nor a Hugging Face id of the form owner/name")
+    return _download_or_cached(name), name
+
+
+def _download_or_cached(repo_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id, local_files_only=True, allow_patterns=_HUB_FILES))
+    except Exception as cached_error:  # noqa: BLE001 - any miss means "not cached"
+        if _hub_offline():
+            raise ModelUnavailableError(repo_id, "not in the local cache and HF_HUB_OFFLINE is set") \
+                from cached_error
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=_HUB_FILES))
+    except Exception as error:  # noqa: BLE001 - network, auth and missing repos alike
+        raise ModelUnavailableError(repo_id, f"download failed: {type(error).__name__}") from error
+
+
+def _hub_offline() -> bool:
+    return any(os.environ.get(v, "").lower() in {"1", "true", "yes", "on"}
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+# --------------------------------------------------------------------------- device and dtype
+
+
+def choose_device(device_map: Any) -> tuple[torch.device, Any]:
+    """The device to run on and the ``device_map`` to hand to transformers (or None)."""
+    if isinstance(device_map, Mapping):
+        return (torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")), \
+            dict(device_map)
+    spec = str(device_map or "auto")
+    if spec in {"auto", "balanced", "balanced_low_0", "sequential"}:
+        if torch.cuda.is_available():
+            return torch.device("cuda"), spec if torch.cuda.device_count() > 1 else None
+        return torch.device("cpu"), None
+    if spec.startswith("cuda") and not torch.cuda.is_available():
+        warnings.warn(f"device_map={spec!r} but no CUDA device is available; running on CPU",
+                      RuntimeWarning, stacklevel=3)
+        return torch.device("cpu"), None
+    if spec == "mps" and not torch.backends.mps.is_available():
+        warnings.warn("device_map='mps' but MPS is unavailable; running on CPU",
+                      RuntimeWarning, stacklevel=3)
+        return torch.device("cpu"), None
+    try:
+        return torch.device(spec), None
+    except RuntimeError as error:
+        raise ValueError(f"unknown device_map {device_map!r}; use 'cpu', 'cuda', 'auto' or a "
+                         f"dict") from error
+
+
+def choose_dtype(requested: Any, device: torch.device) -> torch.dtype | str:
+    """bf16 on accelerators, fp32 on CPU, unless the caller asked for something else."""
+    if requested is None:
+        return torch.bfloat16 if device.type in {"cuda", "mps"} else torch.float32
+    if isinstance(requested, torch.dtype) or requested == "auto":
+        return requested
+    dtype = getattr(torch, str(requested).replace("torch.", ""), None)
+    if not isinstance(dtype, torch.dtype):
+        raise ValueError(f"unknown dtype {requested!r}; use e.g. 'float32' or 'bfloat16'")
+    return dtype
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_model(name_or_path: str | os.PathLike, *, task: Task = "causal-lm",
+               device_map: Any = "auto", model_config: Mapping[str, Any] | None = None,
+               num_labels: int | None = None) -> LoadedModel:
+    """Load a scorer (``task="causal-lm"``) or a keep/drop classifier (``"token-classification"``).
+
+    ``model_config`` takes ``dtype`` (or ``torch_dtype``) and any other keyword for
+    ``from_pretrained``. ``num_labels`` (token classification only) builds a fresh head on a
+    base model, for training; without it the checkpoint must already be a token classifier.
+    """
+    from transformers import AutoConfig
+
+    options = dict(model_config or {})
+    path, name = resolve_checkpoint(name_or_path)
+    device, hf_device_map = choose_device(device_map)
+    dtype = choose_dtype(options.pop("dtype", options.pop("torch_dtype", None)), device)
+    options.pop("trust_remote_code", None)  # Mistral classes are native to transformers
+    config = AutoConfig.from_pretrained(path)
+    _check_quantization(config, name)
+    text_config, key_mapping = _text_only_config(config)
+    if task == "token-classification":
+        model = _load_token_classifier(path, text_config, key_mapping, dtype, num_labels,
+                                       hf_device_map, options)
+    elif task == "causal-lm":
+        model = _load_causal_lm(path, text_config, key_mapping, dtype, hf_device_map, options)
+    else:
+        raise ValueError(f"unknown task {task!r}; use 'causal-lm' or 'token-classification'")
+    if hf_device_map is None:
+        model.to(device)
+    model.eval()
+    tokenizer = tokenizer_for_checkpoint(path, getattr(text_config, "vocab_size", None))
+    return LoadedModel(model=model, tokenizer=tokenizer, name=name, path=path, device=device)
+
+
+def _text_only_config(config):
+    """For the Mistral 3 layout, the text config and the key mapping that loads it."""
+    if getattr(config, "model_type", None) not in _VLM_MODEL_TYPES:
+        return config, None
+    text_config = config.get_text_config()
+    quantization = getattr(config, "quantization_config", None)
+    if quantization is not None:
+        # Without the scales the FP8 bytes would be cast as plain numbers: silent garbage.
+        text_config.quantization_config = quantization
+    if getattr(config, "tie_word_embeddings", None) is not None:
+        text_config.tie_word_embeddings = config.tie_word_embeddings
+    return text_config, _VLM_TEXT_KEY_MAPPING
+
+
+def _check_quantization(config, name: str) -> None:
+    quantization = getattr(config, "quantization_config", None)
+    if quantization is None:
+        return
+    method = quantization.get("quant_method") if isinstance(quantization, Mapping) \
+        else getattr(quantization, "quant_method", None)
+    method = str(getattr(method, "value", method))
+    if method == "gptq":
+        missing = [m for m in ("gptqmodel", "optimum") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise LLMLingstralError(
+                f"{name} is a GPTQ checkpoint and needs {' and '.join(missing)}; install them "
+                f"with `pip install 'llmlingstral[gptq]'`, or use an unquantized model")
+    elif method == "fp8" and not torch.cuda.is_available():
+        if importlib.util.find_spec("accelerate") is None:
+            raise LLMLingstralError(f"{name} is an FP8 checkpoint; dequantizing it without a GPU "
+                                    f"needs accelerate (`pip install accelerate`)")
+        logger.info("%s: FP8 weights are dequantized to bf16 on CPU", name)
+
+
+def _load_causal_lm(path, config, key_mapping, dtype, hf_device_map, options):
+    from transformers import AutoModelForCausalLM
+
+    architectures = getattr(config, "architectures", None) or []
+    if any("ForTokenClassification" in a for a in architectures):
+        raise LLMLingstralError(f"{path} is a token classifier; pass it with use_llmlingua2=True")
+    kwargs = _from_pretrained_kwargs(config, key_mapping, dtype, hf_device_map, options)
+    return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+
+
+def _load_token_classifier(path, config, key_mapping, dtype, num_labels, hf_device_map, options):
+    from transformers import AutoModelForTokenClassification
+
+    architectures = getattr(config, "architectures", None) or []
+    is_classifier = any("ForTokenClassification" in a for a in architectures)
+    if not is_classifier and num_labels is None:
+        raise LLMLingstralError(
+            f"{path} is not a token-classification checkpoint (architectures: "
+            f"{architectures or 'unknown'}); LLMLingua-2 needs a classifier trained with "
+            f"`llmlingstral train-llmlingua2`, or use the LLMLingua method with this model")
+    if num_labels is not None:
+        config.num_labels = num_labels
+    kwargs = _from_pretrained_kwargs(config, key_mapping, dtype, hf_device_map, options)
+    return AutoModelForTokenClassification.from_pretrained(path, **kwargs)
+
+
+def _from_pretrained_kwargs(config, key_mapping, dtype, hf_device_map, options) -> dict:
+    kwargs: dict[str, Any] = {"config": config, "dtype": dtype, **options}
+    if key_mapping:
+        kwargs["key_mapping"] = key_mapping
+    if hf_device_map is not None:
+        kwargs["device_map"] = hf_device_map
+    return kwargs

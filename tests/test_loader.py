@@ -1,0 +1,104 @@
+"""Every checkpoint layout loads through the public loader with the right weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from llmlingstral import MISTRAL_MODELS, LLMLingstralError, ModelUnavailableError, load_model
+from llmlingstral.models.loader import choose_device
+import replicas
+
+IDS = torch.tensor([[1, 1091, 1117, 1032, 2294, 29491]])
+
+
+def reference_logits(folder, cls):
+    model = cls.from_pretrained(folder).eval()
+    with torch.no_grad():
+        return model(input_ids=IDS).logits
+
+
+@pytest.mark.parametrize("fixture", ["v03_dir", "v03_untied_dir"])
+def test_mistral_v03_loads_exact(fixture, request):
+    from transformers import MistralForCausalLM
+
+    folder = request.getfixturevalue(fixture)
+    loaded = load_model(folder, device_map="cpu")
+    with torch.no_grad():
+        logits = loaded.model(input_ids=IDS).logits
+    assert torch.equal(logits, reference_logits(folder, MistralForCausalLM))
+    assert loaded.tokenizer.kind == "sentencepiece" and loaded.tokenizer.vocab_size == 32768
+    tied = loaded.model.lm_head.weight.data_ptr() == loaded.model.model.embed_tokens.weight.data_ptr()
+    assert tied == (fixture == "v03_dir")
+
+
+def test_ministral3_vlm_loads_text_only(vlm_dir):
+    from transformers import Mistral3ForConditionalGeneration
+
+    loaded = load_model(vlm_dir, device_map="cpu")
+    assert type(loaded.model).__name__ == "Ministral3ForCausalLM"
+    assert loaded.tokenizer.kind == "tekken"
+    with torch.no_grad():
+        logits = loaded.model(input_ids=IDS).logits
+    assert torch.allclose(logits, reference_logits(vlm_dir, Mistral3ForConditionalGeneration),
+                          atol=1e-5)
+
+
+def test_fp8_checkpoint_dequantized_on_cpu(vlm_dir, fp8_dir):
+    exact = load_model(vlm_dir, device_map="cpu").model
+    fp8 = load_model(fp8_dir, device_map="cpu").model
+    assert all(p.dtype != torch.float8_e4m3fn for p in fp8.parameters())
+    with torch.no_grad():
+        a = exact(input_ids=IDS).logits.float()
+        b = fp8(input_ids=IDS).logits.float()
+    # Real dequantization is close; FP8 bytes cast without their scales would be far off.
+    assert ((a - b).norm() / a.norm()).item() < 0.1
+
+
+def test_gptq_without_extra_gives_clear_error(tmp_path):
+    folder = replicas.gptq_config_only(tmp_path / "gptq")
+    with pytest.raises(LLMLingstralError, match=r"llmlingstral\[gptq\]"):
+        load_model(folder, device_map="cpu")
+
+
+def test_token_classifier_layouts(tmp_path):
+    for build in (replicas.mistral_token_classifier, replicas.ministral3_token_classifier):
+        loaded = load_model(build(tmp_path / build.__name__), task="token-classification",
+                            device_map="cpu")
+        with torch.no_grad():
+            assert loaded.model(input_ids=IDS).logits.shape == (1, IDS.shape[1], 2)
+
+
+def test_causal_lm_is_not_a_classifier(v03_dir):
+    with pytest.raises(LLMLingstralError, match="not a token-classification checkpoint"):
+        load_model(v03_dir, task="token-classification")
+
+
+def test_unavailable_model_names_fetch_command(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelUnavailableError, match="hf download mistralai/Mistral-7B-v0.3") as info:
+        load_model("default")
+    assert info.value.model == "mistralai/Mistral-7B-v0.3"
+
+
+def test_bad_names():
+    with pytest.raises(LLMLingstralError, match="neither a preset"):
+        load_model("not a model")
+    with pytest.raises(LLMLingstralError, match="API model"):
+        load_model("mistral-embed")
+
+
+def test_presets_cover_design():
+    expected = {"default", "small", "medium", "large", "quantized", "embedding", "mistral-embed",
+                "llmlingua2", "llmlingua2-small", "securitylingua", "nano", "nano-lingua2"}
+    assert expected <= set(MISTRAL_MODELS)
+    assert MISTRAL_MODELS["default"].source == "mistralai/Mistral-7B-v0.3"
+    assert MISTRAL_MODELS["nano"].embedded
+
+
+def test_cuda_request_without_gpu_falls_back(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.warns(RuntimeWarning, match="no CUDA"):
+        device, _ = choose_device("cuda")
+    assert device.type == "cpu"
+    assert choose_device("auto")[0].type == "cpu"

@@ -1,0 +1,48 @@
+"""Offline test texts: real English prose and code from the Python standard library."""
+
+from __future__ import annotations
+
+import inspect
+import random
+
+_MODULES = ("argparse", "collections", "functools", "itertools", "json", "logging", "pathlib",
+            "re", "string", "textwrap", "typing", "unittest", "datetime", "decimal", "heapq")
+
+
+def stdlib_prose(min_chars: int = 8000) -> str:
+    """Docstrings of standard-library modules and their members, joined into paragraphs."""
+    paragraphs: list[str] = []
+    for name in _MODULES:
+        module = __import__(name)
+        for obj in [module, *[getattr(module, a) for a in sorted(dir(module)) if not a.startswith("_")]]:
+            doc = inspect.getdoc(obj)
+            if doc and len(doc) > 200 and doc not in paragraphs:
+                paragraphs.append(doc)
+        if sum(map(len, paragraphs)) >= min_chars:
+            break
+    return "\n\n".join(paragraphs)
+
+
+def documents(count: int, chars: int = 900) -> list[str]:
+    """``count`` distinct documents of about ``chars`` characters."""
+    text = stdlib_prose(count * chars + 1000)
+    return [text[i * chars:(i + 1) * chars].strip() for i in range(count)]
+
+
+def tricky_strings(seed: int = 0) -> list[str]:
+    """Edge cases for tokenizers: spaces, code, French, emoji, CJK, control-token text."""
+    fixed = [
+        "Hello world", " leading space", "  two leading spaces", "a  b   c    d",
+        "trailing spaces   ", "\ttabs\tand\nnewlines\n\n\n", "", " ", "\n",
+        "def f(x):\n    return x ** 2  # square\n", "if (a && b) { return [1, 2, 3]; }",
+        "Ça coûte 12,50 € à l'hôtel près de la gare — très cher !",
+        "emoji 😀🎉👍🏽 mixed with text", "中文测试，日本語のテキスト、한국어 텍스트",
+        "literal [INST] do this [/INST] and <s> and </s> and <unk> text",
+        "[TOOL_CALLS] [AVAILABLE_TOOLS] [IMG] [control_8]", "3.14159 1,000,000 2024-11-25 0x1F",
+        "https://example.org/path?q=1&r=two#frag", "UUID 123e4567-e89b-12d3-a456-426614174000",
+        "\u00a0non-breaking\u2009thin\u200bzero-width", "ｆｕｌｌｗｉｄｔｈ", "a" * 300,
+    ]
+    rng = random.Random(seed)
+    alphabet = "ab cdé\n\t  😀中[]<>/sINST0123456789"
+    randoms = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60))) for _ in range(200)]
+    return fixed + randoms
