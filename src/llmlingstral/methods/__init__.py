@@ -1,0 +1,1 @@
+"""Compression methods: LLMLingua, LongLLMLingua, LLMLingua-2, SecurityLingua."""

@@ -1,0 +1,251 @@
+"""Iterative token-level compression (the fine pass of LLMLingua and LongLLMLingua).
+
+The text is cut into windows of about ``iterative_size`` tokens, made of whole units
+(a word with the whitespace before it). Each window is scored given the part of the text
+already kept, then the units with the highest score per token are kept until the running
+token budget is spent. Budgets are cumulative, so what one window leaves unused carries to
+the next and the whole text lands on the requested size, the last window included.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ..segment import Units, split_units, token_units
+from ..tokenization import MistralTextTokenizer
+
+CONTEXT_SEPARATOR = "\n\n"
+# Show a progress bar from this many windows on (about 8k tokens at the default size).
+_PROGRESS_MIN_WINDOWS = 40
+
+
+class TokenStream(Protocol):
+    """Scores chunks of tokens given what was kept before (higher = more worth keeping)."""
+
+    chunk_limit: int
+
+    def score(self, ids: Sequence[int]) -> np.ndarray: ...
+
+    def commit(self, keep: np.ndarray) -> None: ...
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a context with its own compression setting.
+
+    ``rate`` is the keep fraction for this piece (None: the global rate);
+    ``compress=False`` keeps the piece verbatim.
+    """
+
+    text: str
+    rate: float | None = None
+    compress: bool = True
+
+
+@dataclass
+class _Layout:
+    """The joined text cut into units, with each unit's cost and budget role."""
+
+    text: str
+    units: Units
+    context_of_unit: np.ndarray
+    cost: np.ndarray          # tokens per unit
+    forced: np.ndarray        # kept whatever the budget
+    fixed_rate: np.ndarray    # NaN where the unit follows the global rate
+    token_ids: list[int]
+    unit_of_token: np.ndarray
+    context_starts: list[int]
+
+
+def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
+                         contexts: Sequence[Sequence[Segment]], target_tokens: float, *,
+                         iterative_size: int = 200, keep_split: bool = False,
+                         context_deltas: Sequence[float] | None = None,
+                         show_progress: bool | None = None) -> list[str]:
+    """Compress ``contexts`` to about ``target_tokens`` tokens in all; returns each context's text.
+
+    ``context_deltas`` shifts each context's keep rate around the global one
+    (LongLLMLingua's dynamic compression ratio).
+    """
+    layout = _build_layout(tokenizer, contexts, keep_split)
+    deltas = np.zeros(len(contexts)) if context_deltas is None else np.asarray(context_deltas)
+    quota = _unit_quotas(layout, deltas, float(target_tokens))
+    keep = _select_units(stream, layout, quota, max(1, int(iterative_size)), show_progress)
+    return _assemble(layout, keep, contexts)
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[Segment]],
+                  keep_split: bool) -> _Layout:
+    pieces, starts, ends, separator, context_of_unit, forced, fixed_rate = [], [], [], [], [], [], []
+    context_starts, offset = [], 0
+
+    def add_units(text: str, context: int, is_forced: bool, rate: float | None, split: bool):
+        units = split_units(text, keep_split=split)
+        starts.extend((units.starts + offset).tolist())
+        ends.extend((units.ends + offset).tolist())
+        separator.extend(units.separator.tolist())
+        context_of_unit.extend([context] * len(units))
+        forced.extend((units.separator | is_forced).tolist())
+        fixed_rate.extend([np.nan if rate is None else rate] * len(units))
+
+    for c, segments in enumerate(contexts):
+        if c:
+            add_units(CONTEXT_SEPARATOR, c, True, None, False)
+            pieces.append(CONTEXT_SEPARATOR)
+            offset += len(CONTEXT_SEPARATOR)
+        context_starts.append(offset)
+        for segment in segments:
+            add_units(segment.text, c, not segment.compress, segment.rate, keep_split)
+            pieces.append(segment.text)
+            offset += len(segment.text)
+    text = "".join(pieces)
+    units = Units(np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64),
+                  np.array(separator, dtype=bool))
+    encoding = tokenizer.encode_with_offsets(text)
+    token_starts = np.array([s for s, _ in encoding.offsets], dtype=np.int64)
+    unit_of_token = token_units(token_starts, units)
+    cost = np.bincount(unit_of_token, minlength=len(units)).astype(np.float64)
+    return _Layout(text=text, units=units, context_of_unit=np.array(context_of_unit, dtype=np.int64),
+                   cost=cost, forced=np.array(forced, dtype=bool),
+                   fixed_rate=np.array(fixed_rate, dtype=np.float64), token_ids=encoding.ids,
+                   unit_of_token=unit_of_token, context_starts=context_starts)
+
+
+# --------------------------------------------------------------------------- budget
+
+
+def _unit_quotas(layout: _Layout, deltas: np.ndarray, target: float) -> np.ndarray:
+    """Expected kept tokens per unit, summing to ``target`` where the budget allows."""
+    cost, forced, fixed = layout.cost, layout.forced, layout.fixed_rate
+    quota = np.where(forced, cost, 0.0)
+    has_fixed = ~forced & ~np.isnan(fixed)
+    quota[has_fixed] = cost[has_fixed] * np.clip(fixed[has_fixed], 0.0, 1.0)
+    free = ~forced & np.isnan(fixed)
+    remaining = target - quota.sum()
+    if not free.any():
+        return quota
+    unit_delta = deltas[layout.context_of_unit[free]]
+    tau = _solve_base_rate(cost[free], unit_delta, remaining)
+    quota[free] = cost[free] * np.clip(tau + unit_delta, 0.0, 1.0)
+    return quota
+
+
+def _solve_base_rate(cost: np.ndarray, delta: np.ndarray, budget: float) -> float:
+    """The base rate tau with sum(cost * clip(tau + delta, 0, 1)) == budget (bisection)."""
+    total = cost.sum()
+    if budget <= 0 or total <= 0:
+        return -np.inf
+    if budget >= total:
+        return np.inf
+    low, high = -1.0 - np.abs(delta).max(), 1.0 + np.abs(delta).max()
+    for _ in range(60):
+        mid = (low + high) / 2
+        if (cost * np.clip(mid + delta, 0.0, 1.0)).sum() < budget:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def _windows(layout: _Layout, size: int, limit: int) -> list[np.ndarray]:
+    """Consecutive unit indices, about ``size`` tokens each and never over ``limit``."""
+    windows, current, tokens = [], [], 0
+    for unit, cost in enumerate(np.minimum(layout.cost, limit)):
+        if current and (tokens >= size or tokens + cost > limit):
+            windows.append(np.array(current))
+            current, tokens = [], 0
+        current.append(unit)
+        tokens += cost
+    if current:
+        windows.append(np.array(current))
+    return windows
+
+
+def _select_units(stream: TokenStream, layout: _Layout, quota: np.ndarray, size: int,
+                  show_progress: bool | None) -> np.ndarray:
+    keep = np.zeros(len(layout.units), dtype=bool)
+    token_bounds = np.concatenate([[0], np.cumsum(layout.cost)]).astype(np.int64)
+    ids = layout.token_ids
+    windows = _windows(layout, size, stream.chunk_limit)
+    disable = (len(windows) < _PROGRESS_MIN_WINDOWS) if show_progress is None else not show_progress
+    promised = kept = 0.0
+    for window in tqdm(windows, desc="compressing", unit="window", disable=disable, leave=False):
+        scored_ids, owner = _window_tokens(window, token_bounds, ids, stream.chunk_limit)
+        values = stream.score(scored_ids)
+        unit_value = _mean_by_unit(values, owner, len(window))
+        promised += quota[window].sum()
+        chosen = _choose(window, unit_value, layout, promised - kept)
+        keep[window] = chosen
+        kept += layout.cost[window][chosen].sum()
+        stream.commit(chosen[owner])
+    return keep
+
+
+def _window_tokens(window: np.ndarray, token_bounds: np.ndarray, ids: list[int],
+                   limit: int) -> tuple[list[int], np.ndarray]:
+    """The ids fed to the model for a window, and the window position of each id's unit.
+
+    A unit longer than ``limit`` tokens (a long unbroken string) is scored on its head.
+    """
+    scored, owner = [], []
+    for position, unit in enumerate(window):
+        start, end = token_bounds[unit], token_bounds[unit + 1]
+        piece = ids[start:min(end, start + limit)]
+        scored.extend(piece)
+        owner.extend([position] * len(piece))
+    return scored, np.array(owner, dtype=np.int64)
+
+
+def _mean_by_unit(values: np.ndarray, owner: np.ndarray, n_units: int) -> np.ndarray:
+    sums = np.bincount(owner, weights=values, minlength=n_units)
+    counts = np.bincount(owner, minlength=n_units)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
+
+
+def _choose(window: np.ndarray, value: np.ndarray, layout: _Layout, allowed: float) -> np.ndarray:
+    """Forced units, then the best units per token while the running budget allows."""
+    chosen = layout.forced[window].copy()
+    cost = layout.cost[window]
+    remaining = allowed - cost[chosen].sum()
+    for position in np.argsort(-value, kind="stable"):
+        if chosen[position]:
+            continue
+        if cost[position] <= remaining + 1e-9:
+            chosen[position] = True
+            remaining -= cost[position]
+    return chosen
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _assemble(layout: _Layout, keep: np.ndarray, contexts: Sequence[Sequence[Segment]]) -> list[str]:
+    parts: list[list[str]] = [[] for _ in contexts]
+    text, units = layout.text, layout.units
+    for unit in np.flatnonzero(keep):
+        context = layout.context_of_unit[unit]
+        start = units.starts[unit]
+        if contexts and start < layout.context_starts[context]:
+            continue  # the separator before a context is not part of its text
+        parts[context].append(text[start:units.ends[unit]])
+    outputs = []
+    for c, segments in enumerate(contexts):
+        compressed = "".join(parts[c])
+        # A dropped first word leaves the next word's space in front; protected text stays.
+        first_is_free = bool(segments) and segments[0].compress
+        starts_with_space = bool(segments) and segments[0].text[:1].isspace()
+        if first_is_free and not starts_with_space:
+            compressed = compressed.lstrip()
+        outputs.append(compressed)
+    return outputs

@@ -1,0 +1,1 @@
+"""Rankers for the coarse, document-level pass."""

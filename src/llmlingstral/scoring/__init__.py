@@ -1,0 +1,1 @@
+"""Scoring: per-token surprisal from causal Mistral models."""

@@ -1,0 +1,215 @@
+"""Per-token surprisal from a causal Mistral language model.
+
+Two ways in:
+
+* :meth:`CausalScorer.sequence_surprisal` scores whole, independent sequences in padded
+  batches (document and sentence perplexities, question-given-document scores).
+* :class:`SurprisalStream` scores a long text chunk by chunk on a KV cache that holds only
+  the tokens kept so far, so each chunk is judged given the *compressed* prefix. Dropping a
+  chunk's tokens edits the cache in place; nothing is recomputed.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..models.loader import LoadedModel
+
+# Tokens per padded batch when scoring many independent sequences.
+_BATCH_TOKENS = 8192
+
+
+def _surprisal_from_logits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """-log p(target) for each row of logits; computed in fp32 for stability."""
+    logits = logits.float()
+    picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return torch.logsumexp(logits, dim=-1) - picked
+
+
+class CausalScorer:
+    """Surprisal (negative log-probability, in nats) of tokens under a causal LM."""
+
+    def __init__(self, loaded: LoadedModel, *, window: int | None = None) -> None:
+        self.loaded = loaded
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.device = loaded.device
+        limit = loaded.max_position
+        sliding = getattr(self.model.config, "sliding_window", None)
+        if sliding:
+            # Keep every cached token visible to every layer.
+            limit = min(limit, int(sliding) - 1)
+        self.window = max(32, min(limit, window or limit))
+
+    @torch.inference_mode()
+    def forward_logits(self, ids: Sequence[int]) -> torch.Tensor:
+        """Logits of one plain forward pass (the speed floor benchmarks compare against)."""
+        input_ids = torch.tensor([list(ids)], device=self.device)
+        return self.model(input_ids=input_ids, use_cache=False).logits[0]
+
+    @torch.inference_mode()
+    def sequence_surprisal(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Surprisal of every token after BOS, for each sequence, in padded batches.
+
+        A BOS is prepended to each sequence; sequences longer than the model window keep
+        their last ``window - 1`` tokens. Empty sequences give empty arrays.
+        """
+        trimmed = [list(s)[-(self.window - 1):] for s in sequences]
+        results: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(trimmed)
+        order = sorted(range(len(trimmed)), key=lambda i: len(trimmed[i]))
+        batch: list[int] = []
+        for index in order:
+            longest = len(trimmed[index]) + 1
+            if batch and longest * (len(batch) + 1) > _BATCH_TOKENS:
+                self._score_batch(batch, trimmed, results)
+                batch = []
+            batch.append(index)
+        if batch:
+            self._score_batch(batch, trimmed, results)
+        return results
+
+    def _score_batch(self, batch: list[int], trimmed: list[list[int]],
+                     results: list[np.ndarray]) -> None:
+        bos = self.tokenizer.bos_id
+        pad = self.tokenizer.pad_id if self.tokenizer.pad_id is not None else 0
+        rows = [[bos, *trimmed[i]] for i in batch]
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, row in enumerate(rows):
+            ids[r, : len(row)] = torch.tensor(row)
+            mask[r, : len(row)] = 1
+        ids, mask = ids.to(self.device), mask.to(self.device)
+        logits = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
+        surprisal = _surprisal_from_logits(logits[:, :-1], ids[:, 1:]).cpu().numpy()
+        for r, index in enumerate(batch):
+            results[index] = surprisal[r, : len(rows[r]) - 1].astype(np.float32)
+
+    def stream(self, prefix: Sequence[int] = ()) -> "SurprisalStream":
+        """A fresh incremental scorer whose context starts with BOS + ``prefix``."""
+        return SurprisalStream(self, list(prefix))
+
+
+class SurprisalStream:
+    """Incremental scoring of a text on a KV cache of the kept tokens.
+
+    Call :meth:`score` with the next chunk of token ids, then :meth:`commit` with the keep
+    decision for that chunk. Kept tokens keep their original position ids, so relative
+    distances inside the cache match the text. When positions would pass the model window,
+    the cache is rebuilt from the most recent kept tokens, so memory and positions stay
+    bounded however long the text is.
+    """
+
+    def __init__(self, scorer: CausalScorer, prefix: list[int]) -> None:
+        self.scorer = scorer
+        self.model = scorer.model
+        self.device = scorer.device
+        # prefix, recent kept tokens and one chunk each take at most a quarter, a quarter
+        # and half of the window. A long prefix keeps its head and tail.
+        limit = scorer.window // 4 - 1
+        self.prefix = prefix if len(prefix) <= limit else prefix[: limit // 2] + prefix[-(limit // 2):]
+        self.kept: list[int] = []
+        self._pending: tuple[list[int], torch.Tensor] | None = None
+        self._restart([])
+
+    # -- public ---------------------------------------------------------------------
+
+    @property
+    def chunk_limit(self) -> int:
+        """The most tokens one :meth:`score` call takes."""
+        return self.scorer.window // 2 - 1
+
+    @torch.inference_mode()
+    def score(self, ids: Sequence[int]) -> np.ndarray:
+        """Surprisal of each token of ``ids`` given the kept context so far."""
+        ids = list(ids)
+        if self._pending is not None:
+            raise RuntimeError("commit() the previous chunk before scoring the next one")
+        if not ids:
+            return np.zeros(0, dtype=np.float32)
+        chunk_limit = self.chunk_limit
+        if len(ids) > chunk_limit:
+            raise ValueError(f"chunks are limited to {chunk_limit} tokens for this model")
+        if self.position + len(ids) > self.scorer.window:
+            self._rebuild()
+        tensor = torch.tensor([ids], device=self.device)
+        positions = torch.arange(self.position, self.position + len(ids),
+                                 device=self.device).unsqueeze(0)
+        logits = self.model(input_ids=tensor, position_ids=positions, cache=self.cache,
+                            use_cache=True).logits[0]
+        first = _surprisal_from_logits(self.next_logits.unsqueeze(0), tensor[0, :1])
+        rest = _surprisal_from_logits(logits[:-1], tensor[0, 1:])
+        self._pending = (ids, logits)
+        self.position += len(ids)
+        return torch.cat([first, rest]).cpu().numpy().astype(np.float32)
+
+    @torch.inference_mode()
+    def commit(self, keep: Sequence[bool] | np.ndarray) -> None:
+        """Keep only the chosen tokens of the last scored chunk in the context."""
+        if self._pending is None:
+            raise RuntimeError("score() a chunk before committing it")
+        ids, logits = self._pending
+        self._pending = None
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != (len(ids),):
+            raise ValueError(f"keep mask has shape {keep.shape}, expected ({len(ids)},)")
+        kept_index = np.flatnonzero(keep)
+        if len(kept_index) < len(ids):
+            self._drop_from_cache(len(ids), kept_index)
+        if len(kept_index):
+            self.next_logits = logits[int(kept_index[-1])]
+            self.kept.extend(ids[i] for i in kept_index)
+
+    # -- cache management -------------------------------------------------------------
+
+    def _drop_from_cache(self, chunk_length: int, kept_index: np.ndarray) -> None:
+        for layer in self.cache.layers:
+            total = layer.keys.shape[-2]
+            start = total - chunk_length
+            index = torch.cat([torch.arange(start, device=self.device),
+                               torch.as_tensor(kept_index, device=self.device) + start])
+            layer.keys = layer.keys.index_select(-2, index)
+            layer.values = layer.values.index_select(-2, index)
+            if hasattr(layer, "cumulative_length"):
+                layer.cumulative_length = layer.keys.shape[-2]
+
+    def _restart(self, recent: list[int]) -> None:
+        from transformers import DynamicCache
+
+        self.cache = DynamicCache(config=self.model.config)
+        context = [self.scorer.tokenizer.bos_id, *self.prefix, *recent]
+        tensor = torch.tensor([context], device=self.device)
+        logits = self.model(input_ids=tensor, cache=self.cache, use_cache=True).logits[0]
+        self.next_logits = logits[-1]
+        self.position = len(context)
+
+    def _rebuild(self) -> None:
+        """Restart the cache from the prefix and the most recent kept tokens."""
+        room = self.scorer.window // 4 - 1
+        self._restart(self.kept[-room:] if room > 0 else [])
+
+
+class ContrastiveStream:
+    """LongLLMLingua's contrastive score: how much more likely a token is given the question.
+
+    score = surprisal(token | kept text) - surprisal(token | question, kept text); tokens the
+    question makes predictable score high and are kept.
+    """
+
+    def __init__(self, plain: SurprisalStream, conditioned: SurprisalStream) -> None:
+        self.plain = plain
+        self.conditioned = conditioned
+
+    @property
+    def chunk_limit(self) -> int:
+        return min(self.plain.chunk_limit, self.conditioned.chunk_limit)
+
+    def score(self, ids: Sequence[int]) -> np.ndarray:
+        return self.plain.score(ids) - self.conditioned.score(ids)
+
+    def commit(self, keep: Sequence[bool] | np.ndarray) -> None:
+        self.plain.commit(keep)
+        self.conditioned.commit(keep)

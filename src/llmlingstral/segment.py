@@ -1,0 +1,116 @@
+"""Splitting text into the pieces that compression keeps or drops.
+
+* Units: a word together with the whitespace before it. Keep/drop decisions are made per
+  unit, so every output word is an input word: numbers, identifiers, URLs and multi-byte
+  characters are never cut.
+* Sentences: a rule-based splitter that needs no downloaded model. Joining the sentences
+  gives back the text exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+_UNIT = re.compile(r"\s*\S+|\s+")
+# With keep_split, a whitespace run holding a blank line is a unit of its own (kept).
+_UNIT_KEEP_SPLIT = re.compile(r"[^\S\n]*\n[^\S\n]*\n\s*|\s*\S+|\s+")
+_PARAGRAPH = re.compile(r"[^\S\n]*\n[^\S\n]*\n")
+
+
+@dataclass(frozen=True)
+class Units:
+    """Character spans of a text's units; ``separator`` marks blank-line units."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    separator: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+def split_units(text: str, *, keep_split: bool = False) -> Units:
+    """Split ``text`` into units: whitespace + word, or (``keep_split``) blank-line runs."""
+    pattern = _UNIT_KEEP_SPLIT if keep_split else _UNIT
+    spans = [m.span() for m in pattern.finditer(text)]
+    starts = np.array([s for s, _ in spans], dtype=np.int64)
+    ends = np.array([e for _, e in spans], dtype=np.int64)
+    separator = np.array([keep_split and "\n" in text[s:e] and not text[s:e].strip()
+                          and bool(_PARAGRAPH.search(text[s:e])) for s, e in spans], dtype=bool)
+    return Units(starts, ends, separator)
+
+
+def token_units(token_starts: np.ndarray, units: Units) -> np.ndarray:
+    """Index of the unit each token belongs to (by the token's first character)."""
+    if len(units) == 0:
+        return np.zeros(len(token_starts), dtype=np.int64)
+    index = np.searchsorted(units.starts, token_starts, side="right") - 1
+    return np.clip(index, 0, len(units) - 1)
+
+
+# --------------------------------------------------------------------------- sentences
+
+_ABBREVIATIONS = frozenset("""
+mr mrs ms dr prof sr jr st mt ft vs etc e.g i.e cf al approx dept fig inc ltd corp
+gov sen lt sgt capt cmdr adm rev hon vol vols pp jan feb apr jun jul aug sep sept oct nov
+dec tue thu fri u.s u.k u.n a.m p.m ph.d
+""".split())
+
+# A sentence ends at . ! ? (or …) plus closing quotes/brackets, before whitespace.
+_END = re.compile(r"[.!?\u2026]+[\"'\u2019\u201d)\]]*(?=\s)")
+_NEWLINE_BREAK = re.compile(r"\n\s*")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split ``text`` into sentences; ``"".join(result) == text``.
+
+    Breaks after sentence punctuation followed by whitespace and a plausible sentence start,
+    and at line breaks. Common abbreviations ("Dr.", "e.g.", "U.S.") and initials ("J.")
+    do not end a sentence. Whitespace stays attached to the end of the preceding sentence.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"expected text as str, got {type(text).__name__}")
+    cuts = sorted(set(_sentence_cuts(text)) | set(_line_cuts(text)))
+    pieces, last = [], 0
+    for cut in cuts:
+        if last < cut < len(text):
+            pieces.append(text[last:cut])
+            last = cut
+    if last < len(text):
+        pieces.append(text[last:])
+    return pieces
+
+
+def _sentence_cuts(text: str):
+    for match in _END.finditer(text):
+        end = match.end()
+        if match.group().startswith(".") and _is_abbreviation(text, match.start()):
+            continue
+        following = re.match(r"\s+", text[end:])
+        cut = end + (following.end() if following else 0)
+        if cut < len(text) and _starts_sentence(text[cut]):
+            yield cut
+
+
+def _line_cuts(text: str):
+    for match in _NEWLINE_BREAK.finditer(text):
+        yield match.end()
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    start = dot
+    while start > 0 and (text[start - 1].isalpha() or text[start - 1] == "."):
+        start -= 1
+    word = text[start:dot].lower()
+    if not word:
+        return False
+    if len(word) == 1 and word.isalpha():  # an initial: "J. Smith"
+        return True
+    return word in _ABBREVIATIONS
+
+
+def _starts_sentence(char: str) -> bool:
+    return char.isupper() or char.isdigit() or char in "\"'\u201c\u2018([-*#" or not char.isascii()

@@ -1,0 +1,1 @@
+"""Data collection, labelling and training of token classifiers."""

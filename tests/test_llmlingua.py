@@ -1,0 +1,194 @@
+"""LLMLingua compression: properties users rely on, on a tiny Mistral replica."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from llmlingstral import PromptCompressor
+from llmlingstral.segment import split_sentences, split_units
+from texts import documents, stdlib_prose
+
+
+def words(text: str) -> list[str]:
+    return text.split()
+
+
+def is_subsequence(small: list[str], big: list[str]) -> bool:
+    iterator = iter(big)
+    return all(any(w == b for b in iterator) for w in small)
+
+
+@pytest.fixture(scope="module")
+def long_prompt(compressor):
+    text = stdlib_prose(9000)
+    assert compressor.tokenizer.count(text) > 1500
+    return text
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.35, 0.5, 0.65, 0.8])
+def test_rate_is_met_and_words_are_kept_in_order(compressor, long_prompt, rate):
+    result = compressor.compress_prompt(long_prompt, rate=rate)
+    achieved = result["compressed_tokens"] / result["origin_tokens"]
+    assert abs(achieved - rate) <= 0.1 * rate
+    assert result["origin_tokens"] == compressor.tokenizer.count(long_prompt)
+    assert result["compressed_tokens"] == compressor.tokenizer.count(result["compressed_prompt"])
+    assert is_subsequence(words(result["compressed_prompt"]), words(long_prompt))
+
+
+@pytest.mark.parametrize("target", [200, 600, 1200])
+def test_target_token_is_met(compressor, long_prompt, target):
+    result = compressor.compress_prompt(long_prompt, target_token=target)
+    assert abs(result["compressed_tokens"] - target) <= 0.1 * target
+
+
+def test_result_keys_and_formats(compressor, long_prompt):
+    result = compressor.compress_prompt(long_prompt, rate=0.5, instruction="Summarise.",
+                                        question="What is argparse?")
+    assert set(result) >= {"compressed_prompt", "origin_tokens", "compressed_tokens", "ratio",
+                           "rate", "saving"}
+    assert re.fullmatch(r"\d+\.\dx", result["ratio"]) and result["rate"].endswith("%")
+    assert result["compressed_prompt"].startswith("Summarise.\n\n")
+    assert result["compressed_prompt"].endswith("\n\nWhat is argparse?")
+
+
+def test_deterministic(compressor, long_prompt):
+    first = compressor.compress_prompt(long_prompt, rate=0.4)
+    second = compressor.compress_prompt(long_prompt, rate=0.4)
+    assert first == second
+
+
+def test_forced_contexts_survive_the_context_filter(compressor):
+    docs = documents(8)
+    result = compressor.compress_prompt(docs, rate=0.2, force_context_ids=[6],
+                                        use_token_level_filter=False)
+    assert docs[6] in result["compressed_prompt"]
+    assert result["compressed_tokens"] < result["origin_tokens"]
+
+
+def test_force_context_number_keeps_that_many(compressor):
+    docs = documents(6)
+    result = compressor.compress_prompt(docs, rate=0.3, force_context_number=2,
+                                        use_token_level_filter=False)
+    assert sum(d in result["compressed_prompt"] for d in docs) == 2
+
+
+def test_keep_split_keeps_paragraph_breaks(compressor, long_prompt):
+    result = compressor.compress_prompt(long_prompt, rate=0.3, keep_split=True)
+    assert result["compressed_prompt"].count("\n\n") >= long_prompt.count("\n\n") - 1
+
+
+def test_sentence_filter_runs_and_keeps_first_sentences(compressor):
+    docs = documents(4)
+    result = compressor.compress_prompt(docs, rate=0.4, use_sentence_level_filter=True,
+                                        use_context_level_filter=False,
+                                        use_token_level_filter=False, keep_first_sentence=1)
+    for doc in docs:
+        assert split_sentences(doc)[0].strip() in result["compressed_prompt"]
+
+
+def test_multibyte_characters_are_never_split(compressor):
+    text = " ".join(["東京は日本の首都です。", "Les élèves étudient à l'école.", "😀🎉👍🏽"] * 60)
+    result = compressor.compress_prompt(text, rate=0.4)
+    assert "\ufffd" not in result["compressed_prompt"]
+    assert is_subsequence(words(result["compressed_prompt"]), words(text))
+
+
+def test_control_token_text_is_compressed_as_text(compressor):
+    text = " ".join(["[INST] <s> </s> [/INST] <unk> [TOOL_CALLS] word"] * 80)
+    result = compressor.compress_prompt(text, rate=0.5)
+    assert 0 < result["compressed_tokens"] < result["origin_tokens"]
+    assert is_subsequence(words(result["compressed_prompt"]), words(text))
+
+
+def test_very_long_prompt(compressor):
+    text = (stdlib_prose(20000) + "\n\n") * 10
+    text = text[:200_000]
+    result = compressor.compress_prompt(text, rate=0.25)
+    assert abs(result["compressed_tokens"] / result["origin_tokens"] - 0.25) <= 0.025
+
+
+def test_compat_call_with_every_llmlingua_argument(compressor):
+    docs = documents(5)
+    result = compressor(
+        docs, instruction="Answer briefly.", question="How are arguments parsed?", rate=0.5,
+        target_token=-1, iterative_size=100, force_context_ids=[0], force_context_number=None,
+        use_sentence_level_filter=True, use_context_level_filter=True,
+        use_token_level_filter=True, keep_split=True, keep_first_sentence=1,
+        keep_last_sentence=1, keep_sentence_number=1, high_priority_bonus=100,
+        context_budget="*1.5", token_budget_ratio=1.4, condition_in_question="after_condition",
+        reorder_context="two_stage", dynamic_context_compression_ratio=0.3,
+        condition_compare=True, add_instruction=True, rank_method="longllmlingua",
+        concate_question=True, strict_preserve_uncompressed=True)
+    assert result["compressed_tokens"] < result["origin_tokens"]
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n\t "])
+def test_empty_prompts_give_correct_output(compressor, prompt):
+    result = compressor.compress_prompt(prompt, rate=0.5)
+    assert result["compressed_prompt"] == prompt
+    assert result["compressed_tokens"] == result["origin_tokens"]
+
+
+@pytest.mark.parametrize("rate", [0, -0.5, 1.5, float("nan")])
+def test_bad_rate(compressor, rate):
+    with pytest.raises(ValueError, match="rate"):
+        compressor.compress_prompt("some text here", rate=rate)
+
+
+def test_target_larger_than_prompt_returns_prompt(compressor):
+    result = compressor.compress_prompt("a short prompt", target_token=1000)
+    assert result["compressed_prompt"] == "a short prompt"
+
+
+def test_target_smaller_than_question(compressor, long_prompt):
+    with pytest.raises(ValueError, match="no room for the contexts"):
+        compressor.compress_prompt(long_prompt, question="why " * 50, target_token=10)
+
+
+@pytest.mark.parametrize("context", [["fine", 3], [None], 42])
+def test_non_string_context(compressor, context):
+    with pytest.raises(TypeError, match="context"):
+        compressor.compress_prompt(context, rate=0.5)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"target_token": 0}, "target_token"), ({"iterative_size": 0}, "iterative_size"),
+    ({"context_budget": "import os"}, "context_budget"), ({"reorder_context": "x"}, "reorder"),
+    ({"condition_in_question": "sideways"}, "condition_in_question"),
+    ({"rank_method": "nonsense"}, "rank_method"), ({"force_context_ids": [9]}, "force_context_ids"),
+])
+def test_bad_options(compressor, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        compressor.compress_prompt(documents(3), rate=0.5, **kwargs)
+
+
+# ----------------------------------------------------------------------------- segmentation
+
+
+def test_sentence_splitter_round_trips():
+    text = ("Dr. Smith arrived at 5 p.m. on Monday. He met J. Doe, e.g. the U.S. envoy! "
+            "Then they left?\nNew line here. Another one…  Done.")
+    sentences = split_sentences(text)
+    assert "".join(sentences) == text
+    assert sentences[0] == "Dr. Smith arrived at 5 p.m. on Monday. "
+    assert any(s.startswith("Then they left?") for s in sentences)
+
+
+def test_units_cover_text():
+    text = "  Hello,  world!\n\nNext paragraph.  "
+    units = split_units(text, keep_split=True)
+    assert "".join(text[s:e] for s, e in zip(units.starts, units.ends)) == text
+    assert units.separator.sum() == 1
+
+
+def test_ministral3_compressor(vlm_dir):
+    compressor = PromptCompressor(str(vlm_dir), device_map="cpu")
+    text = stdlib_prose(6000)
+    result = compressor.compress_prompt(text, rate=0.5)
+    assert abs(result["compressed_tokens"] / result["origin_tokens"] - 0.5) <= 0.05
+    assert compressor.tokenizer.kind == "tekken"
