@@ -13,13 +13,13 @@ class ModelUnavailableError(LLMLingstralError, OSError):
     The message names the model and the command that fetches it.
     """
 
-    def __init__(self, model: str, reason: str = "") -> None:
+    def __init__(self, model: str, reason: str = "", fetch: str | None = None) -> None:
         self.model = model
         detail = f" ({reason})" if reason else ""
+        how = fetch or (f"fetch it on a machine with access to the Hugging Face hub with "
+                        f"`hf download {model}` (then copy the cache, or pass the downloaded "
+                        f"folder as model_name)")
         super().__init__(
-            f"Model {model!r} is not available on this machine{detail}. "
-            f"Fetch it on a machine with access to the Hugging Face hub with "
-            f"`hf download {model}` (then copy the cache, or pass the downloaded "
-            f"folder as model_name), or use the embedded offline model: "
-            f"model_name='nano'."
+            f"Model {model!r} is not available on this machine{detail}. To get it, {how}; "
+            f"or use the embedded offline model: model_name='nano'."
         )

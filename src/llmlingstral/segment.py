@@ -114,3 +114,46 @@ def _is_abbreviation(text: str, dot: int) -> bool:
 
 def _starts_sentence(char: str) -> bool:
     return char.isupper() or char.isdigit() or char in "\"'\u201c\u2018([-*#" or not char.isascii()
+
+
+def split_protected(text: str, phrases: list[str] | tuple[str, ...]) -> tuple[list[str], list[bool]]:
+    """Split ``text`` into pieces and compress flags so every occurrence of a phrase is kept.
+
+    Returns ``(pieces, compressible)``: joining the pieces gives ``text`` back, and the pieces
+    holding a protected phrase (extended to whole words, so a number is never cut) have
+    ``compressible=False``.
+    """
+    wanted = [p for p in dict.fromkeys(phrases) if p and p.strip()]
+    if not wanted:
+        return [text], [True]
+    pattern = re.compile("|".join(re.escape(p) for p in sorted(wanted, key=len, reverse=True)))
+    pieces: list[str] = []
+    flags: list[bool] = []
+    cursor = 0
+    for match in pattern.finditer(text):
+        start, end = _widen_to_words(text, *match.span())
+        if start < cursor:  # overlaps the previous protected piece: merge into it
+            pieces[-1] += text[cursor:end]
+            cursor = end
+            continue
+        if start > cursor:
+            pieces.append(text[cursor:start])
+            flags.append(True)
+        pieces.append(text[start:end])
+        flags.append(False)
+        cursor = end
+    if cursor < len(text):
+        pieces.append(text[cursor:])
+        flags.append(True)
+    return (pieces, flags) if pieces else ([text], [True])
+
+
+def _widen_to_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """Extend a span to the whitespace around it and keep the leading whitespace with it."""
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    while start > 0 and text[start - 1].isspace():
+        start -= 1
+    return start, end

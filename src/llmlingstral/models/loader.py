@@ -72,6 +72,8 @@ def resolve_checkpoint(name_or_path: str | os.PathLike) -> tuple[Path, str]:
                 raise ModelUnavailableError(name, "its weights are missing from this installation; "
                                                   "reinstall llmlingstral")
             return path, name
+        if preset.train_command:
+            return _trained_preset(preset), preset.source
         name = preset.source
     path = Path(name).expanduser()
     if path.is_dir():
@@ -83,6 +85,15 @@ def resolve_checkpoint(name_or_path: str | os.PathLike) -> tuple[Path, str]:
             f"{name!r} is neither a preset ({', '.join(MISTRAL_MODELS)}), an existing folder, "
             f"nor a Hugging Face id of the form owner/name")
     return _download_or_cached(name), name
+
+
+def _trained_preset(preset) -> Path:
+    """A preset trained with this project's recipe: cached copy, else say how to train it."""
+    try:
+        return _download_or_cached(preset.source)
+    except ModelUnavailableError as error:
+        raise ModelUnavailableError(preset.source, "no published checkpoint is cached here",
+                                    fetch=preset.fetch_command) from error
 
 
 def _download_or_cached(repo_id: str) -> Path:

@@ -22,6 +22,7 @@ class ModelPreset:
     purpose: str
     tokenizer: str
     embedded: bool = False
+    train_command: str | None = None
 
     @property
     def local_path(self) -> Path | None:
@@ -35,6 +36,8 @@ class ModelPreset:
             return "shipped inside the llmlingstral package"
         if self.kind == "api":
             return "set MISTRAL_API_KEY (Mistral API)"
+        if self.train_command:
+            return f"train it with `{self.train_command}` and pass the output folder"
         return f"hf download {self.source}"
 
 
@@ -54,12 +57,14 @@ _PRESETS = (
     ModelPreset("mistral-embed", "mistral-embed", "api",
                 "dense ranking through the Mistral API", "tekken"),
     ModelPreset("llmlingua2", "llmlingstral/llmlingua-2-mistral-7b", "token-classifier",
-                "LLMLingua-2 classifier trained with this project's recipe on Mistral-7B", "v3"),
+                "LLMLingua-2 classifier trained with this project's recipe on Mistral-7B", "v3",
+                train_command="llmlingstral train-llmlingua2 --base default"),
     ModelPreset("llmlingua2-small", "llmlingstral/llmlingua-2-ministral-3-3b", "token-classifier",
                 "LLMLingua-2 classifier trained with this project's recipe on Ministral-3-3B",
-                "tekken"),
+                "tekken", train_command="llmlingstral train-llmlingua2 --base small"),
     ModelPreset("securitylingua", "llmlingstral/securitylingua-ministral-3-3b", "token-classifier",
-                "SecurityLingua jailbreak intent extractor on Ministral-3-3B", "tekken"),
+                "SecurityLingua jailbreak intent extractor on Ministral-3-3B", "tekken",
+                train_command="llmlingstral train-securitylingua --base small"),
     ModelPreset("nano", "nano", "causal-lm",
                 "embedded offline scorer (about 12M parameters, CPU)", "v3", embedded=True),
     ModelPreset("nano-lingua2", "nano-lingua2", "token-classifier",
