@@ -1,0 +1,210 @@
+"""The ``llmlingstral`` command line: ``compress`` and ``models``.
+
+Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or input, 3 input file missing
+or unreadable, 4 model unavailable, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import LLMLingstralError, ModelUnavailableError
+from .models.registry import MISTRAL_MODELS, ModelPreset
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FILE, EXIT_NO_MODEL = 0, 1, 2, 3, 4
+METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
+DEFAULT_MODEL_FOR = {"llmlingua": "nano", "longllmlingua": "nano", "llmlingua2": "nano-lingua2"}
+_DOCUMENT_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
+
+
+class InputFileError(Exception):
+    """The input file cannot be read."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except InputFileError as exc:
+        return _fail(str(exc), EXIT_NO_FILE)
+    except ModelUnavailableError as exc:
+        return _fail(str(exc), EXIT_NO_MODEL)
+    except (LLMLingstralError, ValueError, TypeError) as exc:
+        return _fail(str(exc), EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmlingstral",
+        description="Prompt compression with the LLMLingua methods on Mistral models.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_compress(commands)
+    _add_models(commands)
+    return parser
+
+
+# --------------------------------------------------------------------------- compress
+
+
+def _add_compress(commands) -> None:
+    cmd = commands.add_parser(
+        "compress", help="compress a prompt from a file or stdin",
+        description="Compress a prompt. Prints the compressed text, or JSON with --json. "
+                    "With --method longllmlingua the input is split into documents at blank "
+                    "lines and ranked against --question.")
+    cmd.add_argument("input", nargs="?", default="-",
+                     help="file holding the prompt, or '-' (default) for stdin")
+    budget = cmd.add_mutually_exclusive_group()
+    budget.add_argument("--rate", type=float, default=0.5,
+                        help="fraction of tokens to keep, in (0, 1] (default 0.5)")
+    budget.add_argument("--target-token", type=int, default=None,
+                        help="number of Mistral tokens to keep (overrides --rate)")
+    cmd.add_argument("--question", default="", help="question the prompt must answer")
+    cmd.add_argument("--instruction", default="", help="instruction kept verbatim before the text")
+    cmd.add_argument("--method", choices=METHODS, default="llmlingua",
+                     help="compression method (default llmlingua)")
+    cmd.add_argument("--model", default=None,
+                     help="preset, Hugging Face id or local folder (default: nano, or "
+                          "nano-lingua2 for llmlingua2)")
+    cmd.add_argument("--force-token", action="append", default=[], metavar="TEXT",
+                     help="text that must survive compression; repeat for several")
+    cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    cmd.add_argument("--json", action="store_true",
+                     help="print JSON with the compressed text, token counts and ratio")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    cmd.set_defaults(handler=_run_compress)
+
+
+def _run_compress(args: argparse.Namespace) -> int:
+    text = _read_input(args.input)
+    if not text.strip():
+        raise ValueError("the input is empty: give a file or stdin with text to compress")
+    if args.method == "longllmlingua" and not args.question.strip():
+        raise ValueError("--method longllmlingua needs --question")
+    model = args.model or DEFAULT_MODEL_FOR[args.method]
+    from .compressor import PromptCompressor  # torch import only when needed
+
+    compressor = PromptCompressor(model, device_map=args.device,
+                                  use_llmlingua2=args.method == "llmlingua2")
+    result = _compress(compressor, text, args)
+    if args.json:
+        print(json.dumps(_json_report(result, args, model), ensure_ascii=False, indent=2))
+    else:
+        print(result["compressed_prompt"])
+    return EXIT_OK
+
+
+def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]:
+    target = -1 if args.target_token is None else args.target_token
+    progress = False if args.quiet else None
+    if args.method == "llmlingua2":
+        return compressor.compress_prompt_llmlingua2(
+            text, rate=args.rate, target_token=target, force_tokens=args.force_token,
+            instruction=args.instruction, question=args.question)
+    from .segment import split_protected
+
+    documents = _documents(text) if args.method == "longllmlingua" else [text]
+    segments = [split_protected(doc, args.force_token) for doc in documents]
+    options: dict[str, Any] = {}
+    if args.method == "longllmlingua":
+        options = dict(rank_method="longllmlingua", condition_in_question="after_condition",
+                       condition_compare=True, reorder_context="sort",
+                       dynamic_context_compression_ratio=0.3, context_budget="+100")
+    return compressor.compress_prompt(
+        documents, instruction=args.instruction, question=args.question, rate=args.rate,
+        target_token=target, context_segs=[p for p, _ in segments],
+        context_segs_compress=[f for _, f in segments], show_progress=progress, **options)
+
+
+def _documents(text: str) -> list[str]:
+    parts = [p for p in _DOCUMENT_BREAK.split(text) if p.strip()]
+    return parts or [text]
+
+
+def _read_input(source: str) -> str:
+    if source == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise ValueError("no input: pass a file name or pipe text on stdin")
+        return sys.stdin.read()
+    path = Path(source)
+    if not path.is_file():
+        raise InputFileError(f"input file not found: {source}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"cannot read {source}: {exc}") from exc
+
+
+def _json_report(result: dict[str, Any], args: argparse.Namespace, model: str) -> dict[str, Any]:
+    origin, kept = result["origin_tokens"], result["compressed_tokens"]
+    return {"compressed_prompt": result["compressed_prompt"], "origin_tokens": origin,
+            "compressed_tokens": kept, "ratio": round(origin / kept, 3) if kept else None,
+            "rate": round(kept / origin, 4) if origin else None,
+            "method": args.method, "model": model}
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _add_models(commands) -> None:
+    cmd = commands.add_parser("models", help="list the model presets",
+                              description="List the Mistral model presets, what each is for, "
+                                          "whether it is on this machine and how to fetch it.")
+    cmd.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    cmd.set_defaults(handler=_run_models)
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    rows = [_preset_row(p) for p in MISTRAL_MODELS.values()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    headers = ("name", "kind", "local", "source", "purpose", "how to get it")
+    table = [headers] + [(r["name"], r["kind"], "yes" if r["available"] else "no", r["source"],
+                          r["purpose"], r["fetch"]) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers) - 1)]
+    for row in table:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)]
+        print("  ".join(cells + [row[-1]]))
+    return EXIT_OK
+
+
+def _preset_row(preset: ModelPreset) -> dict[str, Any]:
+    return {"name": preset.name, "kind": preset.kind, "source": preset.source,
+            "purpose": preset.purpose, "available": is_available(preset),
+            "fetch": preset.fetch_command}
+
+
+def is_available(preset: ModelPreset) -> bool:
+    """Whether the preset's weights (or, for API models, a key) are on this machine."""
+    if preset.embedded:
+        return preset.local_path is not None and (preset.local_path / "config.json").is_file()
+    if preset.kind == "api":
+        import os
+
+        return bool(os.environ.get("MISTRAL_API_KEY"))
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(preset.source, "config.json")
+    return isinstance(cached, str)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"llmlingstral: error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The ``llmlingstral`` command line: output, JSON report, protected text and exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llmlingstral import MISTRAL_MODELS, load_tokenizer
+from llmlingstral.cli import main
+from texts import documents, stdlib_prose
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def prompt_file(tmp_path):
+    path = tmp_path / "prompt.txt"
+    path.write_text(stdlib_prose(2500))
+    return path
+
+
+def _run(args, capsys, stdin: str | None = None, monkeypatch=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_compress_prints_compressed_text(prompt_file, v03_dir, capsys):
+    code, out, _ = _run(["compress", prompt_file, "--model", v03_dir, "--rate", "0.4",
+                         "--device", "cpu", "--quiet"], capsys)
+    assert code == 0
+    original = prompt_file.read_text().split()
+    kept = out.split()
+    assert 0 < len(kept) < len(original)
+    it = iter(original)
+    assert all(word in it for word in kept), "output words must be a subsequence of the input"
+
+
+def test_compress_json_reports_counts_and_meets_target(prompt_file, v03_dir, capsys):
+    code, out, _ = _run(["compress", prompt_file, "--model", v03_dir, "--target-token", "150",
+                         "--json", "--device", "cpu"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    tokenizer = load_tokenizer("v3")
+    assert report["compressed_tokens"] == tokenizer.count(report["compressed_prompt"])
+    assert report["origin_tokens"] == tokenizer.count(prompt_file.read_text())
+    assert abs(report["compressed_tokens"] - 150) <= 15
+    assert report["method"] == "llmlingua" and report["ratio"] > 1
+
+
+def test_force_token_survives_at_low_rate(tmp_path, v03_dir, capsys):
+    first, second = documents(2, 1500)
+    text = first + " The vault code is 7741-ALPHA-93. " + second
+    path = tmp_path / "p.txt"
+    path.write_text(text)
+    code, out, _ = _run(["compress", path, "--model", v03_dir, "--rate", "0.2", "--device",
+                         "cpu", "--force-token", "7741-ALPHA-93", "--force-token", "vault"],
+                        capsys)
+    assert code == 0
+    assert "7741-ALPHA-93" in out and "vault" in out
+
+
+def test_reads_stdin(v03_dir, capsys, monkeypatch):
+    code, out, _ = _run(["compress", "--model", v03_dir, "--rate", "0.5", "--device", "cpu"],
+                        capsys, stdin=stdlib_prose(600), monkeypatch=monkeypatch)
+    assert code == 0 and out.strip()
+
+
+def test_longllmlingua_needs_question(prompt_file, v03_dir, capsys):
+    code, _, err = _run(["compress", prompt_file, "--model", v03_dir, "--method",
+                         "longllmlingua"], capsys)
+    assert code == 2 and "--question" in err
+
+
+def test_longllmlingua_splits_documents_at_blank_lines(tmp_path, v03_dir, capsys):
+    docs = documents(4, 400)
+    path = tmp_path / "docs.txt"
+    path.write_text("\n\n".join(docs))
+    code, out, _ = _run(["compress", path, "--model", v03_dir, "--method", "longllmlingua",
+                         "--question", "Which module parses dates?", "--rate", "0.5",
+                         "--json", "--device", "cpu"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["compressed_tokens"] < report["origin_tokens"]
+    assert "Which module parses dates?" in report["compressed_prompt"]
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["compress", "no/such/file.txt"], 3, "not found"),
+    (["compress", "{empty}"], 2, "empty"),
+    (["compress", "{prompt}", "--rate", "1.5"], 2, "rate"),
+    (["compress", "{prompt}", "--model", "not a model"], 2, "preset"),
+])
+def test_bad_input_exit_codes(args, code, message, prompt_file, tmp_path, v03_dir, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("  \n")
+    args = [a.format(empty=empty, prompt=prompt_file) for a in args]
+    if "--model" not in args:
+        args += ["--model", str(v03_dir)]
+    result, _, err = _run(args + ["--device", "cpu"], capsys)
+    assert result == code
+    assert message in err and "Traceback" not in err
+
+
+def test_unavailable_model_exit_code(prompt_file, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, _, err = _run(["compress", prompt_file, "--model", "someone/not-cached-model",
+                         "--device", "cpu"], capsys)
+    assert code == 4
+    assert "someone/not-cached-model" in err and "hf download" in err
+
+
+def test_models_lists_every_preset(capsys):
+    code, out, _ = _run(["models", "--json"], capsys)
+    assert code == 0
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert set(rows) == set(MISTRAL_MODELS)
+    assert all(row["fetch"] for row in rows.values())
+
+
+@pytest.mark.skipif(shutil.which("llmlingstral") is None and
+                    not (Path(sys.executable).parent / "llmlingstral").exists(),
+                    reason="console script not installed")
+def test_console_script_models_table():
+    script = shutil.which("llmlingstral") or str(Path(sys.executable).parent / "llmlingstral")
+    done = subprocess.run([script, "models"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0
+    for name in MISTRAL_MODELS:
+        assert name in done.stdout
