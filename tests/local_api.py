@@ -1,0 +1,120 @@
+"""A real HTTP server on 127.0.0.1 that speaks the parts of the Mistral API the tests need.
+
+Each route maps a path such as ``/v1/embeddings`` to a handler ``f(body) -> (status, payload)``.
+Handlers see the decoded JSON request body; the server records every request so tests can
+assert on batching and retries.  Scripted failures (``fail_next``) let a test return 429/500
+responses before the handler runs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+
+
+@dataclass
+class RecordedRequest:
+    path: str
+    body: dict[str, Any]
+    authorization: str | None
+
+
+@dataclass
+class LocalAPIServer:
+    routes: dict[str, Handler]
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _failures: deque = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._make_handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def fail_next(self, *statuses: int) -> None:
+        """Answer the next requests with these HTTP statuses, in order, before serving normally."""
+        with self._lock:
+            self._failures.extend(statuses)
+
+    def start(self) -> "LocalAPIServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "LocalAPIServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _next_failure(self) -> int | None:
+        with self._lock:
+            return self._failures.popleft() if self._failures else None
+
+    def _make_handler(self):
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b"{}"
+                body = json.loads(raw or b"{}")
+                with server._lock:
+                    server.requests.append(
+                        RecordedRequest(self.path, body, self.headers.get("Authorization")))
+                failure = server._next_failure()
+                if failure is not None:
+                    self._reply(failure, {"object": "error", "message": f"scripted {failure}",
+                                          "type": "scripted", "code": str(failure)})
+                    return
+                handler = server.routes.get(self.path.split("?")[0])
+                if handler is None:
+                    self._reply(404, {"object": "error", "message": f"no route {self.path}"})
+                    return
+                status, payload = handler(body)
+                self._reply(status, payload)
+
+            def _reply(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+        return _Handler
+
+
+def chat_completion_payload(model: str, content: str) -> dict[str, Any]:
+    """A chat.completions response body in the shape the Mistral API returns."""
+    return {
+        "id": "cmpl-local", "object": "chat.completion", "created": 0, "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def embeddings_payload(model: str, vectors: list[list[float]]) -> dict[str, Any]:
+    """An embeddings response body in the shape the Mistral API returns."""
+    return {
+        "id": "emb-local", "object": "list", "model": model,
+        "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
+        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+    }
