@@ -1,0 +1,80 @@
+"""Shared pieces of the benchmark scripts: prompt text, timing and peak memory."""
+
+from __future__ import annotations
+
+import inspect
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+import platform
+import resource
+import statistics
+import time
+from typing import Any, Callable
+
+_MODULES = ("argparse", "collections", "functools", "itertools", "json", "logging", "pathlib",
+            "re", "string", "textwrap", "typing", "unittest", "datetime", "decimal", "heapq",
+            "email", "http", "urllib", "xml", "csv", "sqlite3", "zipfile", "tarfile", "shutil",
+            "subprocess", "threading", "asyncio", "socket", "ssl", "inspect", "ast", "dis")
+
+
+def prose(min_chars: int) -> str:
+    """English technical prose from standard-library docstrings, repeated if needed."""
+    paragraphs: list[str] = []
+    seen: set[str] = set()
+    for name in _MODULES:
+        module = __import__(name)
+        for obj in [module, *(getattr(module, a, None) for a in sorted(dir(module)))]:
+            doc = inspect.getdoc(obj) if obj is not None else None
+            if doc and len(doc) > 200 and doc not in seen:
+                seen.add(doc)
+                paragraphs.append(doc)
+    text = "\n\n".join(paragraphs)
+    while len(text) < min_chars:
+        text = text + "\n\n" + text
+    return text
+
+
+def prompt_of_tokens(tokenizer, n_tokens: int) -> str:
+    """A prompt of about ``n_tokens`` Mistral tokens, cut at a word boundary."""
+    text = prose(n_tokens * 6)
+    encoding = tokenizer.encode_with_offsets(text)
+    ids, offsets = encoding.ids, encoding.offsets
+    end = offsets[min(n_tokens, len(ids)) - 1][1]
+    cut = text.rfind(" ", 0, end)
+    return text[: cut if cut > 0 else end]
+
+
+def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """Median wall time of ``repeats`` calls and the last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def in_subprocess(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn(*args)`` in a fresh process, so its peak memory is its own."""
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{platform.system()} {cpu}, {torch.get_num_threads()} torch threads, {device}, "
+            f"Python {platform.python_version()}, torch {torch.__version__}")
+
+
+def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""LLMLingua compression time against the floor: plain forward passes over the same prompt.
+
+For each prompt length the script times ``compress_prompt`` (with ``rate`` and with
+``target_token``) and the floor, which is one plain forward pass of the same model over the
+same tokens, cut into windows of the scorer's context length (the least work any
+perplexity-based compressor must do). Runs alternate and the median is reported. Peak memory is
+measured in a fresh process per run, as growth of the resident set over the loaded model.
+
+    python benchmarks/bench_llmlingua.py                       # embedded nano model
+    python benchmarks/bench_llmlingua.py --random wide         # random 8-layer, 1024-wide model
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import in_subprocess, machine, markdown_table, peak_rss_mb, prompt_of_tokens  # noqa: E402
+
+RANDOM_SHAPES = {
+    # hidden, intermediate, layers, heads, kv heads, window
+    "nano": (256, 704, 6, 8, 2, 1024),
+    "wide": (1024, 2816, 8, 16, 4, 4096),
+}
+
+
+def build_random_model(shape: str, folder: Path) -> Path:
+    """A randomly initialised MistralForCausalLM with the v3 vocabulary."""
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    hidden, inter, layers, heads, kv, window = RANDOM_SHAPES[shape]
+    torch.manual_seed(0)
+    config = MistralConfig(vocab_size=32768, hidden_size=hidden, intermediate_size=inter,
+                           num_hidden_layers=layers, num_attention_heads=heads,
+                           num_key_value_heads=kv, max_position_embeddings=window,
+                           sliding_window=None, tie_word_embeddings=True)
+    MistralForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+def load(model: str):
+    from llmlingstral import PromptCompressor
+
+    return PromptCompressor(model, device_map="cpu")
+
+
+def floor_call(compressor, prompt: str):
+    scorer = compressor.scorer
+    ids = scorer.tokenizer.encode(prompt)
+    window = scorer.window
+
+    def run():
+        for start in range(0, len(ids), window):
+            scorer.forward_logits(ids[start:start + window])
+    return run
+
+
+def compress_call(compressor, prompt: str, mode: str, rate: float):
+    if mode == "rate":
+        return lambda: compressor.compress_prompt(prompt, rate=rate, show_progress=False)
+    target = int(compressor.tokenizer.count(prompt) * rate)
+    return lambda: compressor.compress_prompt(prompt, target_token=target, show_progress=False)
+
+
+def time_one(model: str, n_tokens: int, rate: float, repeats: int) -> dict:
+    """Alternating timings of floor, rate and target_token compression for one length."""
+    compressor = load(model)
+    prompt = prompt_of_tokens(compressor.tokenizer, n_tokens)
+    calls = {"floor": floor_call(compressor, prompt),
+             "rate": compress_call(compressor, prompt, "rate", rate),
+             "target": compress_call(compressor, prompt, "target", rate)}
+    for fn in calls.values():  # warm-up
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in calls}
+    results = {}
+    for _ in range(repeats):
+        for name, fn in calls.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    origin = compressor.tokenizer.count(prompt)
+    return {"tokens": origin, **{k: statistics.median(v) for k, v in times.items()},
+            "rate_achieved": results["rate"]["compressed_tokens"] / origin,
+            "target_achieved": results["target"]["compressed_tokens"] / origin}
+
+
+def memory_one(model: str, n_tokens: int, rate: float, what: str) -> float:
+    """Peak RSS growth (MiB) of one floor or compression run over the loaded model."""
+    compressor = load(model)
+    small = prompt_of_tokens(compressor.tokenizer, 64)
+    compressor.compress_prompt(small, rate=0.5, show_progress=False)
+    floor_call(compressor, small)()
+    baseline = peak_rss_mb()
+    prompt = prompt_of_tokens(compressor.tokenizer, n_tokens)
+    fn = floor_call(compressor, prompt) if what == "floor" else \
+        compress_call(compressor, prompt, "rate", rate)
+    fn()
+    return peak_rss_mb() - baseline
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="nano", help="preset, hub id or folder (default nano)")
+    parser.add_argument("--random", choices=sorted(RANDOM_SHAPES),
+                        help="benchmark a randomly initialised model of this shape instead")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 4096, 16384])
+    parser.add_argument("--rate", type=float, default=0.5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = str(build_random_model(args.random, Path(tmp) / args.random)) if args.random \
+            else args.model
+        label = f"random {args.random} shape" if args.random else args.model
+        rows = []
+        for n in args.lengths:
+            t = in_subprocess(time_one, model, n, args.rate, args.repeats)
+            mem = ("-", "-") if args.no_memory else (
+                f"{in_subprocess(memory_one, model, n, args.rate, 'floor'):.0f}",
+                f"{in_subprocess(memory_one, model, n, args.rate, 'rate'):.0f}")
+            rows.append([t["tokens"], f"{t['floor']:.3f}", f"{t['rate']:.3f}",
+                         f"{t['rate'] / t['floor']:.2f}", f"{t['target'] / t['floor']:.2f}",
+                         f"{t['rate_achieved']:.3f}", f"{t['target_achieved']:.3f}", *mem])
+            print(f"done {n} tokens", file=sys.stderr, flush=True)
+    print(f"model: {label}; rate {args.rate}; median of {args.repeats}; {machine()}\n")
+    print(markdown_table(
+        ["prompt tokens", "floor s", "compress s (rate)", "ratio (rate)", "ratio (target_token)",
+         "achieved rate", "achieved rate (target)", "floor peak MiB", "compress peak MiB"],
+        rows))
+
+
+if __name__ == "__main__":
+    main()
