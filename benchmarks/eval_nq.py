@@ -1,0 +1,190 @@
+"""Answer retention and gold-document recall on NQ-open multi-document prompts (dev split).
+
+Each prompt holds 20 Wikipedia passages: the gold passage of a dev question plus 19 passages of
+other dev questions (never one that contains an answer string), with the gold passage at
+position 1, 5, 10, 15 or 20 in turn. Every method compresses the documents to 2x and 4x with
+the question kept; a prompt "retains" the answer when a normalised answer string is still in
+the compressed documents. Rank methods are also scored by where they put the gold passage.
+
+    python benchmarks/eval_nq.py --model nano --limit 100
+
+Only records 0..1999 (the dev split) are read; the held-out records are never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import re
+import string
+import sys
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import machine, markdown_table  # noqa: E402
+
+DEV_RECORDS = 2000
+POSITIONS = (1, 5, 10, 15, 20)
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nq-open-oracle.jsonl.gz"
+RATES = {"2x": 0.5, "4x": 0.25}
+
+
+@dataclass
+class Example:
+    question: str
+    answers: list[str]
+    documents: list[str]
+    gold_index: int
+
+
+def normalise(text: str) -> str:
+    """Lower case, no punctuation, no articles, single spaces (the usual QA normalisation)."""
+    text = text.lower()
+    text = "".join(ch if ch not in string.punctuation else " " for ch in text)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def has_answer(text: str, answers: list[str]) -> bool:
+    norm = f" {normalise(text)} "
+    return any(f" {normalise(a)} " in norm for a in answers if normalise(a))
+
+
+def load_dev(path: Path) -> list[dict]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        records = [json.loads(line) for _, line in zip(range(DEV_RECORDS), handle)]
+    return records
+
+
+def passage(record: dict) -> str:
+    ctx = record["ctxs"][0]
+    return f"(Title: {ctx['title']}) {ctx['text']}"
+
+
+def build_examples(records: list[dict], limit: int, n_docs: int, seed: int) -> list[Example]:
+    rng = random.Random(seed)
+    order = list(range(len(records)))
+    rng.shuffle(order)
+    examples = []
+    for i, index in enumerate(order[:limit]):
+        record = records[index]
+        distractors: list[str] = []
+        while len(distractors) < n_docs - 1:
+            other = records[rng.randrange(len(records))]
+            text = passage(other)
+            if other is not record and not has_answer(text, record["answers"]) \
+                    and text not in distractors:
+                distractors.append(text)
+        gold_index = min(POSITIONS[i % len(POSITIONS)], n_docs) - 1
+        docs = distractors[:gold_index] + [passage(record)] + distractors[gold_index:]
+        docs = [f"Document [{k + 1}]{d}" for k, d in enumerate(docs)]
+        examples.append(Example(record["question"], record["answers"], docs, gold_index))
+    return examples
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def random_drop(example: Example, rate: float, seed: int) -> str:
+    """Keep each word with probability ``rate``."""
+    rng = random.Random(seed)
+    words = "\n\n".join(example.documents).split(" ")
+    keep = [rng.random() < rate for _ in words]
+    return " ".join(w for w, k in zip(words, keep) if k)
+
+
+def compression_methods(compressor) -> dict[str, Callable[[Example, float], str]]:
+    def call(**options):
+        def run(ex: Example, rate: float) -> str:
+            result = compressor.compress_prompt(ex.documents, question=ex.question, rate=rate,
+                                                show_progress=False, **options)
+            text = result["compressed_prompt"]
+            return text[: text.rfind(ex.question)] if text.endswith(ex.question) else text
+        return run
+
+    longllmlingua = dict(rank_method="longllmlingua", condition_in_question="after_condition",
+                         reorder_context="sort", dynamic_context_compression_ratio=0.3,
+                         condition_compare=True, context_budget="+100")
+    return {
+        "LongLLMLingua": call(**longllmlingua),
+        "LongLLMLingua, coarse only": call(**longllmlingua, use_token_level_filter=False),
+        "LLMLingua": call(rank_method="llmlingua"),
+        "bm25, coarse only": call(rank_method="bm25", use_token_level_filter=False),
+        "random dropping": lambda ex, rate: random_drop(ex, rate, zlib.crc32(ex.question.encode())),
+    }
+
+
+def recall_at(ranks: list[int], k: int) -> float:
+    return sum(r < k for r in ranks) / len(ranks) if ranks else 0.0
+
+
+def evaluate_rankers(compressor, examples: list[Example], methods: list[str]) -> list[list]:
+    rows = []
+    for method in methods:
+        ranks = []
+        start = time.perf_counter()
+        for ex in examples:
+            order = [i for i, _ in compressor.get_rank_results(ex.documents, ex.question, method)]
+            ranks.append(order.index(ex.gold_index))
+        seconds = (time.perf_counter() - start) / len(examples)
+        rows.append([method, f"{recall_at(ranks, 1):.3f}", f"{recall_at(ranks, 5):.3f}",
+                     f"{seconds:.3f}"])
+        print(f"ranked with {method}", file=sys.stderr, flush=True)
+    return rows
+
+
+def evaluate_compression(compressor, examples: list[Example]) -> list[list]:
+    tokenizer = compressor.tokenizer
+    rows = []
+    for name, run in compression_methods(compressor).items():
+        for label, rate in RATES.items():
+            kept = retained = 0
+            origin_total = 0
+            start = time.perf_counter()
+            for ex in examples:
+                text = run(ex, rate)
+                retained += has_answer(text, ex.answers)
+                kept += tokenizer.count(text)
+                origin_total += tokenizer.count("\n\n".join(ex.documents))
+            seconds = (time.perf_counter() - start) / len(examples)
+            rows.append([name, label, f"{retained / len(examples):.3f}",
+                         f"{kept / origin_total:.3f}", f"{seconds:.2f}"])
+            print(f"compressed with {name} at {label}", file=sys.stderr, flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="nano", help="scorer preset, hub id or folder")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--limit", type=int, default=100, help="number of dev questions")
+    parser.add_argument("--documents", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rankers", nargs="+",
+                        default=["bm25", "gzip", "llmlingua", "longllmlingua"])
+    args = parser.parse_args()
+
+    from llmlingstral import PromptCompressor
+
+    compressor = PromptCompressor(args.model, device_map="cpu")
+    examples = build_examples(load_dev(args.data), args.limit, args.documents, args.seed)
+    full_retention = sum(has_answer("\n\n".join(e.documents), e.answers) for e in examples)
+    print(f"model: {args.model}; {len(examples)} dev questions, {args.documents} documents "
+          f"each, gold at positions {POSITIONS}; uncompressed retention "
+          f"{full_retention / len(examples):.3f}; {machine()}\n")
+    print(markdown_table(["rank method", "recall@1", "recall@5", "s / prompt"],
+                         evaluate_rankers(compressor, examples, args.rankers)))
+    print()
+    print(markdown_table(["method", "compression", "answer retention", "achieved rate",
+                          "s / prompt"], evaluate_compression(compressor, examples)))
+
+
+if __name__ == "__main__":
+    main()
