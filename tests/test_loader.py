@@ -44,6 +44,11 @@ def test_ministral3_vlm_loads_text_only(vlm_dir):
                           atol=1e-5)
 
 
+def test_text_only_load_does_not_report_the_unused_vision_tower(vlm_dir, capfd):
+    load_model(vlm_dir, device_map="cpu")
+    assert "vision_tower" not in capfd.readouterr().err
+
+
 def test_fp8_checkpoint_dequantized_on_cpu(vlm_dir, fp8_dir):
     exact = load_model(vlm_dir, device_map="cpu").model
     fp8 = load_model(fp8_dir, device_map="cpu").model

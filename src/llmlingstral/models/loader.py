@@ -7,6 +7,7 @@ GPU), GPTQ checkpoints (with the optional ``gptq`` extra) and token classifiers.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
@@ -233,7 +234,8 @@ def _load_causal_lm(path, config, key_mapping, dtype, hf_device_map, options):
     if any("ForTokenClassification" in a for a in architectures):
         raise LLMLingstralError(f"{path} is a token classifier; pass it with use_llmlingua2=True")
     kwargs = _from_pretrained_kwargs(config, key_mapping, dtype, hf_device_map, options)
-    return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    with _quiet_vision_keys(key_mapping is not None):
+        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
 
 
 def _load_token_classifier(path, config, key_mapping, dtype, num_labels, hf_device_map, options):
@@ -249,7 +251,37 @@ def _load_token_classifier(path, config, key_mapping, dtype, num_labels, hf_devi
     if num_labels is not None:
         config.num_labels = num_labels
     kwargs = _from_pretrained_kwargs(config, key_mapping, dtype, hf_device_map, options)
-    return AutoModelForTokenClassification.from_pretrained(path, **kwargs)
+    with _quiet_vision_keys(key_mapping is not None):
+        return AutoModelForTokenClassification.from_pretrained(path, **kwargs)
+
+
+class _VisionKeysReportFilter(logging.Filter):
+    """Drops transformers' load report when its only complaint is the unused vision tower."""
+
+    _VISION = ("vision_tower.", "multi_modal_projector.")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "LOAD REPORT" not in message or "MISSING" in message or "MISMATCH" in message:
+            return True
+        keys = [line.split("|")[0].strip() for line in message.splitlines()
+                if "| UNEXPECTED" in line]
+        return not keys or not all(k.startswith(self._VISION) for k in keys)
+
+
+@contextlib.contextmanager
+def _quiet_vision_keys(active: bool):
+    """Loading the text tower of a Mistral 3 checkpoint leaves the vision keys unused, on purpose."""
+    if not active:
+        yield
+        return
+    target = logging.getLogger("transformers.modeling_utils")
+    report_filter = _VisionKeysReportFilter()
+    target.addFilter(report_filter)
+    try:
+        yield
+    finally:
+        target.removeFilter(report_filter)
 
 
 def _from_pretrained_kwargs(config, key_mapping, dtype, hf_device_map, options) -> dict:
