@@ -127,6 +127,25 @@ def test_compat_call_with_every_llmlingua_argument(compressor):
 # ----------------------------------------------------------------------------- bad input
 
 
+def test_segments_never_glue_words_together(compressor):
+    # Segments that end in whitespace and segments that start with a word, many boundaries.
+    pieces = [doc + "  " for doc in documents(12, 150)] + ["PROTECTED-42 stays"]
+    flags = [True] * 12 + [False]
+    result = compressor.compress_prompt(["".join(pieces)], context_segs=[pieces],
+                                        context_segs_compress=[flags], rate=0.2)
+    out = result["compressed_prompt"]
+    assert "PROTECTED-42 stays" in out
+    assert is_subsequence(words(out), words("".join(pieces)))
+
+
+def test_segment_rates_apply_at_rate_one(compressor):
+    first, second = documents(2, 900)
+    result = compressor.compress_prompt([first + second], context_segs=[[first, second]],
+                                        context_segs_rate=[[0.3, None]], rate=1.0)
+    assert second.strip() in result["compressed_prompt"]
+    assert result["compressed_tokens"] < result["origin_tokens"]
+
+
 @pytest.mark.parametrize("prompt", ["", "   \n\t "])
 def test_empty_prompts_give_correct_output(compressor, prompt):
     result = compressor.compress_prompt(prompt, rate=0.5)

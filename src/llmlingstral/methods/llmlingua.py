@@ -118,7 +118,8 @@ def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: s
     origin = tokenizer.count(origin_prompt)
     target = settings.target_token if settings.target_token and settings.target_token > 0 \
         else origin * settings.rate
-    if target >= origin or not any(t.strip() for t in texts):
+    own_rates = any(s.rate is not None and s.rate < 1 for c in contexts for s in c)
+    if (target >= origin and not own_rates) or not any(t.strip() for t in texts):
         return CompressionOutcome(origin_prompt, origin, origin, list(range(len(texts))), texts)
     fixed = origin - tokenizer.count(CONTEXT_SEPARATOR.join(texts))
     if not settings.concate_question:

@@ -56,6 +56,7 @@ class _Layout:
     cost: np.ndarray          # tokens per unit
     forced: np.ndarray        # kept whatever the budget
     fixed_rate: np.ndarray    # NaN where the unit follows the global rate
+    budget_group: np.ndarray  # units sharing one running budget: a context's free text, or a segment with its own rate
     token_ids: list[int]
     unit_of_token: np.ndarray
     context_starts: list[int]
@@ -84,25 +85,34 @@ def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
 def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[Segment]],
                   keep_split: bool) -> _Layout:
     pieces, starts, ends, separator, context_of_unit, forced, fixed_rate = [], [], [], [], [], [], []
-    context_starts, offset = [], 0
+    group, context_starts, offset = [], [], 0
+    n_groups = len(contexts)  # groups 0..n-1: each context's free text
 
-    def add_units(text: str, context: int, is_forced: bool, rate: float | None, split: bool):
+    def add_units(text: str, context: int, is_forced: bool, rate: float | None, split: bool,
+                  budget_group: int):
         units = split_units(text, keep_split=split)
         starts.extend((units.starts + offset).tolist())
         ends.extend((units.ends + offset).tolist())
         separator.extend(units.separator.tolist())
         context_of_unit.extend([context] * len(units))
-        forced.extend((units.separator | is_forced).tolist())
+        # A whitespace-only unit ends a segment; dropping it would glue two words together.
+        blank = np.array([text[a:b].isspace() for a, b in zip(units.starts, units.ends)], dtype=bool)
+        forced.extend((units.separator | blank | is_forced).tolist())
         fixed_rate.extend([np.nan if rate is None else rate] * len(units))
+        group.extend([budget_group] * len(units))
 
     for c, segments in enumerate(contexts):
         if c:
-            add_units(CONTEXT_SEPARATOR, c, True, None, False)
+            add_units(CONTEXT_SEPARATOR, c, True, None, False, c)
             pieces.append(CONTEXT_SEPARATOR)
             offset += len(CONTEXT_SEPARATOR)
         context_starts.append(offset)
         for segment in segments:
-            add_units(segment.text, c, not segment.compress, segment.rate, keep_split)
+            budget_group = c
+            if segment.compress and segment.rate is not None:
+                budget_group, n_groups = n_groups, n_groups + 1
+            add_units(segment.text, c, not segment.compress, segment.rate, keep_split,
+                      budget_group)
             pieces.append(segment.text)
             offset += len(segment.text)
     text = "".join(pieces)
@@ -114,7 +124,8 @@ def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[S
     cost = np.bincount(unit_of_token, minlength=len(units)).astype(np.float64)
     return _Layout(text=text, units=units, context_of_unit=np.array(context_of_unit, dtype=np.int64),
                    cost=cost, forced=np.array(forced, dtype=bool),
-                   fixed_rate=np.array(fixed_rate, dtype=np.float64), token_ids=encoding.ids,
+                   fixed_rate=np.array(fixed_rate, dtype=np.float64),
+                   budget_group=np.array(group, dtype=np.int64), token_ids=encoding.ids,
                    unit_of_token=unit_of_token, context_starts=context_starts)
 
 
@@ -178,15 +189,22 @@ def _select_units(stream: TokenStream, layout: _Layout, quota: np.ndarray, size:
     ids = layout.token_ids
     windows = _windows(layout, size, stream.chunk_limit)
     disable = (len(windows) < _PROGRESS_MIN_WINDOWS) if show_progress is None else not show_progress
-    promised = kept = 0.0
+    # Each budget group keeps its own running balance, so a segment's rate is its own.
+    n_groups = int(layout.budget_group.max()) + 1 if len(layout.budget_group) else 0
+    promised, kept = np.zeros(n_groups), np.zeros(n_groups)
     for window in tqdm(windows, desc="compressing", unit="window", disable=disable, leave=False):
         scored_ids, owner = _window_tokens(window, token_bounds, ids, stream.chunk_limit)
         values = stream.score(scored_ids)
         unit_value = _mean_by_unit(values, owner, len(window))
-        promised += quota[window].sum()
-        chosen = _choose(window, unit_value, layout, promised - kept)
+        chosen = np.zeros(len(window), dtype=bool)
+        groups = layout.budget_group[window]
+        for g in np.unique(groups):
+            members = np.flatnonzero(groups == g)
+            promised[g] += quota[window[members]].sum()
+            picked = _choose(window[members], unit_value[members], layout, promised[g] - kept[g])
+            chosen[members] = picked
+            kept[g] += layout.cost[window[members]][picked].sum()
         keep[window] = chosen
-        kept += layout.cost[window][chosen].sum()
         stream.commit(chosen[owner])
     return keep
 
