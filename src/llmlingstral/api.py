@@ -1,0 +1,242 @@
+"""Mistral API access through the official ``mistralai`` SDK.
+
+One small client for the two endpoints llmlingstral uses (embeddings and chat completions),
+with the behaviour a ranking pipeline needs:
+
+* the key comes from ``api_key`` or the ``MISTRAL_API_KEY`` environment variable;
+* requests are batched by the callers, and retried here with exponential backoff (with
+  jitter, honouring ``Retry-After``) on 429, 5xx and network errors. The SDK's own retries
+  are switched off on every call, so the attempt count is exactly ``max_attempts``;
+* once the attempts are spent, a :class:`MistralAPIError` names the HTTP status and what to
+  change. Client errors such as 401 or 400 are not retried.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+import numpy as np
+
+from .errors import LLMLingstralError
+
+T = TypeVar("T")
+
+_RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+_INSTALL_HINT = "pip install 'llmlingstral[rankers]'"
+
+
+class MistralAPIError(LLMLingstralError):
+    """A Mistral API request failed for good; ``status_code`` is None for network errors."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a request is retried.
+
+    The wait before retry ``k`` (1-based) is ``base_delay * 2**(k-1)``, capped at
+    ``max_delay``, scaled by a random factor in [0.5, 1] so that parallel clients spread out;
+    a longer ``Retry-After`` from the server wins (still capped).
+    """
+
+    max_attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) \
+                or self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
+        for name in ("base_delay", "max_delay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+
+    def delay(self, retry: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based)."""
+        backoff = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
+        backoff *= 0.5 + random.random() / 2
+        if retry_after is not None:
+            backoff = max(backoff, min(self.max_delay, retry_after))
+        return backoff
+
+
+def _import_sdk():
+    try:
+        from mistralai.client import Mistral  # mistralai >= 2
+    except ImportError:
+        try:
+            from mistralai import Mistral  # mistralai 1.x
+        except ImportError as error:
+            raise ImportError(f"the Mistral API rankers need the mistralai SDK: {_INSTALL_HINT}") \
+                from error
+    return Mistral
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Network-level exception classes of the HTTP libraries the SDK versions use."""
+    found: list[type[BaseException]] = []
+    for module in ("httpx2", "httpx"):
+        try:
+            found.append(__import__(module).TransportError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+class MistralAPI:
+    """A retrying client for the Mistral API endpoints llmlingstral calls.
+
+    Args:
+        api_key: the key; defaults to the ``MISTRAL_API_KEY`` environment variable.
+        server_url: another endpoint (e.g. a proxy or a local test server), without ``/v1``.
+        timeout_ms: per-request timeout.
+        retry: the :class:`RetryPolicy`.
+        client: an already built ``mistralai.Mistral`` client (its key and URL are used as is).
+    """
+
+    def __init__(self, api_key: str | None = None, *, server_url: str | None = None,
+                 timeout_ms: int = 60_000, retry: RetryPolicy | None = None,
+                 client: Any = None) -> None:
+        self.retry = retry or RetryPolicy()
+        self.server_url = server_url
+        if client is not None:
+            self.client = client
+            return
+        key = api_key or os.environ.get("MISTRAL_API_KEY")
+        if not key:
+            raise MistralAPIError(
+                "no Mistral API key: set the MISTRAL_API_KEY environment variable or pass "
+                "open_api_config={'api_key': '...'} to PromptCompressor")
+        sdk = _import_sdk()
+        options: dict[str, Any] = {"api_key": key, "timeout_ms": int(timeout_ms)}
+        if server_url:
+            options["server_url"] = server_url
+        self.client = sdk(**options)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "MistralAPI":
+        """Build a client from an ``open_api_config`` mapping.
+
+        Keys: ``api_key``, ``server_url``, ``timeout_ms``, ``max_attempts``,
+        ``retry_base_delay`` and ``retry_max_delay`` (seconds).
+        """
+        retry = RetryPolicy(max_attempts=config.get("max_attempts", 5),
+                            base_delay=config.get("retry_base_delay", 1.0),
+                            max_delay=config.get("retry_max_delay", 30.0))
+        return cls(config.get("api_key"), server_url=config.get("server_url"),
+                   timeout_ms=config.get("timeout_ms", 60_000), retry=retry)
+
+    # ----------------------------------------------------------------------- endpoints
+
+    def embed(self, texts: Sequence[str], model: str = "mistral-embed",
+              batch_size: int = 64) -> np.ndarray:
+        """Embeddings of ``texts`` (one row each), ``batch_size`` texts per request."""
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        rows: list[list[float]] = []
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start:start + batch_size])
+            response = self.call("embeddings", lambda b=batch: self.client.embeddings.create(
+                model=model, inputs=b, retries=None))
+            rows.extend(_embedding_rows(response, len(batch)))
+        if not rows:
+            return np.zeros((0, 0), dtype=np.float32)
+        if len({len(r) for r in rows}) != 1:
+            raise MistralAPIError("the embeddings endpoint returned vectors of different sizes")
+        return np.asarray(rows, dtype=np.float32)
+
+    def chat(self, messages: list[dict[str, str]], model: str, **options: Any) -> Any:
+        """One chat completion; ``options`` go to ``chat.complete`` (temperature, logprobs...)."""
+        return self.call("chat completion", lambda: self.client.chat.complete(
+            model=model, messages=messages, retries=None, **options))
+
+    # ----------------------------------------------------------------------- retries
+
+    def call(self, operation: str, request: Callable[[], T]) -> T:
+        """Run ``request`` with retries; raise :class:`MistralAPIError` when it cannot succeed."""
+        transport = _transport_errors()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return request()
+            except Exception as error:  # noqa: BLE001 - classified below
+                status = _status_of(error)
+                network = status is None and isinstance(error, transport)
+                if status is None and not network:
+                    raise
+                retryable = network or status in _RETRYABLE_STATUS
+                if not retryable or attempt >= self.retry.max_attempts:
+                    raise self._final_error(operation, error, status, attempt) from error
+                time.sleep(self.retry.delay(attempt, _retry_after(error)))
+
+    def _final_error(self, operation: str, error: BaseException, status: int | None,
+                     attempts: int) -> MistralAPIError:
+        tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+        where = f" at {self.server_url}" if self.server_url else ""
+        if status is None:
+            return MistralAPIError(
+                f"Mistral API {operation}: could not reach the server{where} {tries} "
+                f"({type(error).__name__}: {error}). Check the network and server_url.")
+        if status < 400:
+            return MistralAPIError(f"Mistral API {operation}: the reply (HTTP {status}) could "
+                                   f"not be read: {_body_excerpt(error)}", status_code=status)
+        if status == 429:
+            advice = ("rate limited. Lower the request rate or batch size, wait for the quota "
+                      "to refill, or raise open_api_config['max_attempts'] / "
+                      "['retry_base_delay']")
+        elif status >= 500:
+            advice = "the service failed. Retry later; the request itself may be fine"
+        elif status in (401, 403):
+            advice = ("authentication failed. Check MISTRAL_API_KEY or "
+                      "open_api_config['api_key']")
+        elif status == 404:
+            advice = "not found. Check the model name and server_url"
+        else:
+            advice = f"the request was rejected: {_body_excerpt(error)}"
+        return MistralAPIError(f"Mistral API {operation} failed with HTTP {status} {tries}: "
+                               f"{advice}.", status_code=status)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _status_of(error: BaseException) -> int | None:
+    status = getattr(error, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _retry_after(error: BaseException) -> float | None:
+    headers = getattr(error, "headers", None)
+    value = headers.get("retry-after") if headers is not None else None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _body_excerpt(error: BaseException, limit: int = 300) -> str:
+    body = getattr(error, "body", None) or str(error)
+    body = " ".join(str(body).split())
+    return body if len(body) <= limit else body[:limit] + "..."
+
+
+def _embedding_rows(response: Any, expected: int) -> list[list[float]]:
+    data = list(getattr(response, "data", None) or [])
+    if len(data) != expected:
+        raise MistralAPIError(f"the embeddings endpoint returned {len(data)} vectors for "
+                              f"{expected} inputs")
+    if all(isinstance(getattr(d, "index", None), int) for d in data):
+        data.sort(key=lambda d: d.index)
+    rows = [list(d.embedding or []) for d in data]
+    if any(not r for r in rows) or len({len(r) for r in rows}) != 1:
+        raise MistralAPIError("the embeddings endpoint returned empty or ragged vectors")
+    return rows
