@@ -17,3 +17,22 @@ def sort_by_score(scores: Sequence[float]) -> RankResults:
     """(index, score) pairs, highest score first; ties keep the original order."""
     order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
     return [(i, float(scores[i])) for i in order]
+
+
+def check_inputs(documents: Sequence[str], question: str) -> tuple[list[str], str]:
+    """Documents and question as plain strings; a clear TypeError otherwise."""
+    if isinstance(documents, str) or not isinstance(documents, Sequence):
+        raise TypeError(f"documents must be a list of str, got {type(documents).__name__}")
+    for i, document in enumerate(documents):
+        if not isinstance(document, str):
+            raise TypeError(f"documents[{i}] must be a str, got {type(document).__name__}")
+    if question is None:
+        question = ""
+    if not isinstance(question, str):
+        raise TypeError(f"question must be a str, got {type(question).__name__}")
+    return list(documents), question
+
+
+def blank_last(documents: Sequence[str], scores: Sequence[float]) -> list[float]:
+    """Scores with empty or whitespace-only documents moved below every real document."""
+    return [float(s) if d.strip() else float("-inf") for d, s in zip(documents, scores)]

@@ -1,0 +1,50 @@
+"""Dense ranking with the Mistral API's embedding model (``mistral-embed``)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..api import MistralAPI
+from .base import RankResults, blank_last, check_inputs, sort_by_score
+
+DEFAULT_EMBED_MODEL = "mistral-embed"
+
+
+class MistralEmbedRanker:
+    """Ranks documents by cosine similarity of Mistral API embeddings.
+
+    The question and the non-blank documents are sent together, ``batch_size`` texts per
+    request; blank documents are not sent and rank last. Retries and errors are those of
+    :class:`~llmlingstral.api.MistralAPI`.
+    """
+
+    def __init__(self, api: MistralAPI, *, model: str = DEFAULT_EMBED_MODEL,
+                 batch_size: int = 64) -> None:
+        if batch_size < 1:
+            raise ValueError(f"embed_batch_size must be >= 1, got {batch_size!r}")
+        self.api = api
+        self.model = model
+        self.batch_size = batch_size
+
+    def rank(self, documents: Sequence[str], question: str) -> RankResults:
+        documents, question = check_inputs(documents, question)
+        return sort_by_score(self.scores(documents, question))
+
+    def scores(self, documents: Sequence[str], question: str) -> list[float]:
+        """Cosine similarity of each document to the question."""
+        real = [i for i, d in enumerate(documents) if d.strip()]
+        similarity = np.full(len(documents), -np.inf)
+        if real:
+            # The API rejects empty inputs; a blank question still needs a vector.
+            texts = [question if question.strip() else " ", *(documents[i] for i in real)]
+            vectors = _normalise(self.api.embed(texts, model=self.model,
+                                                batch_size=self.batch_size))
+            similarity[real] = vectors[1:] @ vectors[0]
+        return blank_last(documents, similarity.tolist())
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
