@@ -1,0 +1,215 @@
+"""Keep-probabilities from a Mistral token classifier (LLMLingua-2, SecurityLingua).
+
+:class:`TokenClassifier` turns texts into words with a keep-probability each:
+
+1. each text is encoded once with character offsets and cut into words (:mod:`..words`);
+2. the tokens are cut into chunks that fit the classifier's window, at word boundaries and
+   preferably after a chunk-end token (".", newline);
+3. the chunks of all texts run through the model in padded batches, a BOS before each;
+4. token probabilities are averaged per word (or the first token's is taken).
+
+Nothing here decides what to keep: :mod:`..methods.llmlingua2` selects by budget or
+threshold; a guardrail can threshold :attr:`WordScores.probs` directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..errors import LLMLingstralError
+from ..models.loader import LoadedModel
+from ..words import Words, chunk_bounds, split_words, word_of_tokens
+
+TOKEN_TO_WORD = ("mean", "first")
+DEFAULT_CHUNK_END_TOKENS = (".", "\n")
+# Trained window when the checkpoint does not record one (LLMLingua-2 trains on 512 tokens).
+DEFAULT_MAX_SEQ_LEN = 512
+# Config attribute where training records its window.
+TRAINED_LENGTH_ATTRIBUTE = "llmlingua2_max_length"
+
+
+@dataclass(frozen=True)
+class WordScores:
+    """The words of one text with a keep-probability and a token count per word."""
+
+    words: Words
+    probs: np.ndarray
+    costs: np.ndarray
+
+    @property
+    def text(self) -> str:
+        return self.words.text
+
+    def spans(self) -> list[tuple[int, int]]:
+        """``(start, end)`` character span of each word, without leading whitespace."""
+        return list(zip(self.words.word_starts.tolist(), self.words.ends.tolist()))
+
+
+class TokenClassifier:
+    """Batched, chunked keep-probabilities from a loaded token-classification model.
+
+    Args:
+        loaded: a model loaded with ``load_model(..., task="token-classification")``.
+        max_seq_len: tokens per forward pass, BOS included. Default: the window the
+            checkpoint was trained with (``config.llmlingua2_max_length``), else 512,
+            never more than the model's position limit or sliding window.
+        max_batch_size: chunks per forward pass.
+        bidirectional: run with full (non-causal) attention, for classifiers trained that
+            way. None keeps the checkpoint's ``config.is_causal``.
+    """
+
+    def __init__(self, loaded: LoadedModel, *, max_seq_len: int | None = None,
+                 max_batch_size: int = 50, bidirectional: bool | None = None) -> None:
+        self.loaded = loaded
+        self.model = loaded.model
+        self.tokenizer = loaded.tokenizer
+        self.device = loaded.device
+        config = self.model.config
+        num_labels = int(getattr(config, "num_labels", 0) or 0)
+        if num_labels < 2:
+            raise LLMLingstralError(f"{loaded.name} has {num_labels} labels; a keep/drop "
+                                    f"classifier needs at least 2 (drop, keep)")
+        self.keep_index = keep_label_index(config)
+        if bidirectional is not None:
+            config.is_causal = not bidirectional
+        self.max_seq_len = _window(config, loaded.max_position, max_seq_len)
+        if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) \
+                or max_batch_size <= 0:
+            raise ValueError(f"max_batch_size must be a positive integer, got {max_batch_size!r}")
+        self.max_batch_size = max_batch_size
+        pad = self.tokenizer.pad_id
+        self.pad_id = pad if pad is not None and pad >= 0 else self.tokenizer.eos_id
+
+    @property
+    def chunk_limit(self) -> int:
+        """Text tokens per chunk (the window minus the BOS)."""
+        return self.max_seq_len - 1
+
+    # ------------------------------------------------------------------- tokens
+
+    @property
+    def is_causal(self) -> bool:
+        return getattr(self.model.config, "is_causal", True) is not False
+
+    def batches(self, sequences: Sequence[Sequence[int]]):
+        """``(indices, input_ids, attention_mask)`` batches, longest sequences first.
+
+        Padding goes on the right. A causal model needs no mask then (no real token
+        attends to a later pad), which keeps attention on its fastest path; the mask is
+        None in that case.
+        """
+        order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
+        for first in range(0, len(order), self.max_batch_size):
+            indices = order[first:first + self.max_batch_size]
+            width = 1 + max(len(sequences[i]) for i in indices)
+            ids = torch.full((len(indices), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(indices), width), dtype=torch.long)
+            for row, i in enumerate(indices):
+                seq = [self.tokenizer.bos_id, *sequences[i]]
+                ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
+                mask[row, :len(seq)] = 1
+            padded = bool((mask == 0).any())
+            keep_mask = padded and not self.is_causal
+            yield indices, ids.to(self.device), mask.to(self.device) if keep_mask else None
+
+    @torch.inference_mode()
+    def token_probabilities(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """p(keep) for every token of each sequence (each at most :attr:`chunk_limit` long)."""
+        if any(len(s) > self.chunk_limit for s in sequences):
+            raise ValueError(f"a sequence is longer than the classifier window "
+                             f"({self.chunk_limit} tokens after BOS); cut it with chunk_bounds")
+        results: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(sequences)
+        for indices, ids, mask in self.batches(sequences):
+            logits = self.model(input_ids=ids, attention_mask=mask).logits
+            probs = logits.float().softmax(-1)[..., self.keep_index].cpu().numpy()
+            for row, i in enumerate(indices):
+                results[i] = probs[row, 1:1 + len(sequences[i])]
+        return results
+
+    # ------------------------------------------------------------------- words
+
+    def score_words(self, texts: Sequence[str], *, token_to_word: str = "mean",
+                    chunk_end_tokens: Sequence[str] = DEFAULT_CHUNK_END_TOKENS,
+                    space_tokens: Sequence[str] = ()) -> list[WordScores]:
+        """Words, keep-probabilities and token counts for each text; one batched pass."""
+        if token_to_word not in TOKEN_TO_WORD:
+            raise ValueError(f"token_to_word must be 'mean' or 'first', got {token_to_word!r}")
+        prepared = [_prepare(self.tokenizer, t, space_tokens) for t in texts]
+        chunks, owners = [], []
+        for index, (words, ids, word_index) in enumerate(prepared):
+            for start, end in chunk_bounds(words, word_index, self.chunk_limit, chunk_end_tokens):
+                chunks.append(ids[start:end])
+                owners.append(index)
+        probs = self.token_probabilities(chunks)
+        per_text: list[list[np.ndarray]] = [[] for _ in texts]
+        for owner, p in zip(owners, probs):
+            per_text[owner].append(p)
+        results = []
+        for (words, ids, word_index), parts in zip(prepared, per_text):
+            token_probs = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+            results.append(_to_words(words, word_index, token_probs, token_to_word))
+        return results
+
+    def keep_probabilities(self, text: str, **options) -> WordScores:
+        """:meth:`score_words` for one text."""
+        return self.score_words([text], **options)[0]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def keep_label_index(config) -> int:
+    """The label index meaning "keep": a label named keep/preserve/1, else index 1."""
+    for index, name in (getattr(config, "id2label", None) or {}).items():
+        if str(name).lower() in {"keep", "preserve", "1", "true"}:
+            return int(index)
+    return 1
+
+
+def _window(config, max_position: int, requested: int | None) -> int:
+    limit = int(max_position)
+    sliding = getattr(config, "sliding_window", None)
+    if sliding:
+        limit = min(limit, int(sliding))
+    if requested is None:
+        requested = int(getattr(config, TRAINED_LENGTH_ATTRIBUTE, 0) or DEFAULT_MAX_SEQ_LEN)
+    elif isinstance(requested, bool) or not isinstance(requested, int) or requested < 8:
+        raise ValueError(f"max_seq_len must be an integer of at least 8, got {requested!r}")
+    return max(8, min(limit, requested))
+
+
+def _prepare(tokenizer, text: str, space_tokens: Sequence[str]):
+    """Words of ``text``, its token ids, and the word of each token."""
+    if not isinstance(text, str):
+        raise TypeError(f"expected text as str, got {type(text).__name__}")
+    words = split_words(text, space_tokens=space_tokens)
+    encoding = tokenizer.encode_with_offsets(text)
+    starts = np.array([s for s, _ in encoding.offsets], dtype=np.int64)
+    return words, encoding.ids, word_of_tokens(words, starts)
+
+
+def _to_words(words: Words, word_index: np.ndarray, token_probs: np.ndarray,
+              token_to_word: str) -> WordScores:
+    n = len(words)
+    costs = np.bincount(word_index, minlength=n).astype(np.int64) if len(word_index) \
+        else np.zeros(n, dtype=np.int64)
+    probs = np.zeros(n, dtype=np.float64)
+    if len(word_index) == 0:
+        return WordScores(words, probs, costs)
+    if token_to_word == "mean":
+        sums = np.bincount(word_index, weights=token_probs, minlength=n)
+        probs = np.divide(sums, costs, out=np.zeros(n), where=costs > 0)
+    else:
+        first = np.flatnonzero(np.r_[True, word_index[1:] != word_index[:-1]])
+        probs[word_index[first]] = token_probs[first]
+    # A word holding no token start (e.g. a newline inside the token ".\n\n") takes the
+    # probability of the token that covers it.
+    empty = np.flatnonzero(costs == 0)
+    if len(empty):
+        covering = np.searchsorted(word_index, empty, side="left") - 1
+        probs[empty] = token_probs[np.clip(covering, 0, len(token_probs) - 1)]
+    return WordScores(words, probs, costs)

@@ -1,0 +1,208 @@
+"""Word units for token classifiers (LLMLingua-2, SecurityLingua, label alignment).
+
+A text is cut at whitespace into chunks; each chunk's opening and closing punctuation
+(brackets, quotes, ``. , ; : ! ?``) becomes a word of its own, so a classifier can drop a
+comma without dropping the word before it. Punctuation *inside* a chunk never splits it:
+numbers (``3.14``, ``1,000``), identifiers (``ord_8f3a``), URLs and e-mail addresses stay
+whole. The whitespace before a chunk belongs to the chunk and is written out only when one
+of its words is kept, so joining kept words never glues two words together.
+
+Character spans are exact, so token offsets map tokens onto words whatever the tokenizer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+_CHUNK = re.compile(r"(\s*)(\S+)|\s+")
+_OPENERS = frozenset("([{\"'\u201c\u2018\u00ab")
+_CLOSERS = frozenset(".,;:!?)]}\"'\u201d\u2019\u00bb\u2026")
+_PAIRS = {")": "(", "]": "[", "}": "{", "\u201d": "\u201c", "\u2019": "\u2018", "\u00bb": "\u00ab"}
+
+# Roles of a word inside its chunk.
+LEADING, CORE, TRAILING, SPACE = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Words:
+    """The words of a text.
+
+    ``span_starts[i]:ends[i]`` is what word ``i`` covers in the text, including the chunk's
+    leading whitespace for the first word of a chunk; ``word_starts[i]:ends[i]`` is the word
+    alone. ``chunk`` numbers whitespace chunks; ``role`` is LEADING / CORE / TRAILING
+    punctuation or SPACE (whitespace kept as a word of its own, e.g. a forced newline).
+    """
+
+    text: str
+    span_starts: np.ndarray
+    word_starts: np.ndarray
+    ends: np.ndarray
+    chunk: np.ndarray
+    role: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def word(self, i: int) -> str:
+        """Word ``i`` without the whitespace before it."""
+        return self.text[self.word_starts[i]:self.ends[i]]
+
+    def as_list(self) -> list[str]:
+        return [self.word(i) for i in range(len(self))]
+
+    @property
+    def is_space(self) -> np.ndarray:
+        """True where a word is whitespace only."""
+        return self.role == SPACE
+
+
+def split_words(text: str, *, space_tokens: Sequence[str] = ()) -> Words:
+    """Split ``text`` into words (see the module docstring).
+
+    Whitespace runs holding one of ``space_tokens`` (e.g. ``"\\n"``) become SPACE words of
+    their own, so they can be kept while the words around them are dropped.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"expected text as str, got {type(text).__name__}")
+    spaces = [t for t in space_tokens if t and not t.strip()]
+    rows: list[tuple[int, int, int, int, int]] = []
+    for number, match in enumerate(_CHUNK.finditer(text)):
+        start, end = match.span()
+        if match.group(2) is None:  # trailing whitespace
+            rows.append((start, start, end, number, SPACE))
+            continue
+        core_start = match.start(2)
+        if core_start > start and any(t in text[start:core_start] for t in spaces):
+            rows.append((start, start, core_start, number, SPACE))
+            start = core_start
+        rows.extend(_split_chunk(text, start, core_start, end, number))
+    return _to_words(text, rows)
+
+
+def _split_chunk(text: str, span_start: int, start: int, end: int, number: int):
+    """Leading punctuation, the word, trailing punctuation of one whitespace chunk."""
+    lead = start
+    while lead < end and text[lead] in _OPENERS:
+        lead += 1
+    trail = end
+    while trail > lead and text[trail - 1] in _CLOSERS:
+        trail -= 1
+    if lead == trail:  # all punctuation ("...", "--", "(") : one word
+        return [(span_start, start, end, number, CORE)]
+    # A closer matching an opener inside the word stays with it: "f(x)", "list[0]".
+    middle = text[lead:trail]
+    while trail < end and _PAIRS.get(text[trail]) is not None and _PAIRS[text[trail]] in middle:
+        trail += 1
+        middle = text[lead:trail]
+    rows = []
+    first_start = span_start
+    if lead > start:
+        rows.append((first_start, start, lead, number, LEADING))
+        first_start = lead
+    rows.append((first_start, lead, trail, number, CORE))
+    if trail < end:
+        rows.append((trail, trail, end, number, TRAILING))
+    return rows
+
+
+def _to_words(text: str, rows) -> Words:
+    array = np.array(rows, dtype=np.int64).reshape(-1, 5)
+    return Words(text=text, span_starts=array[:, 0], word_starts=array[:, 1], ends=array[:, 2],
+                 chunk=array[:, 3], role=array[:, 4])
+
+
+def word_of_tokens(words: Words, token_starts: np.ndarray) -> np.ndarray:
+    """Index of the word each token belongs to, by the token's first character."""
+    if len(words) == 0:
+        return np.zeros(len(token_starts), dtype=np.int64)
+    index = np.searchsorted(words.span_starts, token_starts, side="right") - 1
+    return np.clip(index, 0, len(words) - 1)
+
+
+def join_kept(words: Words, keep: np.ndarray, *, strip_start: bool = True) -> str:
+    """The text of the kept words, in order, with the whitespace each needs.
+
+    A chunk's leading whitespace is written before the first kept word of the chunk unless
+    that word is trailing punctuation (which attaches to what precedes it: "Hello, there").
+    If that whitespace was a SPACE word that was dropped, one space stands in for it.
+    With ``strip_start``, whitespace left at the very start of the output is removed when
+    the text itself did not start with whitespace.
+    """
+    text = words.text
+    pieces: list[str] = []
+    last_chunk = -1
+    for i in np.flatnonzero(keep):
+        chunk, role = int(words.chunk[i]), int(words.role[i])
+        if chunk != last_chunk and role not in (TRAILING, SPACE):
+            space = _leading_whitespace(words, keep, i)
+            if pieces and pieces[-1].endswith("\n") and "\n" not in space:
+                space = ""  # the line already starts here: no stray indent
+            pieces.append(space)
+        pieces.append(text[words.word_starts[i]:words.ends[i]])
+        last_chunk = chunk
+    joined = "".join(pieces)
+    if strip_start and not text[:1].isspace():
+        joined = joined.lstrip()
+    return joined
+
+
+def _leading_whitespace(words: Words, keep: np.ndarray, i: int) -> str:
+    """The whitespace before word ``i``'s chunk, as written before its first kept word."""
+    j = i
+    chunk = words.chunk[i]
+    while j > 0 and words.chunk[j - 1] == chunk:
+        j -= 1
+    if words.role[j] == SPACE:
+        return "" if keep[j] else " "
+    return words.text[words.span_starts[j]:words.word_starts[j]]
+
+
+def chunk_bounds(words: Words, word_index: np.ndarray, limit: int,
+                 chunk_end_tokens: Sequence[str]) -> list[tuple[int, int]]:
+    """Token ranges of at most ``limit`` tokens, cut between words.
+
+    A cut goes after the last chunk-end token that fits, else after the last whole word
+    that fits; only a single word longer than ``limit`` tokens is cut inside.
+    """
+    n = len(word_index)
+    if n == 0:
+        return []
+    starts_word = np.ones(n, dtype=bool)
+    starts_word[1:] = word_index[1:] != word_index[:-1]
+    cuts = np.flatnonzero(starts_word)
+    preferred = cuts[_breaks_before(words, chunk_end_tokens)[word_index[cuts]]]
+    bounds, start = [], 0
+    while n - start > limit:
+        end = _last_in(preferred, start, start + limit)
+        if end is None:
+            end = _last_in(cuts, start, start + limit) or start + limit
+        bounds.append((start, end))
+        start = end
+    bounds.append((start, n))
+    return bounds
+
+
+def _last_in(positions: np.ndarray, low: int, high: int) -> int | None:
+    """The largest position p with low < p <= high, or None."""
+    index = np.searchsorted(positions, high, side="right") - 1
+    if index >= 0 and positions[index] > low:
+        return int(positions[index])
+    return None
+
+
+def _breaks_before(words: Words, end_tokens: Sequence[str]) -> np.ndarray:
+    """True for words that follow a chunk-end token (e.g. after "." or at a newline)."""
+    text = words.text
+    marks = [t for t in end_tokens if t]
+    result = np.zeros(len(words), dtype=bool)
+    for i in range(1, len(words)):
+        before = text[words.word_starts[i - 1]:words.ends[i - 1]]
+        leading = text[words.span_starts[i]:words.word_starts[i]]
+        if words.role[i] == SPACE:
+            leading = text[words.span_starts[i]:words.ends[i]]
+        result[i] = any(before.endswith(t) or t in leading for t in marks)
+    return result
