@@ -1,0 +1,292 @@
+"""Compress the string values of a JSON object, key by key, and return valid JSON.
+
+``json_config`` gives each top-level key (all optional):
+
+* ``rate``: keep fraction for its text (default: the global rate);
+* ``compress``: False keeps the value verbatim;
+* ``value_type``: the expected type (str, int, float, bool, list, tuple, dict), checked;
+* ``pair_remove``: whether the pair may be dropped (by the key-value filter, or when its
+  value compresses to nothing). False always keeps the key.
+
+Only text is compressed: every string inside a value (nested lists and objects included),
+each scored with its key as context. Numbers, booleans and null are never changed, and the
+structure is rebuilt around the compressed strings, so the result is always valid JSON
+(list items that compress to nothing are dropped). With ``use_keyvalue_level_filter``
+whole pairs are first ranked (``rank_method``, question-aware where it can be) and kept
+within the budget.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping
+
+from .errors import LLMLingstralError
+from .methods import llmlingua as llmlingua_method
+from .methods.budget import apply_context_budget, reorder, select_contexts
+from .methods.llmlingua import LLMLinguaSettings, result_dict
+from .methods.token_level import Segment
+
+if TYPE_CHECKING:
+    from .compressor import PromptCompressor
+
+VALUE_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
+               "list": (list, tuple), "tuple": (list, tuple), "dict": (dict,)}
+_CONFIG_FIELDS = {"rate", "compress", "value_type", "pair_remove"}
+
+
+@dataclass(frozen=True)
+class KeyConfig:
+    """How one top-level key is treated; ``rate`` None means the global rate."""
+
+    rate: float | None = None
+    compress: bool = True
+    value_type: str | None = None
+    pair_remove: bool = True
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    key: str
+    path: tuple
+    label: str
+    text: str
+    rate: float
+
+
+# --------------------------------------------------------------------------- config
+
+
+def load_json_config(json_config: Mapping[str, Any] | str | os.PathLike | None
+                     ) -> dict[str, KeyConfig]:
+    """Per-key settings from a mapping or a JSON/YAML file."""
+    if json_config is None:
+        return {}
+    if isinstance(json_config, (str, os.PathLike)):
+        json_config = _read_config_file(Path(json_config))
+    if not isinstance(json_config, Mapping):
+        raise TypeError(f"json_config must be a dict or a path to a JSON/YAML file, got "
+                        f"{type(json_config).__name__}")
+    return {str(key): _key_config(str(key), value) for key, value in json_config.items()}
+
+
+def _read_config_file(path: Path) -> Any:
+    if not path.is_file():
+        raise ValueError(f"json_config file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        return json.loads(text)
+    try:
+        import yaml
+    except ImportError as error:
+        raise ImportError("reading a YAML json_config needs PyYAML: pip install pyyaml") \
+            from error
+    return yaml.safe_load(text)
+
+
+def _key_config(key: str, raw: Any) -> KeyConfig:
+    if not isinstance(raw, Mapping):
+        raise TypeError(f"json_config[{key!r}] must be a dict of rate/compress/value_type/"
+                        f"pair_remove, got {type(raw).__name__}")
+    unknown = set(raw) - _CONFIG_FIELDS
+    if unknown:
+        raise ValueError(f"json_config[{key!r}] has unknown field(s) {sorted(unknown)}; "
+                         f"allowed: {sorted(_CONFIG_FIELDS)}")
+    rate = raw.get("rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                             or math.isnan(rate) or not 0 < rate <= 1):
+        raise ValueError(f"json_config[{key!r}]['rate'] must be in (0, 1], got {rate!r}")
+    value_type = raw.get("value_type")
+    if value_type is not None and value_type not in VALUE_TYPES:
+        hint = " (JSON has no sets; use list)" if value_type == "set" else ""
+        raise ValueError(f"json_config[{key!r}]['value_type'] is {value_type!r}{hint}; "
+                         f"valid: {', '.join(VALUE_TYPES)}")
+    return KeyConfig(rate=None if rate is None else float(rate),
+                     compress=bool(raw.get("compress", True)), value_type=value_type,
+                     pair_remove=bool(raw.get("pair_remove", True)))
+
+
+def _check_data(json_data: Any) -> dict[str, Any]:
+    if isinstance(json_data, str):
+        try:
+            json_data = json.loads(json_data)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"json_data is a string but not valid JSON: {error}") from error
+    if not isinstance(json_data, Mapping):
+        raise TypeError(f"json_data must be a JSON object (dict), got "
+                        f"{type(json_data).__name__}")
+    try:
+        json.dumps(json_data)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"json_data must hold only JSON values: {error}") from error
+    return {str(k): v for k, v in json_data.items()}
+
+
+def _check_type(key: str, value: Any, config: KeyConfig) -> None:
+    if config.value_type is None:
+        return
+    allowed = VALUE_TYPES[config.value_type]
+    wrong_bool = isinstance(value, bool) and config.value_type in ("int", "float")
+    if wrong_bool or not isinstance(value, allowed):
+        raise ValueError(f"json_config[{key!r}] declares value_type {config.value_type!r} "
+                         f"but the value is a {type(value).__name__}")
+
+
+# --------------------------------------------------------------------------- compression
+
+
+def compress_json(compressor: "PromptCompressor", json_data: Mapping[str, Any] | str,
+                  json_config: Mapping[str, Any] | str | os.PathLike | None = None,
+                  instruction: str = "", question: str = "", rate: float = 0.5,
+                  target_token: float = -1, iterative_size: int = 200,
+                  use_sentence_level_filter: bool = False,
+                  use_keyvalue_level_filter: bool = False, use_token_level_filter: bool = True,
+                  keep_split: bool = False, keep_first_sentence: int = 0,
+                  keep_last_sentence: int = 0, keep_sentence_number: int = 0,
+                  high_priority_bonus: float = 100, context_budget: str = "+100",
+                  token_budget_ratio: float = 1.4, condition_in_question: str = "none",
+                  reorder_keyvalue: str = "original", condition_compare: bool = False,
+                  rank_method: str = "llmlingua") -> dict[str, Any]:
+    """Compress a JSON object; ``compressed_prompt`` is the compressed object (a dict).
+
+    Token counts are those of the compact ``json.dumps`` text before and after. The
+    instruction is accepted for compatibility and never enters the JSON; the question
+    conditions ranking and, with ``condition_in_question``, token scoring.
+    """
+    data, configs = _check_data(json_data), load_json_config(json_config)
+    for key, value in data.items():
+        _check_type(key, value, configs.get(key, KeyConfig()))
+    _check_rate(rate, target_token)
+    tokenizer = compressor.tokenizer
+    origin = tokenizer.count(_dump(data))
+    base_rate = rate if target_token == -1 else min(1.0, target_token / max(origin, 1))
+    keys = list(data)
+    if use_keyvalue_level_filter and len(keys) > 1:
+        keys = _filter_pairs(compressor, data, configs, question, origin * base_rate,
+                             context_budget, reorder_keyvalue, rank_method,
+                             condition_in_question)
+    leaves = [leaf for key in keys for leaf in _leaves(key, data[key],
+                                                       configs.get(key, KeyConfig()), base_rate)]
+    settings = LLMLinguaSettings(
+        iterative_size=iterative_size, use_sentence_level_filter=use_sentence_level_filter,
+        use_context_level_filter=False, use_token_level_filter=use_token_level_filter,
+        keep_split=keep_split, keep_first_sentence=keep_first_sentence,
+        keep_last_sentence=keep_last_sentence, keep_sentence_number=keep_sentence_number,
+        high_priority_bonus=high_priority_bonus, token_budget_ratio=token_budget_ratio,
+        condition_in_question=condition_in_question, condition_compare=condition_compare,
+        rank_method=rank_method, concate_question=False)
+    texts = _compress_leaves(compressor, leaves, question, settings)
+    result = _rebuild(data, keys, configs, {leaf.path: t for leaf, t in zip(leaves, texts)})
+    return result_dict(result, origin, tokenizer.count(_dump(result)))
+
+
+def _check_rate(rate: Any, target_token: Any) -> None:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or math.isnan(rate) \
+            or not 0 < rate <= 1:
+        raise ValueError(f"rate must be in (0, 1], got {rate!r}")
+    if isinstance(target_token, bool) or not isinstance(target_token, (int, float)) \
+            or (target_token != -1 and not target_token > 0):
+        raise ValueError(f"target_token must be positive (or -1 to use rate), got "
+                         f"{target_token!r}")
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _leaves(key: str, value: Any, config: KeyConfig, base_rate: float) -> list[_Leaf]:
+    """The strings to compress inside one value, with their paths and labels."""
+    if not config.compress:
+        return []
+    rate = base_rate if config.rate is None else config.rate
+    found: list[_Leaf] = []
+
+    def walk(node: Any, path: tuple, label: str) -> None:
+        if isinstance(node, str):
+            if node.strip():
+                found.append(_Leaf(key, path, label, node, rate))
+        elif isinstance(node, (list, tuple)):
+            for i, item in enumerate(node):
+                walk(item, (*path, i), f"{label}[{i}]")
+        elif isinstance(node, Mapping):
+            for name, item in node.items():
+                walk(item, (*path, name), f"{label}.{name}")
+
+    walk(value, (key,), key)
+    return found
+
+
+def _compress_leaves(compressor: "PromptCompressor", leaves: list[_Leaf], question: str,
+                     settings: LLMLinguaSettings) -> list[str]:
+    """Each leaf's compressed text, scored in one pass with its key as context."""
+    if not leaves or all(leaf.rate >= 1 for leaf in leaves):
+        return [leaf.text for leaf in leaves]
+    tokenizer = compressor.tokenizer
+    prefixes = [f"{leaf.label}: " for leaf in leaves]
+    sizes = tokenizer.count_batch([leaf.text for leaf in leaves])
+    fixed = sum(tokenizer.count_batch(prefixes))
+    expected = fixed + sum(n * leaf.rate for n, leaf in zip(sizes, leaves))
+    # The segment rates set the token budget; this overall rate only sizes the sentence
+    # filter and keeps the compressor from returning the text untouched.
+    overall = min(1.0, max(1e-3, expected / max(fixed + sum(sizes), 1)))
+    if compressor.scorer is not None:
+        contexts = [[Segment(p, None, False), Segment(leaf.text, leaf.rate, True)]
+                    for p, leaf in zip(prefixes, leaves)]
+        outputs = llmlingua_method.compress(compressor.scorer, contexts, "", question,
+                                            replace(settings, rate=overall)).compressed_contexts
+    else:  # an LLMLingua-2 classifier: same segments through its public entry point
+        outputs = compressor.compress_prompt_llmlingua2(
+            [p + leaf.text for p, leaf in zip(prefixes, leaves)], rate=overall,
+            use_context_level_filter=False,
+            context_segs=[[p, leaf.text] for p, leaf in zip(prefixes, leaves)],
+            context_segs_rate=[[None, leaf.rate] for leaf in leaves],
+            context_segs_compress=[[False, True] for _ in leaves])["compressed_prompt_list"]
+    if len(outputs) != len(leaves):
+        raise LLMLingstralError(f"compression returned {len(outputs)} texts for "
+                                f"{len(leaves)} JSON strings")
+    return [text[len(p):].strip() if text.startswith(p) else text.strip()
+            for p, text in zip(prefixes, outputs)]
+
+
+def _filter_pairs(compressor: "PromptCompressor", data: dict[str, Any],
+                  configs: dict[str, KeyConfig], question: str, target: float,
+                  context_budget: str, how: str, rank_method: str,
+                  condition_in_question: str) -> list[str]:
+    """Keys kept by the key-value filter, in the order ``reorder_keyvalue`` asks for."""
+    keys = list(data)
+    texts = [_dump({key: data[key]})[1:-1] for key in keys]
+    ranked = [i for i, _ in compressor.get_rank_results(texts, question, rank_method,
+                                                       condition_in_question)]
+    lengths = compressor.tokenizer.count_batch(texts)
+    forced = [i for i, key in enumerate(keys) if not configs.get(key, KeyConfig()).pair_remove]
+    kept = select_contexts(ranked, lengths, apply_context_budget(target, context_budget), forced)
+    return [keys[i] for i in reorder(kept, how)]
+
+
+def _rebuild(data: dict[str, Any], keys: list[str], configs: dict[str, KeyConfig],
+             compressed: dict[tuple, str]) -> dict[str, Any]:
+    """The object with compressed strings in place; emptied removable pairs are dropped."""
+
+    def build(node: Any, path: tuple) -> Any:
+        if isinstance(node, str):
+            return compressed.get(path, node)
+        if isinstance(node, (list, tuple)):
+            items = [build(item, (*path, i)) for i, item in enumerate(node)]
+            return [item for item, original in zip(items, node)
+                    if not (item == "" and original != "")]
+        if isinstance(node, Mapping):
+            return {name: build(item, (*path, name)) for name, item in node.items()}
+        return node
+
+    result: dict[str, Any] = {}
+    for key in keys:
+        value = build(data[key], (key,))
+        emptied = value in ("", [], {}) and data[key] not in ("", [], {})
+        if emptied and configs.get(key, KeyConfig()).pair_remove:
+            continue
+        result[key] = value
+    return result

@@ -1,0 +1,174 @@
+"""Structured prompts: ``<llmlingua, ...>`` tags give parts of a context their own setting.
+
+``<llmlingua, rate=0.4>text</llmlingua>`` compresses ``text`` to 40 %;
+``<llmlingua, compress=False>text</llmlingua>`` keeps it verbatim; ``<llmlingua>text</llmlingua>``
+and untagged text follow the global rate. Attributes may come in any order, separated by
+commas or spaces. Segment text may contain ``<`` and any other markup: only ``<llmlingua...>``
+and ``</llmlingua>`` are tags. Tags do not nest; a tag left open, closed twice or nested, and
+an unknown or malformed attribute, raise a ValueError that says where.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+if TYPE_CHECKING:
+    from .compressor import PromptCompressor
+
+_TAG = re.compile(r"<(/?)llmlingua\b([^<>]*)>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s,]+)\s*")
+_TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
+
+
+@dataclass(frozen=True)
+class TaggedSegment:
+    """A piece of a structured context and its setting (rate None: the global rate)."""
+
+    text: str
+    rate: float | None = None
+    compress: bool = True
+
+
+def parse_structured(text: str, *, where: str = "context") -> list[TaggedSegment]:
+    """Split a tagged context into segments; joining their texts gives the untagged text."""
+    if not isinstance(text, str):
+        raise TypeError(f"{where} must be a str, got {type(text).__name__}")
+    segments: list[TaggedSegment] = []
+    open_tag: tuple[int, float | None, bool] | None = None  # (position, rate, compress)
+    cursor = 0
+    for match in _TAG.finditer(text):
+        closing, attributes = match.group(1) == "/", match.group(2)
+        inner = text[cursor:match.start()]
+        if closing:
+            if attributes.strip():
+                raise ValueError(f"{where}: closing tag {match.group()!r} at character "
+                                 f"{match.start()} takes no attributes; write </llmlingua>")
+            if open_tag is None:
+                raise ValueError(f"{where}: </llmlingua> at character {match.start()} has no "
+                                 f"matching <llmlingua> before it")
+            _append(segments, inner, open_tag[1], open_tag[2])
+            open_tag = None
+        else:
+            if open_tag is not None:
+                raise ValueError(f"{where}: <llmlingua> tags cannot nest: the tag at character "
+                                 f"{match.start()} opens before the one at character "
+                                 f"{open_tag[0]} is closed")
+            _append(segments, inner, None, True)
+            rate, compress = _parse_attributes(attributes, where, match.start())
+            open_tag = (match.start(), rate, compress)
+        cursor = match.end()
+    if open_tag is not None:
+        raise ValueError(f"{where}: the <llmlingua> tag at character {open_tag[0]} is never "
+                         f"closed; add </llmlingua>")
+    _append(segments, text[cursor:], None, True)
+    return _shift_trailing_space(segments)
+
+
+def _shift_trailing_space(segments: list[TaggedSegment]) -> list[TaggedSegment]:
+    """Move whitespace ending a compressible segment to the start of the next segment.
+
+    Whitespace travels with the word after it; left at the end of a segment it would be a
+    piece of its own that compression may drop, gluing the words on either side together.
+    """
+    shifted = list(segments)
+    for k in range(len(shifted) - 1):
+        current = shifted[k]
+        body = current.text.rstrip()
+        if not current.compress or not body or body == current.text:
+            continue
+        following = shifted[k + 1]
+        shifted[k] = TaggedSegment(body, current.rate, current.compress)
+        shifted[k + 1] = TaggedSegment(current.text[len(body):] + following.text,
+                                       following.rate, following.compress)
+    return shifted
+
+
+def _append(segments: list[TaggedSegment], text: str, rate: float | None,
+            compress: bool) -> None:
+    if text:
+        segments.append(TaggedSegment(text, rate, compress))
+
+
+def _parse_attributes(raw: str, where: str, position: int) -> tuple[float | None, bool]:
+    rate: float | None = None
+    compress = True
+    rest = raw.strip()
+    if rest.startswith(","):
+        rest = rest[1:]
+    for part in filter(None, (p.strip() for p in re.split(r",|\s+(?=\w+\s*=)", rest))):
+        match = _ATTRIBUTE.fullmatch(part)
+        if match is None:
+            raise ValueError(f"{where}: malformed attribute {part!r} in the <llmlingua> tag at "
+                             f"character {position}; use e.g. <llmlingua, rate=0.4> or "
+                             f"<llmlingua, compress=False>")
+        name, value = match.group(1).lower(), match.group(2).strip("\"'")
+        if name == "rate":
+            rate = _parse_rate(value, where, position)
+        elif name == "compress":
+            compress = _parse_bool(value, where, position)
+        else:
+            raise ValueError(f"{where}: unknown attribute {name!r} in the <llmlingua> tag at "
+                             f"character {position}; only 'rate' and 'compress' exist")
+    return rate, compress
+
+
+def _parse_rate(value: str, where: str, position: int) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = math.nan
+    if not 0 < rate <= 1:
+        raise ValueError(f"{where}: rate={value!r} in the <llmlingua> tag at character "
+                         f"{position} must be a number in (0, 1] (the fraction to keep)")
+    return rate
+
+
+def _parse_bool(value: str, where: str, position: int) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE | _FALSE:
+        return lowered in _TRUE
+    raise ValueError(f"{where}: compress={value!r} in the <llmlingua> tag at character "
+                     f"{position} must be True or False")
+
+
+# --------------------------------------------------------------------------- compression
+
+
+def structured_compress_prompt(compressor: "PromptCompressor", context: str | Sequence[str],
+                               instruction: str = "", question: str = "", rate: float = 0.5,
+                               target_token: float = -1, **kwargs: Any) -> dict[str, Any]:
+    """Compress tagged contexts with ``compressor.compress_prompt``.
+
+    Untagged text and tags without a rate are compressed at the global rate (with
+    ``target_token``: target / context tokens); ``compress=False`` text is kept verbatim.
+    The other keywords are those of ``compress_prompt``.
+    """
+    contexts = [context] if isinstance(context, str) else context
+    if not isinstance(contexts, (list, tuple)):
+        raise TypeError(f"context must be a str or a list of str, got {type(context).__name__}")
+    parsed = [parse_structured(c, where=f"context[{i}]") for i, c in enumerate(contexts)]
+    texts = ["".join(s.text for s in segments) for segments in parsed]
+    default_rate = _global_rate(compressor, texts, rate, target_token)
+    return compressor.compress_prompt(
+        texts, instruction, question, rate=rate, target_token=target_token,
+        context_segs=[[s.text for s in p] or [""] for p in parsed],
+        context_segs_rate=[[default_rate if s.rate is None else s.rate for s in p] or [None]
+                           for p in parsed],
+        context_segs_compress=[[s.compress for s in p] or [True] for p in parsed],
+        **kwargs)
+
+
+def _global_rate(compressor: "PromptCompressor", texts: list[str], rate: float,
+                 target_token: float) -> float | None:
+    """The keep rate of segments without their own: ``rate``, or target / context tokens."""
+    if target_token is None or target_token == -1:
+        return rate
+    if isinstance(target_token, bool) or not isinstance(target_token, (int, float)) \
+            or target_token <= 0:
+        return None  # compress_prompt reports the bad target
+    total = sum(compressor.tokenizer.count_batch(texts))
+    return min(1.0, target_token / total) if total else 1.0
+

@@ -1,0 +1,189 @@
+"""Structured prompts (<llmlingua> tags) and JSON compression on a tiny Mistral replica."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llmlingstral.structured import TaggedSegment, parse_structured
+from texts import documents
+
+CODE = 'if a < b and "<div>" in html: return "<tag>"  # keep me'
+
+
+def words(text: str) -> list[str]:
+    return text.split()
+
+
+def is_subsequence(small: list[str], big: list[str]) -> bool:
+    iterator = iter(big)
+    return all(any(w == b for b in iterator) for w in small)
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def test_parse_tags_attributes_in_any_order_and_text_with_angle_brackets():
+    text = (f"intro <llmlingua, compress=False>{CODE}</llmlingua> middle "
+            f"<llmlingua, rate=0.3, compress=True>squeeze</llmlingua>"
+            f"<llmlingua compress=true rate='0.6'>x < y</llmlingua><llmlingua>plain</llmlingua>")
+    segments = parse_structured(text)
+    assert "".join(s.text for s in segments) == \
+        f"intro {CODE} middle squeezex < yplain"
+    # Whitespace travels with the word after it, into the verbatim segment here.
+    assert segments[0].text == "intro" and segments[1] == TaggedSegment(" " + CODE, None, False)
+    assert [(s.rate, s.compress) for s in segments[2:]] == \
+        [(None, True), (0.3, True), (0.6, True), (None, True)]
+
+
+@pytest.mark.parametrize("text,match", [
+    ("a <llmlingua, rate=0.5>b", "never closed"),
+    ("a </llmlingua> b", "no matching <llmlingua>"),
+    ("<llmlingua>a<llmlingua>b</llmlingua></llmlingua>", "cannot nest"),
+    ("<llmlingua, ratio=0.5>a</llmlingua>", "unknown attribute 'ratio'"),
+    ("<llmlingua, rate=1.5>a</llmlingua>", r"rate='1.5'.*\(0, 1\]"),
+    ("<llmlingua, rate=abc>a</llmlingua>", "rate='abc'"),
+    ("<llmlingua, compress=maybe>a</llmlingua>", "compress='maybe'"),
+    ("<llmlingua, rate>a</llmlingua>", "malformed attribute"),
+    ("<llmlingua>a</llmlingua, rate=0.2>", "takes no attributes"),
+])
+def test_malformed_tags_raise_a_clear_error(text, match):
+    with pytest.raises(ValueError, match=match):
+        parse_structured(text)
+
+
+def test_unbalanced_tags_through_the_compressor(compressor):
+    with pytest.raises(ValueError, match=r"context\[1\].*never closed"):
+        compressor.structured_compress_prompt(["fine", "<llmlingua, rate=0.4>oops"], rate=0.5)
+
+
+# ----------------------------------------------------------------------------- compression
+
+
+def test_uncompressed_segments_survive_verbatim(compressor):
+    prose = " ".join(documents(2, 700))
+    context = (f"{prose[:700]} <llmlingua, compress=False>{CODE}</llmlingua> {prose[700:]}"
+               f"<llmlingua, compress=False>\nKEEP: 42 < 43</llmlingua>")
+    result = compressor.structured_compress_prompt([context], rate=0.4)
+    out = result["compressed_prompt"]
+    assert CODE in out and "KEEP: 42 < 43" in out
+    assert result["compressed_tokens"] < 0.7 * result["origin_tokens"]
+    assert is_subsequence(words(out), words(context.replace("<llmlingua, compress=False>", " ")
+                                            .replace("</llmlingua>", " ")))
+
+
+def test_segment_rates_and_global_rate(compressor):
+    tokenizer = compressor.tokenizer
+    prose = documents(2, 900)
+    low = compressor.structured_compress_prompt(
+        [f"<llmlingua, rate=0.2>{prose[0]}</llmlingua>\n\n{prose[1]}"], rate=0.8,
+        use_context_level_filter=False)["compressed_prompt"]
+    high = compressor.structured_compress_prompt(
+        [f"<llmlingua, rate=0.8>{prose[0]}</llmlingua>\n\n{prose[1]}"], rate=0.2,
+        use_context_level_filter=False)["compressed_prompt"]
+    # The tagged half follows its own rate, the untagged half the global one.
+    total = tokenizer.count(prose[0]) + tokenizer.count(prose[1])
+    assert tokenizer.count(low) == pytest.approx(0.5 * total, rel=0.15)
+    assert tokenizer.count(high) == pytest.approx(0.5 * total, rel=0.15)
+    first_low = tokenizer.count(low[: len(low) // 2])
+    first_high = tokenizer.count(high[: len(high) // 2])
+    assert first_low < first_high  # rate=0.2 text is shorter than rate=0.8 text
+
+
+def test_structured_call_with_llmlingua_keywords(compressor):
+    docs = [f"<llmlingua, rate=0.5>{d}</llmlingua>" for d in documents(3, 500)]
+    docs[1] = f"<llmlingua, compress=False>{CODE}</llmlingua>"
+    result = compressor.structured_compress_prompt(
+        docs, instruction="Answer.", question="How is html checked?", rate=0.5,
+        iterative_size=100, use_sentence_level_filter=False, use_context_level_filter=True,
+        condition_in_question="after_condition", rank_method="longllmlingua",
+        concate_question=False, context_budget="+100")
+    assert CODE in result["compressed_prompt"]
+    assert not result["compressed_prompt"].endswith("How is html checked?")
+
+
+# ----------------------------------------------------------------------------- JSON
+
+PERSON = {
+    "id": 987654,
+    "name": "John Doe",
+    "active": True,
+    "score": 3.5,
+    "skills": ["Python programming for data pipelines", "cloud computing", "AI", "SQL"],
+    "biography": " ".join(documents(1, 600)),
+    "address": {"city": "New York", "note": "lives near the park and walks the dog daily"},
+    "nothing": None,
+}
+CONFIG = {
+    "id": {"rate": 1, "compress": False, "value_type": "int", "pair_remove": True},
+    "name": {"rate": 0.7, "compress": False, "value_type": "str", "pair_remove": False},
+    "skills": {"rate": 0.3, "compress": True, "value_type": "list", "pair_remove": True},
+    "biography": {"rate": 0.3, "compress": True, "value_type": "str", "pair_remove": True},
+}
+
+
+def test_compress_json_round_trips_and_keeps_structure(compressor):
+    result = compressor.compress_json(PERSON, CONFIG, rate=0.5)
+    out = result["compressed_prompt"]
+    assert json.loads(json.dumps(out)) == out
+    assert list(out) == list(PERSON)
+    for key in ("id", "name", "active", "score", "nothing"):
+        assert out[key] == PERSON[key]
+    assert out["address"]["city"] and set(out["address"]) == {"city", "note"}
+    assert is_subsequence(words(out["biography"]), words(PERSON["biography"]))
+    bio_tokens = compressor.tokenizer.count(out["biography"])
+    assert bio_tokens == pytest.approx(0.3 * compressor.tokenizer.count(PERSON["biography"]),
+                                       rel=0.25)
+    assert all(any(is_subsequence(words(item), words(source)) for source in PERSON["skills"])
+               for item in out["skills"])
+    assert result["origin_tokens"] == compressor.tokenizer.count(
+        json.dumps(PERSON, ensure_ascii=False))
+    assert result["compressed_tokens"] < result["origin_tokens"]
+
+
+def test_keyvalue_filter_drops_removable_pairs_only(compressor):
+    data = {f"note{i}": text for i, text in enumerate(documents(5, 400))}
+    data["keep"] = "tiny but protected"
+    config = {"keep": {"pair_remove": False}}
+    result = compressor.compress_json(data, config, rate=0.2, use_keyvalue_level_filter=True,
+                                      context_budget="+0", use_token_level_filter=False,
+                                      rank_method="bm25", question="protected")
+    out = result["compressed_prompt"]
+    assert out["keep"] == "tiny but protected"
+    assert 1 < len(out) < len(data)
+    assert all(out[k] == data[k] for k in out)
+
+
+def test_json_config_from_a_yaml_file(compressor, tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("biography:\n  compress: false\nskills:\n  rate: 0.5\n")
+    out = compressor.compress_json(json.dumps(PERSON), str(path))["compressed_prompt"]
+    assert out["biography"] == PERSON["biography"]
+
+
+@pytest.mark.parametrize("data,config,error,match", [
+    (PERSON, {"skills": {"value_type": "set"}}, ValueError, "no sets"),
+    (PERSON, {"id": {"value_type": "str"}}, ValueError, "declares value_type 'str'"),
+    (PERSON, {"name": {"rate": 0}}, ValueError, r"rate'\] must be in"),
+    (PERSON, {"name": {"ratio": 0.5}}, ValueError, "unknown field"),
+    (["not", "an", "object"], {}, TypeError, "JSON object"),
+    ("{broken", {}, ValueError, "not valid JSON"),
+    ({"a": {1, 2}}, {}, TypeError, "only JSON values"),
+])
+def test_bad_json_input_gives_a_clear_error(compressor, data, config, error, match):
+    with pytest.raises(error, match=match):
+        compressor.compress_json(data, config)
+
+
+def test_structured_and_json_on_an_llmlingua2_classifier(tmp_path):
+    import replicas
+    from llmlingstral import PromptCompressor
+
+    folder = replicas.mistral_token_classifier(tmp_path / "clf")
+    compressor = PromptCompressor(str(folder), device_map="cpu", use_llmlingua2=True)
+    context = f"{documents(1, 400)[0]} <llmlingua, compress=False>{CODE}</llmlingua>"
+    assert CODE in compressor.structured_compress_prompt([context], rate=0.4)["compressed_prompt"]
+    out = compressor.compress_json(PERSON, CONFIG, rate=0.5)["compressed_prompt"]
+    assert json.loads(json.dumps(out)) == out and out["name"] == PERSON["name"]
+    assert 0 < len(out["biography"]) < len(PERSON["biography"])
