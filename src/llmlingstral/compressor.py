@@ -12,11 +12,13 @@ from typing import Any, Mapping, Sequence
 
 from .methods import llmlingua as llmlingua_method
 from .methods.llmlingua import LLMLinguaSettings
+from .methods import llmlingua2 as llmlingua2_method
 from .methods.token_level import Segment
 from .models.loader import LoadedModel, load_model
 from .models.registry import MISTRAL_MODELS
 from .ranking.base import RankResults
 from .ranking.perplexity import PerplexityRanker
+from .ranking.registry import PERPLEXITY_METHODS, cached_ranker, resolve_rank_method
 from .scoring.causal import CausalScorer
 
 DEFAULT_MODEL = MISTRAL_MODELS["default"].source
@@ -58,6 +60,8 @@ class PromptCompressor:
         self.device = self.loaded.device
         self.max_position_embeddings = self.loaded.max_position
         self.scorer = CausalScorer(self.loaded, window=window) if task == "causal-lm" else None
+        self.classifier = llmlingua2_method.build_classifier(self.loaded, self.llmlingua2_config) \
+            if task == "token-classification" else None
 
     def __repr__(self) -> str:
         return f"PromptCompressor(model_name={self.model_name!r}, device={self.device})"
@@ -92,17 +96,27 @@ class PromptCompressor:
         Returns llmlingua's keys: ``compressed_prompt``, ``origin_tokens``,
         ``compressed_tokens``, ``ratio``, ``rate`` and ``saving``; counts are Mistral tokens.
         ``rate`` is the fraction of tokens to keep; ``target_token`` overrides it.
+        With ``use_llmlingua2=True`` this is :meth:`compress_prompt_llmlingua2`.
         """
+        if self.use_llmlingua2:
+            return self.compress_prompt_llmlingua2(
+                context, instruction=instruction, question=question, rate=rate,
+                target_token=target_token, force_context_ids=force_context_ids,
+                use_context_level_filter=use_context_level_filter,
+                use_token_level_filter=use_token_level_filter, rank_method=rank_method,
+                condition_in_question=condition_in_question, context_segs=context_segs,
+                context_segs_rate=context_segs_rate, context_segs_compress=context_segs_compress,
+                strict_preserve_uncompressed=strict_preserve_uncompressed, **llmlingua2_kwargs)
         if self.scorer is None:
             raise ValueError("this compressor holds a token classifier; call "
                              "compress_prompt_llmlingua2 or build it with a causal LM")
         _check_rate_and_target(rate, target_token)
         contexts = _segments(context, context_segs, context_segs_rate, context_segs_compress)
         instruction, question = _check_text("instruction", instruction), _check_text("question", question)
-        if question.strip() and rank_method == "longllmlingua" and contexts and \
+        if question.strip() and rank_method == "longllmlingua" and \
                 not any("".join(s.text for s in c).strip() for c in contexts):
-            raise ValueError("every context is empty: question-aware compression needs at least "
-                             "one non-empty document")
+            raise ValueError("question-aware compression needs at least one non-empty "
+                             "document, but the contexts are missing or all empty")
         _check_positive_int("iterative_size", iterative_size)
         settings = LLMLinguaSettings(
             rate=rate, target_token=target_token, iterative_size=iterative_size,
@@ -124,30 +138,132 @@ class PromptCompressor:
                                             settings, ranker=ranker)
         return outcome.as_dict()
 
+    # ----------------------------------------------------------------------- LLMLingua-2
+
+    def compress_prompt_llmlingua2(
+            self, context: str | Sequence[str], rate: float = 0.5, target_token: float = -1,
+            use_context_level_filter: bool = False, use_token_level_filter: bool = True,
+            target_context: int = -1, context_level_rate: float = 1.0,
+            context_level_target_token: float = -1,
+            force_context_ids: Sequence[int] | None = None, return_word_label: bool = False,
+            word_sep: str = "\t\t|\t\t", label_sep: str = " ", token_to_word: str = "mean",
+            force_tokens: Sequence[str] = (), force_reserve_digit: bool = False,
+            drop_consecutive: bool = False, chunk_end_tokens: Sequence[str] = (".", "\n"),
+            *, instruction: str = "", question: str = "", rank_method: Any = None,
+            condition_in_question: str = "none", keep_threshold: float | None = None,
+            context_segs: Sequence[Sequence[str]] | None = None,
+            context_segs_rate: Sequence[Sequence[float]] | None = None,
+            context_segs_compress: Sequence[Sequence[bool]] | None = None,
+            strict_preserve_uncompressed: bool = True) -> dict[str, Any]:
+        """Compress with LLMLingua-2: keep the words the token classifier rates most useful.
+
+        llmlingua 0.2.2's parameters and result keys (``compressed_prompt``,
+        ``compressed_prompt_list``, ``origin_tokens``, ``compressed_tokens``, ``ratio``,
+        ``rate``, ``saving``; ``fn_labeled_original_prompt`` with ``return_word_label``),
+        counted in Mistral tokens. Beyond llmlingua: ``instruction`` and ``question`` are
+        kept verbatim around the contexts; with a ``question``, ``rank_method`` (a
+        ``get_rank_results`` method name or a ranker) picks the contexts before the word
+        pass; ``keep_threshold`` keeps every word with p(keep) >= it instead of a rate;
+        ``context_segs*`` give per-segment rates and ``compress=False`` segments.
+        """
+        if self.classifier is None:
+            raise ValueError("compress_prompt_llmlingua2 needs a token classifier: build the "
+                             "compressor with use_llmlingua2=True and an LLMLingua-2 checkpoint")
+        contexts = _segments(context, context_segs, context_segs_rate, context_segs_compress)
+        if context_segs is None:
+            contexts = llmlingua2_method.parse_tags(contexts)
+        settings = llmlingua2_method.LLMLingua2Settings(
+            rate=rate, target_token=target_token, use_context_level_filter=use_context_level_filter,
+            use_token_level_filter=use_token_level_filter, target_context=target_context,
+            context_level_rate=context_level_rate,
+            context_level_target_token=context_level_target_token,
+            force_context_ids=force_context_ids, return_word_label=return_word_label,
+            word_sep=word_sep, label_sep=label_sep, token_to_word=token_to_word,
+            force_tokens=force_tokens, force_reserve_digit=force_reserve_digit,
+            drop_consecutive=drop_consecutive, chunk_end_tokens=chunk_end_tokens,
+            keep_threshold=keep_threshold, strict_preserve_uncompressed=strict_preserve_uncompressed,
+            max_force_token=llmlingua2_method.max_force_token(self.llmlingua2_config))
+        rank = None
+        if rank_method not in (None, "llmlingua"):
+            def rank(documents, query):
+                return self.get_rank_results(documents, query, rank_method, condition_in_question)
+        outcome = llmlingua2_method.compress(
+            self.classifier, contexts, settings, instruction=_check_text("instruction", instruction),
+            question=_check_text("question", question), rank=rank)
+        return outcome.as_dict(word_sep, label_sep)
+
     # ----------------------------------------------------------------------- ranking
 
-    def get_rank_results(self, context: Sequence[str], question: str, rank_method: str,
+    def get_rank_results(self, context: str | Sequence[str], question: str, rank_method: str,
                          condition_in_question: str = "none",
                          context_tokens_length: Sequence[int] | None = None) -> RankResults:
-        """Rank documents for ``question``: ``[(index, score)]``, best first."""
-        documents = [_check_text(f"context[{i}]", c) for i, c in enumerate(context)]
+        """Rank documents for ``question``: ``[(index, score)]``, best first.
+
+        ``rank_method``: llmlingua, longllmlingua, bm25, gzip, e5-mistral, mistral-embed,
+        mistral-rerank (settings in ``open_api_config``, see ``ranking.registry``), a legacy
+        llmlingua name, or any object with ``rank(documents, question)``.
+        """
+        documents = [_check_text(f"context[{i}]", c) for i, c in
+                     enumerate([context] if isinstance(context, str) else context)]
+        question = _check_text("question", question)
+        if not documents and question.strip():
+            raise ValueError("a question was given but no contexts: pass the documents to "
+                             "rank as a list of strings")
+        if documents and not any(d.strip() for d in documents):
+            raise ValueError("every context is empty: nothing to rank")
         ranker = self._ranker_for(rank_method, condition_in_question)
         if ranker is None:
-            mode = "after" if rank_method == "longllmlingua" else "none"
+            mode = "after" if resolve_rank_method(rank_method) == "longllmlingua" else "none"
             ranker = PerplexityRanker(self._require_scorer(), mode)
-        return ranker.rank(documents, _check_text("question", question))
+        return ranker.rank(documents, question)
 
-    def _ranker_for(self, rank_method: str, condition_in_question: str):
-        """A ranker object, or None for the built-in perplexity ranking."""
-        if rank_method in {"llmlingua", "longllmlingua"}:
+    def _ranker_for(self, rank_method: Any, condition_in_question: str):
+        """A ranker object, or None for the built-in perplexity ranking.
+
+        Legacy llmlingua names map to their Mistral replacement with a DeprecationWarning.
+        """
+        if hasattr(rank_method, "rank"):
+            return rank_method
+        method = resolve_rank_method(rank_method, stacklevel=3)
+        if method in PERPLEXITY_METHODS:
             return None
-        raise ValueError(f"unknown rank_method {rank_method!r}; available: llmlingua, "
-                         f"longllmlingua")
+        return cached_ranker(self, method, self.open_api_config,
+                             self.loaded if self.scorer is not None else None)
 
     def _require_scorer(self) -> CausalScorer:
         if self.scorer is None:
             raise ValueError("perplexity ranking needs a causal LM compressor")
         return self.scorer
+
+    # ----------------------------------------------------------------------- structured
+
+    def structured_compress_prompt(self, context: str | Sequence[str], instruction: str = "",
+                                   question: str = "", rate: float = 0.5,
+                                   target_token: float = -1, **kwargs: Any) -> dict[str, Any]:
+        """Compress contexts marked up with ``<llmlingua, rate=0.4>`` /
+        ``<llmlingua, compress=False>`` tags (see :mod:`llmlingstral.structured`); other
+        keywords as :meth:`compress_prompt`."""
+        from .structured import structured_compress_prompt
+
+        return structured_compress_prompt(self, context, instruction, question, rate,
+                                          target_token, **kwargs)
+
+    def compress_json(self, json_data: Mapping[str, Any] | str,
+                      json_config: Mapping[str, Any] | str | None = None,
+                      **kwargs: Any) -> dict[str, Any]:
+        """Compress the text inside a JSON object with per-key settings (rate, compress,
+        value_type, pair_remove); ``compressed_prompt`` is the compressed object. Keywords
+        as llmlingua's ``compress_json`` (see :mod:`llmlingstral.json_compress`)."""
+        from .json_compress import compress_json
+
+        return compress_json(self, json_data, json_config, **kwargs)
+
+    def recover(self, original_prompt: str, compressed_prompt: str, response: str) -> str:
+        """Expand the parts of ``response`` quoted from ``compressed_prompt`` to the full text
+        of ``original_prompt`` they came from (see :mod:`llmlingstral.recover`)."""
+        from .recover import recover
+
+        return recover(original_prompt, compressed_prompt, response)
 
 
 # --------------------------------------------------------------------------- checks
