@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_compress(commands)
     _add_models(commands)
+    from .training.cli import add_training_commands
+
+    add_training_commands(commands)
     return parser
 
 

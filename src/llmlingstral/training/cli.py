@@ -1,0 +1,163 @@
+"""Command-line subcommands of the LLMLingua-2 recipe.
+
+``collect-llmlingua2`` (texts -> compressions from a Mistral chat model),
+``label-llmlingua2`` (pairs -> word labels, filtered) and ``train-llmlingua2``
+(labels -> classifier). Each ``add_*`` function registers one subcommand on an argparse
+subparsers object; the handler is stored as ``handler`` and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+EXIT_OK = 0
+
+
+def add_training_commands(subparsers) -> None:
+    """Register collect-llmlingua2, label-llmlingua2 and train-llmlingua2."""
+    add_collect_llmlingua2_command(subparsers)
+    add_label_llmlingua2_command(subparsers)
+    add_train_llmlingua2_command(subparsers)
+
+
+# --------------------------------------------------------------------------- train
+
+
+def add_train_llmlingua2_command(subparsers) -> argparse.ArgumentParser:
+    """Register ``train-llmlingua2``: fine-tune a Mistral token classifier."""
+    cmd = subparsers.add_parser(
+        "train-llmlingua2", help="train an LLMLingua-2 token classifier on a Mistral model",
+        description="Fine-tune a Mistral model as an LLMLingua-2 keep/drop classifier. DATA is "
+                    "JSONL with 'prompt' and 'labels' (from label-llmlingua2) or "
+                    "'prompt' and 'compressed_prompt'. The output folder loads with "
+                    "PromptCompressor(OUTPUT, use_llmlingua2=True).")
+    cmd.add_argument("--data", required=True, help="training JSONL file")
+    cmd.add_argument("--base", required=True,
+                     help="base model: preset (e.g. small, default), Hugging Face id or folder")
+    cmd.add_argument("--output", required=True, help="folder for the trained classifier")
+    cmd.add_argument("--epochs", type=float, default=3, help="passes over the data (default 3)")
+    cmd.add_argument("--lr", type=float, default=None,
+                     help="learning rate (default 2e-5, or 2e-4 with --lora)")
+    cmd.add_argument("--batch-size", type=int, default=8, help="windows per batch (default 8)")
+    cmd.add_argument("--grad-accum", type=int, default=1,
+                     help="batches per optimiser step (default 1)")
+    cmd.add_argument("--lora", action="store_true", help="train LoRA adapters (merged on save)")
+    cmd.add_argument("--lora-r", type=int, default=16, help="LoRA rank (default 16)")
+    cmd.add_argument("--lora-alpha", type=int, default=32, help="LoRA alpha (default 32)")
+    cmd.add_argument("--lora-dropout", type=float, default=0.05, help="LoRA dropout (0.05)")
+    cmd.add_argument("--max-length", type=int, default=512,
+                     help="tokens per training window, BOS included (default 512)")
+    cmd.add_argument("--seed", type=int, default=42, help="seed for split, order, init (42)")
+    cmd.add_argument("--bf16", action="store_true",
+                     help="bfloat16 autocast (with --lora: also a bf16 frozen base)")
+    cmd.add_argument("--valid-fraction", type=float, default=0.1,
+                     help="share of records held out for validation (default 0.1)")
+    cmd.add_argument("--max-grad-norm", type=float, default=1.0, help="gradient clipping (1.0)")
+    cmd.add_argument("--weight-decay", type=float, default=0.01, help="AdamW weight decay")
+    cmd.add_argument("--warmup-ratio", type=float, default=0.05, help="warm-up share of steps")
+    cmd.add_argument("--bidirectional", action="store_true",
+                     help="train with full attention (config.is_causal=False)")
+    cmd.add_argument("--gradient-checkpointing", action="store_true",
+                     help="trade compute for memory (7B bases)")
+    cmd.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmd.set_defaults(handler=_run_train)
+    return cmd
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .llmlingua2 import TrainConfig, train_llmlingua2
+
+    config = TrainConfig(
+        data=args.data, base=args.base, output=args.output, epochs=args.epochs, lr=args.lr,
+        batch_size=args.batch_size, grad_accum=args.grad_accum, lora=args.lora,
+        lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+        max_length=args.max_length, seed=args.seed, bf16=args.bf16,
+        valid_fraction=args.valid_fraction, max_grad_norm=args.max_grad_norm,
+        weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,
+        bidirectional=args.bidirectional, gradient_checkpointing=args.gradient_checkpointing,
+        device=args.device, max_steps=args.max_steps, show_progress=not args.quiet)
+    report = train_llmlingua2(config)
+    summary = {"output": str(report.output), "steps": report.steps,
+               "train_examples": report.train_examples, "valid_examples": report.valid_examples,
+               "best": report.best}
+    print(json.dumps(summary, indent=2))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- collect
+
+
+def add_collect_llmlingua2_command(subparsers) -> argparse.ArgumentParser:
+    """Register ``collect-llmlingua2``: extractive compressions from a Mistral chat model."""
+    from .collect import DEFAULT_MODEL
+
+    cmd = subparsers.add_parser(
+        "collect-llmlingua2", help="collect extractive compressions from the Mistral API",
+        description="Cut texts into chunks of at most --max-chunk-tokens Mistral tokens and "
+                    "ask a Mistral chat model to compress each by deleting words. Appends to "
+                    "OUTPUT and skips chunks already there, so a stopped run resumes. The key "
+                    "comes from MISTRAL_API_KEY.")
+    cmd.add_argument("--input", required=True,
+                     help="JSONL with 'text' (and 'id'), a .txt file, or a folder of .txt files")
+    cmd.add_argument("--output", required=True, help="JSONL file of compression pairs")
+    cmd.add_argument("--model", default=DEFAULT_MODEL, help=f"chat model (default {DEFAULT_MODEL})")
+    cmd.add_argument("--max-chunk-tokens", type=int, default=512, help="chunk size (512)")
+    cmd.add_argument("--tokenizer", default="v3", help="tokenizer for chunk sizes (v3, tekken)")
+    cmd.add_argument("--concurrency", type=int, default=4, help="requests in flight (4)")
+    cmd.add_argument("--rps", type=float, default=1.0, help="requests per second (1.0)")
+    cmd.add_argument("--max-attempts", type=int, default=6, help="tries per chunk (6)")
+    cmd.add_argument("--temperature", type=float, default=0.3, help="sampling temperature (0.3)")
+    cmd.add_argument("--server-url", default=None, help="API endpoint (default: Mistral's)")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmd.set_defaults(handler=_run_collect)
+    return cmd
+
+
+def _run_collect(args: argparse.Namespace) -> int:
+    from .collect import CollectConfig, collect, read_sources
+
+    config = CollectConfig(model=args.model, max_chunk_tokens=args.max_chunk_tokens,
+                           tokenizer=args.tokenizer, concurrency=args.concurrency,
+                           requests_per_second=args.rps, max_attempts=args.max_attempts,
+                           temperature=args.temperature, server_url=args.server_url,
+                           show_progress=not args.quiet)
+    stats = collect(read_sources(args.input), args.output, config)
+    print(json.dumps(stats.__dict__))
+    return EXIT_OK if stats.failed == 0 else 1
+
+
+# --------------------------------------------------------------------------- label
+
+
+def add_label_llmlingua2_command(subparsers) -> argparse.ArgumentParser:
+    """Register ``label-llmlingua2``: word labels and quality filtering."""
+    cmd = subparsers.add_parser(
+        "label-llmlingua2", help="label words kept/dropped and filter noisy pairs",
+        description="Align each compressed text to its original, label every original word "
+                    "1 (kept) or 0 (dropped), and drop pairs above a percentile of variation "
+                    "rate and of alignment gap. Input: JSONL with prompt/compressed_prompt "
+                    "(or prompt_list/compressed_prompt_list).")
+    cmd.add_argument("--input", required=True, help="JSONL of compression pairs")
+    cmd.add_argument("--output", required=True, help="JSONL of labelled records")
+    cmd.add_argument("--variation-percentile", type=float, default=90,
+                     help="drop pairs above this percentile of variation rate (90; 100 = off)")
+    cmd.add_argument("--gap-percentile", type=float, default=90,
+                     help="drop pairs above this percentile of alignment gap (90; 100 = off)")
+    cmd.set_defaults(handler=_run_label)
+    return cmd
+
+
+def _run_label(args: argparse.Namespace) -> int:
+    from .labels import filter_labelled, label_pairs
+    from .records import read_pairs, write_jsonl
+
+    labelled = list(label_pairs(read_pairs(args.input)))
+    kept, report = filter_labelled(labelled, variation_percentile=args.variation_percentile,
+                                   gap_percentile=args.gap_percentile)
+    write_jsonl(args.output, kept)
+    print(json.dumps(report.__dict__), file=sys.stdout)
+    return EXIT_OK
