@@ -49,6 +49,14 @@ def test_text_only_load_does_not_report_the_unused_vision_tower(vlm_dir, capfd):
     assert "vision_tower" not in capfd.readouterr().err
 
 
+def test_text_only_model_saves_and_reloads_identically(vlm_dir, tmp_path):
+    loaded = load_model(vlm_dir, device_map="cpu")
+    loaded.model.save_pretrained(tmp_path / "text")
+    again = load_model(tmp_path / "text", device_map="cpu")
+    with torch.no_grad():
+        assert torch.equal(loaded.model(input_ids=IDS).logits, again.model(input_ids=IDS).logits)
+
+
 def test_fp8_checkpoint_dequantized_on_cpu(vlm_dir, fp8_dir):
     exact = load_model(vlm_dir, device_map="cpu").model
     fp8 = load_model(fp8_dir, device_map="cpu").model

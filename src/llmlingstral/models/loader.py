@@ -186,11 +186,26 @@ def load_model(name_or_path: str | os.PathLike, *, task: Task = "causal-lm",
         model = _load_causal_lm(path, text_config, key_mapping, dtype, hf_device_map, options)
     else:
         raise ValueError(f"unknown task {task!r}; use 'causal-lm' or 'token-classification'")
+    if key_mapping is not None:
+        _forget_text_tower_renaming(model)
     if hf_device_map is None:
         model.to(device)
     model.eval()
     tokenizer = tokenizer_for_checkpoint(path, getattr(text_config, "vocab_size", None))
     return LoadedModel(model=model, tokenizer=tokenizer, name=name, path=path, device=device)
+
+
+def _forget_text_tower_renaming(model) -> None:
+    """Make ``save_pretrained`` write the text-only layout its config describes.
+
+    transformers remembers the key mapping used at load time and reverts it on save, which
+    would write vision-language key names next to a text-only config: a checkpoint that
+    reloads with random weights.
+    """
+    conversions = getattr(model, "_weight_conversions", None) or []
+    model._weight_conversions = [
+        c for c in conversions
+        if not set(getattr(c, "source_patterns", ()) or ()) & set(_VLM_TEXT_KEY_MAPPING)]
 
 
 def _text_only_config(config):
