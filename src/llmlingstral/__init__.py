@@ -3,6 +3,7 @@
 from .api import MistralAPIError
 from .compressor import PromptCompressor
 from .errors import LLMLingstralError, ModelUnavailableError
+from .methods.security import GuardedRequest, IntentExtraction, SecurityLingua
 from .models.loader import load_model
 from .models.registry import MISTRAL_MODELS, ModelPreset
 from .ranking.registry import RANK_METHODS
@@ -12,6 +13,8 @@ from .tokenization import MistralTextTokenizer, load_tokenizer
 __version__ = "0.1.0"
 
 __all__ = [
+    "GuardedRequest",
+    "IntentExtraction",
     "LLMLingstralError",
     "MISTRAL_MODELS",
     "MistralAPIError",
@@ -20,6 +23,7 @@ __all__ = [
     "ModelUnavailableError",
     "PromptCompressor",
     "RANK_METHODS",
+    "SecurityLingua",
     "load_model",
     "load_tokenizer",
     "recover",

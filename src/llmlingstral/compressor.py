@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from .methods import llmlingua as llmlingua_method
 from .methods.llmlingua import LLMLinguaSettings
+from .methods.security import GuardedRequest, SecurityLingua
 from .methods import llmlingua2 as llmlingua2_method
 from .methods.token_level import Segment
 from .models.loader import LoadedModel, load_model
@@ -36,7 +37,9 @@ class PromptCompressor:
             caps the tokens the scorer attends to at once.
         open_api_config: API settings for rankers (``api_key``, ``server_url``).
         use_llmlingua2: the checkpoint is an LLMLingua-2 token classifier.
-        use_slingua: the checkpoint is a SecurityLingua classifier.
+        use_slingua: the checkpoint is a SecurityLingua classifier: ``compress_prompt``
+            returns the intent of the prompt (words with p(keep) >= 0.5, as llmlingua), and
+            :meth:`guard_messages` guards chat requests. Works without ``use_llmlingua2``.
         llmlingua2_config: ``max_batch_size`` (default 50), ``max_force_token`` (100).
     """
 
@@ -62,6 +65,7 @@ class PromptCompressor:
         self.scorer = CausalScorer(self.loaded, window=window) if task == "causal-lm" else None
         self.classifier = llmlingua2_method.build_classifier(self.loaded, self.llmlingua2_config) \
             if task == "token-classification" else None
+        self._security: SecurityLingua | None = None
 
     def __repr__(self) -> str:
         return f"PromptCompressor(model_name={self.model_name!r}, device={self.device})"
@@ -96,9 +100,10 @@ class PromptCompressor:
         Returns llmlingua's keys: ``compressed_prompt``, ``origin_tokens``,
         ``compressed_tokens``, ``ratio``, ``rate`` and ``saving``; counts are Mistral tokens.
         ``rate`` is the fraction of tokens to keep; ``target_token`` overrides it.
-        With ``use_llmlingua2=True`` this is :meth:`compress_prompt_llmlingua2`.
+        With ``use_llmlingua2=True`` or ``use_slingua=True`` this is
+        :meth:`compress_prompt_llmlingua2`.
         """
-        if self.use_llmlingua2:
+        if self.use_llmlingua2 or self.use_slingua:
             return self.compress_prompt_llmlingua2(
                 context, instruction=instruction, question=question, rate=rate,
                 target_token=target_token, force_context_ids=force_context_ids,
@@ -165,10 +170,14 @@ class PromptCompressor:
         ``get_rank_results`` method name or a ranker) picks the contexts before the word
         pass; ``keep_threshold`` keeps every word with p(keep) >= it instead of a rate;
         ``context_segs*`` give per-segment rates and ``compress=False`` segments.
+        With ``use_slingua=True`` the threshold defaults to ``self.security.threshold``
+        (0.5) and ``rate`` is ignored: ``compressed_prompt`` is the prompt's intent.
         """
         if self.classifier is None:
             raise ValueError("compress_prompt_llmlingua2 needs a token classifier: build the "
                              "compressor with use_llmlingua2=True and an LLMLingua-2 checkpoint")
+        if self.use_slingua and keep_threshold is None:
+            keep_threshold = self.security.threshold
         contexts = _segments(context, context_segs, context_segs_rate, context_segs_compress)
         if context_segs is None:
             contexts = llmlingua2_method.parse_tags(contexts)
@@ -191,6 +200,28 @@ class PromptCompressor:
             self.classifier, contexts, settings, instruction=_check_text("instruction", instruction),
             question=_check_text("question", question), rank=rank)
         return outcome.as_dict(word_sep, label_sep)
+
+    # ----------------------------------------------------------------------- SecurityLingua
+
+    @property
+    def security(self) -> SecurityLingua:
+        """The :class:`SecurityLingua` guard on this compressor's token classifier."""
+        if self._security is None:
+            if self.classifier is None:
+                raise ValueError("SecurityLingua needs a token classifier: build the compressor "
+                                 "with use_slingua=True and a SecurityLingua checkpoint")
+            self._security = SecurityLingua(self.classifier)
+        return self._security
+
+    def guard_messages(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """New chat messages whose system instruction states the intent of the latest user
+        turn and asks the model to refuse a harmful one; user messages are left untouched.
+        See :meth:`SecurityLingua.guard`."""
+        return self.security.guard_messages(messages)
+
+    def guard(self, messages: Sequence[Mapping[str, Any]]) -> GuardedRequest:
+        """:meth:`guard_messages` with the extracted intent and the token cost."""
+        return self.security.guard(messages)
 
     # ----------------------------------------------------------------------- ranking
 
