@@ -1,8 +1,9 @@
-"""Command-line subcommands of the LLMLingua-2 recipe.
+"""Command-line subcommands of the LLMLingua-2 and SecurityLingua recipes.
 
 ``collect-llmlingua2`` (texts -> compressions from a Mistral chat model),
-``label-llmlingua2`` (pairs -> word labels, filtered) and ``train-llmlingua2``
-(labels -> classifier). Each ``add_*`` function registers one subcommand on an argparse
+``label-llmlingua2`` (pairs -> word labels, filtered), ``train-llmlingua2``
+(labels -> classifier) and ``train-securitylingua`` (jailbreak pairs -> intent
+classifier). Each ``add_*`` function registers one subcommand on an argparse
 subparsers object; the handler is stored as ``handler`` and returns an exit code.
 """
 
@@ -13,13 +14,17 @@ import json
 import sys
 
 EXIT_OK = 0
+# securitylingua.DEFAULT_BASE, repeated so building the parser imports no torch.
+DEFAULT_BASE = "small"
 
 
 def add_training_commands(subparsers) -> None:
-    """Register collect-llmlingua2, label-llmlingua2 and train-llmlingua2."""
+    """Register collect-llmlingua2, label-llmlingua2, train-llmlingua2 and
+    train-securitylingua."""
     add_collect_llmlingua2_command(subparsers)
     add_label_llmlingua2_command(subparsers)
     add_train_llmlingua2_command(subparsers)
+    add_train_securitylingua_command(subparsers)
 
 
 # --------------------------------------------------------------------------- train
@@ -36,6 +41,13 @@ def add_train_llmlingua2_command(subparsers) -> argparse.ArgumentParser:
     cmd.add_argument("--data", required=True, help="training JSONL file")
     cmd.add_argument("--base", required=True,
                      help="base model: preset (e.g. small, default), Hugging Face id or folder")
+    _add_trainer_arguments(cmd)
+    cmd.set_defaults(handler=_run_train)
+    return cmd
+
+
+def _add_trainer_arguments(cmd: argparse.ArgumentParser) -> None:
+    """The options of the shared token-classifier trainer (:class:`.llmlingua2.TrainConfig`)."""
     cmd.add_argument("--output", required=True, help="folder for the trained classifier")
     cmd.add_argument("--epochs", type=float, default=3, help="passes over the data (default 3)")
     cmd.add_argument("--lr", type=float, default=None,
@@ -64,14 +76,12 @@ def add_train_llmlingua2_command(subparsers) -> argparse.ArgumentParser:
     cmd.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     cmd.add_argument("--quiet", action="store_true", help="no progress bar")
-    cmd.set_defaults(handler=_run_train)
-    return cmd
 
 
-def _run_train(args: argparse.Namespace) -> int:
-    from .llmlingua2 import TrainConfig, train_llmlingua2
+def _train_config(args: argparse.Namespace):
+    from .llmlingua2 import TrainConfig
 
-    config = TrainConfig(
+    return TrainConfig(
         data=args.data, base=args.base, output=args.output, epochs=args.epochs, lr=args.lr,
         batch_size=args.batch_size, grad_accum=args.grad_accum, lora=args.lora,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
@@ -80,10 +90,62 @@ def _run_train(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, warmup_ratio=args.warmup_ratio,
         bidirectional=args.bidirectional, gradient_checkpointing=args.gradient_checkpointing,
         device=args.device, max_steps=args.max_steps, show_progress=not args.quiet)
-    report = train_llmlingua2(config)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .llmlingua2 import train_llmlingua2
+
+    report = train_llmlingua2(_train_config(args))
     summary = {"output": str(report.output), "steps": report.steps,
                "train_examples": report.train_examples, "valid_examples": report.valid_examples,
                "best": report.best}
+    print(json.dumps(summary, indent=2))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- SecurityLingua
+
+
+def add_train_securitylingua_command(subparsers) -> argparse.ArgumentParser:
+    """Register ``train-securitylingua``: jailbreak pairs -> labels -> intent classifier."""
+    cmd = subparsers.add_parser(
+        "train-securitylingua", help="train a SecurityLingua intent classifier on a Mistral model",
+        description="Label the words of each jailbreak prompt kept by its plain request, drop "
+                    "badly aligned pairs, and fine-tune a Mistral token classifier on the "
+                    "labels. DATA is JSONL with 'extended' (jailbreak prompt) and 'original' "
+                    "(plain request), as in SecurityLingua/securitylingua-jailbreak-pairs, or "
+                    "'prompt' and 'compressed_prompt'. The output folder loads with "
+                    "SecurityLingua(OUTPUT) or PromptCompressor(OUTPUT, use_slingua=True).")
+    cmd.add_argument("--data", default=None,
+                     help="pairs JSONL file (default: the small example set shipped with the "
+                          "package)")
+    cmd.add_argument("--base", default=DEFAULT_BASE,
+                     help=f"base model: preset, Hugging Face id or folder (default {DEFAULT_BASE}"
+                          f" = Ministral-3-3B, text-only); an LLMLingua-2 classifier also works")
+    cmd.add_argument("--variation-percentile", type=float, default=90,
+                     help="drop pairs above this percentile of variation rate (90; 100 = off)")
+    cmd.add_argument("--gap-percentile", type=float, default=90,
+                     help="drop pairs above this percentile of alignment gap (90; 100 = off)")
+    cmd.add_argument("--max-samples", type=int, default=None,
+                     help="use only the first N pairs (default: all)")
+    _add_trainer_arguments(cmd)
+    cmd.set_defaults(handler=_run_train_securitylingua)
+    return cmd
+
+
+def _run_train_securitylingua(args: argparse.Namespace) -> int:
+    from .securitylingua import EXAMPLE_PAIRS, train_securitylingua
+
+    if args.data is None:
+        args.data = str(EXAMPLE_PAIRS)
+    report = train_securitylingua(_train_config(args),
+                                  variation_percentile=args.variation_percentile,
+                                  gap_percentile=args.gap_percentile,
+                                  max_samples=args.max_samples)
+    summary = {"output": str(report.training.output), "pairs": report.pairs,
+               "kept_after_filter": report.filtering.kept, "steps": report.training.steps,
+               "train_examples": report.training.train_examples,
+               "valid_examples": report.training.valid_examples, "best": report.training.best}
     print(json.dumps(summary, indent=2))
     return EXIT_OK
 
