@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
 import replicas
 
-torch.set_num_threads(2)
+# Under pytest-xdist each worker has a core of its own; more threads per worker oversubscribe
+# the CPU, and torch's thread pools then spin instead of working.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else 2)
 
 
 @pytest.fixture(scope="session")
