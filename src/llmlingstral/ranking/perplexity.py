@@ -44,8 +44,8 @@ class PerplexityRanker:
         else:
             sequences = [query + d for d in doc_ids]
             tail = [len(d) for d in doc_ids]
-        surprisal = self.scorer.sequence_surprisal(sequences)
-        return [-_mean(s[len(s) - t:]) if t else float("-inf") for s, t in zip(surprisal, tail)]
+        surprisal = self.scorer.sequence_surprisal(sequences, tails=tail)
+        return [-_mean(s) if t else float("-inf") for s, t in zip(surprisal, tail)]
 
 
 def _mean(values: np.ndarray) -> float:

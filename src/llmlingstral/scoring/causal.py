@@ -18,8 +18,12 @@ import torch
 
 from ..models.loader import LoadedModel
 
-# Tokens per padded batch when scoring many independent sequences.
+# Tokens per padded batch when scoring many independent sequences, and the share of a
+# batch that may be padding.
 _BATCH_TOKENS = 8192
+_MAX_PADDING = 0.2
+# Rows of hidden states turned into vocabulary logits at once (bounds logits memory).
+_HEAD_ROWS = 1024
 
 
 def _surprisal_from_logits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -43,6 +47,9 @@ class CausalScorer:
             # Keep every cached token visible to every layer.
             limit = min(limit, int(sliding) - 1)
         self.window = max(32, min(limit, window or limit))
+        # The transformer stack without its vocabulary projection, and the projection itself.
+        self.decoder = self.model.get_decoder()
+        self.head = self.model.get_output_embeddings()
 
     @torch.inference_mode()
     def forward_logits(self, ids: Sequence[int]) -> torch.Tensor:
@@ -51,27 +58,31 @@ class CausalScorer:
         return self.model(input_ids=input_ids, use_cache=False).logits[0]
 
     @torch.inference_mode()
-    def sequence_surprisal(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
-        """Surprisal of every token after BOS, for each sequence, in padded batches.
+    def sequence_surprisal(self, sequences: Sequence[Sequence[int]],
+                           tails: Sequence[int] | None = None) -> list[np.ndarray]:
+        """Surprisal of the tokens of each sequence, in padded batches of similar length.
 
         A BOS is prepended to each sequence; sequences longer than the model window keep
-        their last ``window - 1`` tokens. Empty sequences give empty arrays.
+        their last ``window - 1`` tokens. With ``tails``, only the last ``tails[i]`` tokens
+        of sequence ``i`` are scored (the vocabulary projection, most of a small model's
+        work, is skipped for the rest). Empty sequences give empty arrays.
         """
         trimmed = [list(s)[-(self.window - 1):] for s in sequences]
+        wanted = [len(t) if tails is None else max(0, min(int(tails[i]), len(t)))
+                  for i, t in enumerate(trimmed)]
         results: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(trimmed)
         order = sorted(range(len(trimmed)), key=lambda i: len(trimmed[i]))
         batch: list[int] = []
         for index in order:
-            longest = len(trimmed[index]) + 1
-            if batch and longest * (len(batch) + 1) > _BATCH_TOKENS:
-                self._score_batch(batch, trimmed, results)
+            if batch and not _fits(batch + [index], trimmed):
+                self._score_batch(batch, trimmed, wanted, results)
                 batch = []
             batch.append(index)
         if batch:
-            self._score_batch(batch, trimmed, results)
+            self._score_batch(batch, trimmed, wanted, results)
         return results
 
-    def _score_batch(self, batch: list[int], trimmed: list[list[int]],
+    def _score_batch(self, batch: list[int], trimmed: list[list[int]], wanted: list[int],
                      results: list[np.ndarray]) -> None:
         bos = self.tokenizer.bos_id
         pad = self.tokenizer.pad_id if self.tokenizer.pad_id is not None else 0
@@ -83,14 +94,41 @@ class CausalScorer:
             ids[r, : len(row)] = torch.tensor(row)
             mask[r, : len(row)] = 1
         ids, mask = ids.to(self.device), mask.to(self.device)
-        logits = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
-        surprisal = _surprisal_from_logits(logits[:, :-1], ids[:, 1:]).cpu().numpy()
+        hidden = self.decoder(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
+        # Position p predicts token p + 1: the scored tokens of row r are its last wanted[i].
+        row_index, position = [], []
         for r, index in enumerate(batch):
-            results[index] = surprisal[r, : len(rows[r]) - 1].astype(np.float32)
+            end = len(rows[r]) - 1
+            row_index.extend([r] * wanted[index])
+            position.extend(range(end - wanted[index], end))
+        rows_t = torch.tensor(row_index, dtype=torch.long, device=self.device)
+        pos_t = torch.tensor(position, dtype=torch.long, device=self.device)
+        surprisal = self._head_surprisal(hidden[rows_t, pos_t], ids[rows_t, pos_t + 1])
+        start = 0
+        for index in batch:
+            results[index] = surprisal[start:start + wanted[index]]
+            start += wanted[index]
+
+    def _head_surprisal(self, hidden: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
+        """Surprisal of ``targets`` from final hidden states, projected in bounded slices."""
+        parts = [_surprisal_from_logits(self.head(hidden[i:i + _HEAD_ROWS]),
+                                        targets[i:i + _HEAD_ROWS])
+                 for i in range(0, len(hidden), _HEAD_ROWS)]
+        if not parts:
+            return np.zeros(0, dtype=np.float32)
+        return torch.cat(parts).cpu().numpy().astype(np.float32)
 
     def stream(self, prefix: Sequence[int] = ()) -> "SurprisalStream":
         """A fresh incremental scorer whose context starts with BOS + ``prefix``."""
         return SurprisalStream(self, list(prefix))
+
+
+def _fits(batch: list[int], trimmed: list[list[int]]) -> bool:
+    """Whether sequences (sorted by length) make a batch within the token and padding limits."""
+    width = max(len(trimmed[i]) for i in batch) + 1
+    real = sum(len(trimmed[i]) + 1 for i in batch)
+    padded = width * len(batch)
+    return padded <= _BATCH_TOKENS and padded - real <= _MAX_PADDING * padded
 
 
 class SurprisalStream:
@@ -182,8 +220,10 @@ class SurprisalStream:
         self.cache = DynamicCache(config=self.model.config)
         context = [self.scorer.tokenizer.bos_id, *self.prefix, *recent]
         tensor = torch.tensor([context], device=self.device)
-        logits = self.model(input_ids=tensor, cache=self.cache, use_cache=True).logits[0]
-        self.next_logits = logits[-1]
+        # Only the last position's logits are needed: skip the vocabulary projection for the rest.
+        hidden = self.scorer.decoder(input_ids=tensor, cache=self.cache,
+                                     use_cache=True).last_hidden_state[0]
+        self.next_logits = self.scorer.head(hidden[-1:])[0]
         self.position = len(context)
 
     def _rebuild(self) -> None:
