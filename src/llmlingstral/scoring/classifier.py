@@ -124,7 +124,7 @@ class TokenClassifier:
                              f"({self.chunk_limit} tokens after BOS); cut it with chunk_bounds")
         results: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(sequences)
         for indices, ids, mask in self.batches(sequences):
-            logits = self.model(input_ids=ids, attention_mask=mask).logits
+            logits = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
             probs = logits.float().softmax(-1)[..., self.keep_index].cpu().numpy()
             for row, i in enumerate(indices):
                 results[i] = probs[row, 1:1 + len(sequences[i])]
