@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
 
 RankResults = list[tuple[int, float]]
 
@@ -36,3 +38,25 @@ def check_inputs(documents: Sequence[str], question: str) -> tuple[list[str], st
 def blank_last(documents: Sequence[str], scores: Sequence[float]) -> list[float]:
     """Scores with empty or whitespace-only documents moved below every real document."""
     return [float(s) if d.strip() else float("-inf") for d, s in zip(documents, scores)]
+
+
+class ScoreRanker:
+    """Base for rankers defined by one score per document: :meth:`rank` sorts :meth:`scores`."""
+
+    def rank(self, documents: Sequence[str], question: str) -> RankResults:
+        documents, question = check_inputs(documents, question)
+        return sort_by_score(self.scores(documents, question))
+
+    def scores(self, documents: Sequence[str], question: str) -> list[float]:
+        """Higher is more relevant to ``question``."""
+        raise NotImplementedError
+
+
+def score_non_blank(documents: Sequence[str],
+                    score: Callable[[list[int]], Sequence[float]]) -> list[float]:
+    """``score(indices)`` for the documents with text; blank documents get -inf unscored."""
+    real = [i for i, d in enumerate(documents) if d.strip()]
+    values = np.full(len(documents), -np.inf)
+    if real:
+        values[real] = score(real)
+    return values.tolist()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from .base import RankResults, blank_last, check_inputs, sort_by_score
+from .base import ScoreRanker, blank_last
 
 _WORD = re.compile(r"\w+")
 
@@ -15,7 +15,7 @@ def bm25_terms(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-class BM25Ranker:
+class BM25Ranker(ScoreRanker):
     """Ranks documents by Okapi BM25 of the question's terms.
 
     ``k1`` and ``b`` are the usual BM25 parameters. The corpus is the documents being ranked,
@@ -31,10 +31,6 @@ class BM25Ranker:
         self._bm25 = BM25Okapi
         self.k1 = k1
         self.b = b
-
-    def rank(self, documents: Sequence[str], question: str) -> RankResults:
-        documents, question = check_inputs(documents, question)
-        return sort_by_score(self.scores(documents, question))
 
     def scores(self, documents: Sequence[str], question: str) -> list[float]:
         """BM25 score of each document (0 for documents sharing no term with the question)."""

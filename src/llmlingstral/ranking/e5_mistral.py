@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import LLMLingstralError, ModelUnavailableError
 from ..models.registry import MISTRAL_MODELS
-from .base import RankResults, blank_last, check_inputs, sort_by_score
+from .base import ScoreRanker, score_non_blank
 
 DEFAULT_E5_MODEL = MISTRAL_MODELS["embedding"].source
 DEFAULT_TASK = "Given a question, retrieve passages that answer the question"
@@ -26,7 +26,7 @@ def query_prompt(task: str) -> str:
     return f"Instruct: {task}\nQuery: "
 
 
-class E5MistralRanker:
+class E5MistralRanker(ScoreRanker):
     """Ranks documents by cosine similarity of e5-mistral embeddings.
 
     Args:
@@ -53,19 +53,13 @@ class E5MistralRanker:
         self._model: Any = None
         self._eos_suffix = ""
 
-    def rank(self, documents: Sequence[str], question: str) -> RankResults:
-        documents, question = check_inputs(documents, question)
-        return sort_by_score(self.scores(documents, question))
-
     def scores(self, documents: Sequence[str], question: str) -> list[float]:
         """Cosine similarity of each document to the question (-inf for blank documents)."""
-        real = [i for i, d in enumerate(documents) if d.strip()]
-        similarity = np.full(len(documents), -np.inf)
-        if real:
+        def similarity(real: list[int]) -> np.ndarray:
             query = self.embed([question], query=True)[0]
-            passages = self.embed([documents[i] for i in real], query=False)
-            similarity[real] = passages @ query
-        return blank_last(documents, similarity.tolist())
+            return self.embed([documents[i] for i in real], query=False) @ query
+
+        return score_non_blank(documents, similarity)
 
     def embed(self, texts: Sequence[str], *, query: bool) -> np.ndarray:
         """Normalised embeddings; queries get the instruction prefix."""

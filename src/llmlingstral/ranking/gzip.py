@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from typing import Sequence
 
-from .base import RankResults, blank_last, check_inputs, sort_by_score
+from .base import ScoreRanker, blank_last
 
 
 def compressed_size(text: str) -> int:
@@ -25,12 +25,8 @@ def ncd(x: str, y: str, size_x: int | None = None) -> float:
     return (compressed_size(x + " " + y) - min(cx, cy)) / max(cx, cy)
 
 
-class GzipRanker:
+class GzipRanker(ScoreRanker):
     """Ranks documents by how little they add when compressed after the question."""
-
-    def rank(self, documents: Sequence[str], question: str) -> RankResults:
-        documents, question = check_inputs(documents, question)
-        return sort_by_score(self.scores(documents, question))
 
     def scores(self, documents: Sequence[str], question: str) -> list[float]:
         """Negated distance: higher is more related."""

@@ -7,12 +7,12 @@ from typing import Sequence
 import numpy as np
 
 from ..api import MistralAPI
-from .base import RankResults, blank_last, check_inputs, sort_by_score
+from .base import ScoreRanker, score_non_blank
 
 DEFAULT_EMBED_MODEL = "mistral-embed"
 
 
-class MistralEmbedRanker:
+class MistralEmbedRanker(ScoreRanker):
     """Ranks documents by cosine similarity of Mistral API embeddings.
 
     The question and the non-blank documents are sent together, ``batch_size`` texts per
@@ -28,21 +28,16 @@ class MistralEmbedRanker:
         self.model = model
         self.batch_size = batch_size
 
-    def rank(self, documents: Sequence[str], question: str) -> RankResults:
-        documents, question = check_inputs(documents, question)
-        return sort_by_score(self.scores(documents, question))
-
     def scores(self, documents: Sequence[str], question: str) -> list[float]:
         """Cosine similarity of each document to the question."""
-        real = [i for i, d in enumerate(documents) if d.strip()]
-        similarity = np.full(len(documents), -np.inf)
-        if real:
+        def similarity(real: list[int]) -> np.ndarray:
             # The API rejects empty inputs; a blank question still needs a vector.
             texts = [question if question.strip() else " ", *(documents[i] for i in real)]
             vectors = _normalise(self.api.embed(texts, model=self.model,
                                                 batch_size=self.batch_size))
-            similarity[real] = vectors[1:] @ vectors[0]
-        return blank_last(documents, similarity.tolist())
+            return vectors[1:] @ vectors[0]
+
+        return score_non_blank(documents, similarity)
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ import torch
 from ..api import MistralAPI, MistralAPIError
 from ..models.loader import LoadedModel
 from ..tokenization import MistralTextTokenizer
-from .base import RankResults, blank_last, check_inputs, sort_by_score
+from .base import ScoreRanker, score_non_blank
 
 DEFAULT_API_RERANK_MODEL = "mistral-small-latest"
 YES_SCORE, NO_SCORE, UNSURE_SCORE = 1.0, -1.0, 0.0
@@ -41,7 +41,7 @@ def relevance_prompt(passage: str, question: str) -> str:
 # --------------------------------------------------------------------------- local
 
 
-class LocalMistralReranker:
+class LocalMistralReranker(ScoreRanker):
     """Yes/No log-odds from a local Mistral causal LM.
 
     Args:
@@ -65,18 +65,11 @@ class LocalMistralReranker:
         self.no_ids = _single_token_ids(self.tokenizer, _ANSWERS["no"])
         self._inst = _instruction_ids(self.tokenizer)
 
-    def rank(self, documents: Sequence[str], question: str) -> RankResults:
-        documents, question = check_inputs(documents, question)
-        return sort_by_score(self.scores(documents, question))
-
     def scores(self, documents: Sequence[str], question: str) -> list[float]:
         """log p(Yes) - log p(No) for each document (-inf for blank documents)."""
-        real = [i for i, d in enumerate(documents) if d.strip()]
-        values = np.full(len(documents), -np.inf)
-        if real:
-            rows = [self.prompt_ids(documents[i], question) for i in real]
-            values[real] = self.log_odds(rows)
-        return blank_last(documents, values.tolist())
+        return score_non_blank(
+            documents, lambda real: self.log_odds([self.prompt_ids(documents[i], question)
+                                                   for i in real]))
 
     def prompt_ids(self, passage: str, question: str) -> list[int]:
         """``<s>[INST] message[/INST]`` as token ids, the passage cut to size."""
@@ -148,7 +141,7 @@ def _instruction_ids(tokenizer: MistralTextTokenizer) -> tuple[list[int], list[i
 # --------------------------------------------------------------------------- API
 
 
-class APIMistralReranker:
+class APIMistralReranker(ScoreRanker):
     """Yes/No relevance from a Mistral chat model through the API.
 
     Args:
@@ -171,19 +164,14 @@ class APIMistralReranker:
         self.max_passage_chars = max_passage_chars
         self.logprobs_supported = True
 
-    def rank(self, documents: Sequence[str], question: str) -> RankResults:
-        documents, question = check_inputs(documents, question)
-        return sort_by_score(self.scores(documents, question))
-
     def scores(self, documents: Sequence[str], question: str) -> list[float]:
         """Relevance of each document: log-odds where available, else +1 / 0 / -1."""
-        real = [i for i, d in enumerate(documents) if d.strip()]
-        values = np.full(len(documents), -np.inf)
-        if real:
+        def relevance(real: list[int]) -> list[float]:
             passages = [documents[i][: self.max_passage_chars] for i in real]
             with ThreadPoolExecutor(max_workers=min(self.concurrency, len(real))) as pool:
-                values[real] = list(pool.map(lambda p: self.score_one(p, question), passages))
-        return blank_last(documents, values.tolist())
+                return list(pool.map(lambda p: self.score_one(p, question), passages))
+
+        return score_non_blank(documents, relevance)
 
     def score_one(self, passage: str, question: str) -> float:
         """The relevance score of one passage."""
