@@ -115,6 +115,7 @@ def compression_methods(compressor) -> dict[str, Callable[[Example, float], str]
     return {
         "LongLLMLingua": call(**longllmlingua),
         "LongLLMLingua, coarse only": call(**longllmlingua, use_token_level_filter=False),
+        "LongLLMLingua, bm25 ranking": call(**{**longllmlingua, "rank_method": "bm25"}),
         "LLMLingua": call(rank_method="llmlingua"),
         "bm25, coarse only": call(rank_method="bm25", use_token_level_filter=False),
         "random dropping": lambda ex, rate: random_drop(ex, rate, zlib.crc32(ex.question.encode())),
@@ -140,10 +141,12 @@ def evaluate_rankers(compressor, examples: list[Example], methods: list[str]) ->
     return rows
 
 
-def evaluate_compression(compressor, examples: list[Example]) -> list[list]:
+def evaluate_compression(compressor, examples: list[Example], only: list[str] | None) -> list[list]:
     tokenizer = compressor.tokenizer
     rows = []
     for name, run in compression_methods(compressor).items():
+        if only and name not in only:
+            continue
         for label, rate in RATES.items():
             kept = retained = 0
             origin_total = 0
@@ -167,8 +170,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100, help="number of dev questions")
     parser.add_argument("--documents", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--rankers", nargs="+",
+    parser.add_argument("--rankers", nargs="*",
                         default=["bm25", "gzip", "llmlingua", "longllmlingua"])
+    parser.add_argument("--methods", nargs="*", default=None,
+                        help="compression rows to run (default: all)")
     args = parser.parse_args()
 
     from llmlingstral import PromptCompressor
@@ -183,7 +188,7 @@ def main() -> None:
                          evaluate_rankers(compressor, examples, args.rankers)))
     print()
     print(markdown_table(["method", "compression", "answer retention", "achieved rate",
-                          "s / prompt"], evaluate_compression(compressor, examples)))
+                          "s / prompt"], evaluate_compression(compressor, examples, args.methods)))
 
 
 if __name__ == "__main__":
