@@ -44,14 +44,31 @@ def prompt_of_tokens(tokenizer, n_tokens: int) -> str:
     return text[: cut if cut > 0 else end]
 
 
-def median_time(fn: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    """Median wall time of ``repeats`` calls and the last result."""
-    times, result = [], None
+def alternating_medians(calls: dict[str, Callable[[], Any]],
+                        repeats: int) -> tuple[dict[str, float], dict[str, Any]]:
+    """Median wall time of each call and its last result.
+
+    Each call runs once to warm up, then the calls take turns ``repeats`` times, so that
+    a slow spell of a shared machine falls on all of them alike.
+    """
+    for fn in calls.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    results: dict[str, Any] = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), result
+        for name, fn in calls.items():
+            start = time.perf_counter()
+            results[name] = fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}, results
+
+
+def rss_growth_mb(warm_up: Callable[[], Any], run: Callable[[], Any]) -> float:
+    """Peak RSS growth (MiB) of ``run`` over what the process reached after ``warm_up``."""
+    warm_up()
+    baseline = peak_rss_mb()
+    run()
+    return peak_rss_mb() - baseline
 
 
 def peak_rss_mb() -> float:

@@ -13,15 +13,14 @@ measured in a fresh process per run, as growth of the resident set over the load
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import in_subprocess, machine, markdown_table, peak_rss_mb, prompt_of_tokens  # noqa: E402
+from _common import (alternating_medians, in_subprocess, machine, markdown_table,  # noqa: E402
+                     prompt_of_tokens, rss_growth_mb)  # noqa: E402
 
 RANDOM_SHAPES = {
     # hidden, intermediate, layers, heads, kv heads, window
@@ -76,17 +75,9 @@ def time_one(model: str, n_tokens: int, rate: float, repeats: int) -> dict:
     calls = {"floor": floor_call(compressor, prompt),
              "rate": compress_call(compressor, prompt, "rate", rate),
              "target": compress_call(compressor, prompt, "target", rate)}
-    for fn in calls.values():  # warm-up
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in calls}
-    results = {}
-    for _ in range(repeats):
-        for name, fn in calls.items():
-            start = time.perf_counter()
-            results[name] = fn()
-            times[name].append(time.perf_counter() - start)
+    times, results = alternating_medians(calls, repeats)
     origin = compressor.tokenizer.count(prompt)
-    return {"tokens": origin, **{k: statistics.median(v) for k, v in times.items()},
+    return {"tokens": origin, **times,
             "rate_achieved": results["rate"]["compressed_tokens"] / origin,
             "target_achieved": results["target"]["compressed_tokens"] / origin}
 
@@ -95,14 +86,14 @@ def memory_one(model: str, n_tokens: int, rate: float, what: str) -> float:
     """Peak RSS growth (MiB) of one floor or compression run over the loaded model."""
     compressor = load(model)
     small = prompt_of_tokens(compressor.tokenizer, 64)
-    compressor.compress_prompt(small, rate=0.5, show_progress=False)
-    floor_call(compressor, small)()
-    baseline = peak_rss_mb()
     prompt = prompt_of_tokens(compressor.tokenizer, n_tokens)
-    fn = floor_call(compressor, prompt) if what == "floor" else \
+
+    def warm_up():
+        compressor.compress_prompt(small, rate=0.5, show_progress=False)
+        floor_call(compressor, small)()
+    run = floor_call(compressor, prompt) if what == "floor" else \
         compress_call(compressor, prompt, "rate", rate)
-    fn()
-    return peak_rss_mb() - baseline
+    return rss_growth_mb(warm_up, run)
 
 
 def main() -> None:

@@ -17,16 +17,14 @@ does not depend on the weights):
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (in_subprocess, machine, markdown_table, peak_rss_mb,  # noqa: E402
-                     prompt_of_tokens)
+from _common import (alternating_medians, in_subprocess, machine, markdown_table,  # noqa: E402
+                     prompt_of_tokens, rss_growth_mb)
 
 SHAPES = {
     # hidden, intermediate, layers, heads, kv heads
@@ -97,17 +95,9 @@ def time_one(model: str, device: str, n_tokens: int, rate: float, repeats: int) 
     calls = {"floor": floor_call(compressor, prompt),
              "rate": compress_call(compressor, prompt, "rate", rate),
              "threshold": compress_call(compressor, prompt, "threshold", rate)}
-    for fn in calls.values():  # warm-up
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in calls}
-    results = {}
-    for _ in range(repeats):
-        for name, fn in calls.items():
-            start = time.perf_counter()
-            results[name] = fn()
-            times[name].append(time.perf_counter() - start)
+    times, results = alternating_medians(calls, repeats)
     origin = compressor.tokenizer.count(prompt)
-    return {"tokens": origin, **{k: statistics.median(v) for k, v in times.items()},
+    return {"tokens": origin, **times,
             "rate_achieved": results["rate"]["compressed_tokens"] / origin}
 
 
@@ -116,28 +106,23 @@ def throughput_one(model: str, device: str, n_tokens: int, batch_size: int, rate
     """Compression tokens per second with ``max_batch_size=batch_size``."""
     compressor = load(model, device, batch_size)
     prompt = prompt_of_tokens(compressor.tokenizer, n_tokens)
-    fn = compress_call(compressor, prompt, "rate", rate)
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return compressor.tokenizer.count(prompt) / statistics.median(times)
+    times, _ = alternating_medians({"rate": compress_call(compressor, prompt, "rate", rate)},
+                                   repeats)
+    return compressor.tokenizer.count(prompt) / times["rate"]
 
 
 def memory_one(model: str, device: str, n_tokens: int, rate: float, what: str) -> float:
     """Peak RSS growth (MiB) of one floor or compression run over the loaded model."""
     compressor = load(model, device)
     small = prompt_of_tokens(compressor.tokenizer, 64)
-    compress_call(compressor, small, "rate", rate)()
-    floor_call(compressor, small)()
-    baseline = peak_rss_mb()
     prompt = prompt_of_tokens(compressor.tokenizer, n_tokens)
-    fn = floor_call(compressor, prompt) if what == "floor" else \
+
+    def warm_up():
+        compress_call(compressor, small, "rate", rate)()
+        floor_call(compressor, small)()
+    run = floor_call(compressor, prompt) if what == "floor" else \
         compress_call(compressor, prompt, "rate", rate)
-    fn()
-    return peak_rss_mb() - baseline
+    return rss_growth_mb(warm_up, run)
 
 
 def main() -> None:
