@@ -93,6 +93,22 @@ def test_longllmlingua_splits_documents_at_blank_lines(tmp_path, v03_dir, capsys
     assert "Which module parses dates?" in report["compressed_prompt"]
 
 
+def test_longllmlingua_rank_method_picks_the_ranker(tmp_path, v03_dir, capsys):
+    docs = documents(4, 400)
+    path = tmp_path / "docs.txt"
+    path.write_text("\n\n".join(docs))
+    question = "Which module parses dates?"
+    code, out, _ = _run(["compress", path, "--model", v03_dir, "--method", "longllmlingua",
+                         "--rank-method", "bm25", "--question", question, "--rate", "0.3",
+                         "--json", "--device", "cpu", "--quiet"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["compressed_tokens"] < report["origin_tokens"]
+    code, _, err = _run(["compress", path, "--model", v03_dir, "--method", "longllmlingua",
+                         "--rank-method", "no-such-ranker", "--question", question], capsys)
+    assert code == 2 and "no-such-ranker" in err
+
+
 @pytest.mark.parametrize("args, code, message", [
     (["compress", "no/such/file.txt"], 3, "not found"),
     (["compress", "{empty}"], 2, "empty"),

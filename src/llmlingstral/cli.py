@@ -75,6 +75,10 @@ def _add_compress(commands) -> None:
     cmd.add_argument("--instruction", default="", help="instruction kept verbatim before the text")
     cmd.add_argument("--method", choices=METHODS, default="llmlingua",
                      help="compression method (default llmlingua)")
+    cmd.add_argument("--rank-method", default="longllmlingua",
+                     help="document ranking for --method longllmlingua: longllmlingua "
+                          "(default), bm25, gzip, llmlingua, e5-mistral, mistral-embed, "
+                          "mistral-rerank")
     cmd.add_argument("--model", default=None,
                      help="preset, Hugging Face id or local folder (default: nano, or "
                           "nano-lingua2 for llmlingua2)")
@@ -119,7 +123,7 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
     segments = [split_protected(doc, args.force_token) for doc in documents]
     options: dict[str, Any] = {}
     if args.method == "longllmlingua":
-        options = dict(rank_method="longllmlingua", condition_in_question="after_condition",
+        options = dict(rank_method=args.rank_method, condition_in_question="after_condition",
                        condition_compare=True, reorder_context="sort",
                        dynamic_context_compression_ratio=0.3, context_budget="+100")
     return compressor.compress_prompt(
