@@ -63,10 +63,20 @@ def alternating_medians(calls: dict[str, Callable[[], Any]],
     return {name: statistics.median(t) for name, t in times.items()}, results
 
 
-def rss_growth_mb(warm_up: Callable[[], Any], run: Callable[[], Any]) -> float:
-    """Peak RSS growth (MiB) of ``run`` over what the process reached after ``warm_up``."""
-    warm_up()
+def rss_growth_mb(compressor, n_tokens: int, what: str, floor_call: Callable,
+                  compress_call: Callable, rate: float) -> float:
+    """Peak RSS growth (MiB) of one floor (``what="floor"``) or compression run.
+
+    A 64-token prompt goes through both first, so the growth is that of the long prompt
+    alone, not of lazily built buffers.
+    """
+    small = prompt_of_tokens(compressor.tokenizer, 64)
+    compress_call(compressor, small, "rate", rate)()
+    floor_call(compressor, small)()
     baseline = peak_rss_mb()
+    prompt = prompt_of_tokens(compressor.tokenizer, n_tokens)
+    run = floor_call(compressor, prompt) if what == "floor" else \
+        compress_call(compressor, prompt, "rate", rate)
     run()
     return peak_rss_mb() - baseline
 

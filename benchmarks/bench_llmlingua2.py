@@ -114,15 +114,7 @@ def throughput_one(model: str, device: str, n_tokens: int, batch_size: int, rate
 def memory_one(model: str, device: str, n_tokens: int, rate: float, what: str) -> float:
     """Peak RSS growth (MiB) of one floor or compression run over the loaded model."""
     compressor = load(model, device)
-    small = prompt_of_tokens(compressor.tokenizer, 64)
-    prompt = prompt_of_tokens(compressor.tokenizer, n_tokens)
-
-    def warm_up():
-        compress_call(compressor, small, "rate", rate)()
-        floor_call(compressor, small)()
-    run = floor_call(compressor, prompt) if what == "floor" else \
-        compress_call(compressor, prompt, "rate", rate)
-    return rss_growth_mb(warm_up, run)
+    return rss_growth_mb(compressor, n_tokens, what, floor_call, compress_call, rate)
 
 
 def main() -> None:
