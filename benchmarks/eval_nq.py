@@ -145,7 +145,7 @@ def evaluate_compression(compressor, examples: list[Example], only: list[str] | 
     tokenizer = compressor.tokenizer
     rows = []
     for name, run in compression_methods(compressor).items():
-        if only and name not in only:
+        if only is not None and name not in only:
             continue
         for label, rate in RATES.items():
             kept = retained = 0
