@@ -53,3 +53,56 @@ def test_stream_scores_match_plain_forward_until_something_is_dropped(scorer):
     second = stream.score(ids[150:])
     np.testing.assert_allclose(np.concatenate([first, second]), _reference(scorer, ids),
                                atol=2e-4)
+
+
+@pytest.fixture(scope="module", params=["v03_dir", "vlm_dir"])
+def any_scorer(request):
+    """Scorers for both rotary kinds: default (Mistral v0.3) and yarn (Ministral 3)."""
+    return CausalScorer(load_model(request.getfixturevalue(request.param), device_map="cpu"),
+                        window=128)
+
+
+def _cached_keys(scorer: CausalScorer, ids: list[int], start: int) -> list[torch.Tensor]:
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=scorer.model.config)
+    positions = torch.arange(start, start + len(ids)).unsqueeze(0)
+    with torch.no_grad():
+        scorer.decoder(input_ids=torch.tensor([ids]), position_ids=positions, cache=cache,
+                       use_cache=True)
+    return [layer.keys for layer in cache.layers]
+
+
+def test_shifted_keys_equal_keys_computed_at_the_earlier_positions(any_scorer):
+    from llmlingstral.scoring.causal import shift_rotary_keys
+
+    assert any_scorer.rotary_inv_freq is not None
+    ids = _sequences()[1][:40]
+    late, early = _cached_keys(any_scorer, ids, 90), _cached_keys(any_scorer, ids, 3)
+    shift = torch.full((len(ids),), 87)
+    for moved, expected in zip(late, early):
+        moved = shift_rotary_keys(moved, shift, any_scorer.rotary_inv_freq)
+        torch.testing.assert_close(moved, expected, atol=1e-4, rtol=1e-4)
+
+
+def _stream_through_rebuild(scorer: CausalScorer, rotate: bool) -> np.ndarray:
+    """Drop 60 tokens, keep 30, then score a chunk that forces the cache to be cut back."""
+    ids = _sequences()[2]
+    saved = scorer.rotary_inv_freq
+    scorer.rotary_inv_freq = saved if rotate else None
+    try:
+        stream = scorer.stream()
+        for chunk, keep in ((ids[:60], False), (ids[60:80], True), (ids[80:90], True)):
+            stream.score(chunk)
+            stream.commit(np.full(len(chunk), keep))
+        assert stream.position + 50 > scorer.window
+        return stream.score(ids[90:140])
+    finally:
+        scorer.rotary_inv_freq = saved
+
+
+def test_rotated_rebuild_scores_like_a_recomputed_cache(any_scorer):
+    # The 30 kept tokens were computed next to each other, so moving them by rotation and
+    # recomputing them at their new positions must agree.
+    np.testing.assert_allclose(_stream_through_rebuild(any_scorer, rotate=True),
+                               _stream_through_rebuild(any_scorer, rotate=False), atol=2e-4)

@@ -26,11 +26,40 @@ _MAX_PADDING = 0.2
 _HEAD_ROWS = 1024
 
 
+# Rotary embeddings whose angles are a fixed frequency times the position: rotating a cached
+# key by -d moves it exactly d positions back.
+_STATIC_ROPE = {"default", "linear", "llama3", "yarn"}
+
+
 def _surprisal_from_logits(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """-log p(target) for each row of logits; computed in fp32 for stability."""
-    logits = logits.float()
-    picked = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    return torch.logsumexp(logits, dim=-1) - picked
+    # cross_entropy fuses the log-softmax and the pick (about a third faster than
+    # logsumexp minus gather on a CPU).
+    return torch.nn.functional.cross_entropy(logits.float(), targets, reduction="none")
+
+
+def _static_inv_freq(decoder: torch.nn.Module, head_dim: int | None) -> torch.Tensor | None:
+    """The rotary frequencies when keys can be moved by rotation alone, else None."""
+    rotary = getattr(decoder, "rotary_emb", None)
+    inv_freq = getattr(rotary, "inv_freq", None)
+    if inv_freq is None or getattr(rotary, "rope_type", None) not in _STATIC_ROPE:
+        return None
+    return inv_freq if head_dim == 2 * inv_freq.numel() else None
+
+
+def shift_rotary_keys(keys: torch.Tensor, shift: torch.Tensor,
+                      inv_freq: torch.Tensor) -> torch.Tensor:
+    """Keys ``[..., n, head_dim]`` rotated as if token ``i`` sat ``shift[i]`` positions earlier.
+
+    RoPE rotates each pair of channels by position times a frequency, so a rotation by
+    ``-shift`` turns a key cached at position ``p`` into the key at ``p - shift``.
+    """
+    angles = shift.to(device=keys.device, dtype=torch.float32)[:, None] * inv_freq.float()[None, :]
+    angles = torch.cat([angles, angles], dim=-1)
+    k = keys.float()
+    half = k.shape[-1] // 2
+    rotated_half = torch.cat([-k[..., half:], k[..., :half]], dim=-1)
+    return (k * angles.cos() - rotated_half * angles.sin()).to(keys.dtype)
 
 
 class CausalScorer:
@@ -50,6 +79,10 @@ class CausalScorer:
         # The transformer stack without its vocabulary projection, and the projection itself.
         self.decoder = self.model.get_decoder()
         self.head = self.model.get_output_embeddings()
+        config = getattr(self.model.config, "text_config", None) or self.model.config
+        head_dim = getattr(config, "head_dim", None) or \
+            config.hidden_size // config.num_attention_heads
+        self.rotary_inv_freq = _static_inv_freq(self.decoder, head_dim)
 
     @torch.inference_mode()
     def forward_logits(self, ids: Sequence[int]) -> torch.Tensor:
@@ -137,8 +170,10 @@ class SurprisalStream:
     Call :meth:`score` with the next chunk of token ids, then :meth:`commit` with the keep
     decision for that chunk. Kept tokens keep their original position ids, so relative
     distances inside the cache match the text. When positions would pass the model window,
-    the cache is rebuilt from the most recent kept tokens, so memory and positions stay
-    bounded however long the text is.
+    the cache is cut back to the prefix and the most recent kept tokens, moved to the
+    positions right after the prefix (by rotating their keys where the model's rotary
+    embedding allows, else by recomputing them), so memory and positions stay bounded
+    however long the text is.
     """
 
     def __init__(self, scorer: CausalScorer, prefix: list[int]) -> None:
@@ -178,6 +213,7 @@ class SurprisalStream:
                                  device=self.device).unsqueeze(0)
         logits = self.model(input_ids=tensor, position_ids=positions, cache=self.cache,
                             use_cache=True).logits[0]
+        self.cache_positions = torch.cat([self.cache_positions, positions[0].cpu()])
         first = _surprisal_from_logits(self.next_logits.unsqueeze(0), tensor[0, :1])
         rest = _surprisal_from_logits(logits[:-1], tensor[0, 1:])
         self._pending = (ids, logits)
@@ -204,15 +240,22 @@ class SurprisalStream:
     # -- cache management -------------------------------------------------------------
 
     def _drop_from_cache(self, chunk_length: int, kept_index: np.ndarray) -> None:
+        start = len(self.cache_positions) - chunk_length
+        self._select_cache(torch.cat([torch.arange(start),
+                                      torch.as_tensor(kept_index, dtype=torch.long) + start]))
+
+    def _select_cache(self, index: torch.Tensor, shift: torch.Tensor | None = None) -> None:
+        """Keep the cache entries at ``index``; rotate the keys of entries with a shift."""
+        on_device = index.to(self.device)
         for layer in self.cache.layers:
-            total = layer.keys.shape[-2]
-            start = total - chunk_length
-            index = torch.cat([torch.arange(start, device=self.device),
-                               torch.as_tensor(kept_index, device=self.device) + start])
-            layer.keys = layer.keys.index_select(-2, index)
-            layer.values = layer.values.index_select(-2, index)
+            keys = layer.keys.index_select(-2, on_device)
+            if shift is not None:  # a zero shift leaves a key exactly as it was
+                keys = shift_rotary_keys(keys, shift, self.scorer.rotary_inv_freq)
+            layer.keys = keys
+            layer.values = layer.values.index_select(-2, on_device)
             if hasattr(layer, "cumulative_length"):
                 layer.cumulative_length = layer.keys.shape[-2]
+        self.cache_positions = self.cache_positions[index]
 
     def _restart(self, recent: list[int]) -> None:
         from transformers import DynamicCache
@@ -225,11 +268,24 @@ class SurprisalStream:
                                      use_cache=True).last_hidden_state[0]
         self.next_logits = self.scorer.head(hidden[-1:])[0]
         self.position = len(context)
+        self.cache_positions = torch.arange(len(context))
 
     def _rebuild(self) -> None:
-        """Restart the cache from the prefix and the most recent kept tokens."""
-        room = self.scorer.window // 4 - 1
-        self._restart(self.kept[-room:] if room > 0 else [])
+        """Cut the cache back to the prefix and the most recent kept tokens."""
+        room = max(0, self.scorer.window // 4 - 1)
+        if self.scorer.rotary_inv_freq is None:
+            self._restart(self.kept[-room:] if room else [])
+            return
+        # The cache holds BOS + prefix, then kept tokens only; the newest of those move
+        # to the positions right after the prefix, keeping what they saw when computed.
+        head = 1 + len(self.prefix)
+        total = len(self.cache_positions)
+        recent = min(room, total - head)
+        index = torch.cat([torch.arange(head), torch.arange(total - recent, total)])
+        shift = self.cache_positions[index] - torch.arange(head + recent)
+        self._select_cache(index, shift)
+        self.cache_positions = torch.arange(head + recent)
+        self.position = head + recent
 
 
 class ContrastiveStream:
