@@ -209,11 +209,11 @@ class SurprisalStream:
         if self.position + len(ids) > self.scorer.window:
             self._rebuild()
         tensor = torch.tensor([ids], device=self.device)
-        positions = torch.arange(self.position, self.position + len(ids),
-                                 device=self.device).unsqueeze(0)
-        logits = self.model(input_ids=tensor, position_ids=positions, cache=self.cache,
-                            use_cache=True).logits[0]
-        self.cache_positions = torch.cat([self.cache_positions, positions[0].cpu()])
+        # Positions are kept on the host too, so that no device sync is needed for them.
+        positions = torch.arange(self.position, self.position + len(ids))
+        logits = self.model(input_ids=tensor, position_ids=positions.to(self.device).unsqueeze(0),
+                            cache=self.cache, use_cache=True).logits[0]
+        self.cache_positions = torch.cat([self.cache_positions, positions])
         first = _surprisal_from_logits(self.next_logits.unsqueeze(0), tensor[0, :1])
         rest = _surprisal_from_logits(logits[:-1], tensor[0, 1:])
         self._pending = (ids, logits)
