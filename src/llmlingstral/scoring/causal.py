@@ -54,12 +54,22 @@ def shift_rotary_keys(keys: torch.Tensor, shift: torch.Tensor,
     RoPE rotates each pair of channels by position times a frequency, so a rotation by
     ``-shift`` turns a key cached at position ``p`` into the key at ``p - shift``.
     """
-    angles = shift.to(device=keys.device, dtype=torch.float32)[:, None] * inv_freq.float()[None, :]
+    return _rotate_back(keys, *_shift_rotation(shift, inv_freq, keys.device))
+
+
+def _shift_rotation(shift: torch.Tensor, inv_freq: torch.Tensor,
+                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of the angle each channel pair turns through over ``shift`` positions."""
+    angles = shift.to(device=device, dtype=torch.float32)[:, None] * inv_freq.float()[None, :]
     angles = torch.cat([angles, angles], dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def _rotate_back(keys: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     k = keys.float()
     half = k.shape[-1] // 2
     rotated_half = torch.cat([-k[..., half:], k[..., :half]], dim=-1)
-    return (k * angles.cos() - rotated_half * angles.sin()).to(keys.dtype)
+    return (k * cos - rotated_half * sin).to(keys.dtype)
 
 
 class CausalScorer:
@@ -79,7 +89,7 @@ class CausalScorer:
         # The transformer stack without its vocabulary projection, and the projection itself.
         self.decoder = self.model.get_decoder()
         self.head = self.model.get_output_embeddings()
-        config = getattr(self.model.config, "text_config", None) or self.model.config
+        config = self.model.config.get_text_config()
         head_dim = getattr(config, "head_dim", None) or \
             config.hidden_size // config.num_attention_heads
         self.rotary_inv_freq = _static_inv_freq(self.decoder, head_dim)
@@ -247,11 +257,12 @@ class SurprisalStream:
     def _select_cache(self, index: torch.Tensor, shift: torch.Tensor | None = None) -> None:
         """Keep the cache entries at ``index``; rotate the keys of entries with a shift."""
         on_device = index.to(self.device)
+        # The same rotation serves every layer; a zero shift leaves a key exactly as it was.
+        rotation = None if shift is None else \
+            _shift_rotation(shift, self.scorer.rotary_inv_freq, self.device)
         for layer in self.cache.layers:
             keys = layer.keys.index_select(-2, on_device)
-            if shift is not None:  # a zero shift leaves a key exactly as it was
-                keys = shift_rotary_keys(keys, shift, self.scorer.rotary_inv_freq)
-            layer.keys = keys
+            layer.keys = keys if rotation is None else _rotate_back(keys, *rotation)
             layer.values = layer.values.index_select(-2, on_device)
             if hasattr(layer, "cumulative_length"):
                 layer.cumulative_length = layer.keys.shape[-2]
