@@ -117,7 +117,7 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
         return compressor.compress_prompt_llmlingua2(
             text, rate=args.rate, target_token=target, force_tokens=args.force_token,
             instruction=args.instruction, question=args.question)
-    from .segment import split_protected
+    from .text.sentences import split_protected
 
     documents = _documents(text) if args.method == "longllmlingua" else [text]
     segments = [split_protected(doc, args.force_token) for doc in documents]

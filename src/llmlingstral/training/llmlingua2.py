@@ -32,7 +32,7 @@ from ..errors import LLMLingstralError
 from ..models.loader import LoadedModel, load_model
 from ..scoring.classifier import TRAINED_LENGTH_ATTRIBUTE
 from ..tokenization import MistralTextTokenizer
-from ..words import chunk_bounds, split_words, word_of_tokens
+from ..text.words import chunk_bounds, split_words, word_of_tokens
 from .labels import label_words
 from .records import pairs_from_record, read_jsonl
 
