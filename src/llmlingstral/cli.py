@@ -187,7 +187,7 @@ def _run_models(args: argparse.Namespace) -> int:
 
 def _preset_row(preset: ModelPreset) -> dict[str, Any]:
     return {"name": preset.name, "kind": preset.kind, "source": preset.source,
-            "purpose": preset.purpose, "available": is_available(preset),
+            "tokenizer": preset.tokenizer, "purpose": preset.purpose, "available": is_available(preset),
             "fetch": preset.fetch_command}
 
 

@@ -20,8 +20,11 @@ def _is_number(value: object) -> bool:
 
 def check_text(name: str, value: object) -> str:
     """A string argument; None stands for the empty string."""
-    if value is None:
-        return ""
+    return "" if value is None else check_str(name, value)
+
+
+def check_str(name: str, value: object) -> str:
+    """A string argument that must be given (None is a mistake)."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
     return value

@@ -24,7 +24,8 @@ from ..models.loader import LoadedModel, load_model
 from ..prompt import result_dict
 from ..scoring.classifier import TokenClassifier, WordScores
 from ..text.words import join_kept
-from ..validate import check_non_negative_int, check_positive_int, check_probability
+from ..validate import (check_non_negative_int, check_positive_int, check_probability,
+                        check_str)
 from .guard import (DEFAULT_GUARD_TEMPLATE, as_message_list, check_placement, check_template,
                     conversation_text, render_guard, with_system_text)
 
@@ -143,9 +144,7 @@ class SecurityLingua:
         if isinstance(prompts, str) or not isinstance(prompts, Sequence):
             raise TypeError("prompts must be a list of str")
         for index, prompt in enumerate(prompts):
-            if not isinstance(prompt, str):
-                raise TypeError(f"prompt {index} must be a str, got {type(prompt).__name__}")
-            if not prompt.strip():
+            if not check_str(f"prompt {index}", prompt).strip():
                 raise ValueError(f"prompt {index} is empty: there is no request to extract")
         scores = self.classifier.score_words(list(prompts))
         return [self._extraction(s) for s in scores]

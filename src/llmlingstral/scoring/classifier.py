@@ -23,6 +23,7 @@ import torch
 from ..errors import LLMLingstralError
 from ..models.loader import LoadedModel
 from ..text.words import Words, chunk_bounds, split_words, word_of_tokens
+from ..validate import check_positive_int
 from .batching import attention_limit, padded_batch
 
 TOKEN_TO_WORD = ("mean", "first")
@@ -78,10 +79,7 @@ class TokenClassifier:
         if bidirectional is not None:
             config.is_causal = not bidirectional
         self.max_seq_len = _window(config, loaded.max_position, max_seq_len)
-        if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) \
-                or max_batch_size <= 0:
-            raise ValueError(f"max_batch_size must be a positive integer, got {max_batch_size!r}")
-        self.max_batch_size = max_batch_size
+        self.max_batch_size = check_positive_int("max_batch_size", max_batch_size)
         pad = self.tokenizer.pad_id
         self.pad_id = pad if pad is not None and pad >= 0 else self.tokenizer.eos_id
 
