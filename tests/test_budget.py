@@ -194,3 +194,15 @@ def test_keep_within_pools_the_budget_across_contexts():
     empty = budget.keep_within([np.zeros(0)], [np.zeros(0)], [np.zeros(0, bool)],
                                [np.zeros(0)], [np.zeros(0, bool)], 10)
     assert [k.tolist() for k in empty] == [[]]
+
+
+def test_aim_re_aims_until_the_measured_size_lands():
+    seen = []
+
+    def attempt(budget):  # the measured size runs 10 % over the budget
+        seen.append(budget)
+        return budget * 1.1, budget
+
+    assert budget.aim(attempt, 100) * 1.1 == pytest.approx(100, abs=2)
+    assert seen[0] == 100 and len(seen) <= budget.AIM_PASSES
+    assert budget.aim(lambda b: (b + 50, b), 100, passes=1) == 100

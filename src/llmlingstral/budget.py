@@ -10,7 +10,8 @@
 * split across contexts: the base rate that spends a budget over units with their own
   shifts (:func:`solve_base_rate`, :func:`unit_quotas`);
 * top within budget: the most probable words whose costs fit (:func:`top_within`,
-  :func:`keep_fixed_rates`, :func:`keep_within`).
+  :func:`keep_fixed_rates`, :func:`keep_within`), re-aimed until the re-tokenised output
+  lands on the target (:func:`aim`).
 
 Pure array functions: no model, no tokenizer.
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import ast
 import operator
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -28,6 +29,9 @@ _OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.m
 REORDER_CHOICES = ("original", "sort", "two_stage")
 # Costs are whole tokens; this tolerance keeps float sums from refusing an exact fit.
 _EPSILON = 1e-9
+# Re-tokenising an output shifts counts slightly; this many attempts re-aim the budget.
+AIM_PASSES = 4
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- targets
@@ -284,3 +288,22 @@ def keep_within(probs: Sequence[np.ndarray], costs: Sequence[np.ndarray],
         keep[np.flatnonzero(mask)] |= chosen[position:position + count]
         position += count
     return keeps
+
+
+def aim(attempt: Callable[[float], tuple[float, T]], target: float,
+        passes: int = AIM_PASSES) -> T:
+    """The result of ``attempt(budget) -> (tokens, result)`` closest to ``target`` tokens.
+
+    Starts with ``budget = target`` and shifts the budget by each miss; stops once within
+    2 tokens or 2 % of the target.
+    """
+    budget, best = target, None
+    for _ in range(max(1, passes)):
+        tokens, result = attempt(budget)
+        miss = tokens - target
+        if best is None or abs(miss) < best[0]:
+            best = (abs(miss), result)
+        if abs(miss) <= max(2.0, 0.02 * target):
+            break
+        budget -= miss
+    return best[1]

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..budget import (context_target, keep_fixed_rates, keep_within, lingua2_context_budget,
+from ..budget import (aim, context_target, keep_fixed_rates, keep_within, lingua2_context_budget,
                       select_contexts, select_top_contexts, target_tokens)
 from ..prompt import (CONTEXT_SEPARATOR, DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, CompressionOutcome,
                       Segment, context_text, join_contexts, join_prompt)
@@ -31,8 +31,6 @@ from ..validate import (check_choice, check_context_ids, check_count_or_unset,
                         check_non_negative_int, check_probability, check_rate, check_string_list,
                         check_target, check_text)
 
-# Re-tokenising the output shifts counts slightly; this many passes re-aim the budget.
-_BUDGET_PASSES = 4
 _DIGIT = re.compile(r"\d")
 
 
@@ -312,9 +310,7 @@ def _fine(scored: list[_Context], settings: LLMLingua2Settings, context_target: 
     if threshold_mode:
         return _drop_repeats([_keep_above(c, settings.keep_threshold) for c in scored],
                              scored, settings)
-    budget = context_target
-    best: tuple[float, list[np.ndarray]] | None = None
-    for _ in range(_BUDGET_PASSES):
+    def attempt(budget: float) -> tuple[float, list[np.ndarray]]:
         keep = _drop_repeats(keep_within([c.scores.probs for c in scored],
                                          [c.scores.costs for c in scored],
                                          [c.forced for c in scored],
@@ -324,13 +320,9 @@ def _fine(scored: list[_Context], settings: LLMLingua2Settings, context_target: 
         texts = [join_kept(c.scores.words, k, strip_start=not c.starts_with_space)
                  for c, k in zip(scored, keep)]
         prompt = join_prompt(instruction, join_contexts(texts), question)
-        miss = tokenizer.count(prompt) - fixed - context_target
-        if best is None or abs(miss) < best[0]:
-            best = (abs(miss), keep)
-        if abs(miss) <= max(2.0, 0.02 * context_target):
-            break
-        budget -= miss
-    return best[1]
+        return tokenizer.count(prompt) - fixed, keep
+
+    return aim(attempt, context_target)
 
 
 def _keep_above(context: _Context, threshold: float) -> np.ndarray:
