@@ -112,7 +112,11 @@ class PromptCompressor:
 
         Returns llmlingua's keys: ``compressed_prompt``, ``origin_tokens``,
         ``compressed_tokens``, ``ratio``, ``rate`` and ``saving``; counts are Mistral tokens.
+        Also ``kept_context_ids`` (the contexts that appear in the compressed prompt, in the
+        order they appear) and ``compressed_contexts`` (their compressed texts, aligned).
         ``rate`` is the fraction of tokens to keep; ``target_token`` overrides it.
+        ``<llmlingua, ...>`` tags in a context set a part's rate or protect it (see
+        :mod:`llmlingstral.tags`) unless ``context_segs`` is given.
         With ``use_llmlingua2=True`` or ``use_slingua=True`` this is
         :meth:`compress_prompt_llmlingua2`.
         """
@@ -187,7 +191,8 @@ class PromptCompressor:
         llmlingua 0.2.2's parameters and result keys (``compressed_prompt``,
         ``compressed_prompt_list``, ``origin_tokens``, ``compressed_tokens``, ``ratio``,
         ``rate``, ``saving``; ``fn_labeled_original_prompt`` with ``return_word_label``),
-        counted in Mistral tokens. Beyond llmlingua: ``instruction`` and ``question`` are
+        counted in Mistral tokens, plus ``kept_context_ids`` and ``compressed_contexts`` as in
+        :meth:`compress_prompt`. Beyond llmlingua: ``instruction`` and ``question`` are
         kept verbatim around the contexts; with a ``question``, ``rank_method`` (a
         ``get_rank_results`` method name or a ranker) picks the contexts before the word
         pass; ``keep_threshold`` keeps every word with p(keep) >= it instead of a rate;
