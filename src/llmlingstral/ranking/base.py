@@ -23,6 +23,12 @@ def sort_by_score(scores: Sequence[float]) -> RankResults:
     return [(i, float(scores[i])) for i in order]
 
 
+def sort_by_distance(distances: Sequence[float]) -> RankResults:
+    """(index, distance) pairs, smallest distance first; ties keep the original order."""
+    order = sorted(range(len(distances)), key=lambda i: (distances[i], i))
+    return [(i, float(distances[i])) for i in order]
+
+
 def check_inputs(documents: Sequence[str], question: str) -> tuple[list[str], str]:
     """Documents and question as plain strings; a clear TypeError otherwise."""
     if isinstance(documents, str) or not isinstance(documents, Sequence):
