@@ -8,6 +8,7 @@ import; token counts are Mistral tokens.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Mapping, Sequence
 
 from .errors import InvalidArgumentError
@@ -28,7 +29,7 @@ from .recover import recover as recover_text
 from .scoring.causal import CausalScorer
 from .settings import settings_from
 from .tags import parse_context_tags
-from .validate import check_rate, check_target, check_text, context_segments
+from .validate import check_mapping, check_rate, check_target, check_text, context_segments
 
 DEFAULT_MODEL = MISTRAL_MODELS["default"].source
 # Parameters of the public calls that are not method settings: the prompt itself.
@@ -61,6 +62,10 @@ class PromptCompressor:
                  open_api_config: Mapping[str, Any] | None = None,
                  use_llmlingua2: bool = False, use_slingua: bool = False,
                  llmlingua2_config: Mapping[str, Any] | None = None) -> None:
+        _check_model_name(model_name)
+        for name, value in (("model_config", model_config), ("open_api_config", open_api_config),
+                            ("llmlingua2_config", llmlingua2_config)):
+            check_mapping(name, value)
         options = dict(model_config or {})
         window = options.pop("max_window", None)
         self.model_name = model_name
@@ -307,6 +312,12 @@ class PromptCompressor:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _check_model_name(model_name: object) -> None:
+    if not isinstance(model_name, (str, os.PathLike)):
+        raise TypeError(f"model_name must be a preset name (such as 'nano'), a Hugging Face id "
+                        f"or a local folder, got {type(model_name).__name__} {model_name!r}")
 
 
 def _options(call_locals: Mapping[str, Any]) -> dict[str, Any]:
