@@ -21,7 +21,8 @@ from .budget import coarse_target
 from .methods import llmlingua as llmlingua_method
 from .methods.llmlingua import LLMLinguaSettings
 from .prompt import Segment, join_contexts
-from .ranking.perplexity import CONDITIONS, PerplexityRanker, condition_surprisal, parse_condition
+from .ranking.perplexity import (CONDITIONS, PerplexityRanker, condition_surprisal,
+                                 parse_condition, perplexity_condition)
 from .ranking.registry import PERPLEXITY_METHODS, resolve_rank_method
 from .tags import parse_tags
 from .validate import check_choice, check_contexts, check_rate, context_segments
@@ -206,9 +207,13 @@ class LLMLinguaMethods:
                              f"another causal Mistral model), not a token classifier")
         return self.scorer
 
-    def _ranker_as_called(self, rank_method: Any, condition_in_question: str) -> "Ranker | None":
+    def _ranker_as_called(self, rank_method: Any,
+                          condition_in_question: str | None) -> "Ranker | None":
         """The ranker for a direct :meth:`get_rank_results` call: the perplexity methods
-        honour ``condition_in_question`` as given and score llmlingua's joined strings."""
+        honour ``condition_in_question`` as given (None: the method's own) and score
+        llmlingua's joined strings."""
+        if condition_in_question is None:
+            condition_in_question = perplexity_condition(rank_method, "none")
         if isinstance(rank_method, str) and self.scorer is not None and \
                 resolve_rank_method(rank_method) in PERPLEXITY_METHODS:
             mode, _ = parse_condition(condition_in_question)

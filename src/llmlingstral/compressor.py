@@ -265,7 +265,7 @@ class PromptCompressor(LLMLinguaMethods):
     # ----------------------------------------------------------------------- ranking
 
     def get_rank_results(self, context: str | Sequence[str], question: str, rank_method: str,
-                         condition_in_question: str = "none",
+                         condition_in_question: str | None = None,
                          context_tokens_length: Sequence[int] | None = None) -> RankResults:
         """Rank documents for ``question``: ``[(index, score)]``, best first.
 
@@ -277,7 +277,9 @@ class PromptCompressor(LLMLinguaMethods):
         perplexity under ``condition_in_question`` as given: "none" by each document's
         perplexity, highest first; "after" by that of the question (plus llmlingua's
         bridging sentence) after the document, "before" by that of the document after
-        them, lowest first. The scores are those perplexities (mean nats per token); gzip's
+        them, lowest first. Left out (None), the condition is the method's own, as in
+        :meth:`compress_prompt`: none for ``llmlingua``, "after" for ``longllmlingua``.
+        The scores are those perplexities (mean nats per token); gzip's
         is the compression distance, lowest first; the other methods' are similarities,
         highest first (llmlingua reports 0 for those). ``context_tokens_length`` is
         accepted for compatibility; the ranking does not use it, as in llmlingua.

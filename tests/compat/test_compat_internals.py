@@ -185,3 +185,11 @@ def test_segment_structured_context_defaults(llm_lingua):
     assert rates[0] == [0.3] and compress[0] == [True]
     assert rates[1] == [1.0, 0.3] and compress[1] == [False, True]
     assert [len(s) for s in segs] == [len(r) for r in rates]
+
+
+def test_rank_condition_left_out_is_the_methods_own(llm_lingua):
+    documents, question = DOCUMENTS, DOCUMENT_QUESTION
+    assert llm_lingua.get_rank_results(documents, question, "longllmlingua") == \
+        llm_lingua.get_rank_results(documents, question, "longllmlingua", "after", None)
+    assert llm_lingua.get_rank_results(documents, question, "llmlingua") == \
+        llm_lingua.get_rank_results(documents, question, "llmlingua", "none", None)
