@@ -230,3 +230,116 @@ def test_instruction_and_question_are_kept_when_asked_of_compress_prompt_llmling
                                                 instruction=INSTRUCTION, question=QUESTION)
     assert result["compressed_prompt"].startswith(INSTRUCTION + "\n\n")
     assert result["compressed_prompt"].endswith("\n\n" + QUESTION)
+
+
+# ----------------------------------------------------------------------------- protection
+
+FESTIVAL = ("The Kestrel festival opens on 12 May 2024 at 19:30 in the old harbour, and the "
+            "lantern parade leaves the square at 11:40 pm. Tickets cost 45 euros; children "
+            "under 7 enter free. ") * 4
+
+
+def test_force_tokens_and_digits_are_kept_on_the_llmlingua_path(compressor):
+    result = compressor.compress_prompt(FESTIVAL, rate=0.1, force_tokens=["Kestrel", "11:40 pm"],
+                                        force_reserve_digit=True)
+    kept = result["compressed_prompt"]
+    assert kept.count("Kestrel") == 4 and kept.count("11:40 pm") == 4
+    for number in ("12", "2024", "19:30", "45", "7"):
+        assert kept.split().count(number) + kept.split().count(number + ".") >= 4, number
+    assert result["compressed_tokens"] < result["origin_tokens"]
+    words = iter(FESTIVAL.split())
+    assert all(any(w == o for o in words) for w in kept.split())  # deletion only
+
+
+def test_force_tokens_protect_words_in_every_kept_document(compressor):
+    docs = [FESTIVAL, "Kestrel is also the name of a small falcon. " * 8]
+    result = compressor.compress_prompt(docs, rate=0.2, force_tokens=["Kestrel"],
+                                        use_context_level_filter=False)
+    assert result["compressed_prompt"].count("Kestrel") == 12
+
+
+def test_force_tokens_on_the_llmlingua_path_must_be_strings(compressor):
+    with pytest.raises(TypeError, match="force_tokens"):
+        compressor.compress_prompt(FESTIVAL, rate=0.3, force_tokens="Kestrel")
+
+
+# ----------------------------------------------------------------------------- empty input
+
+
+@pytest.mark.parametrize("context", ["", "  \n ", [], ["", "  "]])
+def test_empty_input_comes_back_unchanged_with_every_method(compressor, lingua2, context):
+    for method in (compressor, lingua2):
+        result = method.compress_prompt(context, rate=0.3)
+        assert result["compressed_prompt"].strip() == ""
+        assert result["compressed_tokens"] == result["origin_tokens"]
+    with_question = compressor.compress_prompt(context, question=QUESTION, rate=0.3)
+    assert with_question["compressed_prompt"].strip() == QUESTION
+    assert lingua2.compress_prompt(context, question=QUESTION)["compressed_prompt"].strip() == ""
+
+
+# ----------------------------------------------------------------------------- JSON
+
+PROFILE = {"id": 7, "name": "Ana", "tags": ["lantern", "harbour festival", "x"],
+           "bio": FESTIVAL}
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.6])
+def test_json_values_never_hold_the_labels_they_were_scored_with(rate):
+    compressor = PromptCompressor("nano-lingua2", device_map="cpu", use_llmlingua2=True)
+    out = compressor.compress_json(PROFILE, rate=rate)["compressed_prompt"]
+    strings = [out.get("name", "")] + list(out.get("tags", [])) + [out.get("bio", "")]
+    assert not any(s.startswith(("name:", "tags[", "bio:")) for s in strings), out
+    assert out["id"] == 7
+    for item in out.get("tags", []):
+        assert item in PROFILE["tags"] or item in " ".join(PROFILE["tags"])
+
+
+def test_a_json_config_key_the_data_lacks_is_an_error(compressor):
+    with pytest.raises(AssertionError, match=r"json_config names key\(s\) \['biografy'\]"):
+        compressor.compress_json(PROFILE, {"biografy": {"rate": 0.3}})
+    with pytest.raises(ValueError, match="its keys are"):
+        compressor.compress_json(PROFILE, {"bio": {"rate": 0.3}, "nme": {"compress": False}})
+
+
+# ----------------------------------------------------------------------------- budget
+
+
+def test_readme_example_returns_a_prompt_when_the_question_exceeds_the_target(compressor,
+                                                                              lingua2):
+    call = dict(instruction="Answer from the documents.", question="When is the festival?",
+                rate=0.4)
+    with pytest.warns(UserWarning, match="compressed as far as they go") as caught:
+        result = compressor.compress_prompt(["first document ...", "second document ..."],
+                                            **call)
+    assert caught[0].filename == __file__
+    assert result["compressed_prompt"].startswith(call["instruction"])
+    assert result["compressed_prompt"].endswith(call["question"])
+    with pytest.warns(UserWarning, match="no room for the contexts"):
+        extra = lingua2.compress_prompt_llmlingua2(["first document ...", "second document ..."],
+                                                   **call)
+    assert extra["compressed_prompt"].endswith(call["question"])
+
+
+def test_protected_text_survives_when_the_question_takes_the_whole_target(compressor):
+    with pytest.warns(UserWarning):
+        result = compressor.compress_prompt(FESTIVAL, question="why? " * 40, target_token=20,
+                                            force_tokens=["Kestrel"])
+    assert result["compressed_prompt"].count("Kestrel") == 4
+
+
+# ----------------------------------------------------------------------------- result
+
+
+def test_saving_keeps_llmlinguas_sentence_and_parses_with_its_regex(compressor, lingua2):
+    import re
+
+    from llmlingstral.prompt import SAVING_MODEL, SAVING_USD_PER_TOKEN
+
+    for result in (compressor.compress_prompt(FESTIVAL, rate=0.3),
+                   lingua2.compress_prompt(FESTIVAL, rate=0.3)):
+        match = re.fullmatch(r", Saving \$([\d.]+) in ([\w.-]+)\.", result["saving"])
+        assert match and match.group(2) == SAVING_MODEL == "mistral-large-latest"
+        removed = result["origin_tokens"] - result["compressed_tokens"]
+        assert float(match.group(1)) == round(removed * SAVING_USD_PER_TOKEN, 1)
+    big = compressor.compress_prompt(FESTIVAL, rate=0.3)
+    assert re.search(r"Saving \$([\d.]+)", big["saving"]).group(1) == "0.0"

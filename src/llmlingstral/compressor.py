@@ -141,9 +141,12 @@ class PromptCompressor(LLMLinguaMethods):
         :mod:`llmlingstral.tags`) unless ``context_segs`` is given.
         Parameters are llmlingua 0.2.2's, in its order; the LLMLingua-2 ones (from
         ``target_context`` to ``chunk_end_tokens``) apply when the compressor is a token
-        classifier: with ``use_llmlingua2=True`` or ``use_slingua=True`` this is
-        :meth:`compress_prompt_llmlingua2`. Keyword-only extras: ``show_progress`` and
-        LLMLingua-2's ``keep_threshold``.
+        classifier, except ``force_tokens`` and ``force_reserve_digit``, which keep their
+        words with both methods. With ``use_llmlingua2=True`` or ``use_slingua=True`` this
+        is :meth:`compress_prompt_llmlingua2` as llmlingua 0.2.2 calls it: the result holds
+        the compressed contexts alone (no instruction or question), and the LongLLMLingua
+        options are ignored. Keyword-only extras: ``show_progress`` and LLMLingua-2's
+        ``keep_threshold``.
         """
         options = _options(locals())
         contexts = _contexts(context, context_segs, context_segs_rate, context_segs_compress)
