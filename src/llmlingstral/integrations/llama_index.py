@@ -86,8 +86,7 @@ class LLMLingstralPostprocessor(BaseNodePostprocessor):
         return [self._compressed_node(nodes[k.source], k) for k in kept]
 
     def _compressed_node(self, original: NodeWithScore, kept: CompressedText) -> NodeWithScore:
-        node = original.node.model_copy()
-        node.metadata = dict(original.node.metadata)
+        node = original.node.model_copy(deep=True)  # the caller's node stays as it was
         node.set_content(kept.text)
         score = original.score
         if self.score_mode == "ranking" and kept.relevance is not None:
