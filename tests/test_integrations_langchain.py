@@ -165,3 +165,14 @@ def test_a_taken_source_key_is_reported(nano):
     outputs = LLMLingstralCompressor(compressor=nano, rate=0.9,
                                      source_key=None).compress_documents(inputs, QUERY)
     assert outputs and all(d.metadata == {"source_index": "mine"} for d in outputs)
+
+
+def test_an_instruction_does_not_eat_the_documents_budget(nano):
+    inputs = [d for d in _documents() if " " in d.page_content]
+    component = LLMLingstralCompressor(compressor=nano, rate=0.5, compress_kwargs={
+        "instruction": "Answer the question from the documents below, quoting them.",
+        "add_instruction": True})
+    outputs = component.compress_documents(inputs, QUERY)
+    achieved = _tokens(nano, [d.page_content for d in outputs]) / \
+        _tokens(nano, [d.page_content for d in inputs])
+    assert abs(achieved - 0.5) <= 0.035

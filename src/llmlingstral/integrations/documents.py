@@ -27,7 +27,8 @@ ORDERS = ("original", "rank")
 # compress_prompt keywords that the settings own; anything else passes through.
 _OWNED_KEYWORDS = {"context": "the documents", "question": "the query", "rate": "rate",
                    "target_token": "target_token", "rank_method": "rank_method",
-                   "reorder_context": "order"}
+                   "reorder_context": "order",
+                   "concate_question": "the documents' budget, which never counts the query"}
 # llmlingua's recommended LongLLMLingua settings for question-aware RAG compression.
 _METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
     "llmlingua": {"condition_in_question": "none"},
@@ -194,15 +195,17 @@ def _compress(compressor, texts, query, method, settings, ranking) -> dict[str, 
 def _target_tokens(compressor, texts, query, settings) -> float:
     """``target_token`` for ``compress_prompt`` that leaves the documents their budget.
 
-    The compressor's target covers the whole prompt; the query around the documents is kept
-    whole, so its tokens are added to the documents' share.
+    The compressor's target covers the whole prompt; the instruction and query around the
+    documents are kept whole, so their tokens are added to the documents' share.
     """
     tokenizer = compressor.tokenizer
     joined = CONTEXT_SEPARATOR.join(texts)
     document_tokens = tokenizer.count(joined)
     share = settings.target_token if settings.target_token > 0 \
         else settings.rate * document_tokens
-    return float(share + tokenizer.count(join_prompt("", joined, query)) - document_tokens)
+    instruction = settings.compress_kwargs.get("instruction") or ""
+    whole = tokenizer.count(join_prompt(instruction, joined, query))
+    return float(share + whole - document_tokens)
 
 
 # --------------------------------------------------------------------------- result
