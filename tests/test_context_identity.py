@@ -131,3 +131,13 @@ def test_empty_device_map_means_the_default():
 def test_model_name_must_be_a_name_or_path(bad):
     with pytest.raises(TypeError, match="model_name must be a preset name"):
         PromptCompressor(bad, device_map="cpu")
+
+
+@pytest.mark.parametrize("rate", [1.0, 0.5])
+def test_llmlingua_leaves_the_question_out_when_asked(nano, rate):
+    contexts = documents(3, 300)
+    result = nano.compress_prompt(contexts, instruction="Answer.", question=QUESTION, rate=rate,
+                                  concate_question=False)
+    assert QUESTION not in result["compressed_prompt"]
+    assert result["compressed_prompt"] == "\n\n".join(["Answer.", *result["compressed_contexts"]])
+    assert result["compressed_tokens"] == nano.tokenizer.count(result["compressed_prompt"])

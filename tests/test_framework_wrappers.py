@@ -105,6 +105,16 @@ def test_langchain_wrapper_on_a_ready_compressor(nano, llmlingua_alias):
     assert len({d.metadata["doc"] for d in outputs}) < len(inputs)  # the coarse pass worked
 
 
+def test_langchain_wrapper_when_nothing_needs_cutting(nano, llmlingua_alias):
+    inputs = _documents()
+    outputs = LLMLinguaCompressor(lingua=nano, target_token=5000).compress_documents(inputs,
+                                                                                      QUERY)
+    _assert_every_document_found(inputs, outputs)  # and no question document
+    # The wrapper itself turns blank lines into line breaks.
+    assert [d.page_content for d in outputs] == \
+        [d.page_content.replace("\n\n", "\n").strip() for d in inputs]
+
+
 def test_langchain_wrapper_builds_the_compressor_itself(llmlingua_alias):
     compressor = LLMLinguaCompressor(model_name="nano", target_token=150)  # no device_map
     assert isinstance(compressor.lingua, llmlingstral.PromptCompressor)
