@@ -129,7 +129,7 @@ def test_langchain_wrapper_without_a_model_name_says_so(llmlingua_alias):
 
 def test_langchain_wrapper_on_a_classifier(nano_lingua2, llmlingua_alias):
     inputs = _documents()
-    with pytest.raises(ValueError, match="rank_method='bm25', 'gzip'"):
+    with pytest.raises(ValueError, match="pick another rank_method"):
         LLMLinguaCompressor(lingua=nano_lingua2).compress_documents(inputs, QUERY)
     outputs = LLMLinguaCompressor(lingua=nano_lingua2, target_token=150,
                                   rank_method="gzip").compress_documents(inputs, QUERY)

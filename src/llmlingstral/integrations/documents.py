@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from ..compressor import PromptCompressor
-from ..methods.llmlingua import join_prompt
-from ..methods.token_level import CONTEXT_SEPARATOR
 from ..models.registry import MISTRAL_MODELS
+from ..prompt import CONTEXT_SEPARATOR, join_prompt
 from ..ranking.base import RankResults
 
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
