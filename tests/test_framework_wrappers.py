@@ -131,10 +131,11 @@ def test_langchain_wrapper_on_a_classifier(nano_lingua2, llmlingua_alias):
     inputs = _documents()
     with pytest.raises(ValueError, match="pick another rank_method"):
         LLMLinguaCompressor(lingua=nano_lingua2).compress_documents(inputs, QUERY)
-    outputs = LLMLinguaCompressor(lingua=nano_lingua2, target_token=150,
-                                  rank_method="gzip").compress_documents(inputs, QUERY)
-    _assert_every_document_found(inputs, outputs)
-    assert all(QUERY not in d.page_content for d in outputs)  # no question document
+    for rank_method in ("gzip", "llmlingua"):  # "llmlingua": the classifier's own ranking
+        outputs = LLMLinguaCompressor(lingua=nano_lingua2, target_token=150,
+                                      rank_method=rank_method).compress_documents(inputs, QUERY)
+        _assert_every_document_found(inputs, outputs)
+        assert all(QUERY not in d.page_content for d in outputs)  # no question document
 
 
 # --------------------------------------------------------------------------- LlamaIndex
