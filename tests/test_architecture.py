@@ -17,6 +17,7 @@ PACKAGE = "llmlingstral"
 LEAVES = {"llmlingstral.prompt": set(), "llmlingstral.budget": {"llmlingstral.errors"},
           "llmlingstral.settings": set(), "llmlingstral.errors": set(),
           "llmlingstral.tags": {"llmlingstral.prompt"},
+          "llmlingstral.markers": {"llmlingstral.prompt"},
           "llmlingstral.validate": {"llmlingstral.prompt", "llmlingstral.errors"}}
 
 

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 from .compat import LLMLinguaMethods
 from .errors import InvalidArgumentError
 from .formats import json as json_format
+from .markers import protect_reference_markers
 from .formats import structured as structured_format
 from .methods import llmlingua as llmlingua_method
 from .methods import llmlingua2 as llmlingua2_method
@@ -164,7 +165,8 @@ class PromptCompressor(LLMLinguaMethods):
                             f"compress_prompt and compress_prompt_llmlingua2")
         instruction, question = check_text("instruction", instruction), \
             check_text("question", question)
-        contexts = [list(c) for c in contexts]
+        contexts, options["strict_preserve_uncompressed"] = _with_markers_protected(
+            [list(c) for c in contexts], options.get("strict_preserve_uncompressed", True))
         if self.classifier is not None:
             return self._compress_llmlingua2(contexts, instruction, question, options)
         return self._compress_llmlingua(contexts, instruction, question, options)
@@ -191,6 +193,8 @@ class PromptCompressor(LLMLinguaMethods):
                              question: str, options: dict[str, Any]) -> dict[str, Any]:
         if self.use_slingua and options.get("keep_threshold") is None:
             options = {**options, "keep_threshold": self.security.threshold}
+        # LLMLingua options are ignored here, as in llmlingua, but never a malformed one.
+        settings_from(LLMLinguaSettings, options).validate()
         settings = settings_from(LLMLingua2Settings, options,
                                  max_force_token=llmlingua2_method.max_force_token(
                                      self.llmlingua2_config))
@@ -315,7 +319,8 @@ class PromptCompressor(LLMLinguaMethods):
         if method in PERPLEXITY_METHODS:
             if self.scorer is not None:
                 return PerplexityRanker(self.scorer,
-                                        perplexity_condition(method, condition_in_question))
+                                        perplexity_condition(method, condition_in_question),
+                                        joined=True)
             if method == "llmlingua":
                 return None
             raise ValueError("rank_method='longllmlingua' is perplexity ranking, which needs a "
@@ -385,6 +390,17 @@ def _check_model_name(model_name: object) -> None:
 def _options(call_locals: Mapping[str, Any]) -> dict[str, Any]:
     """A public call's method options: its parameters less the prompt itself."""
     return {k: v for k, v in call_locals.items() if k not in PROMPT_PARAMETERS}
+
+
+def _with_markers_protected(contexts: list[list[Segment]],
+                            strict: bool) -> tuple[list[list[Segment]], bool]:
+    """Contexts with ``<#ref#>`` markers protected, and the strict-preserve setting to use.
+
+    Markers keep their document findable but do not pin it through the coarse pass: only
+    text the caller protected does (``strict_preserve_uncompressed``).
+    """
+    caller_protects = any(not s.compress for c in contexts for s in c)
+    return protect_reference_markers(contexts), bool(strict) and caller_protects
 
 
 def _contexts(context, segs, segs_rate, segs_compress) -> list[list[Segment]]:

@@ -53,9 +53,10 @@ class PerplexityRanker:
     ``"before"``: by -log p(document | question). The question carries the bridging
     sentence :data:`RESTRICT_SENTENCE` in "after" mode, and with ``joined`` in both modes.
 
-    ``joined=True`` scores exactly llmlingua 0.2.2's strings: document and question
-    concatenated with no separator and tokenised together. ``joined=False`` (what
-    ``compress_prompt`` uses) tokenises them apart, so the second starts a new word.
+    ``joined=True`` (the context ranking of ``compress_prompt`` and ``get_rank_results``)
+    scores exactly llmlingua 0.2.2's strings: document and question concatenated with no
+    separator and tokenised together. ``joined=False`` (the sentence filter) tokenises them
+    apart, so the second starts a new word.
     """
 
     def __init__(self, scorer: CausalScorer, condition: str = "none", *,

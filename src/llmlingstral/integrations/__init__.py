@@ -1,0 +1,15 @@
+"""Components for RAG frameworks, each an optional extra imported only where it is used.
+
+* :mod:`llmlingstral.integrations.langchain`: ``LLMLingstralCompressor``, a LangChain
+  document compressor (``pip install 'llmlingstral[langchain]'``);
+* :mod:`llmlingstral.integrations.llama_index`: ``LLMLingstralPostprocessor``, a LlamaIndex
+  node postprocessor (``pip install 'llmlingstral[llama-index]'``);
+* :func:`register_as_llmlingua`: lets the frameworks' own llmlingua wrappers import
+  llmlingstral in place of ``llmlingua``.
+
+Importing this package imports neither framework.
+"""
+
+from .llmlingua_alias import register_as_llmlingua
+
+__all__ = ["register_as_llmlingua"]
