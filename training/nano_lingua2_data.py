@@ -59,7 +59,7 @@ def nano_records(passages: list[str], seed: int) -> list[dict]:
     compressor = PromptCompressor("nano", device_map="cpu")
     rng = random.Random(seed)
     records = []
-    for text in tqdm(passages, desc="nano LLMLingua labels", unit="passage"):
+    for text in tqdm(passages, desc="nano LLMLingua labels", unit="passage", disable=None):
         rate = round(rng.uniform(0.3, 0.7), 2)
         result = compressor.compress_prompt(text, rate=rate, show_progress=False)
         records.append({"prompt": text, "compressed_prompt": result["compressed_prompt"],

@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import __version__
 from .errors import LLMLingstralError, ModelUnavailableError
 from .models.registry import MISTRAL_MODELS, ModelPreset
+from .progress import stderr_is_terminal, transformers_bars_hidden
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FILE, EXIT_NO_MODEL = 0, 1, 2, 3, 4
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llmlingstral",
         description="Prompt compression with the LLMLingua methods on Mistral models.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_compress(commands)
     _add_models(commands)
@@ -100,8 +103,9 @@ def _run_compress(args: argparse.Namespace) -> int:
     model = args.model or DEFAULT_MODEL_FOR[args.method]
     from .compressor import PromptCompressor  # torch import only when needed
 
-    compressor = PromptCompressor(model, device_map=args.device,
-                                  use_llmlingua2=args.method == "llmlingua2")
+    with transformers_bars_hidden(args.quiet):
+        compressor = PromptCompressor(model, device_map=args.device,
+                                      use_llmlingua2=args.method == "llmlingua2")
     result = _compress(compressor, text, args)
     if args.json:
         print(json.dumps(_json_report(result, args, model), ensure_ascii=False, indent=2))
@@ -112,7 +116,7 @@ def _run_compress(args: argparse.Namespace) -> int:
 
 def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]:
     target = -1 if args.target_token is None else args.target_token
-    progress = False if args.quiet else None
+    progress = None if not args.quiet and stderr_is_terminal() else False
     if args.method == "llmlingua2":
         return compressor.compress_prompt_llmlingua2(
             text, rate=args.rate, target_token=target, force_tokens=args.force_token,

@@ -20,6 +20,7 @@ from typing import Any, Literal, Mapping
 import torch
 
 from ..errors import LLMLingstralError, ModelUnavailableError
+from ..progress import stderr_is_terminal, transformers_bars_hidden
 from ..tokenization import MistralTextTokenizer, tokenizer_for_checkpoint
 from .registry import MISTRAL_MODELS
 
@@ -179,13 +180,16 @@ def load_model(name_or_path: str | os.PathLike, *, task: Task = "causal-lm",
     config = AutoConfig.from_pretrained(path)
     _check_quantization(config, name)
     text_config, key_mapping = _text_only_config(config)
-    if task == "token-classification":
-        model = _load_token_classifier(path, text_config, key_mapping, dtype, num_labels,
-                                       hf_device_map, options)
-    elif task == "causal-lm":
-        model = _load_causal_lm(path, text_config, key_mapping, dtype, hf_device_map, options)
-    else:
+    if task not in ("causal-lm", "token-classification"):
         raise ValueError(f"unknown task {task!r}; use 'causal-lm' or 'token-classification'")
+    # transformers' "Loading weights" bar belongs on a terminal, not in logs and pipes.
+    with transformers_bars_hidden(not stderr_is_terminal()):
+        if task == "token-classification":
+            model = _load_token_classifier(path, text_config, key_mapping, dtype, num_labels,
+                                           hf_device_map, options)
+        else:
+            model = _load_causal_lm(path, text_config, key_mapping, dtype, hf_device_map,
+                                    options)
     if key_mapping is not None:
         _forget_text_tower_renaming(model)
     if hf_device_map is None:

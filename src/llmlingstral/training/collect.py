@@ -26,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..api import MistralAPI, MistralAPIError, RetryPolicy
+from ..progress import tqdm_disable
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer, load_tokenizer
 from ..text.words import chunk_bounds, split_words, word_of_tokens
@@ -278,7 +279,7 @@ def _run(api: MistralAPI, todo: list[dict[str, Any]], output: Path,
     limiter = RateLimiter(config.requests_per_second)
     written = failed = 0
     progress = tqdm(total=len(todo), desc="collecting", unit="chunk",
-                    disable=not config.show_progress or not todo)
+                    disable=True if not todo else tqdm_disable(config.show_progress))
     pending: dict[Future, dict[str, Any]] = {}
     queue = iter(todo)
     with ThreadPoolExecutor(max_workers=config.concurrency) as pool, \
