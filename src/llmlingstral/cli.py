@@ -1,13 +1,14 @@
 """The ``llmlingstral`` command line: ``compress`` and ``models``.
 
-Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or input, 3 input file missing
-or unreadable, 4 model unavailable, 130 interrupted.
+Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or input, 3 input missing or
+unreadable (not UTF-8 text), 4 model unavailable, 130 interrupted, 141 output pipe closed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from .models.registry import MISTRAL_MODELS, ModelPreset
 from .progress import stderr_is_terminal, transformers_bars_hidden
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FILE, EXIT_NO_MODEL = 0, 1, 2, 3, 4
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
 DEFAULT_MODEL_FOR = {"llmlingua": "nano", "longllmlingua": "nano", "llmlingua2": "nano-lingua2"}
 _DOCUMENT_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
@@ -33,7 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        return _output_closed()
     except InputFileError as exc:
         return _fail(str(exc), EXIT_NO_FILE)
     except ModelUnavailableError as exc:
@@ -145,14 +151,27 @@ def _read_input(source: str) -> str:
     if source == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise ValueError("no input: pass a file name or pipe text on stdin")
-        return sys.stdin.read()
+        raw = getattr(sys.stdin, "buffer", None)
+        return _decode(raw.read() if raw is not None else sys.stdin.read(), "stdin")
     path = Path(source)
     if not path.is_file():
         raise InputFileError(f"input file not found: {source}")
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        return _decode(path.read_bytes(), source)
+    except OSError as exc:
         raise InputFileError(f"cannot read {source}: {exc}") from exc
+
+
+def _decode(data: bytes | str, source: str) -> str:
+    """The input as text; bytes that are not UTF-8 are an unreadable input, wherever read."""
+    try:
+        if isinstance(data, str):  # already decoded: undecodable bytes show as surrogates
+            data.encode("utf-8")
+            return data
+        return data.decode("utf-8")
+    except UnicodeError as exc:
+        raise InputFileError(f"cannot read {source}: it is not UTF-8 text ({exc.reason} at "
+                             f"position {exc.start}); convert it, e.g. with iconv") from exc
 
 
 def _json_report(result: dict[str, Any], args: argparse.Namespace, model: str) -> dict[str, Any]:
@@ -210,6 +229,16 @@ def is_available(preset: ModelPreset) -> bool:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _output_closed() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, as command-line tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the final flush at exit must not fail again
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (a test's capture): nothing left to flush
+    return EXIT_PIPE_CLOSED
 
 
 def _fail(message: str, code: int) -> int:

@@ -82,10 +82,13 @@ def resolve_checkpoint(name_or_path: str | os.PathLike) -> tuple[Path, str]:
         if not (path / "config.json").is_file():
             raise LLMLingstralError(f"{path} has no config.json: not a model checkpoint folder")
         return path, str(path)
-    if not _HUB_ID.match(name):
-        raise LLMLingstralError(
-            f"{name!r} is neither a preset ({', '.join(MISTRAL_MODELS)}), an existing folder, "
-            f"nor a Hugging Face id of the form owner/name")
+    if not _HUB_ID.match(name) or name.startswith((".", "~")):
+        written_as_path = name.startswith((".", "~", os.sep)) or path.is_absolute()
+        reason = "no such folder" if written_as_path else \
+            "it is neither a preset, an existing folder, nor a Hugging Face id"
+        raise ModelUnavailableError(
+            name, reason, fetch=f"pass a preset ({', '.join(MISTRAL_MODELS)}), the path of a "
+                                f"checkpoint folder, or a Hugging Face id of the form owner/name")
     return _download_or_cached(name), name
 
 
