@@ -6,7 +6,8 @@ llmlingua's third-party rankers map to their Mistral replacement with a Deprecat
 
 Rankers read their settings from the compressor's ``open_api_config`` mapping:
 
-* ``api_key`` (default: ``MISTRAL_API_KEY``), ``server_url``, ``timeout_ms`` (60000);
+* ``api_key`` (default: ``MISTRAL_API_KEY``), ``server_url``, ``timeout_ms`` (60000: the
+  deadline of each attempt, connection, headers and whole body together);
 * ``max_attempts`` (5) tries per request on 429/5xx/network errors, waiting
   ``retry_base_delay`` seconds (1.0), doubled each retry up to ``retry_max_delay`` (30);
 * mistral-embed: ``embed_model`` (``mistral-embed``), ``embed_batch_size`` (64);

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..api import MistralAPI, MistralAPIError, RetryPolicy
+from ..api import MistralAPI, MistralAPIError, RetryPolicy, finite_number
 from ..progress import tqdm_disable
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer, load_tokenizer
@@ -83,13 +83,20 @@ class CollectConfig:
     show_progress: bool = True
 
     def validate(self) -> None:
+        """A clear ValueError for any setting out of range (NaN and infinity included)."""
         for name in ("max_chunk_tokens", "concurrency", "max_attempts", "timeout_ms"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.requests_per_second, (int, float)) or self.requests_per_second <= 0:
-            raise ValueError(f"requests_per_second must be positive, got "
-                             f"{self.requests_per_second!r}")
+        if self.max_tokens is not None and (isinstance(self.max_tokens, bool) or
+                                            not isinstance(self.max_tokens, int) or
+                                            self.max_tokens < 1):
+            raise ValueError(f"max_tokens must be a positive integer or None, got "
+                             f"{self.max_tokens!r}")
+        finite_number("requests_per_second", self.requests_per_second)
+        finite_number("initial_backoff", self.initial_backoff, allow_zero=True)
+        finite_number("max_backoff", self.max_backoff, allow_zero=True)
+        finite_number("temperature", self.temperature, allow_zero=True)
         if not isinstance(self.model, str) or not self.model:
             raise ValueError("model must name a Mistral chat model, e.g. mistral-large-latest")
 
@@ -182,7 +189,7 @@ class RateLimiter:
     """Spaces request starts at least ``1 / rate`` seconds apart, across threads."""
 
     def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
+        self.interval = 1.0 / finite_number("requests_per_second", rate)
         self._next = time.monotonic()
         self._lock = threading.Lock()
 
@@ -203,8 +210,18 @@ def compress_chunk(api: MistralAPI, chunk: str, config: CollectConfig,
     options: dict[str, Any] = {"temperature": config.temperature}
     if config.max_tokens:
         options["max_tokens"] = config.max_tokens
-    response = api.chat(build_messages(chunk), config.model, **options)
+    response = api.chat(build_messages(chunk), config.model, accept=_compression_problem,
+                        **options)
     return clean_completion(completion_text(response))
+
+
+def _compression_problem(response: Any) -> str | None:
+    """Why a chat reply holds no compression (no choices, null or empty text), or None."""
+    try:
+        text = clean_completion(completion_text(response))
+    except MistralAPIError as error:
+        return str(error)
+    return None if text.strip() else "the reply holds no text (null or empty content)"
 
 
 # --------------------------------------------------------------------------- runs
