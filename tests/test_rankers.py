@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from llmlingstral import MistralAPIError, PromptCompressor, load_tokenizer
+from llmlingstral import LLMLingstralError, MistralAPIError, PromptCompressor, load_tokenizer
 from llmlingstral.api import MistralAPI, RetryPolicy
 from llmlingstral.ranking.e5_mistral import DEFAULT_TASK, E5MistralRanker, query_prompt
 from llmlingstral.ranking.mistral_rerank import (APIMistralReranker, LocalMistralReranker,
@@ -191,6 +191,45 @@ def test_e5_documents_get_no_instruction_and_batching_changes_nothing(e5_dir):
     large = E5MistralRanker(e5_dir, device="cpu", batch_size=16)
     np.testing.assert_allclose(small.scores(docs, QUESTION), large.scores(docs, QUESTION),
                                atol=1e-5)
+
+
+def test_e5_plain_transformers_folder_is_pooled_on_the_last_token(e5_dir):
+    """A checkpoint without sentence-transformers files would be mean-pooled by default."""
+    plain = E5MistralRanker(e5_dir.parent / "hf", device="cpu")
+    configured = E5MistralRanker(e5_dir, device="cpu")
+    texts = DOCS + ["港口节将于七月十二日开始。", "Фестиваль начнётся в пятницу."]
+    for query in (True, False):
+        np.testing.assert_allclose(plain.embed(texts, query=query),
+                                   configured.embed(texts, query=query), atol=1e-5)
+    ours, theirs = plain.rank(DOCS, QUESTION), configured.rank(DOCS, QUESTION)
+    assert [i for i, _ in ours] == [i for i, _ in theirs]
+    np.testing.assert_allclose([v for _, v in ours], [v for _, v in theirs], atol=1e-5)
+
+
+def test_e5_folder_configured_for_another_pooling_is_refused(e5_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    transformer = Transformer(str(e5_dir.parent / "hf"), max_seq_length=256)
+    SentenceTransformer(modules=[transformer, Pooling(32, pooling_mode="mean")],
+                        device="cpu").save(str(tmp_path / "mean"))
+    ranker = E5MistralRanker(tmp_path / "mean", device="cpu")
+    with pytest.raises(LLMLingstralError, match="lasttoken"):
+        ranker.rank(DOCS, QUESTION)
+
+
+def test_e5_default_prompt_never_reaches_documents(e5_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(e5_dir), device="cpu")
+    model.prompts = {"query": query_prompt(DEFAULT_TASK)}
+    model.default_prompt_name = "query"
+    model.save(str(tmp_path / "prompted"))
+    prompted = E5MistralRanker(tmp_path / "prompted", device="cpu")
+    plain = E5MistralRanker(e5_dir, device="cpu")
+    np.testing.assert_allclose(prompted.embed(DOCS, query=False),
+                               plain.embed(DOCS, query=False), atol=1e-5)
 
 
 def test_e5_through_the_compressor_loads_the_model_named_in_the_config(v03_dir, e5_dir):
