@@ -198,3 +198,27 @@ def test_closed_output_pipe_ends_quietly(prompt_file):
     err = err.decode("utf-8", "replace")
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
     assert process.returncode == 141
+
+
+def test_longllmlingua_ranks_with_hybrid_unless_told_otherwise(tmp_path, v03_dir, capsys):
+    from llmlingstral import PromptCompressor
+
+    docs = [" ".join(d.split()) for d in documents(4, 400)]  # one paragraph each
+    path = tmp_path / "docs.txt"
+    path.write_text("\n\n".join(docs))
+    question = "Which module parses dates?"
+    base = ["compress", path, "--model", v03_dir, "--method", "longllmlingua", "--question",
+            question, "--rate", "0.4", "--json", "--device", "cpu", "--quiet"]
+    code, out, _ = _run(base, capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["rank_method"] == "hybrid"
+    compressor = PromptCompressor(str(v03_dir), device_map="cpu")
+    expected = compressor.compress_prompt(
+        docs, question=question, rate=0.4, rank_method="hybrid",
+        condition_in_question="after_condition", condition_compare=True,
+        reorder_context="sort", dynamic_context_compression_ratio=0.3, context_budget="+100",
+        show_progress=False)
+    assert report["compressed_prompt"] == expected["compressed_prompt"]
+    code, out, _ = _run(base + ["--rank-method", "longllmlingua"], capsys)
+    assert code == 0 and json.loads(out)["rank_method"] == "longllmlingua"

@@ -362,3 +362,47 @@ def test_api_rerank_without_logprobs_parses_the_answer():
     assert [s for _, s in ranking[1:]] == [-1.0, -1.0, -1.0]
     assert not ranker.logprobs_supported
     assert seen[0].get("logprobs") and not any(b.get("logprobs") for b in seen[1:])
+
+
+# ----------------------------------------------------------------------------- hybrid
+
+
+def test_hybrid_fuses_z_scored_bm25_and_longllmlingua_scores(compressor):
+    from llmlingstral.ranking.hybrid import DEFAULT_MODEL_WEIGHT, zscores
+
+    docs = DOCS + ["   "]
+    hybrid = dict(compressor.get_rank_results(docs, QUESTION, "hybrid"))
+    lexical = dict(compressor.get_rank_results(DOCS, QUESTION, "bm25"))
+    model = dict(compressor.get_rank_results(DOCS, QUESTION, "longllmlingua"))
+    order = range(len(DOCS))
+    expected = zscores([lexical[i] for i in order]) + \
+        DEFAULT_MODEL_WEIGHT * zscores([model[i] for i in order])
+    np.testing.assert_allclose([hybrid[i] for i in order], expected, atol=1e-9)
+    assert hybrid[len(DOCS)] == -math.inf
+    assert compressor.get_rank_results(docs, QUESTION, "hybrid")[0][0] == RELEVANT
+
+
+def test_hybrid_falls_back_on_the_model_when_no_word_is_shared(compressor):
+    docs = ["Les bananes poussent sous les tropiques.", "東京は日本の首都です。",
+            "Paris est la capitale de la France."]
+    question = "xylophone quartz?"
+    hybrid = [i for i, _ in compressor.get_rank_results(docs, question, "hybrid")]
+    model = [i for i, _ in compressor.get_rank_results(docs, question, "longllmlingua")]
+    assert hybrid == model
+
+
+def test_hybrid_weight_comes_from_the_config(v03_dir):
+    compressor = PromptCompressor(str(v03_dir), device_map="cpu",
+                                  open_api_config={"hybrid_model_weight": 0.0})
+    assert [i for i, _ in compressor.get_rank_results(DOCS, QUESTION, "hybrid")] == \
+        [i for i, _ in compressor.get_rank_results(DOCS, QUESTION, "bm25")]
+    bad = PromptCompressor(str(v03_dir), device_map="cpu",
+                           open_api_config={"hybrid_model_weight": float("nan")})
+    with pytest.raises(ValueError, match="hybrid_model_weight"):
+        bad.get_rank_results(DOCS, QUESTION, "hybrid")
+
+
+def test_hybrid_needs_a_causal_lm():
+    classifier = PromptCompressor("nano-lingua2", device_map="cpu", use_llmlingua2=True)
+    with pytest.raises(ValueError, match="causal"):
+        classifier.get_rank_results(DOCS, QUESTION, "hybrid")

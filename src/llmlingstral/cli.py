@@ -23,6 +23,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FILE, EXIT_NO_MODEL = 0, 1, 2, 3,
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
 DEFAULT_MODEL_FOR = {"llmlingua": "nano", "longllmlingua": "nano", "llmlingua2": "nano-lingua2"}
+# The best offline document ranking measured on NQ-open (BENCHMARKS.md).
+DEFAULT_RANK_METHOD = "hybrid"
 _DOCUMENT_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 
 
@@ -84,10 +86,10 @@ def _add_compress(commands) -> None:
     cmd.add_argument("--instruction", default="", help="instruction kept verbatim before the text")
     cmd.add_argument("--method", choices=METHODS, default="llmlingua",
                      help="compression method (default llmlingua)")
-    cmd.add_argument("--rank-method", default="longllmlingua",
-                     help="document ranking for --method longllmlingua: longllmlingua "
-                          "(default), bm25, gzip, llmlingua, e5-mistral, mistral-embed, "
-                          "mistral-rerank")
+    cmd.add_argument("--rank-method", default=None,
+                     help=f"document ranking for --method longllmlingua: {DEFAULT_RANK_METHOD} "
+                          f"(default: bm25 fused with the model's own scores), longllmlingua, "
+                          f"bm25, gzip, llmlingua, e5-mistral, mistral-embed, mistral-rerank")
     cmd.add_argument("--model", default=None,
                      help="preset, Hugging Face id or local folder (default: nano, or "
                           "nano-lingua2 for llmlingua2)")
@@ -133,7 +135,8 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
     segments = [split_protected(doc, args.force_token) for doc in documents]
     options: dict[str, Any] = {}
     if args.method == "longllmlingua":
-        options = dict(rank_method=args.rank_method, condition_in_question="after_condition",
+        options = dict(rank_method=args.rank_method or DEFAULT_RANK_METHOD,
+                       condition_in_question="after_condition",
                        condition_compare=True, reorder_context="sort",
                        dynamic_context_compression_ratio=0.3, context_budget="+100")
     return compressor.compress_prompt(
@@ -179,7 +182,9 @@ def _json_report(result: dict[str, Any], args: argparse.Namespace, model: str) -
     return {"compressed_prompt": result["compressed_prompt"], "origin_tokens": origin,
             "compressed_tokens": kept, "ratio": round(origin / kept, 3) if kept else None,
             "rate": round(kept / origin, 4) if origin else None,
-            "method": args.method, "model": model}
+            "method": args.method, "model": model,
+            **({"rank_method": args.rank_method or DEFAULT_RANK_METHOD}
+               if args.method == "longllmlingua" else {})}
 
 
 # --------------------------------------------------------------------------- models
