@@ -47,11 +47,6 @@ def compute_scores(compressor, examples: list[Example], method: str) -> tuple[np
     return np.stack(rows), (time.perf_counter() - start) / len(examples)
 
 
-def zscore(x: np.ndarray) -> np.ndarray:
-    spread = x.std()
-    return (x - x.mean()) / spread if spread > 0 else np.zeros_like(x)
-
-
 def rrf(k: float, weight: float = 1.0) -> Fusion:
     """Reciprocal-rank fusion: sum of 1 / (k + rank) over the two rankings."""
     def fuse(lexical: np.ndarray, model: np.ndarray) -> np.ndarray:
@@ -65,8 +60,11 @@ def rrf(k: float, weight: float = 1.0) -> Fusion:
 
 
 def zsum(weight: float) -> Fusion:
-    """z-scored bm25 plus ``weight`` times the z-scored model score."""
-    return lambda lexical, model: zscore(lexical) + weight * zscore(model)
+    """z-scored bm25 plus ``weight`` times the z-scored model score: the library's
+    ``rank_method="hybrid"`` with ``hybrid_model_weight=weight``."""
+    from llmlingstral.ranking.hybrid import fuse
+
+    return lambda lexical, model: fuse(lexical, model, weight)
 
 
 def minmax_sum(weight: float) -> Fusion:

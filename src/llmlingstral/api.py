@@ -18,7 +18,6 @@ with the behaviour a ranking pipeline needs:
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import threading
@@ -29,6 +28,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 import numpy as np
 
 from .errors import LLMLingstralError
+from .validate import check_finite
 
 T = TypeVar("T")
 
@@ -62,7 +62,7 @@ class RetryPolicy:
                 or self.max_attempts < 1:
             raise ValueError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
         for name in ("base_delay", "max_delay"):
-            finite_number(name, getattr(self, name), allow_zero=True)
+            check_finite(name, getattr(self, name), allow_zero=True)
 
     def delay(self, retry: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""
@@ -71,15 +71,6 @@ class RetryPolicy:
         if retry_after is not None:
             backoff = max(backoff, min(self.max_delay, retry_after))
         return backoff
-
-
-def finite_number(name: str, value: object, *, allow_zero: bool = False) -> float:
-    """``value`` as a float if it is finite and > 0 (>= 0 with ``allow_zero``); else ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-            not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return float(value)
 
 
 class _DeadlineExceeded(Exception):
@@ -125,7 +116,7 @@ class MistralAPI:
                  client: Any = None) -> None:
         self.retry = retry or RetryPolicy()
         self.server_url = server_url
-        self.deadline = finite_number("timeout_ms", timeout_ms) / 1000
+        self.deadline = check_finite("timeout_ms", timeout_ms) / 1000
         if client is not None:
             self.client = client
             return

@@ -224,8 +224,6 @@ def is_available(preset: ModelPreset) -> bool:
     if preset.embedded:
         return preset.local_path is not None and (preset.local_path / "config.json").is_file()
     if preset.kind == "api":
-        import os
-
         return bool(os.environ.get("MISTRAL_API_KEY"))
     from huggingface_hub import try_to_load_from_cache
 

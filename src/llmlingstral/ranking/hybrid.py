@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..scoring.causal import CausalScorer
+from ..validate import check_finite
 from .base import ScoreRanker, score_non_blank
 from .bm25 import BM25Ranker
 from .perplexity import PerplexityRanker
@@ -50,13 +51,9 @@ class HybridRanker(ScoreRanker):
 
     def __init__(self, scorer: CausalScorer, *,
                  model_weight: float = DEFAULT_MODEL_WEIGHT) -> None:
-        if isinstance(model_weight, bool) or not isinstance(model_weight, (int, float)) or \
-                not np.isfinite(model_weight) or model_weight < 0:
-            raise ValueError(f"hybrid_model_weight must be a finite number >= 0, got "
-                             f"{model_weight!r}")
+        self.model_weight = check_finite("hybrid_model_weight", model_weight, allow_zero=True)
         self.lexical = BM25Ranker()
         self.model = PerplexityRanker(scorer, "after")
-        self.model_weight = float(model_weight)
 
     def scores(self, documents: Sequence[str], question: str) -> list[float]:
         """Fused score of each document; -inf for blank ones."""

@@ -25,11 +25,12 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..api import MistralAPI, MistralAPIError, RetryPolicy, finite_number
+from ..api import MistralAPI, MistralAPIError, RetryPolicy
 from ..progress import tqdm_disable
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer, load_tokenizer
 from ..text.words import chunk_bounds, split_words, word_of_tokens
+from ..validate import check_finite
 from .records import read_jsonl
 
 logger = logging.getLogger(__name__)
@@ -93,10 +94,10 @@ class CollectConfig:
                                             self.max_tokens < 1):
             raise ValueError(f"max_tokens must be a positive integer or None, got "
                              f"{self.max_tokens!r}")
-        finite_number("requests_per_second", self.requests_per_second)
-        finite_number("initial_backoff", self.initial_backoff, allow_zero=True)
-        finite_number("max_backoff", self.max_backoff, allow_zero=True)
-        finite_number("temperature", self.temperature, allow_zero=True)
+        check_finite("requests_per_second", self.requests_per_second)
+        check_finite("initial_backoff", self.initial_backoff, allow_zero=True)
+        check_finite("max_backoff", self.max_backoff, allow_zero=True)
+        check_finite("temperature", self.temperature, allow_zero=True)
         if not isinstance(self.model, str) or not self.model:
             raise ValueError("model must name a Mistral chat model, e.g. mistral-large-latest")
 
@@ -189,7 +190,7 @@ class RateLimiter:
     """Spaces request starts at least ``1 / rate`` seconds apart, across threads."""
 
     def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / finite_number("requests_per_second", rate)
+        self.interval = 1.0 / check_finite("requests_per_second", rate)
         self._next = time.monotonic()
         self._lock = threading.Lock()
 
