@@ -19,6 +19,7 @@ Pure array functions: no model, no tokenizer.
 from __future__ import annotations
 
 import ast
+import math
 import operator
 from typing import Callable, Sequence, TypeVar
 
@@ -86,10 +87,14 @@ def apply_context_budget(target: float, context_budget: str) -> float:
     expression = f"({target!r}){context_budget.strip()}"
     try:
         tree = ast.parse(expression, mode="eval")
-        return float(_evaluate(tree.body))
-    except (SyntaxError, ValueError, ZeroDivisionError) as error:
+        budget = float(_evaluate(tree.body))
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError) as error:
         raise ValueError(f"context_budget={context_budget!r} is not an arithmetic adjustment "
                          f"such as '+100' or '*1.5'") from error
+    if not math.isfinite(budget):
+        raise ValueError(f"context_budget={context_budget!r} gives a budget of {budget}: use "
+                         f"finite numbers such as '+100' or '*1.5'")
+    return budget
 
 
 def _evaluate(node: ast.AST) -> float:

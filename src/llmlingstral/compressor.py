@@ -11,6 +11,7 @@ import dataclasses
 import os
 from typing import Any, Mapping, Sequence
 
+from .errors import InvalidArgumentError
 from .formats import json as json_format
 from .markers import protect_reference_markers
 from .formats import structured as structured_format
@@ -150,6 +151,10 @@ class PromptCompressor:
         settings = settings_from(LLMLinguaSettings, options)
         check_rate("rate", settings.rate)
         check_target("target_token", settings.target_token)
+        if settings.rank_method == "longllmlingua" and not question.strip():
+            raise InvalidArgumentError("rank_method='longllmlingua' ranks the contexts by how "
+                                       "well they answer the question: pass question=..., or "
+                                       "use rank_method='llmlingua'")
         if question.strip() and settings.rank_method == "longllmlingua" and \
                 not any(context_text(c).strip() for c in contexts):
             raise ValueError("question-aware compression needs at least one non-empty "

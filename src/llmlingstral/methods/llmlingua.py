@@ -23,7 +23,8 @@ from ..ranking.perplexity import PerplexityRanker, parse_condition, perplexity_c
 from ..scoring.causal import CausalScorer, ContrastiveStream
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer
-from ..validate import check_choice, check_context_ids, check_positive_int
+from ..validate import (check_choice, check_context_ids, check_finite, check_non_negative_int,
+                        check_optional_count, check_positive_int)
 from .token_level import compress_token_level
 
 
@@ -63,6 +64,18 @@ class LLMLinguaSettings:
         check_positive_int("iterative_size", self.iterative_size)
         check_choice("reorder_context", self.reorder_context, ("original", "sort", "two_stage"))
         parse_condition(self.condition_in_question)
+        check_optional_count("force_context_number", self.force_context_number,
+                             "how many contexts to keep besides the forced ones")
+        for name in ("keep_first_sentence", "keep_last_sentence", "keep_sentence_number"):
+            check_non_negative_int(name, getattr(self, name), "a number of sentences")
+        check_finite("high_priority_bonus", self.high_priority_bonus,
+                     "the score added to protected sentences", minimum=0)
+        check_finite("token_budget_ratio", self.token_budget_ratio,
+                     "the sentence filter's budget as a multiple of the target", minimum=0)
+        check_finite("dynamic_context_compression_ratio",
+                     self.dynamic_context_compression_ratio,
+                     "the spread of keep rates from the best to the worst context",
+                     minimum=0, maximum=1)
 
 
 @dataclass

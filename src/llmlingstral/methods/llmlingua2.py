@@ -21,13 +21,14 @@ import numpy as np
 
 from ..budget import (aim, context_target, keep_fixed_rates, keep_within, lingua2_context_budget,
                       select_contexts, select_top_contexts, target_tokens)
+from ..errors import InvalidArgumentError, UnsupportedOptionError
 from ..prompt import (CONTEXT_SEPARATOR, DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, CompressionOutcome,
                       Segment, context_text, join_contexts, join_prompt)
 from ..ranking.base import Ranker
 from ..scoring.classifier import TOKEN_TO_WORD, TokenClassifier, WordScores
 from ..settings import INTERNAL
 from ..text.words import SPACE, join_kept, split_words
-from ..validate import (check_choice, check_context_ids, check_count_or_unset,
+from ..validate import (check_context_ids, check_count_or_unset,
                         check_non_negative_int, check_probability, check_rate, check_string_list,
                         check_target, check_text)
 
@@ -74,11 +75,13 @@ class LLMLingua2Settings:
         check_target("context_level_target_token", self.context_level_target_token)
         check_rate("context_level_rate", self.context_level_rate)
         check_count_or_unset("target_context", self.target_context, "a number of contexts to keep")
-        check_choice("token_to_word", self.token_to_word, TOKEN_TO_WORD)
+        if self.token_to_word not in TOKEN_TO_WORD:  # llmlingua: NotImplementedError
+            raise UnsupportedOptionError(f"token_to_word must be one of {list(TOKEN_TO_WORD)}, "
+                                         f"got {self.token_to_word!r}")
         self.force_tokens = check_string_list("force_tokens", self.force_tokens)
         self.chunk_end_tokens = check_string_list("chunk_end_tokens", self.chunk_end_tokens)
-        if len(self.force_tokens) > self.max_force_token:
-            raise ValueError(
+        if len(self.force_tokens) > self.max_force_token:  # llmlingua: an assert
+            raise InvalidArgumentError(
                 f"{len(self.force_tokens)} force_tokens given, at most {self.max_force_token} "
                 f"are allowed; pass fewer, or raise llmlingua2_config['max_force_token']")
         if self.keep_threshold is not None:

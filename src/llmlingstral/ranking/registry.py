@@ -24,11 +24,10 @@ Rankers read their settings from the compressor's ``open_api_config`` mapping:
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 from typing import Any, Callable, MutableMapping, Mapping
 
+from ..errors import caller_stacklevel
 from ..models.loader import LoadedModel, load_model
 from .base import Ranker
 
@@ -40,18 +39,6 @@ LEGACY_RANK_METHODS = {
     "jinza": "e5-mistral", "bge_reranker": "mistral-rerank", "cohere": "mistral-rerank",
     "openai": "mistral-embed", "voyageai": "mistral-embed",
 }
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
-
-
-def _caller_stacklevel() -> int:
-    """The ``stacklevel`` of the first frame outside this package, seen from the function
-    that calls this one (so a warning points at the user's line)."""
-    frame, level = sys._getframe(2), 2
-    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(
-            _PACKAGE_DIR):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def resolve_rank_method(name: object, *, stacklevel: int | None = None) -> str:
@@ -71,7 +58,7 @@ def resolve_rank_method(name: object, *, stacklevel: int | None = None) -> str:
                       f"uses its Mistral replacement {replacement!r}. Pass "
                       f"rank_method={replacement!r} to silence this warning.",
                       DeprecationWarning,
-                      stacklevel=_caller_stacklevel() if stacklevel is None else stacklevel + 1)
+                      stacklevel=caller_stacklevel() if stacklevel is None else stacklevel + 1)
         return replacement
     if key in RANK_METHODS:
         return key

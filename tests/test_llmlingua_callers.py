@@ -1,0 +1,126 @@
+"""What code written for llmlingua 0.2.2 relies on, and what bad input gets: llmlingua's
+exception types, clear errors instead of silent wrong answers, and llmlingua's result
+shapes on every path."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import replicas
+from llmlingstral import InvalidArgumentError, PromptCompressor, UnsupportedOptionError
+from texts import documents
+
+
+@pytest.fixture(scope="module")
+def lingua2(tmp_path_factory):
+    folder = replicas.mistral_token_classifier(tmp_path_factory.mktemp("tokcls_callers"))
+    return PromptCompressor(str(folder), device_map="cpu", use_llmlingua2=True)
+
+
+# ----------------------------------------------------------------------------- exception types
+
+
+@pytest.mark.parametrize("rate", [1.5, 0, float("nan")])
+def test_a_bad_rate_is_caught_by_llmlinguas_assertion_handler(compressor, lingua2, rate):
+    for call in (lambda: compressor.compress_prompt(documents(1)[0], rate=rate),
+                 lambda: lingua2.compress_prompt_llmlingua2(documents(1)[0], rate=rate)):
+        with pytest.raises(AssertionError, match="rate must be in"):
+            call()
+        with pytest.raises(ValueError):
+            call()
+
+
+def test_too_many_force_tokens_is_an_assertion_error_and_a_value_error(lingua2):
+    tokens = [f"w{i}" for i in range(101)]
+    with pytest.raises(InvalidArgumentError, match="at most 100") as caught:
+        lingua2.compress_prompt_llmlingua2(documents(1)[0], force_tokens=tokens)
+    assert isinstance(caught.value, AssertionError) and isinstance(caught.value, ValueError)
+
+
+def test_unknown_token_to_word_is_not_implemented_as_in_llmlingua(lingua2):
+    with pytest.raises(NotImplementedError, match="token_to_word must be one of"):
+        lingua2.compress_prompt_llmlingua2(documents(1)[0], token_to_word="max")
+    with pytest.raises(UnsupportedOptionError):
+        lingua2.compress_prompt_llmlingua2(documents(1)[0], token_to_word="max")
+
+
+def test_longllmlingua_ranking_needs_a_question(compressor):
+    with pytest.raises(AssertionError, match="pass question="):
+        compressor.compress_prompt(documents(3), rank_method="longllmlingua", rate=0.5)
+
+
+@pytest.mark.parametrize("name", ["ratio", "bogus_kw", "condition_in_questoin"])
+def test_unknown_keywords_raise_type_error_as_in_llmlingua(compressor, lingua2, name):
+    for method in (compressor, lingua2):
+        with pytest.raises(TypeError, match=name):
+            method.compress_prompt(documents(2), question="why?", **{name: 0.55})
+
+
+# ----------------------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize("option,value", [
+    ("dynamic_context_compression_ratio", float("nan")),
+    ("dynamic_context_compression_ratio", float("inf")),
+    ("dynamic_context_compression_ratio", -0.2),
+    ("force_context_number", -1),
+    ("token_budget_ratio", float("nan")),
+    ("high_priority_bonus", float("inf")),
+    ("keep_first_sentence", -1),
+    ("target_token", float("inf")),
+    ("context_budget", "*1e999"),
+])
+def test_numbers_without_meaning_are_errors_not_empty_prompts(compressor, option, value):
+    with pytest.raises(ValueError, match=option):
+        compressor.compress_prompt(documents(3), question="What is parsed?", rate=0.4,
+                                   use_sentence_level_filter=True, **{option: value})
+
+
+@pytest.mark.parametrize("option,value", [
+    ("context_level_rate", float("nan")), ("context_level_target_token", float("inf")),
+    ("keep_threshold", float("nan")), ("target_token", float("-inf"))])
+def test_llmlingua2_numbers_without_meaning_are_errors(lingua2, option, value):
+    with pytest.raises(ValueError, match=option):
+        lingua2.compress_prompt_llmlingua2(documents(3), rate=0.4, **{option: value})
+
+
+def test_valid_edge_numbers_still_work(compressor):
+    result = compressor.compress_prompt(documents(3), question="What is parsed?", rate=0.4,
+                                        force_context_number=0, force_context_ids=[1],
+                                        dynamic_context_compression_ratio=1.0)
+    assert result["kept_context_ids"] == [1]
+    assert not math.isnan(float(result["rate"].rstrip("%")))
+
+
+# ----------------------------------------------------------------------------- context_segs
+
+
+def test_segments_that_do_not_join_back_to_the_context_are_refused(any_method):
+    with pytest.raises(ValueError, match=r"context_segs\[0\] does not join back"):
+        any_method.compress_prompt(["Some text here."], context_segs=[["Totally different"]])
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("context_segs_rate", [[0.5]], r"context_segs_rate\[0\] has 1 entries for the 2 pieces"),
+    ("context_segs_compress", [[True, False, True]], r"has 3 entries for the 2 pieces"),
+    ("context_segs_rate", [[0.5, 0.5], [0.5]], "has 2 entries for 1 contexts"),
+    ("context_segs_rate", [[0.5, 1.5]], r"context_segs_rate\[0\]\[1\] must be in"),
+])
+def test_segment_lists_that_do_not_match_the_segments_are_refused(any_method, field, value,
+                                                                   match):
+    text = "First piece of text. Second piece of text."
+    with pytest.raises(ValueError, match=match):
+        any_method.compress_prompt([text], context_segs=[[text[:21], text[21:]]],
+                                   **{field: value})
+
+
+def test_segment_settings_without_segments_are_refused(compressor):
+    with pytest.raises(ValueError, match="pass context_segs too"):
+        compressor.compress_prompt(["Some text here."], context_segs_rate=[[0.5]])
+
+
+@pytest.fixture(params=["llmlingua", "llmlingua2"])
+def any_method(request, compressor, lingua2):
+    return compressor if request.param == "llmlingua" else lingua2
