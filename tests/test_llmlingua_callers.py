@@ -124,3 +124,25 @@ def test_segment_settings_without_segments_are_refused(compressor):
 @pytest.fixture(params=["llmlingua", "llmlingua2"])
 def any_method(request, compressor, lingua2):
     return compressor if request.param == "llmlingua" else lingua2
+
+
+# ----------------------------------------------------------------------------- constructor
+
+
+@pytest.mark.parametrize("device_map", [{}, None, ""])
+def test_an_empty_device_map_means_the_default(v03_dir, device_map):
+    compressor = PromptCompressor(str(v03_dir), device_map=device_map)
+    assert compressor.compress_prompt(documents(1)[0], rate=0.5)["compressed_tokens"] > 0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"model_name": {}}, "model_name must be a preset name"),
+    ({"model_name": None}, "model_name must be a preset name"),
+    ({"device_map": ["cpu"]}, "device_map must be a device name"),
+    ({"device_map": True}, "device_map must be a device name"),
+    ({"model_config": "fp16"}, "model_config must be a dict"),
+    ({"open_api_config": ["key"]}, "open_api_config must be a dict"),
+])
+def test_constructor_arguments_of_the_wrong_type_say_so(v03_dir, kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        PromptCompressor(**{"model_name": str(v03_dir), "device_map": "cpu", **kwargs})

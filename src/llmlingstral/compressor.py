@@ -30,7 +30,7 @@ from .recover import recover as recover_text
 from .scoring.causal import CausalScorer
 from .settings import settings_from
 from .tags import parse_context_tags
-from .validate import check_rate, check_target, check_text, context_segments
+from .validate import check_mapping, check_rate, check_target, check_text, context_segments
 
 DEFAULT_MODEL = MISTRAL_MODELS["default"].source
 # Parameters of the public calls that are not method settings: the prompt itself.
@@ -64,6 +64,9 @@ class PromptCompressor:
                  use_llmlingua2: bool = False, use_slingua: bool = False,
                  llmlingua2_config: Mapping[str, Any] | None = None) -> None:
         _check_model_name(model_name)
+        for name, value in (("model_config", model_config), ("open_api_config", open_api_config),
+                            ("llmlingua2_config", llmlingua2_config)):
+            check_mapping(name, value)
         options = dict(model_config or {})
         window = options.pop("max_window", None)
         self.model_name = model_name

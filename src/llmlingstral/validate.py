@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from .errors import InvalidArgumentError
 from .prompt import Segment
@@ -144,6 +144,16 @@ def check_context_ids(name: str, ids: object, n_contexts: int) -> list[int]:
                              f"(valid ids: 0..{n_contexts - 1})")
         checked.append(int(i))
     return checked
+
+
+def check_mapping(name: str, value: object) -> dict[str, Any]:
+    """A dict of settings; None (or an empty dict) means none."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict of settings, got {type(value).__name__} "
+                        f"{value!r}")
+    return dict(value)
 
 
 def check_contexts(context: object) -> list[str]:
