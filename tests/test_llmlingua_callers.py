@@ -146,3 +146,26 @@ def test_an_empty_device_map_means_the_default(v03_dir, device_map):
 def test_constructor_arguments_of_the_wrong_type_say_so(v03_dir, kwargs, match):
     with pytest.raises(TypeError, match=match):
         PromptCompressor(**{"model_name": str(v03_dir), "device_map": "cpu", **kwargs})
+
+
+# ----------------------------------------------------------------------------- names
+
+
+def test_mistral_config_maps_preset_names_to_model_ids():
+    from llmlingstral import MISTRAL_MODELS as presets
+    from llmlingstral.mistral_config import MISTRAL_MODELS
+
+    assert MISTRAL_MODELS["default"] == "mistralai/Mistral-7B-v0.3"
+    assert MISTRAL_MODELS["embedding"] == "intfloat/e5-mistral-7b-instruct"
+    assert set(MISTRAL_MODELS) == set(presets)
+    assert all(isinstance(v, str) for v in MISTRAL_MODELS.values())
+
+
+def test_mistral_is_the_short_name_of_e5_mistral_ranking():
+    import warnings
+
+    from llmlingstral.ranking.registry import resolve_rank_method
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_rank_method("mistral") == "e5-mistral"

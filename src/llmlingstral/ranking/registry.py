@@ -2,7 +2,8 @@
 
 Names: ``llmlingua`` and ``longllmlingua`` (the compressor's own perplexity, built by the
 caller), ``bm25``, ``gzip``, ``hybrid`` (bm25 fused with the compressor's LongLLMLingua
-scores), ``e5-mistral``, ``mistral-embed`` and ``mistral-rerank``.
+scores), ``e5-mistral`` (also
+``mistral``), ``mistral-embed`` and ``mistral-rerank``.
 llmlingua's third-party rankers map to their Mistral replacement with a DeprecationWarning.
 
 Rankers read their settings from the compressor's ``open_api_config`` mapping:
@@ -39,6 +40,8 @@ LEGACY_RANK_METHODS = {
     "jinza": "e5-mistral", "bge_reranker": "mistral-rerank", "cohere": "mistral-rerank",
     "openai": "mistral-embed", "voyageai": "mistral-embed",
 }
+# Short names accepted without a warning.
+RANK_METHOD_ALIASES = {"mistral": "e5-mistral"}
 
 
 def resolve_rank_method(name: object, *, stacklevel: int | None = None) -> str:
@@ -62,6 +65,8 @@ def resolve_rank_method(name: object, *, stacklevel: int | None = None) -> str:
         return replacement
     if key in RANK_METHODS:
         return key
+    if key in RANK_METHOD_ALIASES:
+        return RANK_METHOD_ALIASES[key]
     if key.replace("_", "-") in RANK_METHODS:  # e5_mistral, mistral_embed, mistral_rerank
         return key.replace("_", "-")
     raise ValueError(f"unknown rank_method {name!r}; valid: {', '.join(RANK_METHODS)} "
