@@ -169,3 +169,64 @@ def test_mistral_is_the_short_name_of_e5_mistral_ranking():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert resolve_rank_method("mistral") == "e5-mistral"
+
+
+# ----------------------------------------------------------------------------- LLMLingua-2 paths
+
+INSTRUCTION, QUESTION = "Answer from the documents only.", "Which module parses arguments?"
+
+
+def test_compress_prompt_on_llmlingua2_leaves_instruction_and_question_out(lingua2):
+    docs = documents(3, 700)
+    via_facade = lingua2.compress_prompt(docs, instruction=INSTRUCTION, question=QUESTION,
+                                         rate=0.4)
+    direct = lingua2.compress_prompt_llmlingua2(docs, rate=0.4, use_context_level_filter=True)
+    assert via_facade["compressed_prompt"] == direct["compressed_prompt"]
+    assert via_facade["origin_tokens"] == direct["origin_tokens"]
+    assert INSTRUCTION not in via_facade["compressed_prompt"]
+    assert QUESTION not in via_facade["compressed_prompt"]
+    assert via_facade["compressed_prompt"] == "\n\n".join(via_facade["compressed_prompt_list"])
+
+
+@pytest.mark.parametrize("concate_question", [True, False])
+def test_concate_question_never_brings_the_question_into_an_llmlingua2_result(lingua2,
+                                                                              concate_question):
+    result = lingua2.compress_prompt(documents(2), question=QUESTION, rate=0.5,
+                                     concate_question=concate_question)
+    assert QUESTION not in result["compressed_prompt"]
+
+
+def test_llmlingua_callers_rank_methods_run_on_a_classifier(lingua2):
+    # LlamaIndex's default and LangChain's full LongLLMLingua call, handed an LLMLingua-2
+    # compressor: llmlingua 0.2.2 ignores these options there, and so do we.
+    docs = documents(3, 600)
+    plain = lingua2.compress_prompt(docs, rate=0.4)["compressed_prompt"]
+    assert lingua2.compress_prompt(docs, question=QUESTION, rate=0.4,
+                                   rank_method="longllmlingua")["compressed_prompt"] == plain
+    result = lingua2.compress_prompt(
+        docs, instruction=INSTRUCTION, question=QUESTION, target_token=120,
+        rank_method="longllmlingua", concate_question=False, add_instruction=True,
+        condition_compare=True, condition_in_question="after", context_budget="+100",
+        reorder_context="sort", dynamic_context_compression_ratio=0.4)
+    assert result["compressed_prompt"] and INSTRUCTION not in result["compressed_prompt"]
+    structured = lingua2.structured_compress_prompt(docs, instruction=INSTRUCTION,
+                                                    question=QUESTION, rate=0.4,
+                                                    rank_method="longllmlingua")
+    assert QUESTION not in structured["compressed_prompt"]
+    pairs = lingua2.compress_json({"a": docs[0], "b": docs[1], "c": "short"}, rate=0.3,
+                                  use_keyvalue_level_filter=True)
+    assert isinstance(pairs["compressed_prompt"], dict)
+
+
+def test_classifier_ranks_by_keep_probability_for_llmlingua_ranking(lingua2):
+    ranking = lingua2.get_rank_results(documents(3), "", "llmlingua")
+    assert sorted(i for i, _ in ranking) == [0, 1, 2]
+    scores = [s for _, s in ranking]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+
+
+def test_instruction_and_question_are_kept_when_asked_of_compress_prompt_llmlingua2(lingua2):
+    result = lingua2.compress_prompt_llmlingua2(documents(2), rate=0.4,
+                                                instruction=INSTRUCTION, question=QUESTION)
+    assert result["compressed_prompt"].startswith(INSTRUCTION + "\n\n")
+    assert result["compressed_prompt"].endswith("\n\n" + QUESTION)

@@ -174,8 +174,11 @@ class PromptCompressor:
         settings = settings_from(LLMLingua2Settings, options,
                                  max_force_token=llmlingua2_method.max_force_token(
                                      self.llmlingua2_config))
-        ranker = self._resolve_ranker(options.get("rank_method"),
-                                      options.get("condition_in_question", "none"))
+        rank_method = options.get("rank_method")
+        if not options.get("with_instruction_and_question") and isinstance(rank_method, str) \
+                and rank_method.strip() in PERPLEXITY_METHODS:
+            rank_method = None  # llmlingua's LLMLingua-2 ignores it: the classifier ranks
+        ranker = self._resolve_ranker(rank_method, options.get("condition_in_question", "none"))
         outcome = llmlingua2_method.compress(self.classifier, contexts, settings,
                                              instruction=instruction, question=question,
                                              ranker=ranker)
@@ -217,7 +220,8 @@ class PromptCompressor:
                              "compressor with use_llmlingua2=True and an LLMLingua-2 checkpoint")
         options = _options(locals())
         contexts = _contexts(context, context_segs, context_segs_rate, context_segs_compress)
-        return self.compress_segments(contexts, instruction, question, **options)
+        return self.compress_segments(contexts, instruction, question, **options,
+                                      with_instruction_and_question=True)
 
     # ----------------------------------------------------------------------- SecurityLingua
 
@@ -261,8 +265,8 @@ class PromptCompressor:
         if documents and not any(d.strip() for d in documents):
             raise ValueError("every context is empty: nothing to rank")
         ranker = self._resolve_ranker(rank_method, condition_in_question)
-        if ranker is None:
-            raise ValueError("perplexity ranking needs a causal LM compressor")
+        if ranker is None:  # a token classifier ranks by its mean keep-probability
+            return llmlingua2_method.rank_by_keep_probability(self.classifier, documents)
         return ranker.rank(documents, question)
 
     def _resolve_ranker(self, rank_method: Any, condition_in_question: str) -> Ranker | None:
