@@ -230,3 +230,34 @@ def test_instruction_and_question_are_kept_when_asked_of_compress_prompt_llmling
                                                 instruction=INSTRUCTION, question=QUESTION)
     assert result["compressed_prompt"].startswith(INSTRUCTION + "\n\n")
     assert result["compressed_prompt"].endswith("\n\n" + QUESTION)
+
+
+# ----------------------------------------------------------------------------- protection
+
+FESTIVAL = ("The Kestrel festival opens on 12 May 2024 at 19:30 in the old harbour, and the "
+            "lantern parade leaves the square at 11:40 pm. Tickets cost 45 euros; children "
+            "under 7 enter free. ") * 4
+
+
+def test_force_tokens_and_digits_are_kept_on_the_llmlingua_path(compressor):
+    result = compressor.compress_prompt(FESTIVAL, rate=0.1, force_tokens=["Kestrel", "11:40 pm"],
+                                        force_reserve_digit=True)
+    kept = result["compressed_prompt"]
+    assert kept.count("Kestrel") == 4 and kept.count("11:40 pm") == 4
+    for number in ("12", "2024", "19:30", "45", "7"):
+        assert kept.split().count(number) + kept.split().count(number + ".") >= 4, number
+    assert result["compressed_tokens"] < result["origin_tokens"]
+    words = iter(FESTIVAL.split())
+    assert all(any(w == o for o in words) for w in kept.split())  # deletion only
+
+
+def test_force_tokens_protect_words_in_every_kept_document(compressor):
+    docs = [FESTIVAL, "Kestrel is also the name of a small falcon. " * 8]
+    result = compressor.compress_prompt(docs, rate=0.2, force_tokens=["Kestrel"],
+                                        use_context_level_filter=False)
+    assert result["compressed_prompt"].count("Kestrel") == 12
+
+
+def test_force_tokens_on_the_llmlingua_path_must_be_strings(compressor):
+    with pytest.raises(TypeError, match="force_tokens"):
+        compressor.compress_prompt(FESTIVAL, rate=0.3, force_tokens="Kestrel")
