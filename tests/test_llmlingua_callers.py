@@ -261,3 +261,17 @@ def test_force_tokens_protect_words_in_every_kept_document(compressor):
 def test_force_tokens_on_the_llmlingua_path_must_be_strings(compressor):
     with pytest.raises(TypeError, match="force_tokens"):
         compressor.compress_prompt(FESTIVAL, rate=0.3, force_tokens="Kestrel")
+
+
+# ----------------------------------------------------------------------------- empty input
+
+
+@pytest.mark.parametrize("context", ["", "  \n ", [], ["", "  "]])
+def test_empty_input_comes_back_unchanged_with_every_method(compressor, lingua2, context):
+    for method in (compressor, lingua2):
+        result = method.compress_prompt(context, rate=0.3)
+        assert result["compressed_prompt"].strip() == ""
+        assert result["compressed_tokens"] == result["origin_tokens"]
+    with_question = compressor.compress_prompt(context, question=QUESTION, rate=0.3)
+    assert with_question["compressed_prompt"].strip() == QUESTION
+    assert lingua2.compress_prompt(context, question=QUESTION)["compressed_prompt"].strip() == ""

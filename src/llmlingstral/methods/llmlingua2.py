@@ -146,8 +146,6 @@ def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
     rank_question = question
     if not settings.with_instruction_and_question:
         instruction = question = ""
-    if not any(t.strip() for t in texts) and not (instruction.strip() or question.strip()):
-        raise ValueError("the prompt is empty: pass a non-empty context to compress")
     origin_prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts), question)
     origin = tokenizer.count(origin_prompt)
     threshold_mode = settings.keep_threshold is not None
