@@ -275,3 +275,27 @@ def test_empty_input_comes_back_unchanged_with_every_method(compressor, lingua2,
     with_question = compressor.compress_prompt(context, question=QUESTION, rate=0.3)
     assert with_question["compressed_prompt"].strip() == QUESTION
     assert lingua2.compress_prompt(context, question=QUESTION)["compressed_prompt"].strip() == ""
+
+
+# ----------------------------------------------------------------------------- JSON
+
+PROFILE = {"id": 7, "name": "Ana", "tags": ["lantern", "harbour festival", "x"],
+           "bio": FESTIVAL}
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.6])
+def test_json_values_never_hold_the_labels_they_were_scored_with(rate):
+    compressor = PromptCompressor("nano-lingua2", device_map="cpu", use_llmlingua2=True)
+    out = compressor.compress_json(PROFILE, rate=rate)["compressed_prompt"]
+    strings = [out.get("name", "")] + list(out.get("tags", [])) + [out.get("bio", "")]
+    assert not any(s.startswith(("name:", "tags[", "bio:")) for s in strings), out
+    assert out["id"] == 7
+    for item in out.get("tags", []):
+        assert item in PROFILE["tags"] or item in " ".join(PROFILE["tags"])
+
+
+def test_a_json_config_key_the_data_lacks_is_an_error(compressor):
+    with pytest.raises(AssertionError, match=r"json_config names key\(s\) \['biografy'\]"):
+        compressor.compress_json(PROFILE, {"biografy": {"rate": 0.3}})
+    with pytest.raises(ValueError, match="its keys are"):
+        compressor.compress_json(PROFILE, {"bio": {"rate": 0.3}, "nme": {"compress": False}})
