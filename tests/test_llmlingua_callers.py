@@ -299,3 +299,29 @@ def test_a_json_config_key_the_data_lacks_is_an_error(compressor):
         compressor.compress_json(PROFILE, {"biografy": {"rate": 0.3}})
     with pytest.raises(ValueError, match="its keys are"):
         compressor.compress_json(PROFILE, {"bio": {"rate": 0.3}, "nme": {"compress": False}})
+
+
+# ----------------------------------------------------------------------------- budget
+
+
+def test_readme_example_returns_a_prompt_when_the_question_exceeds_the_target(compressor,
+                                                                              lingua2):
+    call = dict(instruction="Answer from the documents.", question="When is the festival?",
+                rate=0.4)
+    with pytest.warns(UserWarning, match="compressed as far as they go") as caught:
+        result = compressor.compress_prompt(["first document ...", "second document ..."],
+                                            **call)
+    assert caught[0].filename == __file__
+    assert result["compressed_prompt"].startswith(call["instruction"])
+    assert result["compressed_prompt"].endswith(call["question"])
+    with pytest.warns(UserWarning, match="no room for the contexts"):
+        extra = lingua2.compress_prompt_llmlingua2(["first document ...", "second document ..."],
+                                                   **call)
+    assert extra["compressed_prompt"].endswith(call["question"])
+
+
+def test_protected_text_survives_when_the_question_takes_the_whole_target(compressor):
+    with pytest.warns(UserWarning):
+        result = compressor.compress_prompt(FESTIVAL, question="why? " * 40, target_token=20,
+                                            force_tokens=["Kestrel"])
+    assert result["compressed_prompt"].count("Kestrel") == 4
