@@ -325,3 +325,21 @@ def test_protected_text_survives_when_the_question_takes_the_whole_target(compre
         result = compressor.compress_prompt(FESTIVAL, question="why? " * 40, target_token=20,
                                             force_tokens=["Kestrel"])
     assert result["compressed_prompt"].count("Kestrel") == 4
+
+
+# ----------------------------------------------------------------------------- result
+
+
+def test_saving_keeps_llmlinguas_sentence_and_parses_with_its_regex(compressor, lingua2):
+    import re
+
+    from llmlingstral.prompt import SAVING_MODEL, SAVING_USD_PER_TOKEN
+
+    for result in (compressor.compress_prompt(FESTIVAL, rate=0.3),
+                   lingua2.compress_prompt(FESTIVAL, rate=0.3)):
+        match = re.fullmatch(r", Saving \$([\d.]+) in ([\w.-]+)\.", result["saving"])
+        assert match and match.group(2) == SAVING_MODEL == "mistral-large-latest"
+        removed = result["origin_tokens"] - result["compressed_tokens"]
+        assert float(match.group(1)) == round(removed * SAVING_USD_PER_TOKEN, 1)
+    big = compressor.compress_prompt(FESTIVAL, rate=0.3)
+    assert re.search(r"Saving \$([\d.]+)", big["saving"]).group(1) == "0.0"
