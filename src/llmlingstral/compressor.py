@@ -125,7 +125,10 @@ class PromptCompressor:
         ``<llmlingua, ...>`` tags in a context set a part's rate or protect it (see
         :mod:`llmlingstral.tags`) unless ``context_segs`` is given.
         With ``use_llmlingua2=True`` or ``use_slingua=True`` this is
-        :meth:`compress_prompt_llmlingua2`.
+        :meth:`compress_prompt_llmlingua2` as llmlingua 0.2.2 calls it: the result holds the
+        compressed contexts alone (no instruction or question), and the LongLLMLingua
+        options are ignored; ``force_tokens`` and ``force_reserve_digit`` keep their words
+        with both methods.
         """
         options = _options(locals())
         contexts = _contexts(context, context_segs, context_segs_rate, context_segs_compress)
