@@ -343,3 +343,11 @@ def test_saving_keeps_llmlinguas_sentence_and_parses_with_its_regex(compressor, 
         assert float(match.group(1)) == round(removed * SAVING_USD_PER_TOKEN, 1)
     big = compressor.compress_prompt(FESTIVAL, rate=0.3)
     assert re.search(r"Saving \$([\d.]+)", big["saving"]).group(1) == "0.0"
+
+
+def test_llmlingua_options_a_classifier_ignores_must_still_be_well_formed(lingua2):
+    assert lingua2.compress_prompt(documents(2), rate=0.5, iterative_size=100,
+                                   dynamic_context_compression_ratio=0.4)["compressed_prompt"]
+    with pytest.raises(ValueError, match="dynamic_context_compression_ratio"):
+        lingua2.compress_prompt(documents(2), rate=0.5,
+                                dynamic_context_compression_ratio=float("nan"))

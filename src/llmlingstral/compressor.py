@@ -174,6 +174,8 @@ class PromptCompressor:
                              question: str, options: dict[str, Any]) -> dict[str, Any]:
         if self.use_slingua and options.get("keep_threshold") is None:
             options = {**options, "keep_threshold": self.security.threshold}
+        # LLMLingua options are ignored here, as in llmlingua, but never a malformed one.
+        settings_from(LLMLinguaSettings, options).validate()
         settings = settings_from(LLMLingua2Settings, options,
                                  max_force_token=llmlingua2_method.max_force_token(
                                      self.llmlingua2_config))
