@@ -53,21 +53,6 @@ def check_target(name: str, value: object) -> float:
     return value
 
 
-def check_finite(name: str, value: object, meaning: str, *, minimum: float | None = None,
-                 maximum: float | None = None) -> float:
-    """A finite number, optionally within ``[minimum, maximum]``; ``meaning`` says what it is."""
-    if not _is_number(value):
-        raise TypeError(f"{name} must be a number ({meaning}), got {type(value).__name__}")
-    low_ok = minimum is None or value >= minimum
-    high_ok = maximum is None or value <= maximum
-    if not math.isfinite(value) or not low_ok or not high_ok:
-        bounds = "" if minimum is None and maximum is None else \
-            f" in [{'-inf' if minimum is None else minimum}, " \
-            f"{'inf' if maximum is None else maximum}]"
-        raise ValueError(f"{name} must be a finite number{bounds} ({meaning}), got {value!r}")
-    return float(value)
-
-
 def check_optional_count(name: str, value: object, meaning: str) -> int | None:
     """None, or a whole number >= 0."""
     return None if value is None else check_non_negative_int(name, value, meaning)
@@ -77,6 +62,20 @@ def check_probability(name: str, value: object) -> float:
     """A probability in [0, 1]."""
     if not _is_number(value) or math.isnan(value) or not 0 <= value <= 1:
         raise ValueError(f"{name} is a probability in [0, 1], got {value!r}")
+    return float(value)
+
+
+def check_finite(name: str, value: object, *, allow_zero: bool = False,
+                 maximum: float | None = None, meaning: str = "") -> float:
+    """A finite number > 0 (>= 0 with ``allow_zero``), at most ``maximum`` if given: NaN,
+    infinity and negatives are refused. ``meaning`` says what the number is for."""
+    too_big = maximum is not None and _is_number(value) and value > maximum
+    if not _is_number(value) or not math.isfinite(value) or value < 0 or \
+            (value == 0 and not allow_zero) or too_big:
+        bound = ">= 0" if allow_zero else "> 0"
+        bound += "" if maximum is None else f" and <= {maximum}"
+        what = f" ({meaning})" if meaning else ""
+        raise ValueError(f"{name} must be a finite number {bound}{what}, got {value!r}")
     return float(value)
 
 

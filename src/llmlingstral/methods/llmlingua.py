@@ -77,14 +77,13 @@ class LLMLinguaSettings:
                              "how many contexts to keep besides the forced ones")
         for name in ("keep_first_sentence", "keep_last_sentence", "keep_sentence_number"):
             check_non_negative_int(name, getattr(self, name), "a number of sentences")
-        check_finite("high_priority_bonus", self.high_priority_bonus,
-                     "the score added to protected sentences", minimum=0)
-        check_finite("token_budget_ratio", self.token_budget_ratio,
-                     "the sentence filter's budget as a multiple of the target", minimum=0)
+        check_finite("high_priority_bonus", self.high_priority_bonus, allow_zero=True,
+                     meaning="the score added to protected sentences")
+        check_finite("token_budget_ratio", self.token_budget_ratio, allow_zero=True,
+                     meaning="the sentence filter's budget as a multiple of the target")
         check_finite("dynamic_context_compression_ratio",
-                     self.dynamic_context_compression_ratio,
-                     "the spread of keep rates from the best to the worst context",
-                     minimum=0, maximum=1)
+                     self.dynamic_context_compression_ratio, allow_zero=True, maximum=1,
+                     meaning="the spread of keep rates from the best to the worst context")
 
 
 @dataclass
