@@ -150,11 +150,13 @@ def join_kept(words: Words, keep: np.ndarray, *, strip_start: bool = True) -> st
     A chunk's leading whitespace is written before the first kept word of the chunk unless
     that word is trailing punctuation (which attaches to what precedes it: "Hello, there").
     If that whitespace was a SPACE word that was dropped, one space stands in for it.
-    With ``strip_start``, whitespace left at the very start of the output is removed when
-    the text itself did not start with whitespace.
+    With ``strip_start``, such whitespace left at the very start of the output is removed
+    when the text itself did not start with whitespace; a kept SPACE word (a forced
+    newline) is never removed.
     """
     text = words.text
     pieces: list[str] = []
+    strip = strip_start and not text[:1].isspace()
     last_chunk = -1
     for i in np.flatnonzero(keep):
         chunk, role = int(words.chunk[i]), int(words.role[i])
@@ -162,13 +164,11 @@ def join_kept(words: Words, keep: np.ndarray, *, strip_start: bool = True) -> st
             space = _leading_whitespace(words, keep, i)
             if pieces and pieces[-1].endswith("\n") and "\n" not in space:
                 space = ""  # the line already starts here: no stray indent
-            pieces.append(space)
+            if not (strip and not pieces):
+                pieces.append(space)
         pieces.append(text[words.word_starts[i]:words.ends[i]])
         last_chunk = chunk
-    joined = "".join(pieces)
-    if strip_start and not text[:1].isspace():
-        joined = joined.lstrip()
-    return joined
+    return "".join(pieces)
 
 
 def _leading_whitespace(words: Words, keep: np.ndarray, i: int) -> str:
