@@ -20,6 +20,7 @@ import torch
 from .budget import coarse_target
 from .methods import llmlingua as llmlingua_method
 from .methods.llmlingua import LLMLinguaSettings
+from .methods.steps import run_steps
 from .prompt import Segment, join_contexts
 from .ranking.perplexity import (CONDITIONS, PerplexityRanker, condition_surprisal,
                                  parse_condition, perplexity_condition)
@@ -191,10 +192,10 @@ class LLMLinguaMethods:
         """
         texts = check_contexts(context)
         prefix, texts = (texts[0], texts[1:]) if start and texts else ("", texts)
-        kept = llmlingua_method.token_level_pass(
+        kept = run_steps(llmlingua_method.token_level_pass(
             self._causal_scorer("iterative_compress_prompt"), _segments(texts, segments_info),
             float(target_token), prefix_text=prefix, contrastive=bool(condition_compare),
-            iterative_size=iterative_size, keep_split=keep_split, deltas=dynamic_ratio)
+            iterative_size=iterative_size, keep_split=keep_split, deltas=dynamic_ratio))
         encoded = self.tokenizer(join_contexts(kept), add_special_tokens=False,
                                  return_tensors="pt")
         return encoded.input_ids, encoded.attention_mask

@@ -23,6 +23,7 @@ from typing import Sequence
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, processors
 
 from .errors import LLMLingstralError
+from .validate import check_unicode
 
 SPIECE_UNDERLINE = "\u2581"
 
@@ -226,7 +227,7 @@ def _id_list(ids: object) -> list[int]:
 def _check_text(text: object) -> str:
     if not isinstance(text, str):
         raise TypeError(f"expected text as str, got {type(text).__name__}")
-    return text
+    return check_unicode("the text", text)
 
 
 # --------------------------------------------------------------------------- builders

@@ -26,7 +26,8 @@ from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer
 from ..validate import (check_choice, check_context_ids, check_finite, check_non_negative_int,
                         check_optional_count, check_positive_int, check_string_list)
-from .token_level import compress_token_level
+from .steps import Steps, run_or_defer
+from .token_level import token_level_steps
 
 
 @dataclass
@@ -110,8 +111,17 @@ def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: s
 
     ``ranker`` orders the contexts (default: LLMLingua's perplexity ranking); a
     :class:`PerplexityRanker` is used without its question condition when there is no
-    question.
+    question. Under :func:`.steps.deferring` the unstarted :func:`compress_steps` are
+    raised to the batch driver instead (see :mod:`llmlingstral.lockstep`).
     """
+    return run_or_defer(compress_steps(scorer, contexts, instruction, question, settings,
+                                       ranker))
+
+
+def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
+                   question: str, settings: LLMLinguaSettings,
+                   ranker: Ranker | None = None) -> Steps[CompressionOutcome]:
+    """:func:`compress`, yielding each token-level window to be scored (see :mod:`.steps`)."""
     settings.validate()
     tokenizer = scorer.tokenizer
     texts = [context_text(c) for c in contexts]
@@ -133,7 +143,8 @@ def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: s
     if settings.use_sentence_level_filter:
         chosen = filter_sentences(scorer, chosen, question, settings, budget)
     if settings.use_token_level_filter:
-        compressed = _token_level(scorer, chosen, instruction, question, settings, budget, deltas)
+        compressed = yield from _token_level(scorer, chosen, instruction, question, settings,
+                                             budget, deltas)
     else:
         compressed = [context_text(c) for c in chosen]
     prompt = join_prompt(instruction, join_contexts(compressed),
@@ -244,12 +255,13 @@ def _token_level(scorer, contexts, instruction, question, settings, target, delt
     prefix_text = question if condition.token_level and question else ""
     if settings.add_instruction and instruction:
         prefix_text = CONTEXT_SEPARATOR.join(p for p in (prefix_text, instruction) if p)
-    return token_level_pass(scorer, contexts, target, prefix_text=prefix_text,
-                            contrastive=condition.contrastive,
-                            iterative_size=settings.iterative_size, keep_split=settings.keep_split,
-                            deltas=deltas, show_progress=settings.show_progress,
-                            force_tokens=settings.force_tokens,
-                            force_reserve_digit=settings.force_reserve_digit)
+    return (yield from token_level_pass(scorer, contexts, target, prefix_text=prefix_text,
+                                        contrastive=condition.contrastive,
+                                        iterative_size=settings.iterative_size,
+                                        keep_split=settings.keep_split, deltas=deltas,
+                                        show_progress=settings.show_progress,
+                                        force_tokens=settings.force_tokens,
+                                        force_reserve_digit=settings.force_reserve_digit))
 
 
 def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]], target: float,
@@ -257,18 +269,19 @@ def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]]
                      iterative_size: int = 200, keep_split: bool = False,
                      deltas: Sequence[float] | None = None,
                      show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                     force_reserve_digit: bool = False) -> list[str]:
-    """The fine pass: each context's compressed text, about ``target`` tokens in all, scored
-    given ``prefix_text`` (and by the prefix's effect with ``contrastive``); words holding a
-    force token (or a digit, with ``force_reserve_digit``) are kept."""
+                     force_reserve_digit: bool = False) -> Steps[list[str]]:
+    """The fine pass, one window at a time (see :mod:`.steps`): each context's compressed
+    text, about ``target`` tokens in all, scored given ``prefix_text`` (and by the prefix's
+    effect with ``contrastive``); words holding a force token (or a digit, with
+    ``force_reserve_digit``) are kept."""
     tokenizer = scorer.tokenizer
     prefix = tokenizer.encode(prefix_text + CONTEXT_SEPARATOR) if prefix_text else []
     if contrastive and prefix:
         stream = ContrastiveStream(scorer.stream(), scorer.stream(prefix))
     else:
         stream = scorer.stream(prefix)
-    return compress_token_level(stream, tokenizer, contexts, target,
-                                iterative_size=iterative_size, keep_split=keep_split,
-                                context_deltas=deltas, show_progress=show_progress,
-                                force_tokens=force_tokens,
-                                force_reserve_digit=force_reserve_digit)
+    return (yield from token_level_steps(stream, tokenizer, contexts, target,
+                                         iterative_size=iterative_size, keep_split=keep_split,
+                                         context_deltas=deltas, show_progress=show_progress,
+                                         force_tokens=force_tokens,
+                                         force_reserve_digit=force_reserve_digit))
