@@ -136,3 +136,14 @@ def test_quiet_hides_the_loading_bar_on_a_terminal(tmp_path, capsys, monkeypatch
     prompt.write_text(stdlib_prose(800))
     args = ["compress", str(prompt), "--rate", "0.5", "--device", "cpu", "--quiet"]
     assert "Loading weights" not in _cli_stderr(args, capsys, monkeypatch, terminal=True)
+
+
+def test_compression_bars_stay_off_a_stream_that_is_not_a_terminal(capsys):
+    from llmlingstral import PromptCompressor
+    from texts import stdlib_prose
+
+    compressor = PromptCompressor("nano", device_map="cpu")
+    text = stdlib_prose(3000)
+    compressor.compress_prompt(text, rate=0.5, iterative_size=20, show_progress=True)
+    compressor.compress_prompts([text[:400], text[400:800]], rate=0.5, show_progress=True)
+    assert "compressing" not in capsys.readouterr().err

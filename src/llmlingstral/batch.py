@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
 from tqdm.auto import tqdm
 
 from .lockstep import Outcome, compress_causal_requests
+from .progress import bar_disable
 
 if TYPE_CHECKING:
     from .scoring.classifier import TokenClassifier, WordScores
@@ -81,7 +82,7 @@ def compress_requests(compressor: Compressor, requests: Sequence[Mapping[str, An
                       show_progress: bool | None = None) -> list[Outcome]:
     """The result of ``compress_prompt(**request)`` for each request, or the exception it
     raised: one bad request does not stop the others."""
-    disable = len(requests) < _PROGRESS_MIN_PROMPTS if show_progress is None else not show_progress
+    disable = bar_disable(show_progress, len(requests) >= _PROGRESS_MIN_PROMPTS)
     requests = [quiet(r) for r in requests]
     with tqdm(total=len(requests), desc="compressing prompts", unit="prompt",
               disable=disable, leave=False) as bar:

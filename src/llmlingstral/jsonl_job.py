@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterator, TextIO
 
 from tqdm.auto import tqdm
 
+from .progress import tqdm_disable
+
 # Keys a record may hold besides ``options``.
 RECORD_KEYS = ("id", "context", "question", "instruction", "rate", "target_token")
 
@@ -126,7 +128,7 @@ def _process(compressor, source: Path, job: _Job) -> None:
     with source.open(encoding="utf-8") as lines:
         total = sum(1 for _ in lines)
     batch: list[tuple[int, Any, dict[str, Any]]] = []
-    bar = tqdm(total=total, desc="records", unit="record", disable=job.args.quiet)
+    bar = tqdm(total=total, desc="records", unit="record", disable=tqdm_disable(False if job.args.quiet else None))
     with bar:
         for number, record_id, request in _requests(source, job):
             bar.update(1)

@@ -23,6 +23,13 @@ def tqdm_disable(show: bool | None) -> bool | None:
     return True if show is False else None
 
 
+def bar_disable(show: bool | None, long_enough: bool) -> bool | None:
+    """tqdm's ``disable`` for work that shows a bar by default only when ``long_enough``."""
+    if show is None and not long_enough:
+        return True
+    return tqdm_disable(show)
+
+
 def stderr_is_terminal(stream: TextIO | None = None) -> bool:
     """Whether progress written to ``stream`` (default: stderr) would reach a terminal."""
     stream = sys.stderr if stream is None else stream

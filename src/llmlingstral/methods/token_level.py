@@ -16,6 +16,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..budget import unit_quotas
+from ..progress import bar_disable
 from ..prompt import CONTEXT_SEPARATOR, Segment
 from ..text.scripts import ShiftedStarts, token_start_set
 from ..text.units import Units, owner_of_tokens, protected_units, split_units
@@ -171,7 +172,7 @@ def _select_units(stream: TokenStream, layout: _Layout, quota: np.ndarray, size:
     token_bounds = np.concatenate([[0], np.cumsum(layout.cost)]).astype(np.int64)
     ids = layout.token_ids
     windows = _windows(layout, size, stream.chunk_limit)
-    disable = (len(windows) < _PROGRESS_MIN_WINDOWS) if show_progress is None else not show_progress
+    disable = bar_disable(show_progress, len(windows) >= _PROGRESS_MIN_WINDOWS)
     # Each budget group keeps its own running balance, so a segment's rate is its own.
     n_groups = int(layout.budget_group.max()) + 1 if len(layout.budget_group) else 0
     promised, kept = np.zeros(n_groups), np.zeros(n_groups)
