@@ -4,7 +4,9 @@ Every method keeps words whole, so the compressed prompt is, piece by piece, a s
 of the original's words. The compressed prompt is cut at blank lines (LongLLMLingua may
 reorder documents, never the text inside one); each piece is matched, word after word, to
 the first paragraph of the original that holds it in order, trying the paragraphs after
-the last match first. A piece that fits in no paragraph is matched across the whole text.
+the last match first. A piece that fits in no single paragraph (the method removed a
+paragraph break) is matched from a paragraph onwards across the following ones; one that
+fits nowhere is matched as far as it goes.
 Text in scripts written without spaces is compared character by character.
 """
 
@@ -63,6 +65,19 @@ def _match_partial(piece: list[str], keys: list[str], start: int) -> list[int]:
     return found
 
 
+def _match_across(piece: list[str], keys: list[str], cursors: list[int],
+                  order: list[int]) -> list[int]:
+    for index in order:
+        found = _match(piece, keys, cursors[index], len(keys))
+        if found is not None:
+            return found
+    return []
+
+
+def _paragraph_of(paragraphs: list[tuple[int, int]], position: int) -> int:
+    return next(i for i, (first, end) in enumerate(paragraphs) if first <= position < end)
+
+
 def kept_mask(original: str, compressed: str) -> tuple[list[tuple[int, int, str]], list[bool]]:
     """The units of ``original`` and, for each, whether it appears in ``compressed``."""
     units = _units(original)
@@ -82,7 +97,12 @@ def kept_mask(original: str, compressed: str) -> tuple[list[tuple[int, int, str]
                 cursors[index], last = found[-1] + 1, index
                 break
         else:
-            found = _match_partial(piece, keys, cursors[last])
+            found = _match_across(piece, keys, cursors, order)
+            if found:
+                last = _paragraph_of(paragraphs, found[-1])
+                cursors[last] = found[-1] + 1
+            else:
+                found = _match_partial(piece, keys, cursors[last])
         for position in found:
             kept[position] = True
     return units, kept
