@@ -15,7 +15,7 @@ import pytest
 
 from live_server import LiveServer
 from local_api import LocalAPIServer, chat_completion_payload, chat_stream_payloads
-from texts import documents, stdlib_prose
+from texts import documents, stdlib_prose as _stdlib_prose
 
 pytestmark = pytest.mark.xdist_group("serve")
 UPSTREAM_KEY = "upstream-secret-9d41"
@@ -25,6 +25,12 @@ MULTILINGUAL = ("The committee approved the new budget for the northern railway 
                 "Комитет утвердил новый бюджет северной железной дороги после долгих споров.\n\n"
                 "委员会在关于成本和延误的长时间辩论后批准了北方铁路线的新预算。\n\n"
                 "委員会はコストと遅延について長い議論の末、北部鉄道線の新しい予算を承認した。")
+
+
+def stdlib_prose(chars: int) -> str:
+    """About ``chars`` characters of English prose, cut at a word."""
+    text = _stdlib_prose(chars)[:chars]
+    return text[:text.rfind(" ")]
 
 
 def _reply_handler(body):
@@ -281,10 +287,6 @@ def test_full_queue_is_429_and_slow_job_times_out(guarded_service):
 # --------------------------------------------------------------------------- proxy
 
 
-def _long_message(tokens_hint: int = 900) -> str:
-    return stdlib_prose(tokens_hint * 5)
-
-
 def test_proxy_with_openai_client_compresses_marked_messages(service, upstream):
     from openai import OpenAI
 
@@ -395,3 +397,158 @@ def test_proxy_passes_upstream_errors_through(service, upstream):
                      {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
     assert response.status_code == 429
     assert "scripted 429" in json.dumps(response.json())
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def _chromium():
+    import shutil
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver = shutil.which("chromedriver")
+    if not (browser and driver):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run "
+                    "installs them with apt)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-extensions"):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+
+
+def test_page_shows_kept_and_dropped_words_in_headless_chromium(service):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    browser = _chromium()
+    try:
+        browser.get(f"{service.url}/")
+        wait = WebDriverWait(browser, 60)
+        wait.until(ready.element_to_be_clickable((By.ID, "submit")))
+        browser.find_element(By.ID, "prompt").send_keys(MULTILINGUAL)
+        Select(browser.find_element(By.ID, "method")).select_by_value("llmlingua2")
+        browser.execute_script("const r = document.getElementById('rate'); r.value = '0.4';"
+                               "r.dispatchEvent(new Event('input'));")
+        assert browser.find_element(By.ID, "rate-value").text == "0.40"
+        browser.find_element(By.ID, "submit").click()
+        wait.until(ready.visibility_of_element_located((By.ID, "result")))
+        kept = browser.find_elements(By.CSS_SELECTOR, "#marked span.kept")
+        dropped = browser.find_elements(By.CSS_SELECTOR, "#marked s.dropped")
+        assert kept and dropped
+        assert dropped[0].value_of_css_property("text-decoration-line") == "line-through"
+        shown = browser.find_element(By.ID, "marked").get_attribute("textContent")
+        assert shown == MULTILINGUAL
+        origin = int(browser.find_element(By.ID, "origin-tokens").text)
+        compressed = int(browser.find_element(By.ID, "compressed-tokens").text)
+        assert 0 < compressed < origin
+        assert float(browser.find_element(By.ID, "achieved-rate").text) < 1
+        assert browser.find_element(By.ID, "elapsed").text.endswith("ms)")
+        # a bad request shows the service's message
+        browser.find_element(By.ID, "prompt").clear()
+        browser.find_element(By.ID, "submit").click()
+        alert = wait.until(ready.visibility_of_element_located((By.ID, "error")))
+        assert alert.text.startswith("422: ")
+    finally:
+        browser.quit()
+
+
+def test_page_assets_ship_with_the_package(service):
+    page = httpx.get(f"{service.url}/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(not a.startswith(("http:", "https:", "//")) for a in assets)
+    for asset in assets:
+        assert httpx.get(f"{service.url}/{asset}").status_code == 200
+
+
+# --------------------------------------------------------------------------- shutdown
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_sigterm_finishes_requests_in_flight(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "serve.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llmlingstral.cli", "serve", "--port", str(port), "--model",
+         "none", "--device", "cpu", "--batch-window-ms", "1500", "--max-batch-size", "3"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "serve.log").read_text()
+            time.sleep(0.2)
+        texts = documents(3, 300)
+
+        async def in_flight():
+            async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+                requests = [asyncio.create_task(client.post("/v1/compress", json={
+                    "method": "llmlingua2", "context": t, "rate": 0.5})) for t in texts]
+                while _metric_at(url, "llmlingstral_queue_depth") < len(texts):
+                    await asyncio.sleep(0.02)
+                process.send_signal(signal.SIGTERM)   # all three wait in the batch window
+                return await asyncio.gather(*requests)
+
+        replies = asyncio.run(in_flight())
+        assert [r.status_code for r in replies] == [200, 200, 200]
+        assert all(r.json()["compressed_tokens"] < r.json()["origin_tokens"] for r in replies)
+        # uvicorn re-raises the signal once shut down, so the status is SIGTERM's own
+        assert process.wait(timeout=60) in (0, -signal.SIGTERM)
+        assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        log.close()
+
+
+def _metric_at(url: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", httpx.get(f"{url}/metrics").text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+# --------------------------------------------------------------------------- README
+
+
+def test_readme_serve_command_and_curl_work(service):
+    import shlex
+    from pathlib import Path
+
+    from llmlingstral.cli import build_parser
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = next(line for line in readme.splitlines() if "llmlingstral serve --host" in line)
+    command = shlex.split(start.split("&&")[-1])
+    assert command[0].endswith("llmlingstral")
+    args = build_parser().parse_args(command[1:])
+    assert (args.model, args.host, args.port) == ("nano", "127.0.0.1", 8000)
+    curl = shlex.split(next(line for line in readme.splitlines()
+                            if line.startswith("curl -s http://127.0.0.1:8000/v1/compress")))
+    body = json.loads(curl[curl.index("-d") + 1])
+    response = _post(service, "/v1/compress", body)
+    assert response.status_code == 200
+    assert response.json()["compressed_tokens"] < response.json()["origin_tokens"]
