@@ -552,3 +552,18 @@ def test_readme_serve_command_and_curl_work(service):
     response = _post(service, "/v1/compress", body)
     assert response.status_code == 200
     assert response.json()["compressed_tokens"] < response.json()["origin_tokens"]
+
+
+def test_a_bad_request_in_a_batch_fails_alone(service):
+    texts = documents(3, 400)
+    bodies = [{"method": "llmlingua2", "context": t, "rate": 0.5} for t in texts]
+    bodies.insert(1, {"method": "llmlingua2", "context": texts[0], "rate": 0.5,
+                      "force_tokens": ["a"] * 500})
+
+    async def send_all():
+        async with httpx.AsyncClient(base_url=service.url, timeout=60) as client:
+            return await asyncio.gather(*(client.post("/v1/compress", json=b) for b in bodies))
+
+    replies = asyncio.run(send_all())
+    assert [r.status_code for r in replies] == [200, 422, 200, 200]
+    assert "force_tokens given, at most 100" in replies[1].json()["error"]["message"]

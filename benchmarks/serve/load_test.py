@@ -165,9 +165,11 @@ def report(results: dict[str, dict[str, PhaseResult]], args) -> None:
                          sum(phase.errors.values()) or 0])
     print(markdown_table(["mode", "phase", "s", "requests", "req/s", "p50 ms", "p95 ms",
                           "p99 ms", "errors"], rows))
-    on, off = results.get("batching on", {}).get("load"), results.get("batching off", {}).get("load")
+    on = results.get("batching on", {}).get("load")
+    off = results.get("batching off", {}).get("load")
     if on and off and off.ok:
-        print(f"\nthroughput, batching on / off: {on.ok / on.seconds / (off.ok / off.seconds):.2f}x")
+        ratio = on.ok / on.seconds / (off.ok / off.seconds)
+        print(f"\nthroughput, batching on / off: {ratio:.2f}x")
     soak = results.get("batching on", {}).get("soak")
     if soak and soak.memory:
         memory_table(soak.memory)

@@ -1,5 +1,8 @@
-"""Prometheus metrics of one service instance (a registry of its own, so that several apps
-in one process, as in tests, do not share counters)."""
+"""Prometheus metrics of one service instance.
+
+Each instance has a registry of its own, so several apps in one process (as in tests) do
+not share counters.
+"""
 
 from __future__ import annotations
 
