@@ -10,10 +10,12 @@ import uvicorn
 
 
 class LiveServer:
-    """Runs ``app`` until :meth:`stop`; :meth:`start` returns once the models are loaded."""
+    """Runs ``app`` until :meth:`stop`; :meth:`start` returns once the models are loaded
+    (or, with ``wait_ready=False``, once the server listens)."""
 
-    def __init__(self, app, *, ready_timeout: float = 120.0) -> None:
+    def __init__(self, app, *, ready_timeout: float = 120.0, wait_ready: bool = True) -> None:
         self.app = app
+        self.wait_ready = wait_ready
         self.ready_timeout = ready_timeout
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
                                 access_log=False, timeout_graceful_shutdown=10)
@@ -33,7 +35,7 @@ class LiveServer:
             if time.monotonic() > deadline or not self.thread.is_alive():
                 raise RuntimeError("the service did not start")
             time.sleep(0.02)
-        while httpx.get(f"{self.url}/readyz").status_code != 200:
+        while self.wait_ready and httpx.get(f"{self.url}/readyz").status_code != 200:
             if time.monotonic() > deadline:
                 raise RuntimeError("the models did not load in time")
             time.sleep(0.1)

@@ -567,3 +567,32 @@ def test_a_bad_request_in_a_batch_fails_alone(service):
     replies = asyncio.run(send_all())
     assert [r.status_code for r in replies] == [200, 422, 200, 200]
     assert "force_tokens given, at most 100" in replies[1].json()["error"]["message"]
+
+
+def test_prompts_are_not_logged_by_default(service, caplog):
+    marker = "zephyrquokka"
+    with caplog.at_level("DEBUG", logger="llmlingstral.serve"):
+        response = _post(service, "/v1/compress", {"method": "llmlingua2",
+                                                   "context": f"{marker} {stdlib_prose(300)}"})
+    assert response.status_code == 200
+    assert "POST /v1/compress 200" in caplog.text
+    assert marker not in caplog.text
+
+
+def test_not_ready_until_the_models_load_and_the_failure_is_reported():
+    import time
+
+    from llmlingstral.serve import ServeConfig, create_app
+
+    config = ServeConfig(model=None, llmlingua2_model="./no-such-model-folder", device="cpu")
+    with LiveServer(create_app(config), wait_ready=False) as server:
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        deadline = time.monotonic() + 120
+        while "error" not in (ready := httpx.get(f"{server.url}/readyz")).json():
+            assert ready.status_code == 503 and time.monotonic() < deadline
+            time.sleep(0.1)
+        assert ready.status_code == 503
+        assert "no-such-model-folder" in ready.json()["error"]
+        response = _post(server, "/v1/compress", {"context": "some text"})
+        assert response.status_code == 503
+        assert "the models failed to load" in response.json()["error"]["message"]

@@ -139,6 +139,7 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
     @app.post("/v1/compress", dependencies=[auth])
     async def compress(request: Request) -> JSONResponse:
         body = await read_json(request, config.max_body_bytes)
+        engine.require_ready()
         job = parse_compress_request(body, engine.available())
         if config.log_prompts:
             logger.info("compress %s prompt: %r", job.method, job.original)
@@ -151,6 +152,7 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
     @app.post("/v1/chat/completions", dependencies=[auth])
     async def chat(request: Request) -> Response:
         body = await read_json(request, config.max_body_bytes)
+        engine.require_ready()
         prepared = await prepare(body, config, engine)
         if config.log_prompts:
             logger.info("chat request after compression: %r", prepared.body.get("messages"))

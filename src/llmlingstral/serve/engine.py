@@ -76,6 +76,15 @@ class Engine:
         finally:
             self._loaded.set()
 
+    def require_ready(self) -> None:
+        """Raise a 503 :class:`RequestError` while the models load or after they failed."""
+        if self.load_error is not None:
+            raise RequestError(f"the models failed to load ({self.load_error}); see /readyz",
+                               503)
+        if not self.ready:
+            raise RequestError("the models are still loading; retry when /readyz says ready",
+                               503)
+
     def start(self) -> None:
         self.batcher.start()
 
@@ -97,9 +106,7 @@ class Engine:
 
     async def compress(self, job: CompressJob, *, with_spans: bool = True) -> dict[str, Any]:
         """The Python API's result for ``job``, plus ``spans`` of the original text."""
-        if not self.ready:
-            raise RequestError("the models are still loading; retry when /readyz says ready",
-                               503)
+        self.require_ready()
         if job.model_kind == "classifier":
             result = await self.batcher.submit(job.kwargs)
         else:

@@ -175,8 +175,6 @@ async def prepare(body: Any, config: ServeConfig, engine: Engine) -> PreparedReq
     body = dict(body)
     options = request_options(body, config, engine)
     messages = [dict(m) if isinstance(m, dict) else m for m in _messages(body)]
-    if not engine.ready:
-        raise RequestError("the models are still loading; retry when /readyz says ready", 503)
     pieces, flags = _pieces(messages)
     counts = engine.count_tokens([p.text for p in pieces])
     _choose(pieces, flags, messages, counts, options)
