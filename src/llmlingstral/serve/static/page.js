@@ -106,8 +106,8 @@ async function start() {
   const state = await waitUntilReady();
   if (state === null) return;
   const select = $("method");
-  for (const method of state.methods) {
-    if (!(method in METHOD_LABELS)) continue;
+  for (const method of Object.keys(METHOD_LABELS)) {
+    if (!state.methods.includes(method)) continue;
     const option = document.createElement("option");
     option.value = method;
     option.textContent = METHOD_LABELS[method];
