@@ -329,6 +329,17 @@ def test_proxy_default_policy_and_tags_with_mistral_client(service, upstream):
     assert sent[1]["content"].rstrip().endswith("?")
 
 
+def test_proxy_compresses_with_llmlingua_when_asked(service, upstream):
+    long_text = stdlib_prose(1500)
+    body = {"model": "m", "compression": {"method": "llmlingua", "rate": 0.4},
+            "messages": [{"role": "user", "content": long_text, "compress": True}]}
+    response = _post(service, "/v1/chat/completions", body)
+    assert response.status_code == 200, response.text
+    figures = response.json()["llmlingstral"]
+    assert figures["method"] == "llmlingua" and figures["rate"] < 0.6
+    assert len(upstream.requests[-1].body["messages"][0]["content"]) < 0.7 * len(long_text)
+
+
 def test_proxy_streams_through_both_clients(service, upstream):
     from mistralai.client import Mistral
     from openai import OpenAI
@@ -449,8 +460,23 @@ def test_page_shows_kept_and_dropped_words_in_headless_chromium(service):
         assert 0 < compressed < origin
         assert float(browser.find_element(By.ID, "achieved-rate").text) < 1
         assert browser.find_element(By.ID, "elapsed").text.endswith("ms)")
-        # a bad request shows the service's message
+        # documents and a question, ranked by LongLLMLingua
         browser.find_element(By.ID, "prompt").clear()
+        browser.find_element(By.CSS_SELECTOR, "#documents-box summary").click()
+        docs = [" ".join(d.split()) for d in documents(3, 300)]  # one paragraph each
+        docs.append("The festival opens on the 14th of July in Lyon.")
+        browser.find_element(By.ID, "documents").send_keys("\n\n".join(docs))
+        browser.find_element(By.ID, "question").send_keys("When does the festival open?")
+        Select(browser.find_element(By.ID, "method")).select_by_value("longllmlingua")
+        browser.find_element(By.ID, "submit").click()
+        wait.until(lambda b: "festival" in b.find_element(By.ID, "marked").text)
+        wait.until(ready.text_to_be_present_in_element((By.ID, "status"), "Done."))
+        shown = browser.find_element(By.ID, "marked").get_attribute("textContent")
+        assert shown == "\n\n".join(docs + ["When does the festival open?"])
+        # a bad request shows the service's message
+        browser.find_element(By.ID, "documents").clear()
+        browser.find_element(By.ID, "question").clear()
+        Select(browser.find_element(By.ID, "method")).select_by_value("llmlingua2")
         browser.find_element(By.ID, "submit").click()
         alert = wait.until(ready.visibility_of_element_located((By.ID, "error")))
         assert alert.text.startswith("422: ")

@@ -114,15 +114,16 @@ class MicroBatcher:
         self.max_batch_size = max_batch_size
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task | None = None
+        self._outstanding = 0  # jobs submitted and not yet answered or skipped
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop())
 
     async def stop(self) -> None:
-        """Finish the jobs already queued, then stop."""
+        """Finish the jobs already queued or running, then stop."""
         if self._task is None:
             return
-        while not self._queue.empty():
+        while self._outstanding:
             await asyncio.sleep(0.01)
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
@@ -135,6 +136,7 @@ class MicroBatcher:
         self.scheduler.admit()
         future = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Item(payload, future))
+        self._outstanding += 1
         return await self.scheduler.wait(future)
 
     async def _loop(self) -> None:
@@ -144,6 +146,7 @@ class MicroBatcher:
             for item in batch:
                 if item.future.done():  # its caller timed out while it waited
                     self.scheduler.release()
+                    self._outstanding -= 1
                 else:
                     live.append(item)
             if live:
@@ -174,6 +177,7 @@ class MicroBatcher:
         seconds = (time.perf_counter() - started) / len(items)
         for item, (ok, value) in zip(items, outcomes):
             self.scheduler.release(seconds)
+            self._outstanding -= 1
             if item.future.done():
                 continue
             if ok:
