@@ -19,7 +19,8 @@ from ..scoring.causal import CausalScorer, ContrastiveStream
 from ..segment import split_sentences
 from ..tokenization import MistralTextTokenizer
 from .budget import apply_context_budget, dynamic_deltas, reorder, select_contexts
-from .token_level import CONTEXT_SEPARATOR, Segment, compress_token_level
+from .steps import Steps, run_or_defer
+from .token_level import CONTEXT_SEPARATOR, Segment, token_level_steps
 
 CONDITION_CHOICES = ("none", "before", "after")
 
@@ -111,7 +112,19 @@ def join_prompt(instruction: str, context: str, question: str) -> str:
 
 def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
              question: str, settings: LLMLinguaSettings, ranker=None) -> CompressionOutcome:
-    """Compress with LLMLingua / LongLLMLingua. ``ranker`` overrides the perplexity ranking."""
+    """Compress with LLMLingua / LongLLMLingua. ``ranker`` overrides the perplexity ranking.
+
+    Under :func:`.steps.deferring` the unstarted :func:`compress_steps` are raised to the
+    batch driver instead (see :mod:`llmlingstral.lockstep`).
+    """
+    return run_or_defer(compress_steps(scorer, contexts, instruction, question, settings,
+                                       ranker))
+
+
+def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
+                   question: str, settings: LLMLinguaSettings,
+                   ranker=None) -> Steps[CompressionOutcome]:
+    """:func:`compress`, yielding each token-level window to be scored (see :mod:`.steps`)."""
     tokenizer = scorer.tokenizer
     texts = ["".join(s.text for s in c) for c in contexts]
     origin_prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts), question)
@@ -137,8 +150,8 @@ def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: s
     if settings.use_sentence_level_filter:
         chosen = _filter_sentences(scorer, chosen, question, condition, settings, context_target)
     if settings.use_token_level_filter:
-        compressed = _token_level(scorer, chosen, instruction, question, condition, settings,
-                                  context_target, deltas)
+        compressed = yield from _token_level(scorer, chosen, instruction, question, condition,
+                                             settings, context_target, deltas)
     else:
         compressed = ["".join(s.text for s in c) for c in chosen]
     final_context = CONTEXT_SEPARATOR.join(c for c in compressed if c)
@@ -265,7 +278,7 @@ def _token_level(scorer, contexts, instruction, question, condition, settings, t
         stream = ContrastiveStream(scorer.stream(), scorer.stream(prefix))
     else:
         stream = scorer.stream(prefix)
-    return compress_token_level(stream, tokenizer, contexts, target,
-                                iterative_size=settings.iterative_size,
-                                keep_split=settings.keep_split, context_deltas=deltas,
-                                show_progress=settings.show_progress)
+    return (yield from token_level_steps(stream, tokenizer, contexts, target,
+                                         iterative_size=settings.iterative_size,
+                                         keep_split=settings.keep_split, context_deltas=deltas,
+                                         show_progress=settings.show_progress))
