@@ -58,7 +58,6 @@ def build_parser() -> argparse.ArgumentParser:
     from .training.cli import add_training_commands
 
     add_serve_command(commands)
-
     add_training_commands(commands)
     return parser
 
