@@ -175,16 +175,22 @@ def report(results: dict[str, dict[str, PhaseResult]], args) -> None:
         memory_table(soak.memory)
 
 
-def memory_table(samples: list[tuple[float, float]]) -> None:
-    step = max(1, len(samples) // 8)
-    picked = samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else [])
-    print("\nresident memory of the service during the soak\n")
-    print(markdown_table(["t (s)", "RSS (MiB)"], [[f"{t:.0f}", f"{m:.1f}"] for t, m in picked]))
-    quarter = max(1, len(samples) // 4)
-    first = statistics.mean(m for _, m in samples[:quarter])
-    last = statistics.mean(m for _, m in samples[-quarter:])
-    print(f"\nmean RSS, last quarter minus first quarter: {last - first:+.1f} MiB "
-          f"(max {max(m for _, m in samples):.1f} MiB)")
+def memory_table(samples: list[tuple[float, float]], windows: int = 8) -> None:
+    """Resident memory in ``windows`` equal spans of the soak: min, mean and max."""
+    length = samples[-1][0] / windows or 1.0
+    rows = []
+    for k in range(windows):
+        inside = [m for t, m in samples if k * length <= t < (k + 1) * length
+                  or (k == windows - 1 and t >= k * length)]
+        if inside:
+            rows.append([f"{k * length:.0f}-{(k + 1) * length:.0f}", f"{min(inside):.1f}",
+                         f"{statistics.mean(inside):.1f}", f"{max(inside):.1f}"])
+    print("\nresident memory of the service during the soak (MiB, sampled every second)\n")
+    print(markdown_table(["t (s)", "min", "mean", "max"], rows))
+    half = len(samples) // 2
+    first = max(m for _, m in samples[:half] or samples)
+    second = max(m for _, m in samples[half:])
+    print(f"\nmax RSS, second half minus first half: {second - first:+.1f} MiB")
 
 
 def main() -> None:
