@@ -7,7 +7,8 @@ import re
 import pytest
 
 from llmlingstral import PromptCompressor
-from llmlingstral.segment import split_sentences, split_units
+from llmlingstral.text.sentences import split_sentences
+from llmlingstral.text.units import split_units
 from texts import documents, stdlib_prose
 
 

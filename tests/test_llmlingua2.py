@@ -10,7 +10,7 @@ import torch
 
 import replicas
 from llmlingstral import LLMLingstralError, PromptCompressor
-from llmlingstral.words import split_words
+from llmlingstral.text.words import split_words
 from texts import documents, stdlib_prose
 
 NUMBERS = re.compile(r"\d+(?:[.,:/-]\d+)*")
@@ -93,7 +93,8 @@ def test_result_keys_and_word_labels(lingua2, prompt_1k):
     result = lingua2.compress_prompt_llmlingua2(prompt_1k, rate=0.4, return_word_label=True)
     assert set(result) == {"compressed_prompt", "compressed_prompt_list", "origin_tokens",
                            "compressed_tokens", "ratio", "rate", "saving",
-                           "fn_labeled_original_prompt"}
+                           "fn_labeled_original_prompt", "kept_context_ids",
+                           "compressed_contexts"}
     assert re.fullmatch(r"\d+\.\dx", result["ratio"]) and result["rate"].endswith("%")
     labels = kept_words(result)
     assert [w for w, _ in labels] == [w for w in split_words(prompt_1k).as_list() if w.strip()]
@@ -210,7 +211,7 @@ def test_batching_and_window_do_not_change_probabilities(v3_classifier_dir, prom
 def test_chunks_follow_the_window_and_word_boundaries(v3_classifier_dir, prompt_1k):
     pc = PromptCompressor(str(v3_classifier_dir), device_map="cpu", use_llmlingua2=True,
                           llmlingua2_config={"max_seq_len": 64})
-    from llmlingstral.words import chunk_bounds, word_of_tokens
+    from llmlingstral.text.words import chunk_bounds, word_of_tokens
 
     encoding = pc.tokenizer.encode_with_offsets(prompt_1k)
     words = split_words(prompt_1k)

@@ -156,35 +156,43 @@ def test_compress_json_returns_an_object(service):
 # --------------------------------------------------------------------------- errors
 
 
+LIBRARY_CALLS = {"llmlingua": ("causal", "compress_prompt"),
+                 "llmlingua2": ("classifier", "compress_prompt_llmlingua2"),
+                 "structured": ("causal", "structured_compress_prompt")}
+
+
+@pytest.mark.parametrize("method, arguments", [
+    ("llmlingua", {"context": "some text", "rate": 1.5}),
+    ("llmlingua", {"context": "some text", "target_token": -5}),
+    ("llmlingua", {"context": [1, 2]}),
+    ("llmlingua", {"context": "some text", "iterative_size": 0}),
+    ("llmlingua2", {"context": "some text", "rate": 0}),
+    ("llmlingua2", {"context": "some text", "token_to_word": "max"}),
+    ("llmlingua2", {"context": "some text", "force_tokens": ["a"] * 500}),
+    ("structured", {"context": "<llmlingua, rate=0.3>open"}),
+])
+def test_bad_parameters_get_the_python_api_message(service, method, arguments):
+    engine = service.app.state.engine
+    kind, name = LIBRARY_CALLS[method]
+    with pytest.raises((ValueError, TypeError)) as raised:
+        getattr(getattr(engine, kind), name)(**arguments)
+    response = _post(service, "/v1/compress", {"method": method, **arguments})
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == str(raised.value)
+
+
 @pytest.mark.parametrize("body, status, message", [
-    ({"method": "llmlingua", "context": "some text", "rate": 1.5}, 422,
-     "rate is the fraction of tokens to keep and must be in (0, 1], got 1.5"),
-    ({"method": "llmlingua2", "context": "text", "rate": 0.5, "token_to_word": "max"}, 422,
-     "token_to_word must be 'mean' or 'first', got 'max'"),
-    ({"method": "llmlingua", "context": [1, 2]}, 422, "context[0] must be a str, got int"),
     ({"method": "llmlingua", "context": "x", "contxt": "y"}, 422, "unknown parameter 'contxt'"),
     ({"method": "zip", "context": "x"}, 422, "method must be one of"),
     ({"method": "llmlingua"}, 422, "'context' is required"),
-    ({"method": "structured", "context": "<llmlingua, rate=0.3>open"}, 422, "never closed"),
     ({"method": "json", "json_data": {"a": "b"}, "json_config": "/etc/passwd"}, 422,
      "does not read configuration files"),
     (["not", "an", "object"], 400, "must be a JSON object"),
 ])
-def test_bad_parameters_get_the_python_api_message(service, body, status, message):
+def test_requests_the_service_refuses(service, body, status, message):
     response = _post(service, "/v1/compress", body)
     assert response.status_code == status
     assert message in response.json()["error"]["message"]
-
-
-def test_bad_parameter_message_matches_the_library(service):
-    from llmlingstral import PromptCompressor
-
-    with pytest.raises(ValueError) as raised:
-        PromptCompressor("nano-lingua2", device_map="cpu", use_llmlingua2=True) \
-            .compress_prompt_llmlingua2("some text", rate=0)
-    response = _post(service, "/v1/compress", {"method": "llmlingua2", "context": "some text",
-                                               "rate": 0})
-    assert response.json()["error"]["message"] == str(raised.value)
 
 
 def test_malformed_json_is_400(service):
@@ -592,14 +600,19 @@ def test_a_bad_request_in_a_batch_fails_alone(service):
 
     replies = asyncio.run(send_all())
     assert [r.status_code for r in replies] == [200, 422, 200, 200]
-    assert "force_tokens given, at most 100" in replies[1].json()["error"]["message"]
+    assert "force_tokens" in replies[1].json()["error"]["message"]
 
 
 def test_prompts_are_not_logged_by_default(service, caplog):
+    import time
+
     marker = "zephyrquokka"
     with caplog.at_level("DEBUG", logger="llmlingstral.serve"):
         response = _post(service, "/v1/compress", {"method": "llmlingua2",
                                                    "context": f"{marker} {stdlib_prose(300)}"})
+        deadline = time.monotonic() + 10  # the line is written once the reply has gone out
+        while "POST /v1/compress 200" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
     assert response.status_code == 200
     assert "POST /v1/compress 200" in caplog.text
     assert marker not in caplog.text

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from llmlingstral.structured import TaggedSegment, parse_structured
+from llmlingstral.prompt import Segment as TaggedSegment
+from llmlingstral.tags import parse_tags as parse_structured
 from texts import documents
 
 CODE = 'if a < b and "<div>" in html: return "<tag>"  # keep me'

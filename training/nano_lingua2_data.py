@@ -30,7 +30,7 @@ GOOGLE_TRAIN, GOOGLE_VALID = range(0, 600), range(600, 700)
 
 def corpus_passages(path: Path, count: int, max_tokens: int, tokenizer, seed: int) -> list[str]:
     """``count`` passages of whole sentences, at most ``max_tokens`` tokens each."""
-    from llmlingstral.segment import split_sentences
+    from llmlingstral.text.sentences import split_sentences
 
     docs = [json.loads(line)["text"] for line in path.open(encoding="utf-8")]
     rng = random.Random(seed)

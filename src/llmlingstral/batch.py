@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
+from .lockstep import Outcome, PromptCompressor, compress_causal_requests, quiet
+
 if TYPE_CHECKING:
-    from .compressor import PromptCompressor
     from .scoring.classifier import TokenClassifier, WordScores
 
+
 Prompt = str | Sequence[str] | Mapping[str, Any]
-Outcome = dict[str, Any] | Exception
 # Prompts whose word scores are computed together (bounds the scores held in memory).
 LLMLINGUA2_GROUP = 64
 # Show the progress bar by default from this many prompts on.
@@ -76,14 +77,7 @@ def compress_requests(compressor: PromptCompressor, requests: Sequence[Mapping[s
               disable=disable, leave=False) as bar:
         if compressor.classifier is not None:
             return _llmlingua2_requests(compressor, requests, bar)
-        from .lockstep import compress_causal_requests
-
         return compress_causal_requests(compressor, requests, bar)
-
-
-def quiet(request: Mapping[str, Any]) -> dict[str, Any]:
-    """The request without its own progress bar (the batch shows one over prompts)."""
-    return {"show_progress": False, **request}
 
 
 def call_one(compressor: PromptCompressor, request: Mapping[str, Any]) -> Outcome:

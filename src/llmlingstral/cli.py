@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from .cli_common import (DEFAULT_MODEL_FOR, EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_NO_FILE,
+                         EXIT_NO_MODEL, EXIT_OK, METHODS, InputFileError, split_documents)
 from .errors import LLMLingstralError, ModelUnavailableError
 from .models.registry import MISTRAL_MODELS, ModelPreset
-
-EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FILE, EXIT_NO_MODEL = 0, 1, 2, 3, 4
-METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
-DEFAULT_MODEL_FOR = {"llmlingua": "nano", "longllmlingua": "nano", "llmlingua2": "nano-lingua2"}
-_DOCUMENT_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
-
-
-class InputFileError(Exception):
-    """The input file cannot be read."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,9 +116,9 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
         return compressor.compress_prompt_llmlingua2(
             text, rate=args.rate, target_token=target, force_tokens=args.force_token,
             instruction=args.instruction, question=args.question)
-    from .segment import split_protected
+    from .text.sentences import split_protected
 
-    documents = _documents(text) if args.method == "longllmlingua" else [text]
+    documents = split_documents(text) if args.method == "longllmlingua" else [text]
     segments = [split_protected(doc, args.force_token) for doc in documents]
     options: dict[str, Any] = {}
     if args.method == "longllmlingua":
@@ -137,11 +129,6 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
         documents, instruction=args.instruction, question=args.question, rate=args.rate,
         target_token=target, context_segs=[p for p, _ in segments],
         context_segs_compress=[f for _, f in segments], show_progress=progress, **options)
-
-
-def _documents(text: str) -> list[str]:
-    parts = [p for p in _DOCUMENT_BREAK.split(text) if p.strip()]
-    return parts or [text]
 
 
 def _read_input(source: str) -> str:
@@ -194,7 +181,7 @@ def _run_models(args: argparse.Namespace) -> int:
 
 def _preset_row(preset: ModelPreset) -> dict[str, Any]:
     return {"name": preset.name, "kind": preset.kind, "source": preset.source,
-            "purpose": preset.purpose, "available": is_available(preset),
+            "tokenizer": preset.tokenizer, "purpose": preset.purpose, "available": is_available(preset),
             "fetch": preset.fetch_command}
 
 

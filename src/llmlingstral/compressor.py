@@ -7,22 +7,34 @@ import; token counts are Mistral tokens.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from typing import Any, Mapping, Sequence
 
+from .formats import json as json_format
+from .formats import structured as structured_format
 from .methods import llmlingua as llmlingua_method
-from .methods.llmlingua import LLMLinguaSettings
-from .methods.security import GuardedRequest, SecurityLingua
 from .methods import llmlingua2 as llmlingua2_method
-from .methods.token_level import Segment
+from .methods.llmlingua import LLMLinguaSettings
+from .methods.llmlingua2 import LLMLingua2Settings
+from .methods.security import GuardedRequest, SecurityLingua
 from .models.loader import LoadedModel, load_model
 from .models.registry import MISTRAL_MODELS
-from .ranking.base import RankResults
-from .ranking.perplexity import PerplexityRanker
+from .prompt import Segment, context_text
+from .ranking.base import Ranker, RankResults
+from .ranking.perplexity import PerplexityRanker, perplexity_condition
 from .ranking.registry import PERPLEXITY_METHODS, cached_ranker, resolve_rank_method
+from .recover import recover as recover_text
 from .scoring.causal import CausalScorer
+from .settings import settings_from
+from .tags import parse_context_tags
+from .validate import check_rate, check_target, check_text, context_segments
 
 DEFAULT_MODEL = MISTRAL_MODELS["default"].source
+# Parameters of the public calls that are not method settings: the prompt itself.
+PROMPT_PARAMETERS = ("self", "context", "instruction", "question", "context_segs",
+                     "context_segs_rate", "context_segs_compress", "llmlingua2_kwargs")
+_OPTION_NAMES = frozenset(f.name for cls in (LLMLinguaSettings, LLMLingua2Settings)
+                          for f in dataclasses.fields(cls))
 
 
 class PromptCompressor:
@@ -66,6 +78,7 @@ class PromptCompressor:
         self.classifier = llmlingua2_method.build_classifier(self.loaded, self.llmlingua2_config) \
             if task == "token-classification" else None
         self._security: SecurityLingua | None = None
+        self._rankers: dict[tuple, Ranker] = {}  # rankers built for this compressor
 
     def __repr__(self) -> str:
         return f"PromptCompressor(model_name={self.model_name!r}, device={self.device})"
@@ -99,46 +112,45 @@ class PromptCompressor:
 
         Returns llmlingua's keys: ``compressed_prompt``, ``origin_tokens``,
         ``compressed_tokens``, ``ratio``, ``rate`` and ``saving``; counts are Mistral tokens.
+        Also ``kept_context_ids`` (the contexts that appear in the compressed prompt, in the
+        order they appear) and ``compressed_contexts`` (their compressed texts, aligned).
         ``rate`` is the fraction of tokens to keep; ``target_token`` overrides it.
+        ``<llmlingua, ...>`` tags in a context set a part's rate or protect it (see
+        :mod:`llmlingstral.tags`) unless ``context_segs`` is given.
         With ``use_llmlingua2=True`` or ``use_slingua=True`` this is
         :meth:`compress_prompt_llmlingua2`.
         """
-        if self.use_llmlingua2 or self.use_slingua:
-            return self.compress_prompt_llmlingua2(
-                context, instruction=instruction, question=question, rate=rate,
-                target_token=target_token, force_context_ids=force_context_ids,
-                use_context_level_filter=use_context_level_filter,
-                use_token_level_filter=use_token_level_filter, rank_method=rank_method,
-                condition_in_question=condition_in_question, context_segs=context_segs,
-                context_segs_rate=context_segs_rate, context_segs_compress=context_segs_compress,
-                strict_preserve_uncompressed=strict_preserve_uncompressed, **llmlingua2_kwargs)
-        if self.scorer is None:
-            raise ValueError("this compressor holds a token classifier; call "
-                             "compress_prompt_llmlingua2 or build it with a causal LM")
-        _check_rate_and_target(rate, target_token)
-        contexts = _segments(context, context_segs, context_segs_rate, context_segs_compress)
-        instruction, question = _check_text("instruction", instruction), _check_text("question", question)
-        if question.strip() and rank_method == "longllmlingua" and \
-                not any("".join(s.text for s in c).strip() for c in contexts):
+        options = _options(locals())
+        contexts = _contexts(context, context_segs, context_segs_rate, context_segs_compress)
+        return self.compress_segments(contexts, instruction, question, **options,
+                                      **llmlingua2_kwargs)
+
+    def compress_segments(self, contexts: Sequence[Sequence[Segment]], instruction: str = "",
+                          question: str = "", **options: Any) -> dict[str, Any]:
+        """Compress contexts already cut into :class:`~llmlingstral.prompt.Segment` pieces
+        with this compressor's method; ``options`` are :meth:`compress_prompt` keywords
+        (those of the other method are ignored). Formats call this."""
+        unknown = sorted(set(options) - _OPTION_NAMES)
+        if unknown:
+            raise TypeError(f"unexpected keyword argument(s) {unknown}; see the parameters of "
+                            f"compress_prompt and compress_prompt_llmlingua2")
+        instruction, question = check_text("instruction", instruction), \
+            check_text("question", question)
+        contexts = [list(c) for c in contexts]
+        if self.classifier is not None:
+            return self._compress_llmlingua2(contexts, instruction, question, options)
+        return self._compress_llmlingua(contexts, instruction, question, options)
+
+    def _compress_llmlingua(self, contexts: list[list[Segment]], instruction: str,
+                            question: str, options: dict[str, Any]) -> dict[str, Any]:
+        settings = settings_from(LLMLinguaSettings, options)
+        check_rate("rate", settings.rate)
+        check_target("target_token", settings.target_token)
+        if question.strip() and settings.rank_method == "longllmlingua" and \
+                not any(context_text(c).strip() for c in contexts):
             raise ValueError("question-aware compression needs at least one non-empty "
                              "document, but the contexts are missing or all empty")
-        _check_positive_int("iterative_size", iterative_size)
-        settings = LLMLinguaSettings(
-            rate=rate, target_token=target_token, iterative_size=iterative_size,
-            force_context_ids=force_context_ids, force_context_number=force_context_number,
-            use_sentence_level_filter=use_sentence_level_filter,
-            use_context_level_filter=use_context_level_filter,
-            use_token_level_filter=use_token_level_filter, keep_split=keep_split,
-            keep_first_sentence=keep_first_sentence, keep_last_sentence=keep_last_sentence,
-            keep_sentence_number=keep_sentence_number, high_priority_bonus=high_priority_bonus,
-            context_budget=context_budget, token_budget_ratio=token_budget_ratio,
-            condition_in_question=condition_in_question, reorder_context=reorder_context,
-            dynamic_context_compression_ratio=dynamic_context_compression_ratio,
-            condition_compare=condition_compare, add_instruction=add_instruction,
-            rank_method=rank_method, concate_question=concate_question,
-            strict_preserve_uncompressed=strict_preserve_uncompressed,
-            show_progress=show_progress)
-        ranker = self._ranker_for(rank_method, condition_in_question)
+        ranker = self._resolve_ranker(settings.rank_method, settings.condition_in_question)
         outcome = llmlingua_method.compress(self.scorer, contexts, instruction, question,
                                             settings, ranker=ranker)
         return outcome.as_dict()
@@ -158,6 +170,20 @@ class PromptCompressor:
         from .batch import compress_prompts
 
         return compress_prompts(self, prompts, show_progress=show_progress, **kwargs)
+
+    def _compress_llmlingua2(self, contexts: list[list[Segment]], instruction: str,
+                             question: str, options: dict[str, Any]) -> dict[str, Any]:
+        if self.use_slingua and options.get("keep_threshold") is None:
+            options = {**options, "keep_threshold": self.security.threshold}
+        settings = settings_from(LLMLingua2Settings, options,
+                                 max_force_token=llmlingua2_method.max_force_token(
+                                     self.llmlingua2_config))
+        ranker = self._resolve_ranker(options.get("rank_method"),
+                                      options.get("condition_in_question", "none"))
+        outcome = llmlingua2_method.compress(self.classifier, contexts, settings,
+                                             instruction=instruction, question=question,
+                                             ranker=ranker)
+        return outcome.as_dict(settings.word_sep, settings.label_sep)
 
     # ----------------------------------------------------------------------- LLMLingua-2
 
@@ -181,7 +207,8 @@ class PromptCompressor:
         llmlingua 0.2.2's parameters and result keys (``compressed_prompt``,
         ``compressed_prompt_list``, ``origin_tokens``, ``compressed_tokens``, ``ratio``,
         ``rate``, ``saving``; ``fn_labeled_original_prompt`` with ``return_word_label``),
-        counted in Mistral tokens. Beyond llmlingua: ``instruction`` and ``question`` are
+        counted in Mistral tokens, plus ``kept_context_ids`` and ``compressed_contexts`` as in
+        :meth:`compress_prompt`. Beyond llmlingua: ``instruction`` and ``question`` are
         kept verbatim around the contexts; with a ``question``, ``rank_method`` (a
         ``get_rank_results`` method name or a ranker) picks the contexts before the word
         pass; ``keep_threshold`` keeps every word with p(keep) >= it instead of a rate;
@@ -192,30 +219,9 @@ class PromptCompressor:
         if self.classifier is None:
             raise ValueError("compress_prompt_llmlingua2 needs a token classifier: build the "
                              "compressor with use_llmlingua2=True and an LLMLingua-2 checkpoint")
-        if self.use_slingua and keep_threshold is None:
-            keep_threshold = self.security.threshold
-        contexts = _segments(context, context_segs, context_segs_rate, context_segs_compress)
-        if context_segs is None:
-            contexts = llmlingua2_method.parse_tags(contexts)
-        settings = llmlingua2_method.LLMLingua2Settings(
-            rate=rate, target_token=target_token, use_context_level_filter=use_context_level_filter,
-            use_token_level_filter=use_token_level_filter, target_context=target_context,
-            context_level_rate=context_level_rate,
-            context_level_target_token=context_level_target_token,
-            force_context_ids=force_context_ids, return_word_label=return_word_label,
-            word_sep=word_sep, label_sep=label_sep, token_to_word=token_to_word,
-            force_tokens=force_tokens, force_reserve_digit=force_reserve_digit,
-            drop_consecutive=drop_consecutive, chunk_end_tokens=chunk_end_tokens,
-            keep_threshold=keep_threshold, strict_preserve_uncompressed=strict_preserve_uncompressed,
-            max_force_token=llmlingua2_method.max_force_token(self.llmlingua2_config))
-        rank = None
-        if rank_method not in (None, "llmlingua"):
-            def rank(documents, query):
-                return self.get_rank_results(documents, query, rank_method, condition_in_question)
-        outcome = llmlingua2_method.compress(
-            self.classifier, contexts, settings, instruction=_check_text("instruction", instruction),
-            question=_check_text("question", question), rank=rank)
-        return outcome.as_dict(word_sep, label_sep)
+        options = _options(locals())
+        contexts = _contexts(context, context_segs, context_segs_rate, context_segs_compress)
+        return self.compress_segments(contexts, instruction, question, **options)
 
     # ----------------------------------------------------------------------- SecurityLingua
 
@@ -250,116 +256,76 @@ class PromptCompressor:
         mistral-rerank (settings in ``open_api_config``, see ``ranking.registry``), a legacy
         llmlingua name, or any object with ``rank(documents, question)``.
         """
-        documents = [_check_text(f"context[{i}]", c) for i, c in
+        documents = [check_text(f"context[{i}]", c) for i, c in
                      enumerate([context] if isinstance(context, str) else context)]
-        question = _check_text("question", question)
+        question = check_text("question", question)
         if not documents and question.strip():
             raise ValueError("a question was given but no contexts: pass the documents to "
                              "rank as a list of strings")
         if documents and not any(d.strip() for d in documents):
             raise ValueError("every context is empty: nothing to rank")
-        ranker = self._ranker_for(rank_method, condition_in_question)
+        ranker = self._resolve_ranker(rank_method, condition_in_question)
         if ranker is None:
-            mode = "after" if resolve_rank_method(rank_method) == "longllmlingua" else "none"
-            ranker = PerplexityRanker(self._require_scorer(), mode)
+            raise ValueError("perplexity ranking needs a causal LM compressor")
         return ranker.rank(documents, question)
 
-    def _ranker_for(self, rank_method: Any, condition_in_question: str):
-        """A ranker object, or None for the built-in perplexity ranking.
+    def _resolve_ranker(self, rank_method: Any, condition_in_question: str) -> Ranker | None:
+        """The one ranker of a call, or None for the method's own ranking (LLMLingua-2's
+        mean keep-probability).
 
-        Legacy llmlingua names map to their Mistral replacement with a DeprecationWarning.
+        Legacy llmlingua names map to their Mistral replacement with a DeprecationWarning;
+        rankers that hold models are built once and kept on this compressor.
         """
+        if rank_method is None:
+            return None
         if hasattr(rank_method, "rank"):
             return rank_method
-        method = resolve_rank_method(rank_method, stacklevel=3)
+        method = resolve_rank_method(rank_method)
         if method in PERPLEXITY_METHODS:
-            return None
-        return cached_ranker(self, method, self.open_api_config,
+            if self.scorer is not None:
+                return PerplexityRanker(self.scorer,
+                                        perplexity_condition(method, condition_in_question))
+            if method == "llmlingua":
+                return None
+            raise ValueError("rank_method='longllmlingua' is perplexity ranking, which needs a "
+                             "causal LM compressor; pick another rank_method such as 'bm25'")
+        return cached_ranker(self._rankers, method, self.open_api_config,
                              self.loaded if self.scorer is not None else None)
 
-    def _require_scorer(self) -> CausalScorer:
-        if self.scorer is None:
-            raise ValueError("perplexity ranking needs a causal LM compressor")
-        return self.scorer
-
-    # ----------------------------------------------------------------------- structured
+    # ----------------------------------------------------------------------- formats
 
     def structured_compress_prompt(self, context: str | Sequence[str], instruction: str = "",
                                    question: str = "", rate: float = 0.5,
                                    target_token: float = -1, **kwargs: Any) -> dict[str, Any]:
         """Compress contexts marked up with ``<llmlingua, rate=0.4>`` /
-        ``<llmlingua, compress=False>`` tags (see :mod:`llmlingstral.structured`); other
+        ``<llmlingua, compress=False>`` tags (see :mod:`llmlingstral.tags`); other
         keywords as :meth:`compress_prompt`."""
-        from .structured import structured_compress_prompt
-
-        return structured_compress_prompt(self, context, instruction, question, rate,
-                                          target_token, **kwargs)
+        return structured_format.structured_compress_prompt(self, context, instruction, question,
+                                                            rate, target_token, **kwargs)
 
     def compress_json(self, json_data: Mapping[str, Any] | str,
                       json_config: Mapping[str, Any] | str | None = None,
                       **kwargs: Any) -> dict[str, Any]:
         """Compress the text inside a JSON object with per-key settings (rate, compress,
         value_type, pair_remove); ``compressed_prompt`` is the compressed object. Keywords
-        as llmlingua's ``compress_json`` (see :mod:`llmlingstral.json_compress`)."""
-        from .json_compress import compress_json
-
-        return compress_json(self, json_data, json_config, **kwargs)
+        as llmlingua's ``compress_json`` (see :mod:`llmlingstral.formats.json`)."""
+        return json_format.compress_json(self, json_data, json_config, **kwargs)
 
     def recover(self, original_prompt: str, compressed_prompt: str, response: str) -> str:
         """Expand the parts of ``response`` quoted from ``compressed_prompt`` to the full text
         of ``original_prompt`` they came from (see :mod:`llmlingstral.recover`)."""
-        from .recover import recover
-
-        return recover(original_prompt, compressed_prompt, response)
+        return recover_text(original_prompt, compressed_prompt, response)
 
 
-# --------------------------------------------------------------------------- checks
+# --------------------------------------------------------------------------- helpers
 
 
-def _check_text(name: str, value: object) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    return value
+def _options(call_locals: Mapping[str, Any]) -> dict[str, Any]:
+    """A public call's method options: its parameters less the prompt itself."""
+    return {k: v for k, v in call_locals.items() if k not in PROMPT_PARAMETERS}
 
 
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_rate_and_target(rate: object, target_token: object) -> None:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or math.isnan(rate) \
-            or not 0 < rate <= 1:
-        raise ValueError(f"rate is the fraction of tokens to keep and must be in (0, 1], got "
-                         f"{rate!r}")
-    if isinstance(target_token, bool) or not isinstance(target_token, (int, float)) \
-            or math.isnan(target_token):
-        raise TypeError(f"target_token must be a number, got {target_token!r}")
-    if target_token != -1 and target_token <= 0:
-        raise ValueError(f"target_token must be positive (or -1 to use rate), got {target_token!r}")
-
-
-def _segments(context, segs, segs_rate, segs_compress) -> list[list[Segment]]:
-    """Contexts as lists of segments; plain strings become one segment each."""
-    if context is None:
-        context = []
-    if isinstance(context, str):
-        context = [context]
-    if not isinstance(context, (list, tuple)):
-        raise TypeError(f"context must be a str or a list of str, got {type(context).__name__}")
-    for i, c in enumerate(context):
-        if not isinstance(c, str):
-            raise TypeError(f"context[{i}] must be a str, got {type(c).__name__}")
-    texts = list(context)
-    if segs is None:
-        return [[Segment(t)] for t in texts]
-    if len(segs) != len(texts):
-        raise ValueError(f"context_segs has {len(segs)} entries for {len(texts)} contexts")
-    result = []
-    for i, pieces in enumerate(segs):
-        rates = segs_rate[i] if segs_rate is not None else [None] * len(pieces)
-        flags = segs_compress[i] if segs_compress is not None else [True] * len(pieces)
-        result.append([Segment(p, r, bool(f)) for p, r, f in zip(pieces, rates, flags)])
-    return result
+def _contexts(context, segs, segs_rate, segs_compress) -> list[list[Segment]]:
+    """Validated contexts as segments; tagged text is split at its ``<llmlingua>`` tags."""
+    contexts = context_segments(context, segs, segs_rate, segs_compress)
+    return parse_context_tags(contexts) if segs is None else contexts

@@ -32,7 +32,7 @@ DEFAULT_BATCH_SIZE = 32
 
 def add_compress_batch(commands) -> None:
     """Register the ``compress-batch`` subcommand."""
-    from .cli import METHODS
+    from .cli_common import METHODS
 
     cmd = commands.add_parser(
         "compress-batch", help="compress every record of a JSONL file (resumable)",
@@ -80,7 +80,7 @@ class _Job:
 
 
 def run_compress_batch(args: argparse.Namespace) -> int:
-    from .cli import DEFAULT_MODEL_FOR, EXIT_OK, InputFileError
+    from .cli_common import DEFAULT_MODEL_FOR, EXIT_OK, InputFileError
 
     source, target = Path(args.input), Path(args.output)
     if not source.is_file():
@@ -230,8 +230,8 @@ def _id_or_none(line: str) -> Any:
 def request_for(record: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     """The ``compress_prompt`` keywords for a record: the command's settings, the method's
     options, then the record's own fields."""
-    from .cli import _documents
-    from .segment import split_protected
+    from .cli_common import split_documents
+    from .text.sentences import split_protected
 
     options = record.get("options", {})
     if not isinstance(options, dict):
@@ -245,7 +245,7 @@ def request_for(record: dict[str, Any], args: argparse.Namespace) -> dict[str, A
         request.update(use_context_level_filter=False, force_tokens=list(args.force_token))
     else:
         if args.method == "longllmlingua" and isinstance(context, str):
-            context = _documents(context)
+            context = split_documents(context)
         if args.method == "longllmlingua":
             request.update(rank_method=args.rank_method, condition_in_question="after_condition",
                            condition_compare=True, reorder_context="sort",

@@ -16,17 +16,23 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from .batch import Outcome, quiet
 from .methods.steps import Deferred, ScoreRequest, Steps, deferring
 from .scoring.batched import score_together
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from .compressor import PromptCompressor
+# The PromptCompressor facade, which calls into the batch modules (so it is not imported).
+PromptCompressor = Any
+Outcome = dict[str, Any] | Exception
 
 # Prompts advancing together; each holds a KV cache of up to one model window.
 LOCKSTEP_PROMPTS = 16
+
+
+def quiet(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The request without its own progress bar (the batch shows one over prompts)."""
+    return {"show_progress": False, **request}
 
 
 @dataclass

@@ -26,6 +26,8 @@ import bisect
 import re
 from dataclasses import dataclass
 
+from .validate import check_str
+
 # A CJK character, or a run of other non-space characters.
 _WORD = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
                    r"|[^\s\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
@@ -79,8 +81,7 @@ def recover(original_prompt: str, compressed_prompt: str, response: str) -> str:
     """
     for name, value in (("original_prompt", original_prompt),
                         ("compressed_prompt", compressed_prompt), ("response", response)):
-        if not isinstance(value, str):
-            raise TypeError(f"{name} must be a str, got {type(value).__name__}")
+        check_str(name, value)
     original, compressed, answer = _words(original_prompt), _words(compressed_prompt), \
         _words(response)
     if not len(original) or not len(compressed) or not len(answer):

@@ -266,11 +266,18 @@ def find_tokenizer_file(folder: Path) -> Path | None:
     return None
 
 
-def tokenizer_for_checkpoint(folder: str | os.PathLike, vocab_size: int | None) -> MistralTextTokenizer:
-    """The tokenizer of a checkpoint folder; falls back to the bundled one matching its vocabulary."""
+def tokenizer_for_checkpoint(folder: str | os.PathLike, vocab_size: int | None,
+                             fallback: str | None = None) -> MistralTextTokenizer:
+    """The tokenizer of a checkpoint folder.
+
+    Without a tokenizer file in the folder: the bundled ``fallback`` (a preset's tokenizer),
+    else the bundled one matching the vocabulary size.
+    """
     found = find_tokenizer_file(Path(folder))
     if found is not None:
         return load_tokenizer(found)
+    if fallback is not None:
+        return load_tokenizer(fallback)
     bundled = _BUNDLED_BY_VOCAB_SIZE.get(vocab_size or -1)
     if bundled is None:
         raise LLMLingstralError(

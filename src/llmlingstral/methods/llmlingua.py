@@ -9,25 +9,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
-from ..ranking.perplexity import PerplexityRanker
+from ..budget import (apply_context_budget, context_target, dynamic_deltas, keep_by_priority,
+                      reorder, select_contexts, target_tokens)
+from ..prompt import (CONTEXT_SEPARATOR, CompressionOutcome, Segment, context_text,
+                      join_contexts, join_prompt)
+from ..ranking.base import Ranker
+from ..ranking.perplexity import PerplexityRanker, parse_condition, perplexity_condition
 from ..scoring.causal import CausalScorer, ContrastiveStream
-from ..segment import split_sentences
+from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer
-from .budget import apply_context_budget, dynamic_deltas, reorder, select_contexts
+from ..validate import check_choice, check_context_ids, check_positive_int
 from .steps import Steps, run_or_defer
-from .token_level import CONTEXT_SEPARATOR, Segment, token_level_steps
-
-CONDITION_CHOICES = ("none", "before", "after")
+from .token_level import token_level_steps
 
 
 @dataclass
 class LLMLinguaSettings:
-    """Every knob of ``compress_prompt`` that the LLMLingua path reads."""
+    """Every option of ``compress_prompt`` that the LLMLingua path reads, with the public
+    names and defaults (the one declaration; ``compress_prompt`` repeats it)."""
 
     rate: float = 0.5
     target_token: float = -1
@@ -54,125 +58,91 @@ class LLMLinguaSettings:
     strict_preserve_uncompressed: bool = True
     show_progress: bool | None = None
 
+    def validate(self) -> None:
+        """Raise ValueError/TypeError naming the bad option (rate and target are checked by
+        the caller through :mod:`..validate`)."""
+        check_positive_int("iterative_size", self.iterative_size)
+        check_choice("reorder_context", self.reorder_context, ("original", "sort", "two_stage"))
+        parse_condition(self.condition_in_question)
+
 
 @dataclass
 class Condition:
-    """How the question conditions ranking and token scoring."""
+    """How the question conditions token scoring."""
 
-    mode: str            # "none", "before" or "after"
     token_level: bool    # prefix the token-level pass with the question
     contrastive: bool    # score tokens by the question's effect (condition_compare)
 
     @classmethod
     def from_settings(cls, settings: LLMLinguaSettings) -> "Condition":
-        raw = settings.condition_in_question
-        if not isinstance(raw, str):
-            raise TypeError("condition_in_question must be a string such as 'after_condition'")
-        token_level = raw.endswith("_condition") or settings.condition_compare
-        mode = raw[: -len("_condition")] if raw.endswith("_condition") else raw
-        if mode not in CONDITION_CHOICES:
-            raise ValueError(f"condition_in_question must be one of 'none', 'before', 'after', "
-                             f"optionally with '_condition', got {raw!r}")
-        if settings.rank_method == "longllmlingua" and mode == "none":
-            mode = "after"  # LongLLMLingua ranks by -log p(question | document)
-        elif settings.rank_method == "llmlingua":
-            mode = "none"
-        return cls(mode=mode, token_level=token_level, contrastive=settings.condition_compare)
-
-
-@dataclass
-class CompressionOutcome:
-    """What compression produced, before it is formatted as llmlingua's result dict."""
-
-    compressed_prompt: str
-    origin_tokens: int
-    compressed_tokens: int
-    kept_context_ids: list[int] = field(default_factory=list)
-    compressed_contexts: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return result_dict(self.compressed_prompt, self.origin_tokens, self.compressed_tokens)
-
-
-def result_dict(compressed_prompt: str, origin: int, compressed: int) -> dict[str, Any]:
-    """llmlingua's result keys, counted in Mistral tokens; safe for empty prompts."""
-    ratio = origin / compressed if compressed else (1.0 if origin == 0 else float("inf"))
-    rate = compressed / origin if origin else 1.0
-    return {"compressed_prompt": compressed_prompt, "origin_tokens": origin,
-            "compressed_tokens": compressed, "ratio": f"{ratio:.1f}x",
-            "rate": f"{100 * rate:.1f}%", "saving": f", Saving {origin - compressed} tokens."}
-
-
-def join_prompt(instruction: str, context: str, question: str) -> str:
-    return CONTEXT_SEPARATOR.join(p for p in (instruction, context, question) if p)
+        _, token_level = parse_condition(settings.condition_in_question)
+        return cls(token_level=token_level or settings.condition_compare,
+                   contrastive=settings.condition_compare)
 
 
 # --------------------------------------------------------------------------- entry point
 
 
 def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
-             question: str, settings: LLMLinguaSettings, ranker=None) -> CompressionOutcome:
-    """Compress with LLMLingua / LongLLMLingua. ``ranker`` overrides the perplexity ranking.
+             question: str, settings: LLMLinguaSettings,
+             ranker: Ranker | None = None) -> CompressionOutcome:
+    """Compress with LLMLingua / LongLLMLingua.
 
-    Under :func:`.steps.deferring` the unstarted :func:`compress_steps` are raised to the
-    batch driver instead (see :mod:`llmlingstral.lockstep`).
+    ``ranker`` orders the contexts (default: LLMLingua's perplexity ranking); a
+    :class:`PerplexityRanker` is used without its question condition when there is no
+    question. Under :func:`.steps.deferring` the unstarted :func:`compress_steps` are
+    raised to the batch driver instead (see :mod:`llmlingstral.lockstep`).
     """
+    settings.validate()
     return run_or_defer(compress_steps(scorer, contexts, instruction, question, settings,
                                        ranker))
 
 
 def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
                    question: str, settings: LLMLinguaSettings,
-                   ranker=None) -> Steps[CompressionOutcome]:
-    """:func:`compress`, yielding each token-level window to be scored (see :mod:`.steps`)."""
+                   ranker: Ranker | None = None) -> Steps[CompressionOutcome]:
+    """:func:`compress` on validated settings, yielding each token-level window to be
+    scored (see :mod:`.steps`)."""
     tokenizer = scorer.tokenizer
-    texts = ["".join(s.text for s in c) for c in contexts]
+    texts = [context_text(c) for c in contexts]
     origin_prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts), question)
     origin = tokenizer.count(origin_prompt)
-    target = settings.target_token if settings.target_token and settings.target_token > 0 \
-        else origin * settings.rate
+    target = target_tokens(origin, settings.rate, settings.target_token)
     own_rates = any(s.rate is not None and s.rate < 1 for c in contexts for s in c)
     if (target >= origin and not own_rates) or not any(t.strip() for t in texts):
         return CompressionOutcome(origin_prompt, origin, origin, list(range(len(texts))), texts)
     fixed = origin - tokenizer.count(CONTEXT_SEPARATOR.join(texts))
     if not settings.concate_question:
         fixed -= tokenizer.count(question) if question else 0
-    context_target = target - fixed
-    if context_target <= 0:
-        raise ValueError(
-            f"the target of {int(target)} tokens leaves no room for the contexts: the instruction "
-            f"and question alone take {fixed} tokens. Raise rate/target_token, or pass part of "
-            f"that text as context")
-    condition = Condition.from_settings(settings)
-    kept, deltas = _filter_contexts(scorer, contexts, texts, question, condition, settings,
-                                    context_target, ranker)
+    budget = context_target(target, fixed)
+    kept, deltas = _filter_contexts(scorer, contexts, texts, question, settings, budget, ranker)
     chosen = [contexts[i] for i in kept]
     if settings.use_sentence_level_filter:
-        chosen = _filter_sentences(scorer, chosen, question, condition, settings, context_target)
+        chosen = _filter_sentences(scorer, chosen, question, settings, budget)
     if settings.use_token_level_filter:
-        compressed = yield from _token_level(scorer, chosen, instruction, question, condition,
-                                             settings, context_target, deltas)
+        compressed = yield from _token_level(scorer, chosen, instruction, question, settings,
+                                             budget, deltas)
     else:
-        compressed = ["".join(s.text for s in c) for c in chosen]
-    final_context = CONTEXT_SEPARATOR.join(c for c in compressed if c)
-    prompt = join_prompt(instruction, final_context, question if settings.concate_question else "")
+        compressed = [context_text(c) for c in chosen]
+    prompt = join_prompt(instruction, join_contexts(compressed),
+                         question if settings.concate_question else "")
     return CompressionOutcome(prompt, origin, tokenizer.count(prompt), kept, compressed)
 
 
 # --------------------------------------------------------------------------- coarse
 
 
-def _filter_contexts(scorer, contexts, texts, question, condition, settings, target, ranker):
+def _filter_contexts(scorer, contexts, texts, question, settings, target, ranker):
     """Kept context ids in prompt order, and each kept context's keep-rate shift."""
     n = len(contexts)
-    forced = set(_validated_ids(settings.force_context_ids, n))
+    forced = set(check_context_ids("force_context_ids", settings.force_context_ids, n))
     if settings.strict_preserve_uncompressed:
         forced |= {i for i, c in enumerate(contexts) if any(not s.compress for s in c)}
     if not settings.use_context_level_filter or n <= 1:
         ranked = list(range(n))
         kept = ranked
     else:
-        ranked = _rank(scorer, texts, question, condition, ranker)
+        ranked = [index for index, _ in _ranker(scorer, ranker, question).rank(texts, question)]
         budget = apply_context_budget(target, settings.context_budget)
         lengths = scorer.tokenizer.count_batch(texts)
         kept = select_contexts(ranked, lengths, budget, sorted(forced),
@@ -183,28 +153,19 @@ def _filter_contexts(scorer, contexts, texts, question, condition, settings, tar
     return ordered, [float(shifts[rank_position[i]]) for i in ordered]
 
 
-def _rank(scorer, texts, question, condition, ranker) -> list[int]:
+def _ranker(scorer: CausalScorer, ranker: Ranker | None, question: str) -> Ranker:
+    """The context ranker for this call; perplexity without a question ignores it."""
     if ranker is None:
-        ranker = PerplexityRanker(scorer, condition.mode if question else "none")
-    return [index for index, _ in ranker.rank(texts, question)]
-
-
-def _validated_ids(ids: Sequence[int] | None, n: int) -> list[int]:
-    if ids is None:
-        return []
-    checked = []
-    for i in ids:
-        if not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
-            raise ValueError(f"force_context_ids holds {i!r}, but there are {n} contexts "
-                             f"(valid ids: 0..{n - 1})")
-        checked.append(int(i))
-    return checked
+        return PerplexityRanker(scorer, "none")
+    if isinstance(ranker, PerplexityRanker):
+        return ranker.for_question(question)
+    return ranker
 
 
 # --------------------------------------------------------------------------- sentences
 
 
-def _filter_sentences(scorer, contexts, question, condition, settings, target):
+def _filter_sentences(scorer, contexts, question, settings, target):
     """Keep the best sentences (per word of budget) within target * token_budget_ratio."""
     tokenizer: MistralTextTokenizer = scorer.tokenizer
     pieces = [_sentence_pieces(c) for c in contexts]
@@ -212,19 +173,14 @@ def _filter_sentences(scorer, contexts, question, condition, settings, target):
     free = [k for k, (_, _, seg) in enumerate(flat) if seg.compress and seg.text.strip()]
     goodness = np.full(len(flat), np.inf)
     if free:
-        mode = condition.mode if question else "none"
+        mode = perplexity_condition(settings.rank_method, settings.condition_in_question) \
+            if question else "none"
         scores = PerplexityRanker(scorer, mode).scores([flat[k][2].text for k in free], question)
         goodness[free] = scores
     goodness += _sentence_bonus(pieces, settings)
     goodness += _top_sentence_bonus(flat, goodness, settings)
     lengths = tokenizer.count_batch([seg.text for _, _, seg in flat])
-    budget = target * settings.token_budget_ratio
-    keep = np.zeros(len(flat), dtype=bool)
-    for k in np.argsort(-goodness, kind="stable"):
-        if budget <= 0 and np.isfinite(goodness[k]):
-            continue
-        keep[k] = True
-        budget -= lengths[k]
+    keep = keep_by_priority(goodness, lengths, target * settings.token_budget_ratio)
     result: list[list[Segment]] = [[] for _ in contexts]
     for k, (c, _, seg) in enumerate(flat):
         if keep[k]:
@@ -268,8 +224,9 @@ def _top_sentence_bonus(flat, goodness: np.ndarray, settings: LLMLinguaSettings)
 # --------------------------------------------------------------------------- fine
 
 
-def _token_level(scorer, contexts, instruction, question, condition, settings, target, deltas):
+def _token_level(scorer, contexts, instruction, question, settings, target, deltas):
     tokenizer = scorer.tokenizer
+    condition = Condition.from_settings(settings)
     prefix_text = question if condition.token_level and question else ""
     if settings.add_instruction and instruction:
         prefix_text = CONTEXT_SEPARATOR.join(p for p in (prefix_text, instruction) if p)

@@ -13,33 +13,37 @@ met on the re-tokenised output, not on a per-word estimate.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from ..ranking.base import RankResults
+from ..budget import (aim, context_target, keep_fixed_rates, keep_within, lingua2_context_budget,
+                      select_contexts, select_top_contexts, target_tokens)
+from ..prompt import (CONTEXT_SEPARATOR, DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, CompressionOutcome,
+                      Segment, context_text, join_contexts, join_prompt)
+from ..ranking.base import Ranker
 from ..scoring.classifier import TOKEN_TO_WORD, TokenClassifier, WordScores
-from ..words import SPACE, join_kept, split_words
-from .budget import select_contexts
-from .llmlingua import join_prompt, result_dict
-from .token_level import CONTEXT_SEPARATOR, Segment
+from ..settings import INTERNAL
+from ..text.words import SPACE, join_kept, split_words
+from ..validate import (check_choice, check_context_ids, check_count_or_unset,
+                        check_non_negative_int, check_probability, check_rate, check_string_list,
+                        check_target, check_text)
 
-RankFunction = Callable[[list[str], str], RankResults]
-# Re-tokenising the output shifts counts slightly; this many passes re-aim the budget.
-_BUDGET_PASSES = 4
 _DIGIT = re.compile(r"\d")
 
 
 @dataclass
 class LLMLingua2Settings:
-    """Every knob of ``compress_prompt_llmlingua2`` (llmlingua 0.2.2 names and defaults).
+    """Every option of ``compress_prompt_llmlingua2`` (llmlingua 0.2.2 names and defaults;
+    the one declaration, which the public signature repeats).
 
     Beyond llmlingua: ``keep_threshold`` (keep words with p(keep) >= it, ignoring rate),
-    ``max_force_token`` (the limit on ``force_tokens``) and ``strict_preserve_uncompressed``
-    (a context holding a ``compress=False`` segment survives the context filter).
+    ``strict_preserve_uncompressed`` (a context holding a ``compress=False`` segment
+    survives the context filter) and, set by the compressor, ``max_force_token`` (the limit
+    on ``force_tokens``) and ``concate_question`` (False: the question conditions ranking
+    but is left out of the result and its budget, as in ``compress_prompt``).
     """
 
     rate: float = 0.5
@@ -51,63 +55,36 @@ class LLMLingua2Settings:
     context_level_target_token: float = -1
     force_context_ids: Sequence[int] | None = None
     return_word_label: bool = False
-    word_sep: str = "\t\t|\t\t"
-    label_sep: str = " "
+    word_sep: str = DEFAULT_WORD_SEP
+    label_sep: str = DEFAULT_LABEL_SEP
     token_to_word: str = "mean"
     force_tokens: Sequence[str] = ()
     force_reserve_digit: bool = False
     drop_consecutive: bool = False
     chunk_end_tokens: Sequence[str] = (".", "\n")
     keep_threshold: float | None = None
-    max_force_token: int = 100
     strict_preserve_uncompressed: bool = True
+    max_force_token: int = field(default=100, metadata=INTERNAL)
+    concate_question: bool = field(default=True, metadata=INTERNAL)
 
     def validate(self) -> None:
         """Raise ValueError/TypeError naming the bad setting and what to pass instead."""
-        _check_fraction("rate", self.rate)
-        _check_target("target_token", self.target_token)
-        _check_target("context_level_target_token", self.context_level_target_token)
-        _check_fraction("context_level_rate", self.context_level_rate)
-        if isinstance(self.target_context, bool) or not isinstance(self.target_context, int) \
-                or (self.target_context != -1 and self.target_context <= 0):
-            raise ValueError(f"target_context is a number of contexts to keep (or -1), got "
-                             f"{self.target_context!r}")
-        if self.token_to_word not in TOKEN_TO_WORD:
-            raise ValueError(f"token_to_word must be 'mean' or 'first', got {self.token_to_word!r}")
-        self.force_tokens = _string_list("force_tokens", self.force_tokens)
-        self.chunk_end_tokens = _string_list("chunk_end_tokens", self.chunk_end_tokens)
+        check_rate("rate", self.rate)
+        check_target("target_token", self.target_token)
+        check_target("context_level_target_token", self.context_level_target_token)
+        check_rate("context_level_rate", self.context_level_rate)
+        check_count_or_unset("target_context", self.target_context, "a number of contexts to keep")
+        check_choice("token_to_word", self.token_to_word, TOKEN_TO_WORD)
+        self.force_tokens = check_string_list("force_tokens", self.force_tokens)
+        self.chunk_end_tokens = check_string_list("chunk_end_tokens", self.chunk_end_tokens)
         if len(self.force_tokens) > self.max_force_token:
             raise ValueError(
                 f"{len(self.force_tokens)} force_tokens given, at most {self.max_force_token} "
                 f"are allowed; pass fewer, or raise llmlingua2_config['max_force_token']")
         if self.keep_threshold is not None:
-            value = self.keep_threshold
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or math.isnan(value) or not 0 <= value <= 1:
-                raise ValueError(f"keep_threshold is a probability in [0, 1], got {value!r}")
-        for name in ("word_sep", "label_sep"):
-            if not isinstance(getattr(self, name), str):
-                raise TypeError(f"{name} must be a str")
-
-
-@dataclass
-class LLMLingua2Outcome:
-    """What compression produced, before it is formatted as llmlingua's result dict."""
-
-    compressed_prompt: str
-    compressed_prompt_list: list[str]
-    origin_tokens: int
-    compressed_tokens: int
-    kept_context_ids: list[int] = field(default_factory=list)
-    word_labels: list[tuple[str, int]] | None = None
-
-    def as_dict(self, word_sep: str = "\t\t|\t\t", label_sep: str = " ") -> dict[str, Any]:
-        result = result_dict(self.compressed_prompt, self.origin_tokens, self.compressed_tokens)
-        result["compressed_prompt_list"] = list(self.compressed_prompt_list)
-        if self.word_labels is not None:
-            result["fn_labeled_original_prompt"] = word_sep.join(
-                f"{word}{label_sep}{label}" for word, label in self.word_labels)
-        return result
+            check_probability("keep_threshold", self.keep_threshold)
+        check_text("word_sep", self.word_sep)
+        check_text("label_sep", self.label_sep)
 
 
 @dataclass
@@ -145,65 +122,46 @@ def build_classifier(loaded, config: dict[str, Any]) -> TokenClassifier:
 
 def max_force_token(config: dict[str, Any]) -> int:
     """The most force tokens a call may pass (``llmlingua2_config['max_force_token']``)."""
-    value = config.get("max_force_token", 100)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"max_force_token must be a non-negative integer, got {value!r}")
-    return value
-
-
-def parse_tags(contexts: list[list[Segment]]) -> list[list[Segment]]:
-    """Contexts whose text holds ``<llmlingua, ...>`` tags, split into tagged segments.
-
-    Tag-free contexts are returned as they are; see :mod:`..structured` for the syntax.
-    """
-    from ..structured import parse_structured
-
-    result = []
-    for i, segments in enumerate(contexts):
-        if len(segments) == 1 and "<llmlingua" in segments[0].text.lower():
-            parsed = parse_structured(segments[0].text, where=f"context[{i}]")
-            segments = [Segment(s.text, s.rate, s.compress) for s in parsed] or [Segment("")]
-        result.append(segments)
-    return result
+    return check_non_negative_int("max_force_token", config.get("max_force_token", 100))
 
 
 # --------------------------------------------------------------------------- entry point
 
 
 def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
-             settings: LLMLingua2Settings,
-             *, instruction: str = "", question: str = "",
-             rank: RankFunction | None = None) -> LLMLingua2Outcome:
-    """Compress ``contexts`` with LLMLingua-2; ``rank`` orders contexts for ``question``."""
+             settings: LLMLingua2Settings, *, instruction: str = "", question: str = "",
+             ranker: Ranker | None = None) -> CompressionOutcome:
+    """Compress ``contexts`` with LLMLingua-2; ``ranker`` orders contexts for ``question``
+    (default: by mean keep-probability)."""
     settings.validate()
     tokenizer = classifier.tokenizer
-    texts = ["".join(s.text for s in c) for c in contexts]
+    texts = [context_text(c) for c in contexts]
     if not any(t.strip() for t in texts) and not (instruction.strip() or question.strip()):
         raise ValueError("the prompt is empty: pass a non-empty context to compress")
     origin_prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts), question)
     origin = tokenizer.count(origin_prompt)
     threshold_mode = settings.keep_threshold is not None
-    target = settings.target_token if settings.target_token > 0 else origin * settings.rate
+    target = target_tokens(origin, settings.rate, settings.target_token)
     nothing_to_cut = target >= origin and not threshold_mode and not _explicit_context_filter(
         settings)
     if nothing_to_cut or not any(t.strip() for t in texts):
         return _unchanged(origin_prompt, origin, texts, settings)
     fixed = origin - tokenizer.count(CONTEXT_SEPARATOR.join(texts))
-    context_target = target - fixed
-    if context_target <= 0 and not threshold_mode:
-        raise ValueError(
-            f"the target of {int(target)} tokens leaves no room for the contexts: the instruction "
-            f"and question alone take {fixed} tokens. Raise rate/target_token")
+    shown_question = question if settings.concate_question else ""
+    if not settings.concate_question and question:
+        fixed -= tokenizer.count(question)
+    budget = context_target(target, fixed, required=not threshold_mode)
     forced_ids = _forced_context_ids(settings, contexts)
-    kept_ids, scored = _coarse(classifier, contexts, texts, question, settings, forced_ids, rank,
-                               context_target, threshold_mode)
-    keep = _fine(scored, settings, context_target, threshold_mode, tokenizer, instruction, question,
-                 fixed)
+    kept_ids, scored = _coarse(classifier, contexts, texts, question, settings, forced_ids,
+                               ranker, budget, threshold_mode)
+    keep = _fine(scored, settings, budget, threshold_mode, tokenizer, instruction,
+                 shown_question, fixed)
     compressed = [join_kept(c.scores.words, k, strip_start=not c.starts_with_space)
                   for c, k in zip(scored, keep)]
-    prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(t for t in compressed if t), question)
+    prompt = join_prompt(instruction, join_contexts(compressed), shown_question)
     labels = _word_labels(texts, scored, keep, settings) if settings.return_word_label else None
-    return LLMLingua2Outcome(prompt, compressed, origin, tokenizer.count(prompt), kept_ids, labels)
+    return CompressionOutcome(prompt, origin, tokenizer.count(prompt), kept_ids, compressed,
+                              labels, with_list=True)
 
 
 def _explicit_context_filter(settings: LLMLingua2Settings) -> bool:
@@ -212,41 +170,41 @@ def _explicit_context_filter(settings: LLMLingua2Settings) -> bool:
         or settings.context_level_target_token > 0)
 
 
-def _unchanged(prompt: str, origin: int, texts: list[str], settings) -> LLMLingua2Outcome:
+def _unchanged(prompt: str, origin: int, texts: list[str], settings) -> CompressionOutcome:
     labels = None
     if settings.return_word_label:
         labels = [(w, 1) for t in texts for w in split_words(t).as_list() if w.strip()]
-    return LLMLingua2Outcome(prompt, list(texts), origin, origin, list(range(len(texts))), labels)
+    return CompressionOutcome(prompt, origin, origin, list(range(len(texts))), list(texts),
+                              labels, with_list=True)
 
 
 # --------------------------------------------------------------------------- coarse
 
 
 def _forced_context_ids(settings: LLMLingua2Settings, contexts) -> set[int]:
-    n = len(contexts)
-    forced = set()
-    for i in settings.force_context_ids or []:
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= int(i) < n:
-            raise ValueError(f"force_context_ids holds {i!r}, but there are {n} contexts "
-                             f"(valid ids: 0..{n - 1})")
-        forced.add(int(i))
+    forced = set(check_context_ids("force_context_ids", settings.force_context_ids,
+                                   len(contexts)))
     if settings.strict_preserve_uncompressed:
         forced |= {i for i, c in enumerate(contexts) if any(not s.compress for s in c)}
     return forced
 
 
-def _coarse(classifier, contexts, texts, question, settings, forced_ids, rank, context_target,
+def _coarse(classifier, contexts, texts, question, settings, forced_ids, ranker, context_target,
             threshold_mode) -> tuple[list[int], list[_Context]]:
     """Kept context ids (prompt order) and the scored words of each kept context."""
     n = len(contexts)
     if not settings.use_context_level_filter or n < 2:
         return list(range(n)), _score(classifier, contexts, range(n), settings)
     lengths = classifier.tokenizer.count_batch(texts)
-    budget = _context_budget(settings, lengths, context_target, threshold_mode)
+    budget = lingua2_context_budget(
+        lengths, context_target, rate=settings.rate, target_token=settings.target_token,
+        target_context=settings.target_context, context_level_rate=settings.context_level_rate,
+        context_level_target_token=settings.context_level_target_token,
+        token_level=settings.use_token_level_filter, threshold_mode=threshold_mode)
     if budget is None:
         return list(range(n)), _score(classifier, contexts, range(n), settings)
-    if rank is not None and question.strip():
-        order = [i for i, _ in rank(list(texts), question)]
+    if ranker is not None and question.strip():
+        order = [i for i, _ in ranker.rank(list(texts), question)]
         scored = None
     else:
         scored = _score(classifier, contexts, range(n), settings)
@@ -254,36 +212,12 @@ def _coarse(classifier, contexts, texts, question, settings, forced_ids, rank, c
         order = sorted(range(n), key=lambda i: (-means[i], i))
     unit, amount = budget
     if unit == "contexts":
-        kept = sorted(set(order[:int(amount)]) | forced_ids)
+        kept = select_top_contexts(order, int(amount), sorted(forced_ids))
     else:
         kept = sorted(select_contexts(order, lengths, amount, sorted(forced_ids)))
     if scored is None:
         return kept, _score(classifier, contexts, kept, settings)
     return kept, [scored[i] for i in kept]
-
-
-def _context_budget(settings: LLMLingua2Settings, lengths: list[int], context_target: float,
-                    threshold_mode: bool) -> tuple[str, float] | None:
-    """``("contexts", n)``, ``("tokens", budget)``, or None for no context filter.
-
-    Without explicit context-level settings, llmlingua keeps ``(rate+1)/2`` of the tokens
-    (twice the target) so the word pass has room to choose. Threshold mode has no rate to
-    derive that from, so it filters contexts only when told how.
-    """
-    total = float(sum(lengths))
-    if settings.target_context > 0:
-        return "contexts", float(settings.target_context)
-    if settings.context_level_target_token > 0:
-        return "tokens", float(settings.context_level_target_token)
-    if settings.context_level_rate < 1:
-        return "tokens", settings.context_level_rate * total
-    if threshold_mode:
-        return None
-    if not settings.use_token_level_filter:
-        return "tokens", float(context_target)
-    if settings.target_token > 0:
-        return "tokens", min(total, 2.0 * context_target)
-    return "tokens", total * (settings.rate + 1) / 2
 
 
 def _mean_probability(context: _Context) -> float:
@@ -376,70 +310,29 @@ def _fine(scored: list[_Context], settings: LLMLingua2Settings, context_target: 
     if threshold_mode:
         return _drop_repeats([_keep_above(c, settings.keep_threshold) for c in scored],
                              scored, settings)
-    budget = context_target
-    best: tuple[float, list[np.ndarray]] | None = None
-    for _ in range(_BUDGET_PASSES):
-        keep = _drop_repeats(_keep_within(scored, budget), scored, settings)
+    def attempt(budget: float) -> tuple[float, list[np.ndarray]]:
+        keep = _drop_repeats(keep_within([c.scores.probs for c in scored],
+                                         [c.scores.costs for c in scored],
+                                         [c.forced for c in scored],
+                                         [c.fixed_rate for c in scored],
+                                         [c.selectable for c in scored], budget),
+                             scored, settings)
         texts = [join_kept(c.scores.words, k, strip_start=not c.starts_with_space)
                  for c, k in zip(scored, keep)]
-        prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(t for t in texts if t), question)
-        miss = tokenizer.count(prompt) - fixed - context_target
-        if best is None or abs(miss) < best[0]:
-            best = (abs(miss), keep)
-        if abs(miss) <= max(2.0, 0.02 * context_target):
-            break
-        budget -= miss
-    return best[1]
+        prompt = join_prompt(instruction, join_contexts(texts), question)
+        return tokenizer.count(prompt) - fixed, keep
+
+    return aim(attempt, context_target)
 
 
 def _keep_above(context: _Context, threshold: float) -> np.ndarray:
-    keep = context.forced | (context.selectable & (context.scores.probs >= threshold))
+    """Forced words, every word at or above ``threshold``, and fixed-rate segments at their
+    rate whatever the threshold."""
+    probs, costs = context.scores.probs, context.scores.costs
+    keep = context.forced | (context.selectable & (probs >= threshold))
     fixed = ~np.isnan(context.fixed_rate) & ~context.forced
-    for rate in np.unique(context.fixed_rate[fixed]):
-        group = fixed & (context.fixed_rate == rate)
-        keep[group] = _top_within(context.scores.probs, context.scores.costs, group,
-                                  rate * context.scores.costs[group].sum())[group]
+    keep[fixed] = keep_fixed_rates(probs, costs, context.fixed_rate, fixed)[fixed]
     return keep
-
-
-def _keep_within(scored: list[_Context], budget: float) -> list[np.ndarray]:
-    """Forced words, each fixed-rate segment at its rate, then the most probable free words
-    (across all contexts) while ``budget`` tokens last."""
-    keeps = [c.forced.copy() for c in scored]
-    spent = sum(float(c.scores.costs[c.forced].sum()) for c in scored)
-    for c, keep in zip(scored, keeps):
-        fixed = ~np.isnan(c.fixed_rate) & ~c.forced & c.selectable
-        for rate in np.unique(c.fixed_rate[fixed]):
-            group = fixed & (c.fixed_rate == rate)
-            chosen = _top_within(c.scores.probs, c.scores.costs, group,
-                                 rate * c.scores.costs[group].sum())
-            keep |= chosen
-            spent += float(c.scores.costs[chosen].sum())
-    free = [np.isnan(c.fixed_rate) & ~c.forced & c.selectable for c in scored]
-    probs = np.concatenate([c.scores.probs[f] for c, f in zip(scored, free)]) if scored else []
-    costs = np.concatenate([c.scores.costs[f] for c, f in zip(scored, free)]) if scored else []
-    chosen = _top_within(np.asarray(probs), np.asarray(costs), np.ones(len(probs), dtype=bool),
-                         budget - spent)
-    position = 0
-    for keep, f in zip(keeps, free):
-        count = int(f.sum())
-        keep[np.flatnonzero(f)] |= chosen[position:position + count]
-        position += count
-    return keeps
-
-
-def _top_within(probs: np.ndarray, costs: np.ndarray, eligible: np.ndarray,
-                budget: float) -> np.ndarray:
-    """The most probable eligible words whose summed cost fits ``budget`` (ties: earlier)."""
-    chosen = np.zeros(len(probs), dtype=bool)
-    candidates = np.flatnonzero(eligible)
-    if budget <= 0 or len(candidates) == 0:
-        return chosen
-    order = candidates[np.argsort(-probs[candidates], kind="stable")]
-    spent = np.cumsum(costs[order])
-    count = int(np.searchsorted(spent, budget + 1e-9, side="right"))
-    chosen[order[:count]] = True
-    return chosen
 
 
 def _drop_repeats(keeps: list[np.ndarray], scored: list[_Context],
@@ -476,31 +369,3 @@ def _word_labels(texts: list[str], scored: list[_Context], keeps: list[np.ndarra
         labels.extend((words.word(w), int(keep[w])) for w in range(len(words))
                       if words.role[w] != SPACE)
     return labels
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _check_fraction(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
-            or not 0 < value <= 1:
-        raise ValueError(f"{name} is the fraction of tokens to keep and must be in (0, 1], "
-                         f"got {value!r}")
-
-
-def _check_target(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if value != -1 and value <= 0:
-        raise ValueError(f"{name} must be positive (or -1 to use the rate), got {value!r}")
-
-
-def _string_list(name: str, value: object) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)):
-        raise TypeError(f"{name} must be a list of strings, e.g. ['\\n', '.'], got {value!r}")
-    for item in value:
-        if not isinstance(item, str):
-            raise TypeError(f"{name} must hold strings, got {item!r}")
-    return [v for v in value if v]

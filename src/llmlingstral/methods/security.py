@@ -13,19 +13,21 @@ intent is assembled across all of them.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from ..budget import top_within
 from ..models.loader import LoadedModel, load_model
+from ..prompt import result_dict
 from ..scoring.classifier import TokenClassifier, WordScores
-from ..words import join_kept
+from ..text.words import join_kept
+from ..validate import (check_non_negative_int, check_positive_int, check_probability,
+                        check_str)
 from .guard import (DEFAULT_GUARD_TEMPLATE, as_message_list, check_placement, check_template,
                     conversation_text, render_guard, with_system_text)
-from .llmlingua import result_dict
 
 DEFAULT_MODEL = "securitylingua"
 DEFAULT_THRESHOLD = 0.5
@@ -114,10 +116,10 @@ class SecurityLingua:
         self.tokenizer = self.classifier.tokenizer
         self.threshold = threshold
         self.guard_template = check_template(guard_template)
-        self.history_turns = _non_negative_int("history_turns", history_turns)
+        self.history_turns = check_non_negative_int("history_turns", history_turns)
         self.placement = check_placement(placement)
         self.max_intent_tokens = None if max_intent_tokens is None else \
-            _positive_int("max_intent_tokens", max_intent_tokens)
+            check_positive_int("max_intent_tokens", max_intent_tokens)
 
     def __repr__(self) -> str:
         return (f"SecurityLingua(model={self.classifier.loaded.name!r}, "
@@ -129,10 +131,7 @@ class SecurityLingua:
 
     @threshold.setter
     def threshold(self, value: float) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) \
-                or not 0 <= value <= 1:
-            raise ValueError(f"threshold is a keep-probability in [0, 1], got {value!r}")
-        self._threshold = float(value)
+        self._threshold = check_probability("threshold", value)
 
     # ----------------------------------------------------------------------- intent
 
@@ -145,9 +144,7 @@ class SecurityLingua:
         if isinstance(prompts, str) or not isinstance(prompts, Sequence):
             raise TypeError("prompts must be a list of str")
         for index, prompt in enumerate(prompts):
-            if not isinstance(prompt, str):
-                raise TypeError(f"prompt {index} must be a str, got {type(prompt).__name__}")
-            if not prompt.strip():
+            if not check_str(f"prompt {index}", prompt).strip():
                 raise ValueError(f"prompt {index} is empty: there is no request to extract")
         scores = self.classifier.score_words(list(prompts))
         return [self._extraction(s) for s in scores]
@@ -157,7 +154,7 @@ class SecurityLingua:
         labelled = ~words.is_space
         keep = labelled & (scores.probs >= self.threshold)
         if self.max_intent_tokens is not None:
-            keep = _most_probable_within(keep, scores.probs, scores.costs, self.max_intent_tokens)
+            keep = top_within(scores.probs, scores.costs, keep, self.max_intent_tokens)
         intent = join_kept(words, keep).strip()
         index = np.flatnonzero(labelled)
         return IntentExtraction(
@@ -197,26 +194,3 @@ def _classifier(model, device_map, model_config, max_seq_len, max_batch_size) ->
         model = load_model(model, task="token-classification", device_map=device_map,
                            model_config=model_config)
     return TokenClassifier(model, max_seq_len=max_seq_len, max_batch_size=max_batch_size)
-
-
-def _most_probable_within(keep: np.ndarray, probs: np.ndarray, costs: np.ndarray,
-                          budget: int) -> np.ndarray:
-    """The most probable kept words whose token costs fit ``budget`` (ties: earlier first)."""
-    candidates = np.flatnonzero(keep)
-    order = candidates[np.argsort(-probs[candidates], kind="stable")]
-    count = int(np.searchsorted(np.cumsum(costs[order]), budget, side="right"))
-    capped = np.zeros_like(keep)
-    capped[order[:count]] = True
-    return capped
-
-
-def _non_negative_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-    return value
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value

@@ -15,11 +15,12 @@ from typing import Protocol, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..segment import Units, split_units, token_units
+from ..budget import unit_quotas
+from ..prompt import CONTEXT_SEPARATOR, Segment
+from ..text.units import Units, owner_of_tokens, split_units
 from ..tokenization import MistralTextTokenizer
 from .steps import Steps, run_steps
 
-CONTEXT_SEPARATOR = "\n\n"
 # Show a progress bar from this many windows on (about 8k tokens at the default size).
 _PROGRESS_MIN_WINDOWS = 40
 
@@ -32,19 +33,6 @@ class TokenStream(Protocol):
     def score(self, ids: Sequence[int]) -> np.ndarray: ...
 
     def commit(self, keep: np.ndarray) -> None: ...
-
-
-@dataclass(frozen=True)
-class Segment:
-    """A piece of a context with its own compression setting.
-
-    ``rate`` is the keep fraction for this piece (None: the global rate);
-    ``compress=False`` keeps the piece verbatim.
-    """
-
-    text: str
-    rate: float | None = None
-    compress: bool = True
 
 
 @dataclass
@@ -88,7 +76,8 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
     expects the scores of ``ids`` sent back (see :mod:`.steps`)."""
     layout = _build_layout(tokenizer, contexts, keep_split)
     deltas = np.zeros(len(contexts)) if context_deltas is None else np.asarray(context_deltas)
-    quota = _unit_quotas(layout, deltas, float(target_tokens))
+    quota = unit_quotas(layout.cost, layout.forced, layout.fixed_rate,
+                        deltas[layout.context_of_unit], float(target_tokens))
     keep = yield from _select_units(stream, layout, quota, max(1, int(iterative_size)),
                                     show_progress)
     return _assemble(layout, keep, contexts)
@@ -135,49 +124,13 @@ def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[S
                   np.array(separator, dtype=bool))
     encoding = tokenizer.encode_with_offsets(text)
     token_starts = np.array([s for s, _ in encoding.offsets], dtype=np.int64)
-    unit_of_token = token_units(token_starts, units)
+    unit_of_token = owner_of_tokens(units.starts, token_starts)
     cost = np.bincount(unit_of_token, minlength=len(units)).astype(np.float64)
     return _Layout(text=text, units=units, context_of_unit=np.array(context_of_unit, dtype=np.int64),
                    cost=cost, forced=np.array(forced, dtype=bool),
                    fixed_rate=np.array(fixed_rate, dtype=np.float64),
                    budget_group=np.array(group, dtype=np.int64), token_ids=encoding.ids,
                    unit_of_token=unit_of_token, context_starts=context_starts)
-
-
-# --------------------------------------------------------------------------- budget
-
-
-def _unit_quotas(layout: _Layout, deltas: np.ndarray, target: float) -> np.ndarray:
-    """Expected kept tokens per unit, summing to ``target`` where the budget allows."""
-    cost, forced, fixed = layout.cost, layout.forced, layout.fixed_rate
-    quota = np.where(forced, cost, 0.0)
-    has_fixed = ~forced & ~np.isnan(fixed)
-    quota[has_fixed] = cost[has_fixed] * np.clip(fixed[has_fixed], 0.0, 1.0)
-    free = ~forced & np.isnan(fixed)
-    remaining = target - quota.sum()
-    if not free.any():
-        return quota
-    unit_delta = deltas[layout.context_of_unit[free]]
-    tau = _solve_base_rate(cost[free], unit_delta, remaining)
-    quota[free] = cost[free] * np.clip(tau + unit_delta, 0.0, 1.0)
-    return quota
-
-
-def _solve_base_rate(cost: np.ndarray, delta: np.ndarray, budget: float) -> float:
-    """The base rate tau with sum(cost * clip(tau + delta, 0, 1)) == budget (bisection)."""
-    total = cost.sum()
-    if budget <= 0 or total <= 0:
-        return -np.inf
-    if budget >= total:
-        return np.inf
-    low, high = -1.0 - np.abs(delta).max(), 1.0 + np.abs(delta).max()
-    for _ in range(60):
-        mid = (low + high) / 2
-        if (cost * np.clip(mid + delta, 0.0, 1.0)).sum() < budget:
-            low = mid
-        else:
-            high = mid
-    return high
 
 
 # --------------------------------------------------------------------------- selection

@@ -1,6 +1,1 @@
-"""Model presets and loaders."""
-
-from .loader import LoadedModel, load_model, resolve_checkpoint
-from .registry import MISTRAL_MODELS, ModelPreset
-
-__all__ = ["LoadedModel", "MISTRAL_MODELS", "ModelPreset", "load_model", "resolve_checkpoint"]
+"""Model presets (:mod:`.registry`, light) and loaders (:mod:`.loader`, imports torch)."""

@@ -191,7 +191,9 @@ def load_model(name_or_path: str | os.PathLike, *, task: Task = "causal-lm",
     if hf_device_map is None:
         model.to(device)
     model.eval()
-    tokenizer = tokenizer_for_checkpoint(path, getattr(text_config, "vocab_size", None))
+    preset = MISTRAL_MODELS.get(os.fspath(name_or_path))
+    tokenizer = tokenizer_for_checkpoint(path, getattr(text_config, "vocab_size", None),
+                                         fallback=preset.tokenizer if preset else None)
     return LoadedModel(model=model, tokenizer=tokenizer, name=name, path=path, device=device)
 
 

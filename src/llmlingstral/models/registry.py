@@ -14,7 +14,11 @@ ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 
 @dataclass(frozen=True)
 class ModelPreset:
-    """A named model: where it comes from and what it is for."""
+    """A named model: where it comes from and what it is for.
+
+    ``tokenizer`` names the bundled Mistral tokenizer of the model (``"v3"``, ``"tekken"``,
+    ...): the loader uses it when a checkpoint folder has no tokenizer file of its own.
+    """
 
     name: str
     source: str

@@ -6,6 +6,8 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from ..validate import check_str, check_text
+
 RankResults = list[tuple[int, float]]
 
 
@@ -26,13 +28,8 @@ def check_inputs(documents: Sequence[str], question: str) -> tuple[list[str], st
     if isinstance(documents, str) or not isinstance(documents, Sequence):
         raise TypeError(f"documents must be a list of str, got {type(documents).__name__}")
     for i, document in enumerate(documents):
-        if not isinstance(document, str):
-            raise TypeError(f"documents[{i}] must be a str, got {type(document).__name__}")
-    if question is None:
-        question = ""
-    if not isinstance(question, str):
-        raise TypeError(f"question must be a str, got {type(question).__name__}")
-    return list(documents), question
+        check_str(f"documents[{i}]", document)
+    return list(documents), check_text("question", question)
 
 
 def blank_last(documents: Sequence[str], scores: Sequence[float]) -> list[float]:

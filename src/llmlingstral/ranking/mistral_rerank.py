@@ -23,6 +23,7 @@ import torch
 
 from ..api import MistralAPI, MistralAPIError
 from ..models.loader import LoadedModel
+from ..scoring.batching import padded_batch
 from ..tokenization import MistralTextTokenizer
 from .base import ScoreRanker, score_non_blank
 
@@ -97,14 +98,8 @@ class LocalMistralReranker(ScoreRanker):
         return out
 
     def _batch_log_odds(self, rows: list[list[int]]) -> np.ndarray:
-        width = max(len(r) for r in rows)
-        pad = self.tokenizer.pad_id if self.tokenizer.pad_id is not None else 0
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, row in enumerate(rows):
-            # Left padding puts every row's last token at the end: one logit row each.
-            ids[r, width - len(row):] = torch.tensor(row)
-            mask[r, width - len(row):] = 1
+        # Left padding puts every row's last token at the end: one logit row each.
+        ids, mask = padded_batch(rows, self.tokenizer.pad_id, left=True)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         device = self.loaded.device
         logits = self.loaded.model(input_ids=ids.to(device), attention_mask=mask.to(device),

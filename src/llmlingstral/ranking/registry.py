@@ -20,9 +20,10 @@ Rankers read their settings from the compressor's ``open_api_config`` mapping:
 
 from __future__ import annotations
 
+import sys
 import warnings
-import weakref
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any, Callable, MutableMapping, Mapping
 
 from ..models.loader import LoadedModel, load_model
 from .base import Ranker
@@ -36,14 +37,25 @@ LEGACY_RANK_METHODS = {
     "openai": "mistral-embed", "voyageai": "mistral-embed",
 }
 
-# Rankers hold models and clients: build each once per owner (a compressor) and settings.
-_CACHE: "weakref.WeakKeyDictionary[Any, dict[tuple, Ranker]]" = weakref.WeakKeyDictionary()
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
-def resolve_rank_method(name: object, *, stacklevel: int = 2) -> str:
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside this package, seen from the function
+    that calls this one (so a warning points at the user's line)."""
+    frame, level = sys._getframe(2), 2
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(
+            _PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def resolve_rank_method(name: object, *, stacklevel: int | None = None) -> str:
     """The canonical rank method for ``name``; warns for legacy names.
 
-    Raises ValueError for unknown names (listing the valid ones) and TypeError for non-strings.
+    The warning points at the first caller outside the package unless ``stacklevel`` says
+    otherwise. Raises ValueError for unknown names (listing the valid ones) and TypeError
+    for non-strings.
     """
     if not isinstance(name, str):
         raise TypeError(f"rank_method must be a string such as 'longllmlingua' or 'bm25', "
@@ -54,7 +66,8 @@ def resolve_rank_method(name: object, *, stacklevel: int = 2) -> str:
         warnings.warn(f"rank_method={key!r} is llmlingua's third-party ranker; llmlingstral "
                       f"uses its Mistral replacement {replacement!r}. Pass "
                       f"rank_method={replacement!r} to silence this warning.",
-                      DeprecationWarning, stacklevel=stacklevel + 1)
+                      DeprecationWarning,
+                      stacklevel=_caller_stacklevel() if stacklevel is None else stacklevel + 1)
         return replacement
     if key in RANK_METHODS:
         return key
@@ -81,14 +94,17 @@ def build_ranker(method: str, *, config: Mapping[str, Any] | None = None,
     return builders[method](config, loaded)
 
 
-def cached_ranker(owner: Any, method: str, config: Mapping[str, Any] | None = None,
+def cached_ranker(cache: MutableMapping[tuple, Ranker], method: str,
+                  config: Mapping[str, Any] | None = None,
                   loaded: LoadedModel | None = None) -> Ranker:
-    """:func:`build_ranker`, built once per ``owner``, method and settings."""
+    """:func:`build_ranker`, built once per ``cache`` (a compressor's), method and settings.
+
+    Rankers hold models and clients, so their owner keeps them for its next calls.
+    """
     key = (method, repr(sorted((config or {}).items())))
-    per_owner = _CACHE.setdefault(owner, {})
-    if key not in per_owner:
-        per_owner[key] = build_ranker(method, config=config, loaded=loaded)
-    return per_owner[key]
+    if key not in cache:
+        cache[key] = build_ranker(method, config=config, loaded=loaded)
+    return cache[key]
 
 
 # --------------------------------------------------------------------------- builders

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..models.loader import LoadedModel
+from .batching import attention_limit, padded_batch
 
 # Tokens per padded batch when scoring many independent sequences, and the share of a
 # batch that may be padding.
@@ -80,11 +81,7 @@ class CausalScorer:
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer
         self.device = loaded.device
-        limit = loaded.max_position
-        sliding = getattr(self.model.config, "sliding_window", None)
-        if sliding:
-            # Keep every cached token visible to every layer.
-            limit = min(limit, int(sliding) - 1)
+        limit = attention_limit(self.model.config, loaded.max_position, margin=1)
         self.window = max(32, min(limit, window or limit))
         # The transformer stack without its vocabulary projection, and the projection itself.
         self.decoder = self.model.get_decoder()
@@ -128,14 +125,8 @@ class CausalScorer:
     def _score_batch(self, batch: list[int], trimmed: list[list[int]], wanted: list[int],
                      results: list[np.ndarray]) -> None:
         bos = self.tokenizer.bos_id
-        pad = self.tokenizer.pad_id if self.tokenizer.pad_id is not None else 0
         rows = [[bos, *trimmed[i]] for i in batch]
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for r, row in enumerate(rows):
-            ids[r, : len(row)] = torch.tensor(row)
-            mask[r, : len(row)] = 1
+        ids, mask = padded_batch(rows, self.tokenizer.pad_id)
         ids, mask = ids.to(self.device), mask.to(self.device)
         hidden = self.decoder(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
         # Position p predicts token p + 1: the scored tokens of row r are its last wanted[i].

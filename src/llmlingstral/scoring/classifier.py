@@ -22,7 +22,9 @@ import torch
 
 from ..errors import LLMLingstralError
 from ..models.loader import LoadedModel
-from ..words import Words, chunk_bounds, split_words, word_of_tokens
+from ..text.words import Words, chunk_bounds, split_words, word_of_tokens
+from ..validate import check_positive_int
+from .batching import attention_limit, padded_batch
 
 TOKEN_TO_WORD = ("mean", "first")
 DEFAULT_CHUNK_END_TOKENS = (".", "\n")
@@ -77,10 +79,7 @@ class TokenClassifier:
         if bidirectional is not None:
             config.is_causal = not bidirectional
         self.max_seq_len = _window(config, loaded.max_position, max_seq_len)
-        if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) \
-                or max_batch_size <= 0:
-            raise ValueError(f"max_batch_size must be a positive integer, got {max_batch_size!r}")
-        self.max_batch_size = max_batch_size
+        self.max_batch_size = check_positive_int("max_batch_size", max_batch_size)
         pad = self.tokenizer.pad_id
         self.pad_id = pad if pad is not None and pad >= 0 else self.tokenizer.eos_id
 
@@ -105,13 +104,8 @@ class TokenClassifier:
         order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
         for first in range(0, len(order), self.max_batch_size):
             indices = order[first:first + self.max_batch_size]
-            width = 1 + max(len(sequences[i]) for i in indices)
-            ids = torch.full((len(indices), width), self.pad_id, dtype=torch.long)
-            mask = torch.zeros((len(indices), width), dtype=torch.long)
-            for row, i in enumerate(indices):
-                seq = [self.tokenizer.bos_id, *sequences[i]]
-                ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
-                mask[row, :len(seq)] = 1
+            ids, mask = padded_batch([[self.tokenizer.bos_id, *sequences[i]] for i in indices],
+                                     self.pad_id)
             padded = bool((mask == 0).any())
             keep_mask = padded and not self.is_causal
             yield indices, ids.to(self.device), mask.to(self.device) if keep_mask else None
@@ -171,10 +165,7 @@ def keep_label_index(config) -> int:
 
 
 def _window(config, max_position: int, requested: int | None) -> int:
-    limit = int(max_position)
-    sliding = getattr(config, "sliding_window", None)
-    if sliding:
-        limit = min(limit, int(sliding))
+    limit = attention_limit(config, max_position)
     if requested is None:
         requested = int(getattr(config, TRAINED_LENGTH_ATTRIBUTE, 0) or DEFAULT_MAX_SEQ_LEN)
     elif isinstance(requested, bool) or not isinstance(requested, int) or requested < 8:

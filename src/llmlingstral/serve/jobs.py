@@ -48,7 +48,7 @@ class CompressJob:
 def parameter_names(method: str) -> frozenset[str]:
     """The keyword arguments a request for ``method`` may carry."""
     from ..compressor import PromptCompressor
-    from ..json_compress import compress_json
+    from ..formats.json import compress_json
 
     functions = {
         "llmlingua": [PromptCompressor.compress_prompt],
@@ -126,12 +126,12 @@ def original_text(method: str, fields: Mapping[str, Any]) -> str:
 
 
 def _untagged(text: str) -> str:
-    if "<llmlingua" not in text.lower():
-        return text
-    from ..structured import parse_structured
+    from ..tags import has_tags, parse_tags
 
+    if not has_tags(text):
+        return text
     try:
-        return "".join(s.text for s in parse_structured(text))
+        return "".join(s.text for s in parse_tags(text))
     except ValueError:
         return text  # the library reports the bad tag
 

@@ -26,9 +26,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..api import MistralAPI, MistralAPIError, RetryPolicy
-from ..segment import split_sentences
+from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer, load_tokenizer
-from ..words import chunk_bounds, split_words, word_of_tokens
+from ..text.words import chunk_bounds, split_words, word_of_tokens
 from .records import read_jsonl
 
 logger = logging.getLogger(__name__)

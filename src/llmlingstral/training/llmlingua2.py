@@ -30,9 +30,10 @@ from tqdm.auto import tqdm
 
 from ..errors import LLMLingstralError
 from ..models.loader import LoadedModel, load_model
+from ..scoring.batching import padded_batch
 from ..scoring.classifier import TRAINED_LENGTH_ATTRIBUTE
 from ..tokenization import MistralTextTokenizer
-from ..words import chunk_bounds, split_words, word_of_tokens
+from ..text.words import chunk_bounds, split_words, word_of_tokens
 from .labels import label_words
 from .records import pairs_from_record, read_jsonl
 
@@ -173,15 +174,8 @@ def split_examples(examples: list[Example], valid_fraction: float,
 
 def collate(examples: Sequence[Example], bos_id: int, pad_id: int) -> dict[str, torch.Tensor]:
     """Right-padded batch with BOS; BOS and padding are labelled -100."""
-    width = 1 + max(len(e.ids) for e in examples)
-    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
-    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
-    mask = torch.zeros((len(examples), width), dtype=torch.long)
-    for row, e in enumerate(examples):
-        n = len(e.ids) + 1
-        ids[row, :n] = torch.tensor([bos_id, *e.ids])
-        labels[row, 1:n] = torch.tensor(e.labels)
-        mask[row, :n] = 1
+    ids, mask = padded_batch([[bos_id, *e.ids] for e in examples], pad_id)
+    labels, _ = padded_batch([[IGNORE, *e.labels] for e in examples], IGNORE)
     return {"input_ids": ids, "attention_mask": mask, "labels": labels}
 
 

@@ -1,57 +1,12 @@
-"""Splitting text into the pieces that compression keeps or drops.
+"""Sentences, and protected phrases, for the sentence filter and the command line.
 
-* Units: a word together with the whitespace before it. Keep/drop decisions are made per
-  unit, so every output word is an input word: numbers, identifiers, URLs and multi-byte
-  characters are never cut.
-* Sentences: a rule-based splitter that needs no downloaded model. Joining the sentences
-  gives back the text exactly.
+A rule-based splitter that needs no downloaded model; joining the sentences gives back the
+text exactly.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
-import numpy as np
-
-_UNIT = re.compile(r"\s*\S+|\s+")
-# With keep_split, a whitespace run holding a blank line is a unit of its own (kept).
-_UNIT_KEEP_SPLIT = re.compile(r"[^\S\n]*\n[^\S\n]*\n\s*|\s*\S+|\s+")
-_PARAGRAPH = re.compile(r"[^\S\n]*\n[^\S\n]*\n")
-
-
-@dataclass(frozen=True)
-class Units:
-    """Character spans of a text's units; ``separator`` marks blank-line units."""
-
-    starts: np.ndarray
-    ends: np.ndarray
-    separator: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-
-def split_units(text: str, *, keep_split: bool = False) -> Units:
-    """Split ``text`` into units: whitespace + word, or (``keep_split``) blank-line runs."""
-    pattern = _UNIT_KEEP_SPLIT if keep_split else _UNIT
-    spans = [m.span() for m in pattern.finditer(text)]
-    starts = np.array([s for s, _ in spans], dtype=np.int64)
-    ends = np.array([e for _, e in spans], dtype=np.int64)
-    separator = np.array([keep_split and "\n" in text[s:e] and not text[s:e].strip()
-                          and bool(_PARAGRAPH.search(text[s:e])) for s, e in spans], dtype=bool)
-    return Units(starts, ends, separator)
-
-
-def token_units(token_starts: np.ndarray, units: Units) -> np.ndarray:
-    """Index of the unit each token belongs to (by the token's first character)."""
-    if len(units) == 0:
-        return np.zeros(len(token_starts), dtype=np.int64)
-    index = np.searchsorted(units.starts, token_starts, side="right") - 1
-    return np.clip(index, 0, len(units) - 1)
-
-
-# --------------------------------------------------------------------------- sentences
 
 _ABBREVIATIONS = frozenset("""
 mr mrs ms dr prof sr jr st mt ft vs etc e.g i.e cf al approx dept fig inc ltd corp

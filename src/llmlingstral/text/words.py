@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .units import owner_of_tokens
+
 _CHUNK = re.compile(r"(\s*)(\S+)|\s+")
 _OPENERS = frozenset("([{\"'\u201c\u2018\u00ab")
 _CLOSERS = frozenset(".,;:!?)]}\"'\u201d\u2019\u00bb\u2026")
@@ -117,10 +119,7 @@ def _to_words(text: str, rows) -> Words:
 
 def word_of_tokens(words: Words, token_starts: np.ndarray) -> np.ndarray:
     """Index of the word each token belongs to, by the token's first character."""
-    if len(words) == 0:
-        return np.zeros(len(token_starts), dtype=np.int64)
-    index = np.searchsorted(words.span_starts, token_starts, side="right") - 1
-    return np.clip(index, 0, len(words) - 1)
+    return owner_of_tokens(words.span_starts, token_starts)
 
 
 def join_kept(words: Words, keep: np.ndarray, *, strip_start: bool = True) -> str:

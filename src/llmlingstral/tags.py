@@ -1,4 +1,4 @@
-"""Structured prompts: ``<llmlingua, ...>`` tags give parts of a context their own setting.
+"""The ``<llmlingua, ...>`` tags that give parts of a context their own setting.
 
 ``<llmlingua, rate=0.4>text</llmlingua>`` compresses ``text`` to 40 %;
 ``<llmlingua, compress=False>text</llmlingua>`` keeps it verbatim; ``<llmlingua>text</llmlingua>``
@@ -6,37 +6,28 @@ and untagged text follow the global rate. Attributes may come in any order, sepa
 commas or spaces. Segment text may contain ``<`` and any other markup: only ``<llmlingua...>``
 and ``</llmlingua>`` are tags. Tags do not nest; a tag left open, closed twice or nested, and
 an unknown or malformed attribute, raise a ValueError that says where.
+
+The one parser of these tags, for every method.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Sequence
 
-if TYPE_CHECKING:
-    from .compressor import PromptCompressor
+from .prompt import Segment
 
 _TAG = re.compile(r"<(/?)llmlingua\b([^<>]*)>", re.IGNORECASE)
 _ATTRIBUTE = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s,]+)\s*")
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
 
-@dataclass(frozen=True)
-class TaggedSegment:
-    """A piece of a structured context and its setting (rate None: the global rate)."""
-
-    text: str
-    rate: float | None = None
-    compress: bool = True
-
-
-def parse_structured(text: str, *, where: str = "context") -> list[TaggedSegment]:
+def parse_tags(text: str, *, where: str = "context") -> list[Segment]:
     """Split a tagged context into segments; joining their texts gives the untagged text."""
     if not isinstance(text, str):
         raise TypeError(f"{where} must be a str, got {type(text).__name__}")
-    segments: list[TaggedSegment] = []
+    segments: list[Segment] = []
     open_tag: tuple[int, float | None, bool] | None = None  # (position, rate, compress)
     cursor = 0
     for match in _TAG.finditer(text):
@@ -67,7 +58,7 @@ def parse_structured(text: str, *, where: str = "context") -> list[TaggedSegment
     return _shift_trailing_space(segments)
 
 
-def _shift_trailing_space(segments: list[TaggedSegment]) -> list[TaggedSegment]:
+def _shift_trailing_space(segments: list[Segment]) -> list[Segment]:
     """Move whitespace ending a compressible segment to the start of the next segment.
 
     Whitespace travels with the word after it; left at the end of a segment it would be a
@@ -80,16 +71,16 @@ def _shift_trailing_space(segments: list[TaggedSegment]) -> list[TaggedSegment]:
         if not current.compress or not body or body == current.text:
             continue
         following = shifted[k + 1]
-        shifted[k] = TaggedSegment(body, current.rate, current.compress)
-        shifted[k + 1] = TaggedSegment(current.text[len(body):] + following.text,
+        shifted[k] = Segment(body, current.rate, current.compress)
+        shifted[k + 1] = Segment(current.text[len(body):] + following.text,
                                        following.rate, following.compress)
     return shifted
 
 
-def _append(segments: list[TaggedSegment], text: str, rate: float | None,
+def _append(segments: list[Segment], text: str, rate: float | None,
             compress: bool) -> None:
     if text:
-        segments.append(TaggedSegment(text, rate, compress))
+        segments.append(Segment(text, rate, compress))
 
 
 def _parse_attributes(raw: str, where: str, position: int) -> tuple[float | None, bool]:
@@ -134,41 +125,21 @@ def _parse_bool(value: str, where: str, position: int) -> bool:
                      f"{position} must be True or False")
 
 
-# --------------------------------------------------------------------------- compression
+def has_tags(text: str) -> bool:
+    """Whether ``text`` holds an ``<llmlingua`` tag."""
+    return "<llmlingua" in text.lower()
 
 
-def structured_compress_prompt(compressor: "PromptCompressor", context: str | Sequence[str],
-                               instruction: str = "", question: str = "", rate: float = 0.5,
-                               target_token: float = -1, **kwargs: Any) -> dict[str, Any]:
-    """Compress tagged contexts with ``compressor.compress_prompt``.
+def parse_context_tags(contexts: Sequence[Sequence[Segment]]) -> list[list[Segment]]:
+    """Contexts whose single segment holds tags, split into tagged segments.
 
-    Untagged text and tags without a rate are compressed at the global rate (with
-    ``target_token``: target / context tokens); ``compress=False`` text is kept verbatim.
-    The other keywords are those of ``compress_prompt``.
+    Tag-free contexts, and contexts already cut into several segments, are returned as
+    they are.
     """
-    contexts = [context] if isinstance(context, str) else context
-    if not isinstance(contexts, (list, tuple)):
-        raise TypeError(f"context must be a str or a list of str, got {type(context).__name__}")
-    parsed = [parse_structured(c, where=f"context[{i}]") for i, c in enumerate(contexts)]
-    texts = ["".join(s.text for s in segments) for segments in parsed]
-    default_rate = _global_rate(compressor, texts, rate, target_token)
-    return compressor.compress_prompt(
-        texts, instruction, question, rate=rate, target_token=target_token,
-        context_segs=[[s.text for s in p] or [""] for p in parsed],
-        context_segs_rate=[[default_rate if s.rate is None else s.rate for s in p] or [None]
-                           for p in parsed],
-        context_segs_compress=[[s.compress for s in p] or [True] for p in parsed],
-        **kwargs)
-
-
-def _global_rate(compressor: "PromptCompressor", texts: list[str], rate: float,
-                 target_token: float) -> float | None:
-    """The keep rate of segments without their own: ``rate``, or target / context tokens."""
-    if target_token is None or target_token == -1:
-        return rate
-    if isinstance(target_token, bool) or not isinstance(target_token, (int, float)) \
-            or target_token <= 0:
-        return None  # compress_prompt reports the bad target
-    total = sum(compressor.tokenizer.count_batch(texts))
-    return min(1.0, target_token / total) if total else 1.0
-
+    result = []
+    for i, segments in enumerate(contexts):
+        segments = list(segments)
+        if len(segments) == 1 and has_tags(segments[0].text):
+            segments = parse_tags(segments[0].text, where=f"context[{i}]") or [Segment("")]
+        result.append(segments)
+    return result

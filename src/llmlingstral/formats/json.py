@@ -19,20 +19,18 @@ within the budget.
 from __future__ import annotations
 
 import json
-import math
 import os
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
-from .errors import LLMLingstralError
-from .methods import llmlingua as llmlingua_method
-from .methods.budget import apply_context_budget, reorder, select_contexts
-from .methods.llmlingua import LLMLinguaSettings, result_dict
-from .methods.token_level import Segment
-
-if TYPE_CHECKING:
-    from .compressor import PromptCompressor
+from ..budget import (apply_context_budget, blended_rate, rate_for_target, reorder,
+                      select_contexts)
+from ..errors import LLMLingstralError
+from ..prompt import Segment, result_dict
+from ..settings import settings_from
+from ..validate import check_rate, check_target, check_text
+from .protocol import SegmentCompressor
 
 VALUE_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
                "list": (list, tuple), "tuple": (list, tuple), "dict": (dict,)}
@@ -47,6 +45,40 @@ class KeyConfig:
     compress: bool = True
     value_type: str | None = None
     pair_remove: bool = True
+
+
+@dataclass
+class JsonSettings:
+    """Every option of ``compress_json`` (llmlingua 0.2.2 names and defaults; the one
+    declaration, which the public signature repeats)."""
+
+    instruction: str = ""
+    question: str = ""
+    rate: float = 0.5
+    target_token: float = -1
+    iterative_size: int = 200
+    use_sentence_level_filter: bool = False
+    use_keyvalue_level_filter: bool = False
+    use_token_level_filter: bool = True
+    keep_split: bool = False
+    keep_first_sentence: int = 0
+    keep_last_sentence: int = 0
+    keep_sentence_number: int = 0
+    high_priority_bonus: float = 100
+    context_budget: str = "+100"
+    token_budget_ratio: float = 1.4
+    condition_in_question: str = "none"
+    reorder_keyvalue: str = "original"
+    condition_compare: bool = False
+    rank_method: str = "llmlingua"
+
+    def compress_options(self) -> dict[str, Any]:
+        """The options handed to the compressor for the string values."""
+        options = asdict(self)
+        for name in ("instruction", "question", "rate", "target_token",
+                     "use_keyvalue_level_filter", "reorder_keyvalue", "context_budget"):
+            options.pop(name)
+        return options
 
 
 @dataclass(frozen=True)
@@ -97,9 +129,8 @@ def _key_config(key: str, raw: Any) -> KeyConfig:
         raise ValueError(f"json_config[{key!r}] has unknown field(s) {sorted(unknown)}; "
                          f"allowed: {sorted(_CONFIG_FIELDS)}")
     rate = raw.get("rate")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
-                             or math.isnan(rate) or not 0 < rate <= 1):
-        raise ValueError(f"json_config[{key!r}]['rate'] must be in (0, 1], got {rate!r}")
+    if rate is not None:
+        check_rate(f"json_config[{key!r}]['rate']", rate)
     value_type = raw.get("value_type")
     if value_type is not None and value_type not in VALUE_TYPES:
         hint = " (JSON has no sets; use list)" if value_type == "set" else ""
@@ -139,7 +170,7 @@ def _check_type(key: str, value: Any, config: KeyConfig) -> None:
 # --------------------------------------------------------------------------- compression
 
 
-def compress_json(compressor: "PromptCompressor", json_data: Mapping[str, Any] | str,
+def compress_json(compressor: SegmentCompressor, json_data: Mapping[str, Any] | str,
                   json_config: Mapping[str, Any] | str | os.PathLike | None = None,
                   instruction: str = "", question: str = "", rate: float = 0.5,
                   target_token: float = -1, iterative_size: int = 200,
@@ -157,41 +188,24 @@ def compress_json(compressor: "PromptCompressor", json_data: Mapping[str, Any] |
     instruction is accepted for compatibility and never enters the JSON; the question
     conditions ranking and, with ``condition_in_question``, token scoring.
     """
+    settings = settings_from(JsonSettings, locals())
     data, configs = _check_data(json_data), load_json_config(json_config)
     for key, value in data.items():
         _check_type(key, value, configs.get(key, KeyConfig()))
-    _check_rate(rate, target_token)
+    check_rate("rate", rate)
+    check_target("target_token", target_token)
+    question = check_text("question", question)
     tokenizer = compressor.tokenizer
     origin = tokenizer.count(_dump(data))
-    base_rate = rate if target_token == -1 else min(1.0, target_token / max(origin, 1))
+    base_rate = rate_for_target(rate, target_token, origin)
     keys = list(data)
     if use_keyvalue_level_filter and len(keys) > 1:
-        keys = _filter_pairs(compressor, data, configs, question, origin * base_rate,
-                             context_budget, reorder_keyvalue, rank_method,
-                             condition_in_question)
+        keys = _filter_pairs(compressor, data, configs, settings, origin * base_rate)
     leaves = [leaf for key in keys for leaf in _leaves(key, data[key],
                                                        configs.get(key, KeyConfig()), base_rate)]
-    settings = LLMLinguaSettings(
-        iterative_size=iterative_size, use_sentence_level_filter=use_sentence_level_filter,
-        use_context_level_filter=False, use_token_level_filter=use_token_level_filter,
-        keep_split=keep_split, keep_first_sentence=keep_first_sentence,
-        keep_last_sentence=keep_last_sentence, keep_sentence_number=keep_sentence_number,
-        high_priority_bonus=high_priority_bonus, token_budget_ratio=token_budget_ratio,
-        condition_in_question=condition_in_question, condition_compare=condition_compare,
-        rank_method=rank_method, concate_question=False)
     texts = _compress_leaves(compressor, leaves, question, settings)
     result = _rebuild(data, keys, configs, {leaf.path: t for leaf, t in zip(leaves, texts)})
     return result_dict(result, origin, tokenizer.count(_dump(result)))
-
-
-def _check_rate(rate: Any, target_token: Any) -> None:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or math.isnan(rate) \
-            or not 0 < rate <= 1:
-        raise ValueError(f"rate must be in (0, 1], got {rate!r}")
-    if isinstance(target_token, bool) or not isinstance(target_token, (int, float)) \
-            or (target_token != -1 and not target_token > 0):
-        raise ValueError(f"target_token must be positive (or -1 to use rate), got "
-                         f"{target_token!r}")
 
 
 def _dump(value: Any) -> str:
@@ -220,51 +234,46 @@ def _leaves(key: str, value: Any, config: KeyConfig, base_rate: float) -> list[_
     return found
 
 
-def _compress_leaves(compressor: "PromptCompressor", leaves: list[_Leaf], question: str,
-                     settings: LLMLinguaSettings) -> list[str]:
+def _compress_leaves(compressor: SegmentCompressor, leaves: list[_Leaf], question: str,
+                     settings: JsonSettings) -> list[str]:
     """Each leaf's compressed text, scored in one pass with its key as context."""
     if not leaves or all(leaf.rate >= 1 for leaf in leaves):
         return [leaf.text for leaf in leaves]
     tokenizer = compressor.tokenizer
     prefixes = [f"{leaf.label}: " for leaf in leaves]
     sizes = tokenizer.count_batch([leaf.text for leaf in leaves])
-    fixed = sum(tokenizer.count_batch(prefixes))
-    expected = fixed + sum(n * leaf.rate for n, leaf in zip(sizes, leaves))
     # The segment rates set the token budget; this overall rate only sizes the sentence
     # filter and keeps the compressor from returning the text untouched.
-    overall = min(1.0, max(1e-3, expected / max(fixed + sum(sizes), 1)))
-    if compressor.scorer is not None:
-        contexts = [[Segment(p, None, False), Segment(leaf.text, leaf.rate, True)]
-                    for p, leaf in zip(prefixes, leaves)]
-        outputs = llmlingua_method.compress(compressor.scorer, contexts, "", question,
-                                            replace(settings, rate=overall)).compressed_contexts
-    else:  # an LLMLingua-2 classifier: same segments through its public entry point
-        outputs = compressor.compress_prompt_llmlingua2(
-            [p + leaf.text for p, leaf in zip(prefixes, leaves)], rate=overall,
-            use_context_level_filter=False,
-            context_segs=[[p, leaf.text] for p, leaf in zip(prefixes, leaves)],
-            context_segs_rate=[[None, leaf.rate] for leaf in leaves],
-            context_segs_compress=[[False, True] for _ in leaves])["compressed_prompt_list"]
-    if len(outputs) != len(leaves):
-        raise LLMLingstralError(f"compression returned {len(outputs)} texts for "
-                                f"{len(leaves)} JSON strings")
+    overall = blended_rate(sum(tokenizer.count_batch(prefixes)), sizes,
+                           [leaf.rate for leaf in leaves])
+    contexts = [[Segment(p, None, False), Segment(leaf.text, leaf.rate, True)]
+                for p, leaf in zip(prefixes, leaves)]
+    result = compressor.compress_segments(
+        contexts, "", question, rate=overall, use_context_level_filter=False,
+        concate_question=False, **settings.compress_options())
+    by_id = dict(zip(result["kept_context_ids"], result["compressed_contexts"]))
+    if set(by_id) - set(range(len(leaves))):
+        raise LLMLingstralError(f"compression returned texts for unknown JSON strings "
+                                f"{sorted(set(by_id) - set(range(len(leaves))))}")
+    outputs = [by_id.get(i, "") for i in range(len(leaves))]
     return [text[len(p):].strip() if text.startswith(p) else text.strip()
             for p, text in zip(prefixes, outputs)]
 
 
-def _filter_pairs(compressor: "PromptCompressor", data: dict[str, Any],
-                  configs: dict[str, KeyConfig], question: str, target: float,
-                  context_budget: str, how: str, rank_method: str,
-                  condition_in_question: str) -> list[str]:
+def _filter_pairs(compressor: SegmentCompressor, data: dict[str, Any],
+                  configs: dict[str, KeyConfig], settings: JsonSettings,
+                  target: float) -> list[str]:
     """Keys kept by the key-value filter, in the order ``reorder_keyvalue`` asks for."""
     keys = list(data)
     texts = [_dump({key: data[key]})[1:-1] for key in keys]
-    ranked = [i for i, _ in compressor.get_rank_results(texts, question, rank_method,
-                                                       condition_in_question)]
+    ranked = [i for i, _ in compressor.get_rank_results(texts, settings.question,
+                                                       settings.rank_method,
+                                                       settings.condition_in_question)]
     lengths = compressor.tokenizer.count_batch(texts)
     forced = [i for i, key in enumerate(keys) if not configs.get(key, KeyConfig()).pair_remove]
-    kept = select_contexts(ranked, lengths, apply_context_budget(target, context_budget), forced)
-    return [keys[i] for i in reorder(kept, how)]
+    budget = apply_context_budget(target, settings.context_budget)
+    kept = select_contexts(ranked, lengths, budget, forced)
+    return [keys[i] for i in reorder(kept, settings.reorder_keyvalue)]
 
 
 def _rebuild(data: dict[str, Any], keys: list[str], configs: dict[str, KeyConfig],

@@ -1,0 +1,309 @@
+"""Every budget decision, for every method: how many tokens go where.
+
+* the target: tokens to keep in all (:func:`target_tokens`), what is left for the contexts
+  once the instruction and question are counted (:func:`context_target`), and the keep
+  rate that stands for a token target (:func:`rate_for_target`, :func:`blended_rate`);
+* coarse selection: which contexts survive (:func:`apply_context_budget`,
+  :func:`select_contexts`, :func:`lingua2_context_budget`), their order
+  (:func:`reorder`) and rate shifts (:func:`dynamic_deltas`), which sentences survive
+  (:func:`keep_by_priority`);
+* split across contexts: the base rate that spends a budget over units with their own
+  shifts (:func:`solve_base_rate`, :func:`unit_quotas`);
+* top within budget: the most probable words whose costs fit (:func:`top_within`,
+  :func:`keep_fixed_rates`, :func:`keep_within`), re-aimed until the re-tokenised output
+  lands on the target (:func:`aim`).
+
+Pure array functions: no model, no tokenizer.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from typing import Callable, Sequence, TypeVar
+
+import numpy as np
+
+_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+              ast.Div: operator.truediv}
+REORDER_CHOICES = ("original", "sort", "two_stage")
+# Costs are whole tokens; this tolerance keeps float sums from refusing an exact fit.
+_EPSILON = 1e-9
+# Re-tokenising an output shifts counts slightly; this many attempts re-aim the budget.
+AIM_PASSES = 4
+T = TypeVar("T")
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def target_tokens(origin: int, rate: float, target_token: float) -> float:
+    """Tokens to keep in all: ``target_token`` when set (> 0), else ``origin * rate``."""
+    return float(target_token) if target_token and target_token > 0 else origin * rate
+
+
+def context_target(target: float, fixed: float, *, required: bool = True) -> float:
+    """Tokens left for the contexts once ``fixed`` (instruction, question) is counted.
+
+    Raises ValueError when nothing is left and ``required`` (a rate-driven compression).
+    """
+    left = target - fixed
+    if left <= 0 and required:
+        raise ValueError(
+            f"the target of {int(target)} tokens leaves no room for the contexts: the instruction "
+            f"and question alone take {int(fixed)} tokens. Raise rate/target_token, or pass part "
+            f"of that text as context")
+    return left
+
+
+def rate_for_target(rate: float, target_token: float, total: float) -> float:
+    """The keep rate a token target stands for over ``total`` tokens (``rate`` if unset)."""
+    if target_token is None or target_token == -1:
+        return rate
+    if total <= 0:
+        return 1.0
+    return min(1.0, target_token / total)
+
+
+def blended_rate(fixed: float, sizes: Sequence[float], rates: Sequence[float]) -> float:
+    """The overall keep rate of pieces of ``sizes`` tokens kept at ``rates``, plus ``fixed``
+    tokens always kept (never 0, so compression still runs)."""
+    expected = fixed + sum(n * r for n, r in zip(sizes, rates))
+    return min(1.0, max(1e-3, expected / max(fixed + sum(sizes), 1)))
+
+
+# --------------------------------------------------------------------------- coarse
+
+
+def apply_context_budget(target: float, context_budget: str) -> float:
+    """``target`` adjusted by an llmlingua budget expression such as ``"+100"`` or ``"*1.5"``.
+
+    Only numbers and + - * / are accepted: the expression is parsed, never evaluated as code.
+    """
+    if not isinstance(context_budget, str):
+        raise TypeError(f"context_budget must be a string such as '+100' or '*1.5', "
+                        f"got {type(context_budget).__name__}")
+    expression = f"({target!r}){context_budget.strip()}"
+    try:
+        tree = ast.parse(expression, mode="eval")
+        return float(_evaluate(tree.body))
+    except (SyntaxError, ValueError, ZeroDivisionError) as error:
+        raise ValueError(f"context_budget={context_budget!r} is not an arithmetic adjustment "
+                         f"such as '+100' or '*1.5'") from error
+
+
+def _evaluate(node: ast.AST) -> float:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+            and not isinstance(node.value, bool):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _evaluate(node.operand)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return _OPERATORS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
+    raise ValueError("unsupported expression")
+
+
+def select_contexts(ranked: Sequence[int], lengths: Sequence[int], budget: float,
+                    forced: Sequence[int] = (), force_number: int | None = None) -> list[int]:
+    """Contexts to keep, in rank order.
+
+    Forced contexts always stay. ``force_number`` keeps exactly the best N others;
+    otherwise contexts are added in rank order until the token budget is spent
+    (the context that crosses the budget is kept, so the fine pass has room to work).
+    """
+    forced_set = set(forced)
+    kept = [i for i in ranked if i in forced_set]
+    remaining = budget - sum(lengths[i] for i in kept)
+    others = [i for i in ranked if i not in forced_set]
+    if force_number is not None:
+        return kept + others[: max(0, int(force_number))]
+    for index in others:
+        if remaining <= 0:
+            break
+        kept.append(index)
+        remaining -= lengths[index]
+    return kept
+
+
+def select_top_contexts(ranked: Sequence[int], count: int, forced: Sequence[int] = ()) -> list[int]:
+    """The ``count`` best contexts and the forced ones, in prompt (index) order."""
+    return sorted(set(list(ranked)[:int(count)]) | set(forced))
+
+
+def lingua2_context_budget(lengths: Sequence[int], context_target: float, *, rate: float,
+                           target_token: float, target_context: int,
+                           context_level_rate: float, context_level_target_token: float,
+                           token_level: bool, threshold_mode: bool
+                           ) -> tuple[str, float] | None:
+    """LLMLingua-2's context filter: ``("contexts", n)``, ``("tokens", budget)`` or None.
+
+    Without explicit context-level settings, llmlingua keeps ``(rate+1)/2`` of the tokens
+    (twice the target) so the word pass has room to choose. Threshold mode has no rate to
+    derive that from, so it filters contexts only when told how.
+    """
+    total = float(sum(lengths))
+    if target_context > 0:
+        return "contexts", float(target_context)
+    if context_level_target_token > 0:
+        return "tokens", float(context_level_target_token)
+    if context_level_rate < 1:
+        return "tokens", context_level_rate * total
+    if threshold_mode:
+        return None
+    if not token_level:
+        return "tokens", float(context_target)
+    if target_token > 0:
+        return "tokens", min(total, 2.0 * context_target)
+    return "tokens", total * (rate + 1) / 2
+
+
+def reorder(kept_in_rank_order: Sequence[int], how: str) -> list[int]:
+    """Order of the kept contexts in the prompt.
+
+    ``original``: as given; ``sort``: best first; ``two_stage``: best at both ends and the
+    weakest in the middle, where long-context models attend least.
+    """
+    if how == "original":
+        return sorted(kept_in_rank_order)
+    if how == "sort":
+        return list(kept_in_rank_order)
+    if how == "two_stage":
+        ranked = list(kept_in_rank_order)
+        return ranked[0::2] + ranked[1::2][::-1]
+    raise ValueError(f"reorder_context must be one of {REORDER_CHOICES}, got {how!r}")
+
+
+def dynamic_deltas(n_contexts: int, ratio: float) -> np.ndarray:
+    """Keep-rate shifts by rank: +ratio for the best context down to -ratio for the worst."""
+    if n_contexts <= 1 or ratio == 0:
+        return np.zeros(n_contexts)
+    return np.linspace(ratio, -ratio, n_contexts)
+
+
+def keep_by_priority(priority: np.ndarray, lengths: Sequence[int], budget: float) -> np.ndarray:
+    """Pieces kept best first while ``budget`` tokens last; infinite priority always stays.
+
+    The piece that crosses the budget is kept (the fine pass trims afterwards).
+    """
+    keep = np.zeros(len(priority), dtype=bool)
+    for k in np.argsort(-priority, kind="stable"):
+        if budget <= 0 and np.isfinite(priority[k]):
+            continue
+        keep[k] = True
+        budget -= lengths[k]
+    return keep
+
+
+# --------------------------------------------------------------------------- split
+
+
+def solve_base_rate(cost: np.ndarray, delta: np.ndarray, budget: float) -> float:
+    """The base rate tau with sum(cost * clip(tau + delta, 0, 1)) == budget (bisection).
+
+    -inf when nothing can be kept, +inf when everything fits.
+    """
+    total = cost.sum()
+    if budget <= 0 or total <= 0:
+        return -np.inf
+    if budget >= total:
+        return np.inf
+    low, high = -1.0 - np.abs(delta).max(), 1.0 + np.abs(delta).max()
+    for _ in range(60):
+        mid = (low + high) / 2
+        if (cost * np.clip(mid + delta, 0.0, 1.0)).sum() < budget:
+            low = mid
+        else:
+            high = mid
+    return high
+
+
+def unit_quotas(cost: np.ndarray, forced: np.ndarray, fixed_rate: np.ndarray,
+                delta: np.ndarray, target: float) -> np.ndarray:
+    """Expected kept tokens per unit, summing to ``target`` where the budget allows.
+
+    Forced units keep all their tokens, units with a fixed rate (not NaN) keep that share,
+    and the free units share what is left at one base rate shifted by their ``delta``.
+    """
+    quota = np.where(forced, cost, 0.0)
+    has_fixed = ~forced & ~np.isnan(fixed_rate)
+    quota[has_fixed] = cost[has_fixed] * np.clip(fixed_rate[has_fixed], 0.0, 1.0)
+    free = ~forced & np.isnan(fixed_rate)
+    if not free.any():
+        return quota
+    tau = solve_base_rate(cost[free], delta[free], target - quota.sum())
+    quota[free] = cost[free] * np.clip(tau + delta[free], 0.0, 1.0)
+    return quota
+
+
+# --------------------------------------------------------------------------- top within
+
+
+def top_within(probs: np.ndarray, costs: np.ndarray, eligible: np.ndarray,
+               budget: float) -> np.ndarray:
+    """The most probable eligible items whose summed cost fits ``budget`` (ties: earlier)."""
+    chosen = np.zeros(len(probs), dtype=bool)
+    candidates = np.flatnonzero(eligible)
+    if budget <= 0 or len(candidates) == 0:
+        return chosen
+    order = candidates[np.argsort(-probs[candidates], kind="stable")]
+    spent = np.cumsum(costs[order])
+    count = int(np.searchsorted(spent, budget + _EPSILON, side="right"))
+    chosen[order[:count]] = True
+    return chosen
+
+
+def keep_fixed_rates(probs: np.ndarray, costs: np.ndarray, fixed_rate: np.ndarray,
+                     eligible: np.ndarray) -> np.ndarray:
+    """Each group of eligible items sharing a fixed rate, kept at that rate (best first)."""
+    keep = np.zeros(len(probs), dtype=bool)
+    with_rate = eligible & ~np.isnan(fixed_rate)
+    for rate in np.unique(fixed_rate[with_rate]):
+        group = with_rate & (fixed_rate == rate)
+        keep |= top_within(probs, costs, group, rate * costs[group].sum())
+    return keep
+
+
+def keep_within(probs: Sequence[np.ndarray], costs: Sequence[np.ndarray],
+                forced: Sequence[np.ndarray], fixed_rate: Sequence[np.ndarray],
+                selectable: Sequence[np.ndarray], budget: float) -> list[np.ndarray]:
+    """Keep masks for several contexts sharing one budget.
+
+    Forced items, each fixed-rate group at its rate, then the most probable free items
+    across all contexts while ``budget`` tokens (the forced and fixed ones included) last.
+    """
+    keeps, spent = [], 0.0
+    for p, c, f, r, s in zip(probs, costs, forced, fixed_rate, selectable):
+        keep = f | keep_fixed_rates(p, c, r, ~f & s)
+        spent += float(c[keep].sum())
+        keeps.append(keep)
+    free = [np.isnan(r) & ~f & s for f, r, s in zip(forced, fixed_rate, selectable)]
+    pooled_probs = np.concatenate([p[m] for p, m in zip(probs, free)]) if keeps else np.zeros(0)
+    pooled_costs = np.concatenate([c[m] for c, m in zip(costs, free)]) if keeps else np.zeros(0)
+    chosen = top_within(pooled_probs, pooled_costs, np.ones(len(pooled_probs), dtype=bool),
+                        budget - spent)
+    position = 0
+    for keep, mask in zip(keeps, free):
+        count = int(mask.sum())
+        keep[np.flatnonzero(mask)] |= chosen[position:position + count]
+        position += count
+    return keeps
+
+
+def aim(attempt: Callable[[float], tuple[float, T]], target: float,
+        passes: int = AIM_PASSES) -> T:
+    """The result of ``attempt(budget) -> (tokens, result)`` closest to ``target`` tokens.
+
+    Starts with ``budget = target`` and shifts the budget by each miss; stops once within
+    2 tokens or 2 % of the target.
+    """
+    budget, best = target, None
+    for _ in range(max(1, passes)):
+        tokens, result = attempt(budget)
+        miss = tokens - target
+        if best is None or abs(miss) < best[0]:
+            best = (abs(miss), result)
+        if abs(miss) <= max(2.0, 0.02 * target):
+            break
+        budget -= miss
+    return best[1]

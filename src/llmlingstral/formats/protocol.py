@@ -1,0 +1,30 @@
+"""What a format needs from a compressor."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
+
+from ..prompt import Segment
+
+if TYPE_CHECKING:
+    from ..ranking.base import RankResults
+    from ..tokenization import MistralTextTokenizer
+
+
+class SegmentCompressor(Protocol):
+    """Compresses contexts already cut into segments, ranks documents, counts tokens."""
+
+    tokenizer: "MistralTextTokenizer"
+
+    def compress_segments(self, contexts: Sequence[Sequence[Segment]], instruction: str = "",
+                          question: str = "", **options: Any) -> dict[str, Any]:
+        """llmlingua's result for ``contexts``; ``options`` are ``compress_prompt`` keywords.
+
+        The result holds ``kept_context_ids`` and ``compressed_contexts``.
+        """
+        ...
+
+    def get_rank_results(self, context: Sequence[str], question: str, rank_method: Any,
+                         condition_in_question: str = "none") -> "RankResults":
+        """``[(index, score)]`` of the documents for ``question``, best first."""
+        ...

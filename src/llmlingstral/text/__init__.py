@@ -1,0 +1,1 @@
+"""Cutting text into the pieces compression keeps or drops: units, words, sentences."""

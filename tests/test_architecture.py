@@ -1,0 +1,186 @@
+"""The shape of the package: layers that only call downward, short functions, a light import,
+and public signatures that agree with their settings."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent / "src" / "llmlingstral"
+PACKAGE = "llmlingstral"
+LEAVES = {"llmlingstral.prompt": set(), "llmlingstral.budget": set(),
+          "llmlingstral.settings": set(), "llmlingstral.errors": set(),
+          "llmlingstral.tags": {"llmlingstral.prompt"},
+          "llmlingstral.validate": {"llmlingstral.prompt"}}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE_DIR.rglob("*.py")}
+
+
+def _resolve(current: str, is_package: bool, level: int, name: str | None) -> str:
+    if level == 0:
+        return name or ""
+    base = current.split(".") if is_package else current.split(".")[:-1]
+    base = base[: len(base) - (level - 1)]
+    return ".".join(base + ([name] if name else []))
+
+
+def imports_of(name: str) -> set[str]:
+    """Package modules ``name`` imports anywhere: top level, inside functions, under
+    TYPE_CHECKING, and the lazy table of ``__init__``."""
+    path = MODULES[name]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(name, is_package, node.level, node.module)
+            for alias in node.names:
+                child = f"{base}.{alias.name}"
+                found.add(child if child in MODULES else base)
+        elif isinstance(node, ast.Assign) and is_package and isinstance(node.value, ast.Dict):
+            for value in node.value.values:  # the PEP 562 table: name -> ".module"
+                if isinstance(value, ast.Constant) and isinstance(value.value, str) \
+                        and value.value.startswith("."):
+                    found.add(_resolve(name, True, 1, value.value[1:]))
+    return {m for m in found if m in MODULES and m != name}
+
+
+def test_no_import_cycles():
+    graph = {name: imports_of(name) for name in MODULES}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name)
+
+
+def test_leaf_modules_import_only_leaves():
+    for leaf, allowed in LEAVES.items():
+        assert imports_of(leaf) <= allowed, leaf
+
+
+def test_formats_never_import_the_facade():
+    for name in MODULES:
+        if name.startswith("llmlingstral.formats"):
+            assert "llmlingstral.compressor" not in imports_of(name), name
+
+
+def test_no_function_over_sixty_lines():
+    long = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                    and node.end_lineno - node.lineno > 60:
+                long.append(f"{name}.{node.name}: {node.end_lineno - node.lineno} lines")
+    assert not long, long
+
+
+# ----------------------------------------------------------------------------- light import
+
+
+def _run_without_torch(code: str) -> subprocess.CompletedProcess:
+    check = f"{code}\nimport sys\nassert 'torch' not in sys.modules, 'torch was imported'\n"
+    return subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_import_does_not_load_torch():
+    result = _run_without_torch("import llmlingstral\nassert llmlingstral.__version__")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["models"], ["models", "--json"]])
+def test_cli_help_and_models_do_not_load_torch(argv):
+    code = ("import contextlib, io\nfrom llmlingstral.cli import main\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    try:\n"
+            f"        code = main({argv!r})\n"
+            "    except SystemExit as exit:\n"
+            "        code = exit.code\n"
+            "assert code == 0, code\nassert 'nano' in out.getvalue() or 'usage' in out.getvalue()")
+    result = _run_without_torch(code)
+    assert result.returncode == 0, result.stderr
+
+
+def test_public_names_resolve_lazily():
+    import llmlingstral
+
+    for name in llmlingstral.__all__:
+        assert getattr(llmlingstral, name) is not None
+    assert callable(llmlingstral.recover)
+    with pytest.raises(AttributeError):
+        llmlingstral.no_such_name
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def _agree(function, settings_cls, prompt_parameters: set[str]) -> None:
+    from llmlingstral.settings import call_fields
+
+    parameters = {name: p for name, p in inspect.signature(function).parameters.items()
+                  if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+                  and name not in prompt_parameters}
+    fields = {f.name: f for f in call_fields(settings_cls)}
+    assert set(parameters) == set(fields), (set(parameters) ^ set(fields))
+    for name, field in fields.items():
+        default = field.default if field.default is not dataclasses.MISSING \
+            else field.default_factory()
+        assert parameters[name].default == default, name
+
+
+def test_public_signatures_match_their_settings():
+    from llmlingstral import PromptCompressor
+    from llmlingstral.formats.json import JsonSettings, compress_json
+    from llmlingstral.methods.llmlingua import LLMLinguaSettings
+    from llmlingstral.methods.llmlingua2 import LLMLingua2Settings
+
+    prompt = {"self", "context", "instruction", "question", "context_segs",
+              "context_segs_rate", "context_segs_compress"}
+    _agree(PromptCompressor.compress_prompt, LLMLinguaSettings, prompt)
+    # The ranker is resolved by the compressor before LLMLingua-2 runs.
+    _agree(PromptCompressor.compress_prompt_llmlingua2, LLMLingua2Settings,
+           prompt | {"rank_method", "condition_in_question"})
+    _agree(compress_json, JsonSettings, {"compressor", "json_data", "json_config"})
+
+
+def test_settings_disagreeing_with_a_signature_are_caught():
+    @dataclasses.dataclass
+    class Settings:
+        rate: float = 0.5
+
+    def call(context, rate=0.4):
+        return context
+
+    with pytest.raises(AssertionError):
+        _agree(call, Settings, {"context"})

@@ -1,0 +1,208 @@
+"""The budget functions on plain arrays: no model, no tokenizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from llmlingstral import budget
+
+
+# ----------------------------------------------------------------------------- targets
+
+
+def test_target_is_the_token_target_when_set_else_the_rate():
+    assert budget.target_tokens(1000, 0.3, -1) == pytest.approx(300)
+    assert budget.target_tokens(1000, 0.3, 120) == 120
+
+
+def test_context_target_leaves_the_fixed_part_out_and_says_when_nothing_is_left():
+    assert budget.context_target(300, 50) == 250
+    with pytest.raises(ValueError, match="no room for the contexts.*take 300 tokens"):
+        budget.context_target(200, 300)
+    assert budget.context_target(200, 300, required=False) == -100
+
+
+@pytest.mark.parametrize("rate,target,total,expected", [
+    (0.4, -1, 1000, 0.4), (0.4, 250, 1000, 0.25), (0.4, 5000, 1000, 1.0), (0.4, 10, 0, 1.0)])
+def test_rate_for_target(rate, target, total, expected):
+    assert budget.rate_for_target(rate, target, total) == pytest.approx(expected)
+
+
+def test_blended_rate_counts_fixed_tokens_and_never_reaches_zero():
+    assert budget.blended_rate(10, [50, 40], [0.2, 0.5]) == pytest.approx((10 + 10 + 20) / 100)
+    assert budget.blended_rate(0, [10], [0.0]) == pytest.approx(1e-3)
+    assert budget.blended_rate(0, [], []) == pytest.approx(1e-3)
+
+
+# ----------------------------------------------------------------------------- coarse
+
+
+@pytest.mark.parametrize("expression,expected", [("+100", 400), ("*1.5", 450), ("-50", 250),
+                                                 ("/2", 150), (" + 10 * 2", 320)])
+def test_context_budget_expressions(expression, expected):
+    assert budget.apply_context_budget(300, expression) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("expression,error", [("import os", ValueError), ("+x", ValueError),
+                                              ("/0", ValueError), (100, TypeError)])
+def test_context_budget_rejects_anything_but_arithmetic(expression, error):
+    with pytest.raises(error, match="context_budget"):
+        budget.apply_context_budget(300, expression)
+
+
+def test_select_contexts_keeps_rank_order_until_the_budget_is_crossed():
+    lengths = [100, 100, 100, 100]
+    assert budget.select_contexts([2, 0, 3, 1], lengths, 150) == [2, 0]
+    assert budget.select_contexts([2, 0, 3, 1], lengths, 200) == [2, 0]
+    assert budget.select_contexts([2, 0, 3, 1], lengths, 201) == [2, 0, 3]
+    assert budget.select_contexts([2, 0, 3, 1], lengths, 0) == []
+
+
+def test_forced_contexts_stay_whatever_the_budget():
+    lengths = [100, 100, 100, 100]
+    assert budget.select_contexts([2, 0, 3, 1], lengths, 50, forced=[1]) == [1]
+    assert budget.select_contexts([2, 0, 3, 1], lengths, 150, forced=[1]) == [1, 2]
+    assert budget.select_contexts([2, 0, 3, 1], lengths, 0, forced=[1], force_number=2) == [1, 2, 0]
+    assert budget.select_top_contexts([2, 0, 3, 1], 1, forced=[3]) == [2, 3]
+
+
+def test_empty_contexts_select_nothing():
+    assert budget.select_contexts([], [], 100) == []
+    assert budget.select_top_contexts([], 3) == []
+    assert budget.reorder([], "two_stage") == []
+    assert budget.dynamic_deltas(0, 0.3).shape == (0,)
+
+
+def test_reorder_and_deltas():
+    assert budget.reorder([3, 1, 2, 0], "original") == [0, 1, 2, 3]
+    assert budget.reorder([3, 1, 2, 0], "sort") == [3, 1, 2, 0]
+    assert budget.reorder([3, 1, 2, 0, 4], "two_stage") == [3, 2, 4, 0, 1]
+    with pytest.raises(ValueError, match="reorder_context"):
+        budget.reorder([0], "random")
+    assert np.allclose(budget.dynamic_deltas(3, 0.2), [0.2, 0.0, -0.2])
+    assert np.allclose(budget.dynamic_deltas(1, 0.2), [0.0])
+
+
+def test_keep_by_priority_keeps_infinite_priority_and_the_crossing_piece():
+    priority = np.array([1.0, np.inf, 3.0, 2.0])
+    keep = budget.keep_by_priority(priority, [10, 10, 10, 10], 15)
+    assert keep.tolist() == [False, True, True, False]
+    assert budget.keep_by_priority(priority, [10] * 4, 0).tolist() == [False, True, False, False]
+
+
+def test_lingua2_context_budget_follows_llmlingua():
+    common = dict(rate=0.5, target_token=-1, target_context=-1, context_level_rate=1.0,
+                  context_level_target_token=-1, token_level=True, threshold_mode=False)
+    lengths = [100, 100, 200]
+    assert budget.lingua2_context_budget(lengths, 200, **common) == ("tokens", 300.0)
+    assert budget.lingua2_context_budget(lengths, 200, **{**common, "target_context": 2}) == \
+        ("contexts", 2.0)
+    # With a token target: twice the context target, never more than everything.
+    assert budget.lingua2_context_budget(lengths, 150, **{**common, "target_token": 90}) == \
+        ("tokens", 300.0)
+    assert budget.lingua2_context_budget(lengths, 250, **{**common, "target_token": 90}) == \
+        ("tokens", 400.0)
+    assert budget.lingua2_context_budget(lengths, 200, **{**common, "token_level": False}) == \
+        ("tokens", 200.0)
+    assert budget.lingua2_context_budget(lengths, 200, **{**common, "threshold_mode": True}) \
+        is None
+
+
+# ----------------------------------------------------------------------------- split
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_base_rate_meets_the_budget(seed):
+    rng = np.random.default_rng(seed)
+    cost = rng.integers(1, 6, size=200).astype(float)
+    delta = rng.uniform(-0.3, 0.3, size=200)
+    target = cost.sum() * rng.uniform(0.1, 0.9)
+    tau = budget.solve_base_rate(cost, delta, target)
+    assert (cost * np.clip(tau + delta, 0, 1)).sum() == pytest.approx(target, rel=1e-6)
+
+
+def test_base_rate_at_the_edges():
+    cost, delta = np.array([3.0, 2.0]), np.zeros(2)
+    assert budget.solve_base_rate(cost, delta, 0) == -np.inf
+    assert budget.solve_base_rate(cost, delta, 5) == np.inf
+    assert budget.solve_base_rate(cost, delta, 50) == np.inf
+    assert budget.solve_base_rate(np.zeros(0), np.zeros(0), 10) == -np.inf
+
+
+def test_unit_quotas_meet_the_rate_with_forced_and_fixed_units():
+    cost = np.array([4.0, 4.0, 4.0, 4.0, 4.0])
+    forced = np.array([True, False, False, False, False])
+    fixed = np.array([np.nan, 0.5, np.nan, np.nan, np.nan])
+    quota = budget.unit_quotas(cost, forced, fixed, np.zeros(5), target=10)
+    assert quota.sum() == pytest.approx(10)
+    assert quota[0] == 4 and quota[1] == 2  # forced whole, fixed at its rate
+    assert np.allclose(quota[2:], 4 / 3)
+
+
+def test_unit_quotas_when_forced_text_exceeds_the_target():
+    cost = np.array([10.0, 4.0, 4.0])
+    forced = np.array([True, False, False])
+    quota = budget.unit_quotas(cost, forced, np.full(3, np.nan), np.zeros(3), target=5)
+    assert quota.tolist() == [10.0, 0.0, 0.0]
+
+
+def test_unit_quotas_with_no_free_or_no_units():
+    assert budget.unit_quotas(np.array([2.0]), np.array([True]), np.array([np.nan]),
+                              np.zeros(1), 0).tolist() == [2.0]
+    assert budget.unit_quotas(np.zeros(0), np.zeros(0, bool), np.zeros(0), np.zeros(0),
+                              10).shape == (0,)
+
+
+# ----------------------------------------------------------------------------- top within
+
+
+def test_top_within_rounds_at_the_budget_edge():
+    probs = np.array([0.9, 0.8, 0.7])
+    costs = np.array([2.0, 3.0, 1.0])
+    everything = np.ones(3, dtype=bool)
+    assert budget.top_within(probs, costs, everything, 5).tolist() == [True, True, False]
+    assert budget.top_within(probs, costs, everything, 4.999).tolist() == [True, False, False]
+    assert budget.top_within(probs, costs, everything, 6).tolist() == [True, True, True]
+    assert not budget.top_within(probs, costs, everything, 0).any()
+    assert not budget.top_within(probs, costs, np.zeros(3, dtype=bool), 10).any()
+
+
+def test_top_within_breaks_ties_by_position():
+    probs = np.array([0.5, 0.5, 0.5])
+    assert budget.top_within(probs, np.ones(3), np.ones(3, dtype=bool), 2).tolist() == \
+        [True, True, False]
+
+
+def test_keep_fixed_rates_keeps_each_group_at_its_rate():
+    probs = np.array([0.1, 0.9, 0.5, 0.4, 0.3, 0.2])
+    costs = np.ones(6)
+    rates = np.array([0.5, 0.5, 0.5, 0.5, np.nan, np.nan])
+    keep = budget.keep_fixed_rates(probs, costs, rates, np.ones(6, dtype=bool))
+    assert keep.tolist() == [False, True, True, False, False, False]
+
+
+def test_keep_within_pools_the_budget_across_contexts():
+    probs = [np.array([0.9, 0.1, 0.2]), np.array([0.8, 0.7])]
+    costs = [np.ones(3), np.ones(2)]
+    forced = [np.array([False, True, False]), np.zeros(2, dtype=bool)]
+    fixed = [np.full(3, np.nan), np.full(2, np.nan)]
+    selectable = [np.ones(3, dtype=bool), np.ones(2, dtype=bool)]
+    keeps = budget.keep_within(probs, costs, forced, fixed, selectable, budget=3)
+    assert [k.tolist() for k in keeps] == [[True, True, False], [True, False]]
+    assert budget.keep_within([], [], [], [], [], 10) == []
+    empty = budget.keep_within([np.zeros(0)], [np.zeros(0)], [np.zeros(0, bool)],
+                               [np.zeros(0)], [np.zeros(0, bool)], 10)
+    assert [k.tolist() for k in empty] == [[]]
+
+
+def test_aim_re_aims_until_the_measured_size_lands():
+    seen = []
+
+    def attempt(budget):  # the measured size runs 10 % over the budget
+        seen.append(budget)
+        return budget * 1.1, budget
+
+    assert budget.aim(attempt, 100) * 1.1 == pytest.approx(100, abs=2)
+    assert seen[0] == 100 and len(seen) <= budget.AIM_PASSES
+    assert budget.aim(lambda b: (b + 50, b), 100, passes=1) == 100
