@@ -1,4 +1,4 @@
-"""The ``llmlingstral`` command line: ``compress`` and ``models``.
+"""The ``llmlingstral`` command line: ``compress``, ``compress-batch`` and ``models``.
 
 Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or input, 3 input file missing
 or unreadable, 4 model unavailable, 130 interrupted.
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prompt compression with the LLMLingua methods on Mistral models.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_compress(commands)
+    from .jsonl_job import add_compress_batch
+
+    add_compress_batch(commands)
     _add_models(commands)
     from .training.cli import add_training_commands
 
