@@ -93,7 +93,6 @@ def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: s
     question. Under :func:`.steps.deferring` the unstarted :func:`compress_steps` are
     raised to the batch driver instead (see :mod:`llmlingstral.lockstep`).
     """
-    settings.validate()
     return run_or_defer(compress_steps(scorer, contexts, instruction, question, settings,
                                        ranker))
 
@@ -101,8 +100,8 @@ def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: s
 def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
                    question: str, settings: LLMLinguaSettings,
                    ranker: Ranker | None = None) -> Steps[CompressionOutcome]:
-    """:func:`compress` on validated settings, yielding each token-level window to be
-    scored (see :mod:`.steps`)."""
+    """:func:`compress`, yielding each token-level window to be scored (see :mod:`.steps`)."""
+    settings.validate()
     tokenizer = scorer.tokenizer
     texts = [context_text(c) for c in contexts]
     origin_prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts), question)
