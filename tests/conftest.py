@@ -41,3 +41,19 @@ def compressor(v03_dir):
     from llmlingstral import PromptCompressor
 
     return PromptCompressor(str(v03_dir), device_map="cpu")
+
+
+@pytest.fixture(scope="session")
+def nano():
+    """The embedded offline scorer, as a user gets it."""
+    from llmlingstral import PromptCompressor
+
+    return PromptCompressor("nano", device_map="cpu")
+
+
+@pytest.fixture(scope="session")
+def nano_lingua2():
+    """The embedded offline LLMLingua-2 classifier."""
+    from llmlingstral import PromptCompressor
+
+    return PromptCompressor("nano-lingua2", device_map="cpu", use_llmlingua2=True)

@@ -17,6 +17,7 @@ PACKAGE = "llmlingstral"
 LEAVES = {"llmlingstral.prompt": set(), "llmlingstral.budget": set(),
           "llmlingstral.settings": set(), "llmlingstral.errors": set(),
           "llmlingstral.tags": {"llmlingstral.prompt"},
+          "llmlingstral.markers": {"llmlingstral.prompt"},
           "llmlingstral.validate": {"llmlingstral.prompt"}}
 
 

@@ -46,3 +46,21 @@ def tricky_strings(seed: int = 0) -> list[str]:
     alphabet = "ab cdé\n\t  😀中[]<>/sINST0123456789"
     randoms = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60))) for _ in range(200)]
     return fixed + randoms
+
+
+def multilingual_documents() -> list[str]:
+    """Short documents in several scripts, some written without spaces between words."""
+    return [
+        "The harbour festival opens on the second Saturday of June. Boats from the northern "
+        "islands arrive the evening before, and the market stays open until midnight.",
+        "La bibliothèque municipale ferme le lundi. Le mardi, elle ouvre à dix heures et "
+        "propose un atelier d'écriture pour les enfants de huit à douze ans.",
+        "Музей истории города работает с девяти утра до шести вечера. Вход для студентов "
+        "бесплатный по средам, а экскурсии проходят каждый час.",
+        "这座城市的地铁在早上五点半开始运营。周末的末班车延长到凌晨一点，方便游客回到酒店。",
+        "市立動物園は月曜日が休園日です。パンダの展示は午前十時から午後三時までで、"
+        "写真撮影は許可されていますがフラッシュは禁止です。",
+        "ตลาดน้ำเปิดทุกวันเสาร์และอาทิตย์ตั้งแต่เจ็ดโมงเช้าถึงบ่ายสองโมงนักท่องเที่ยวสามารถนั่งเรือชมคลองได้",
+        "يفتح المتحف الوطني أبوابه من الثلاثاء إلى الأحد. تبدأ الجولات المصحوبة بمرشد في "
+        "الساعة العاشرة صباحا وتستغرق ساعة واحدة.",
+    ]

@@ -8,9 +8,11 @@ import; token counts are Mistral tokens.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Mapping, Sequence
 
 from .formats import json as json_format
+from .markers import protect_reference_markers
 from .formats import structured as structured_format
 from .methods import llmlingua as llmlingua_method
 from .methods import llmlingua2 as llmlingua2_method
@@ -64,6 +66,7 @@ class PromptCompressor:
                  open_api_config: Mapping[str, Any] | None = None,
                  use_llmlingua2: bool = False, use_slingua: bool = False,
                  llmlingua2_config: Mapping[str, Any] | None = None) -> None:
+        _check_model_name(model_name)
         options = dict(model_config or {})
         window = options.pop("max_window", None)
         remote = options.pop("remote_scorer", None)
@@ -158,7 +161,8 @@ class PromptCompressor:
                             f"compress_prompt and compress_prompt_llmlingua2")
         instruction, question = check_text("instruction", instruction), \
             check_text("question", question)
-        contexts = [list(c) for c in contexts]
+        contexts, options["strict_preserve_uncompressed"] = _with_markers_protected(
+            [list(c) for c in contexts], options.get("strict_preserve_uncompressed", True))
         if self.classifier is not None:
             return self._compress_llmlingua2(contexts, instruction, question, options)
         return self._compress_llmlingua(contexts, instruction, question, options)
@@ -345,6 +349,23 @@ class PromptCompressor:
 def _options(call_locals: Mapping[str, Any]) -> dict[str, Any]:
     """A public call's method options: its parameters less the prompt itself."""
     return {k: v for k, v in call_locals.items() if k not in PROMPT_PARAMETERS}
+
+
+def _check_model_name(model_name: object) -> None:
+    if not isinstance(model_name, (str, os.PathLike)):
+        raise TypeError(f"model_name must be a preset name (such as 'nano'), a Hugging Face id "
+                        f"or a local folder, got {type(model_name).__name__} {model_name!r}")
+
+
+def _with_markers_protected(contexts: list[list[Segment]],
+                            strict: bool) -> tuple[list[list[Segment]], bool]:
+    """Contexts with ``<#ref#>`` markers protected, and the strict-preserve setting to use.
+
+    Markers keep their document findable but do not pin it through the coarse pass: only
+    text the caller protected does (``strict_preserve_uncompressed``).
+    """
+    caller_protects = any(not s.compress for c in contexts for s in c)
+    return protect_reference_markers(contexts), bool(strict) and caller_protects
 
 
 def _contexts(context, segs, segs_rate, segs_compress) -> list[list[Segment]]:

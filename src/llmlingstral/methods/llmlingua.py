@@ -109,7 +109,10 @@ def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruct
     target = target_tokens(origin, settings.rate, settings.target_token)
     own_rates = any(s.rate is not None and s.rate < 1 for c in contexts for s in c)
     if (target >= origin and not own_rates) or not any(t.strip() for t in texts):
-        return CompressionOutcome(origin_prompt, origin, origin, list(range(len(texts))), texts)
+        prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts),
+                             question if settings.concate_question else "")
+        return CompressionOutcome(prompt, origin, tokenizer.count(prompt),
+                                  list(range(len(texts))), texts)
     fixed = origin - tokenizer.count(CONTEXT_SEPARATOR.join(texts))
     if not settings.concate_question:
         fixed -= tokenizer.count(question) if question else 0

@@ -145,7 +145,9 @@ def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
     nothing_to_cut = target >= origin and not threshold_mode and not _explicit_context_filter(
         settings)
     if nothing_to_cut or not any(t.strip() for t in texts):
-        return _unchanged(origin_prompt, origin, texts, settings)
+        prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts),
+                             question if settings.concate_question else "")
+        return _unchanged(prompt, origin, tokenizer.count(prompt), texts, settings)
     fixed = origin - tokenizer.count(CONTEXT_SEPARATOR.join(texts))
     shown_question = question if settings.concate_question else ""
     if not settings.concate_question and question:
@@ -170,11 +172,12 @@ def _explicit_context_filter(settings: LLMLingua2Settings) -> bool:
         or settings.context_level_target_token > 0)
 
 
-def _unchanged(prompt: str, origin: int, texts: list[str], settings) -> CompressionOutcome:
+def _unchanged(prompt: str, origin: int, compressed: int, texts: list[str],
+               settings) -> CompressionOutcome:
     labels = None
     if settings.return_word_label:
         labels = [(w, 1) for t in texts for w in split_words(t).as_list() if w.strip()]
-    return CompressionOutcome(prompt, origin, origin, list(range(len(texts))), list(texts),
+    return CompressionOutcome(prompt, origin, compressed, list(range(len(texts))), list(texts),
                               labels, with_list=True)
 
 

@@ -122,7 +122,7 @@ def _hub_offline() -> bool:
 
 def choose_device(device_map: Any) -> tuple[torch.device, Any]:
     """The device to run on and the ``device_map`` to hand to transformers (or None)."""
-    if isinstance(device_map, Mapping):
+    if isinstance(device_map, Mapping) and device_map:  # an empty map means "not given"
         return (torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")), \
             dict(device_map)
     spec = str(device_map or "auto")

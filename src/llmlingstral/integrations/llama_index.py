@@ -1,0 +1,94 @@
+"""LlamaIndex: a node postprocessor that shortens retrieved nodes with llmlingstral.
+
+Install with ``pip install 'llmlingstral[llama-index]'``. Pass it in
+``node_postprocessors=[...]`` of a query engine, or call ``postprocess_nodes`` /
+``apostprocess_nodes`` with a ``QueryBundle``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Literal, Optional
+
+try:
+    from llama_index.core.bridge.pydantic import ConfigDict, Field, model_validator
+    from llama_index.core.postprocessor.types import BaseNodePostprocessor
+    from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
+except ImportError as error:  # pragma: no cover - exercised only without the extra
+    raise ImportError("llmlingstral.integrations.llama_index needs llama-index-core: "
+                      "pip install 'llmlingstral[llama-index]'") from error
+
+from ..compressor import PromptCompressor
+from .documents import CompressedText, CompressionSettings, build_compressor, compress_texts, \
+    resolve_method
+
+__all__ = ["LLMLingstralPostprocessor"]
+
+
+class LLMLingstralPostprocessor(BaseNodePostprocessor):
+    """Compress each retrieved node for the query; ids, metadata and scores are kept.
+
+    Give either ``compressor`` (a ready :class:`llmlingstral.PromptCompressor`) or
+    ``model_name`` (loaded on ``device_map``). ``method``, ``rate``, ``target_token``,
+    ``rank_method``, ``order`` and ``compress_kwargs`` are as in
+    :class:`llmlingstral.integrations.documents.CompressionSettings`. Each surviving node is
+    a copy of its input node (same ``id_``, metadata, relationships) holding the compressed
+    text; nodes the coarse pass drops are not returned. ``score_mode="retriever"`` keeps each
+    node's score; ``"ranking"`` replaces it, where the coarse pass ranked the nodes, by the
+    relevance that pass gave it (higher: more relevant), as rerankers do.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+
+    compressor: Optional[PromptCompressor] = Field(default=None, exclude=True)
+    model_name: Optional[str] = None
+    device_map: Any = "auto"
+    method: Optional[Literal["llmlingua", "longllmlingua", "llmlingua2"]] = None
+    rate: float = 0.5
+    target_token: float = -1
+    rank_method: Optional[str] = None
+    order: Literal["original", "rank"] = "original"
+    score_mode: Literal["retriever", "ranking"] = "retriever"
+    compress_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _load_and_check(self) -> "LLMLingstralPostprocessor":
+        if self.compressor is None:
+            if self.model_name is None:
+                raise ValueError("pass compressor=PromptCompressor(...) or model_name= (for "
+                                 "example 'nano', or 'default' for Mistral-7B-v0.3)")
+            self.compressor = build_compressor(self.model_name, self.device_map, self.method)
+        resolve_method(self.compressor, self.method)
+        self.settings.validate()
+        return self
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "LLMLingstralPostprocessor"
+
+    @property
+    def settings(self) -> CompressionSettings:
+        """The compression settings these fields describe."""
+        return CompressionSettings(method=self.method, rate=self.rate,
+                                   target_token=self.target_token, rank_method=self.rank_method,
+                                   order=self.order, compress_kwargs=dict(self.compress_kwargs))
+
+    def _postprocess_nodes(self, nodes: List[NodeWithScore],
+                           query_bundle: Optional[QueryBundle] = None) -> List[NodeWithScore]:
+        """The nodes that survive compression for the query (no query: no question)."""
+        texts = []
+        for position, item in enumerate(nodes):
+            if not isinstance(item.node, TextNode):
+                raise TypeError(f"node {position} ({item.node.id_}) is a "
+                                f"{type(item.node).__name__}; only text nodes can be compressed")
+            texts.append(item.node.get_content(metadata_mode=MetadataMode.NONE))
+        query = query_bundle.query_str if query_bundle is not None else ""
+        kept = compress_texts(self.compressor, texts, query, self.settings)
+        return [self._compressed_node(nodes[k.source], k) for k in kept]
+
+    def _compressed_node(self, original: NodeWithScore, kept: CompressedText) -> NodeWithScore:
+        node = original.node.model_copy(deep=True)  # the caller's node stays as it was
+        node.set_content(kept.text)
+        score = original.score
+        if self.score_mode == "ranking" and kept.relevance is not None:
+            score = kept.relevance
+        return NodeWithScore(node=node, score=score)

@@ -1,0 +1,178 @@
+"""The LangChain document compressor, with langchain-core and langchain-classic installed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from langchain_classic.retrievers import ContextualCompressionRetriever
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+
+from llmlingstral.integrations.langchain import LLMLingstralCompressor
+from texts import documents, multilingual_documents
+
+QUERY = "When does the harbour festival open?"
+
+
+def _documents() -> list[Document]:
+    texts = multilingual_documents() + documents(4, 500)
+    return [Document(page_content=t, id=f"doc-{i}",
+                     metadata={"title": f"title {i}", "page": i, "tags": ["a", str(i)]})
+            for i, t in enumerate(texts)]
+
+
+def _is_subsequence(part: str, whole: str) -> bool:
+    remaining = iter("".join(whole.split()))
+    return all(c in remaining for c in "".join(part.split()))
+
+
+def _assert_identity(inputs: list[Document], outputs: list[Document]) -> None:
+    sources = [d.metadata["source_index"] for d in outputs]
+    assert len(set(sources)) == len(sources)
+    for document in outputs:
+        source = inputs[document.metadata["source_index"]]
+        assert document.id == source.id
+        assert {k: v for k, v in document.metadata.items() if k != "source_index"} == \
+            source.metadata
+        assert document.page_content.strip()
+        assert _is_subsequence(document.page_content, source.page_content)
+
+
+def _tokens(compressor, texts: list[str]) -> int:
+    return compressor.tokenizer.count("\n\n".join(texts))
+
+
+def test_every_document_keeps_its_metadata_and_id(nano):
+    inputs = _documents()
+    outputs = LLMLingstralCompressor(compressor=nano, rate=0.4).compress_documents(inputs, QUERY)
+    assert 0 < len(outputs) < len(inputs)  # the coarse pass dropped some
+    _assert_identity(inputs, outputs)
+    assert [d.metadata["source_index"] for d in outputs] == \
+        sorted(d.metadata["source_index"] for d in outputs)
+    assert all("source_index" not in d.metadata for d in inputs)  # inputs untouched
+
+
+@pytest.mark.parametrize("rate", [0.3, 0.6])
+def test_the_rate_is_met_over_the_documents(nano, rate):
+    # LLMLingua's word pass keeps a text written without spaces whole or not at all, so the
+    # rate is checked on scripts with spaces (LLMLingua-2 is checked on all of them below).
+    inputs = [d for d in _documents() if " " in d.page_content]
+    outputs = LLMLingstralCompressor(compressor=nano, rate=rate).compress_documents(inputs, QUERY)
+    achieved = _tokens(nano, [d.page_content for d in outputs]) / \
+        _tokens(nano, [d.page_content for d in inputs])
+    assert abs(achieved - rate) <= 0.05 * rate + 0.01
+
+
+def test_the_token_target_is_met_over_the_documents(nano):
+    inputs = [d for d in _documents() if " " in d.page_content]
+    outputs = LLMLingstralCompressor(compressor=nano, target_token=200,
+                                     method="llmlingua").compress_documents(inputs, QUERY)
+    assert abs(_tokens(nano, [d.page_content for d in outputs]) - 200) <= 10
+
+
+def test_rank_order_follows_the_coarse_ranking(nano):
+    inputs = _documents()
+    outputs = LLMLingstralCompressor(compressor=nano, rate=0.5, order="rank",
+                                     source_key="from").compress_documents(inputs, QUERY)
+    ranked = [i for i, _ in nano.get_rank_results([d.page_content for d in inputs], QUERY,
+                                                  "longllmlingua")]
+    kept = [d.metadata["from"] for d in outputs]
+    assert kept == [i for i in ranked if i in kept]
+
+
+def test_sync_and_async_agree(nano):
+    component = LLMLingstralCompressor(compressor=nano, rate=0.4)
+    inputs = _documents()
+    synchronous = component.compress_documents(inputs, QUERY)
+
+    async def both():
+        return await asyncio.gather(component.acompress_documents(inputs, QUERY),
+                                    component.acompress_documents(inputs, QUERY))
+
+    for result in asyncio.run(both()):
+        assert result == synchronous
+
+
+def test_llmlingua2_by_model_name(nano_lingua2):
+    component = LLMLingstralCompressor(model_name="nano-lingua2", device_map="cpu", rate=0.5,
+                                       rank_method="gzip", order="rank")
+    assert component.compressor.classifier is not None
+    inputs = _documents()
+    outputs = component.compress_documents(inputs, QUERY)
+    assert 0 < len(outputs) < len(inputs)
+    _assert_identity(inputs, outputs)
+    achieved = _tokens(nano_lingua2, [d.page_content for d in outputs]) / \
+        _tokens(nano_lingua2, [d.page_content for d in inputs])
+    assert abs(achieved - 0.5) <= 0.05
+
+
+class KeywordRetriever(BaseRetriever):
+    """Documents sharing the most words with the query, best first."""
+
+    documents: list[Document]
+    k: int = 6
+
+    def _get_relevant_documents(self, query: str, *,
+                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        words = set(query.lower().split())
+        overlap = [len(words & set(d.page_content.lower().split())) for d in self.documents]
+        order = sorted(range(len(self.documents)), key=lambda i: -overlap[i])
+        return [self.documents[i] for i in order[: self.k]]
+
+
+def test_contextual_compression_retriever_end_to_end(nano):
+    corpus = _documents()
+    retriever = ContextualCompressionRetriever(
+        base_compressor=LLMLingstralCompressor(compressor=nano, rate=0.5),
+        base_retriever=KeywordRetriever(documents=corpus))
+    retrieved = KeywordRetriever(documents=corpus).invoke(QUERY)
+    outputs = retriever.invoke(QUERY)
+    assert 0 < len(outputs) <= len(retrieved)
+    for document in outputs:
+        source = retrieved[document.metadata["source_index"]]
+        assert document.id == source.id and document.metadata["page"] == source.metadata["page"]
+        assert _is_subsequence(document.page_content, source.page_content)
+    assert asyncio.run(retriever.ainvoke(QUERY)) == outputs
+
+
+def test_empty_and_blank_inputs(nano):
+    component = LLMLingstralCompressor(compressor=nano)
+    assert component.compress_documents([], QUERY) == []
+    assert component.compress_documents([Document(page_content="  ")], QUERY) == []
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({}, "pass compressor="),
+    ({"method": "llmlingua2"}, "does not fit this compressor"),
+    ({"rate": 1.5}, "rate is the fraction"),
+    ({"target_token": 0}, "target_token is a positive number"),
+    ({"compress_kwargs": {"rate": 0.3}}, "may not set 'rate'"),
+])
+def test_bad_settings_are_named(nano, fields, message):
+    if fields:
+        fields = {"compressor": nano, **fields}
+    with pytest.raises(ValueError, match=message):
+        LLMLingstralCompressor(**fields)
+
+
+def test_a_taken_source_key_is_reported(nano):
+    inputs = [Document(page_content=t, metadata={"source_index": "mine"})
+              for t in documents(2, 300)]
+    with pytest.raises(ValueError, match="already has metadata key 'source_index'"):
+        LLMLingstralCompressor(compressor=nano, rate=0.9).compress_documents(inputs, QUERY)
+    outputs = LLMLingstralCompressor(compressor=nano, rate=0.9,
+                                     source_key=None).compress_documents(inputs, QUERY)
+    assert outputs and all(d.metadata == {"source_index": "mine"} for d in outputs)
+
+
+def test_an_instruction_does_not_eat_the_documents_budget(nano):
+    inputs = [d for d in _documents() if " " in d.page_content]
+    component = LLMLingstralCompressor(compressor=nano, rate=0.5, compress_kwargs={
+        "instruction": "Answer the question from the documents below, quoting them.",
+        "add_instruction": True})
+    outputs = component.compress_documents(inputs, QUERY)
+    achieved = _tokens(nano, [d.page_content for d in outputs]) / \
+        _tokens(nano, [d.page_content for d in inputs])
+    assert abs(achieved - 0.5) <= 0.035
