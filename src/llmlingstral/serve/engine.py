@@ -17,15 +17,10 @@ logger = logging.getLogger("llmlingstral.serve")
 
 
 def compress_batch(compressor: Any, prompts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """LLMLingua-2 results for several requests (each a mapping of keyword arguments).
-
-    Uses the compressor's batch API, which shares forward passes between prompts, where
-    the library has it; otherwise compresses the prompts one after another.
-    """
-    batch = getattr(compressor, "compress_prompts", None)
-    if batch is not None:
-        return batch(list(prompts), show_progress=False)
-    return [compressor.compress_prompt_llmlingua2(**prompt) for prompt in prompts]
+    """LLMLingua-2 results for several requests (each a mapping of keyword arguments), with
+    the windows of all prompts scored in shared forward passes
+    (:meth:`PromptCompressor.compress_prompts`)."""
+    return compressor.compress_prompts(list(prompts), show_progress=False)
 
 
 class Engine:
