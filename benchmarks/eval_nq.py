@@ -29,10 +29,11 @@ from typing import Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine, markdown_table  # noqa: E402
+from _data import NQ_DEV_RECORDS, NQ_OPEN_ORACLE, require_file  # noqa: E402
 
-DEV_RECORDS = 2000
+DEV_RECORDS = NQ_DEV_RECORDS
 POSITIONS = (1, 5, 10, 15, 20)
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "nq-open-oracle.jsonl.gz"
+DEFAULT_DATA = NQ_OPEN_ORACLE
 RATES = {"2x": 0.5, "4x": 0.25}
 
 
@@ -57,8 +58,8 @@ def has_answer(text: str, answers: list[str]) -> bool:
     return any(f" {normalise(a)} " in norm for a in answers if normalise(a))
 
 
-def load_dev(path: Path) -> list[dict]:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
+def load_dev(path: Path, option: str = "--data") -> list[dict]:
+    with gzip.open(require_file(path, option), "rt", encoding="utf-8") as handle:
         records = [json.loads(line) for _, line in zip(range(DEV_RECORDS), handle)]
     return records
 
@@ -166,7 +167,8 @@ def evaluate_compression(compressor, examples: list[Example], only: list[str] | 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="nano", help="scorer preset, hub id or folder")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                        help="nq-open-oracle.jsonl.gz (default: benchmarks/data)")
     parser.add_argument("--limit", type=int, default=100, help="number of dev questions")
     parser.add_argument("--documents", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)

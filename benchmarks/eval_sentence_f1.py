@@ -22,14 +22,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine, markdown_table  # noqa: E402
+from _data import GOOGLE_SENTENCES, require_file  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / \
-    "google-sentence-compression-test.jsonl"
 SPLITS = {"dev-valid": range(600, 700), "held-out": range(700, 1000)}
 
 
-def load(indices: range) -> list[tuple[str, str]]:
-    with DATA.open(encoding="utf-8") as handle:
+def load(indices: range, path: Path = GOOGLE_SENTENCES) -> list[tuple[str, str]]:
+    with require_file(path, "--data").open(encoding="utf-8") as handle:
         rows = [json.loads(line) for _, line in zip(range(indices.stop), handle)]
     return [(rows[i]["text"], rows[i]["summaries"][0]) for i in indices]
 
@@ -64,6 +63,8 @@ def main() -> None:
     parser.add_argument("--classifier", default="nano-lingua2")
     parser.add_argument("--scorer", default="nano")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=GOOGLE_SENTENCES,
+                        help="google-sentence-compression-test.jsonl (default: benchmarks/data)")
     args = parser.parse_args()
 
     from llmlingstral import PromptCompressor
@@ -78,7 +79,7 @@ def main() -> None:
     }
     print(f"{machine()}\n")
     for split in args.split or ["dev-valid"]:
-        data = load(SPLITS[split])
+        data = load(SPLITS[split], args.data)
         rows = [evaluate(name, fn, data, lingua.tokenizer, args.seed)
                 for name, fn in methods.items()]
         print(f"split {split} ({len(data)} sentences)\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +31,8 @@ class RecordedRequest:
 class LocalAPIServer:
     routes: dict[str, Handler]
     requests: list[RecordedRequest] = field(default_factory=list)
+    # Seconds between the bytes of each reply body (a server that dribbles its answer).
+    dribble: float | None = None
     _failures: deque = field(default_factory=deque)
 
     def __post_init__(self) -> None:
@@ -97,7 +100,16 @@ class LocalAPIServer:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if server.dribble is None:
+                    self.wfile.write(data)
+                    return
+                try:
+                    for byte in data:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(server.dribble)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up, as it should
 
             def _stream(self, status: int, events: list[dict[str, Any]]) -> None:
                 self.send_response(status)

@@ -113,7 +113,9 @@ def test_longllmlingua_rank_method_picks_the_ranker(tmp_path, v03_dir, capsys):
     (["compress", "no/such/file.txt"], 3, "not found"),
     (["compress", "{empty}"], 2, "empty"),
     (["compress", "{prompt}", "--rate", "1.5"], 2, "rate"),
-    (["compress", "{prompt}", "--model", "not a model"], 2, "preset"),
+    (["compress", "{prompt}", "--model", "not a model"], 4, "preset"),
+    (["compress", "{prompt}", "--model", "nope"], 4, "preset"),
+    (["compress", "{prompt}", "--model", "/nonexistent/dir"], 4, "no such folder"),
 ])
 def test_bad_input_exit_codes(args, code, message, prompt_file, tmp_path, v03_dir, capsys):
     empty = tmp_path / "empty.txt"
@@ -151,3 +153,72 @@ def test_console_script_models_table():
     assert done.returncode == 0
     for name in MISTRAL_MODELS:
         assert name in done.stdout
+
+
+# ----------------------------------------------------------------------------- stdin and pipes
+
+NOT_UTF8 = "Der Bericht über das Hafenfest.\n".encode("latin-1") + b"\xff\xfe end"
+
+
+def _stdin_bytes(monkeypatch, data: bytes) -> None:
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="surrogateescape")
+    monkeypatch.setattr(sys, "stdin", stream)
+
+
+def test_bytes_that_are_not_utf8_fail_alike_on_stdin_and_in_a_file(tmp_path, v03_dir, capsys,
+                                                                    monkeypatch):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(NOT_UTF8)
+    args = ["--model", str(v03_dir), "--device", "cpu", "--quiet"]
+    from_file, _, file_err = _run(["compress", path, *args], capsys)
+    _stdin_bytes(monkeypatch, NOT_UTF8)
+    from_stdin, _, stdin_err = _run(["compress", *args], capsys)
+    assert from_file == from_stdin == 3
+    for err in (file_err, stdin_err):
+        assert "not UTF-8 text" in err and "Traceback" not in err
+    assert file_err.replace(str(path), "stdin") == stdin_err
+
+
+def test_utf8_stdin_in_several_scripts_is_read_as_text(v03_dir, capsys, monkeypatch):
+    text = ("港口节将于七月十二日开始。 Das Hafenfest beginnt am Freitag. "
+            "Фестиваль начнётся в пятницу. ") * 20
+    _stdin_bytes(monkeypatch, text.encode("utf-8"))
+    code, out, _ = _run(["compress", "--model", v03_dir, "--rate", "0.9", "--device", "cpu",
+                         "--quiet"], capsys)
+    assert code == 0 and out.strip()
+
+
+def test_closed_output_pipe_ends_quietly(prompt_file):
+    """`llmlingstral compress big.txt | head -c 20`: the reader leaves before the output."""
+    command = [sys.executable, "-m", "llmlingstral.cli", "compress", str(prompt_file),
+               "--model", "nano", "--rate", "0.5", "--device", "cpu", "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # the reader is gone before anything is written
+    _, err = process.communicate(timeout=600)
+    err = err.decode("utf-8", "replace")
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert process.returncode == 141
+
+
+def test_longllmlingua_ranks_with_hybrid_unless_told_otherwise(tmp_path, v03_dir, capsys):
+    from llmlingstral import PromptCompressor
+
+    docs = [" ".join(d.split()) for d in documents(4, 400)]  # one paragraph each
+    path = tmp_path / "docs.txt"
+    path.write_text("\n\n".join(docs))
+    question = "Which module parses dates?"
+    base = ["compress", path, "--model", v03_dir, "--method", "longllmlingua", "--question",
+            question, "--rate", "0.4", "--json", "--device", "cpu", "--quiet"]
+    code, out, _ = _run(base, capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["rank_method"] == "hybrid"
+    compressor = PromptCompressor(str(v03_dir), device_map="cpu")
+    expected = compressor.compress_prompt(
+        docs, question=question, rate=0.4, rank_method="hybrid",
+        condition_in_question="after_condition", condition_compare=True,
+        reorder_context="sort", dynamic_context_compression_ratio=0.3, context_budget="+100",
+        show_progress=False)
+    assert report["compressed_prompt"] == expected["compressed_prompt"]
+    code, out, _ = _run(base + ["--rank-method", "longllmlingua"], capsys)
+    assert code == 0 and json.loads(out)["rank_method"] == "longllmlingua"

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from llmlingstral import MistralAPIError, PromptCompressor, load_tokenizer
+from llmlingstral import LLMLingstralError, MistralAPIError, PromptCompressor, load_tokenizer
 from llmlingstral.api import MistralAPI, RetryPolicy
 from llmlingstral.ranking.e5_mistral import DEFAULT_TASK, E5MistralRanker, query_prompt
 from llmlingstral.ranking.mistral_rerank import (APIMistralReranker, LocalMistralReranker,
@@ -193,6 +193,45 @@ def test_e5_documents_get_no_instruction_and_batching_changes_nothing(e5_dir):
                                atol=1e-5)
 
 
+def test_e5_plain_transformers_folder_is_pooled_on_the_last_token(e5_dir):
+    """A checkpoint without sentence-transformers files would be mean-pooled by default."""
+    plain = E5MistralRanker(e5_dir.parent / "hf", device="cpu")
+    configured = E5MistralRanker(e5_dir, device="cpu")
+    texts = DOCS + ["港口节将于七月十二日开始。", "Фестиваль начнётся в пятницу."]
+    for query in (True, False):
+        np.testing.assert_allclose(plain.embed(texts, query=query),
+                                   configured.embed(texts, query=query), atol=1e-5)
+    ours, theirs = plain.rank(DOCS, QUESTION), configured.rank(DOCS, QUESTION)
+    assert [i for i, _ in ours] == [i for i, _ in theirs]
+    np.testing.assert_allclose([v for _, v in ours], [v for _, v in theirs], atol=1e-5)
+
+
+def test_e5_folder_configured_for_another_pooling_is_refused(e5_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    transformer = Transformer(str(e5_dir.parent / "hf"), max_seq_length=256)
+    SentenceTransformer(modules=[transformer, Pooling(32, pooling_mode="mean")],
+                        device="cpu").save(str(tmp_path / "mean"))
+    ranker = E5MistralRanker(tmp_path / "mean", device="cpu")
+    with pytest.raises(LLMLingstralError, match="lasttoken"):
+        ranker.rank(DOCS, QUESTION)
+
+
+def test_e5_default_prompt_never_reaches_documents(e5_dir, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(e5_dir), device="cpu")
+    model.prompts = {"query": query_prompt(DEFAULT_TASK)}
+    model.default_prompt_name = "query"
+    model.save(str(tmp_path / "prompted"))
+    prompted = E5MistralRanker(tmp_path / "prompted", device="cpu")
+    plain = E5MistralRanker(e5_dir, device="cpu")
+    np.testing.assert_allclose(prompted.embed(DOCS, query=False),
+                               plain.embed(DOCS, query=False), atol=1e-5)
+
+
 def test_e5_through_the_compressor_loads_the_model_named_in_the_config(v03_dir, e5_dir):
     compressor = PromptCompressor(str(v03_dir), device_map="cpu",
                                   open_api_config={"e5_model": str(e5_dir), "e5_device": "cpu"})
@@ -323,3 +362,47 @@ def test_api_rerank_without_logprobs_parses_the_answer():
     assert [s for _, s in ranking[1:]] == [-1.0, -1.0, -1.0]
     assert not ranker.logprobs_supported
     assert seen[0].get("logprobs") and not any(b.get("logprobs") for b in seen[1:])
+
+
+# ----------------------------------------------------------------------------- hybrid
+
+
+def test_hybrid_fuses_z_scored_bm25_and_longllmlingua_scores(compressor):
+    from llmlingstral.ranking.hybrid import DEFAULT_MODEL_WEIGHT, zscores
+
+    docs = DOCS + ["   "]
+    hybrid = dict(compressor.get_rank_results(docs, QUESTION, "hybrid"))
+    lexical = dict(compressor.get_rank_results(DOCS, QUESTION, "bm25"))
+    model = dict(compressor.get_rank_results(DOCS, QUESTION, "longllmlingua"))
+    order = range(len(DOCS))
+    expected = zscores([lexical[i] for i in order]) + \
+        DEFAULT_MODEL_WEIGHT * zscores([model[i] for i in order])
+    np.testing.assert_allclose([hybrid[i] for i in order], expected, atol=1e-9)
+    assert hybrid[len(DOCS)] == -math.inf
+    assert compressor.get_rank_results(docs, QUESTION, "hybrid")[0][0] == RELEVANT
+
+
+def test_hybrid_falls_back_on_the_model_when_no_word_is_shared(compressor):
+    docs = ["Les bananes poussent sous les tropiques.", "東京は日本の首都です。",
+            "Paris est la capitale de la France."]
+    question = "xylophone quartz?"
+    hybrid = [i for i, _ in compressor.get_rank_results(docs, question, "hybrid")]
+    model = [i for i, _ in compressor.get_rank_results(docs, question, "longllmlingua")]
+    assert hybrid == model
+
+
+def test_hybrid_weight_comes_from_the_config(v03_dir):
+    compressor = PromptCompressor(str(v03_dir), device_map="cpu",
+                                  open_api_config={"hybrid_model_weight": 0.0})
+    assert [i for i, _ in compressor.get_rank_results(DOCS, QUESTION, "hybrid")] == \
+        [i for i, _ in compressor.get_rank_results(DOCS, QUESTION, "bm25")]
+    bad = PromptCompressor(str(v03_dir), device_map="cpu",
+                           open_api_config={"hybrid_model_weight": float("nan")})
+    with pytest.raises(ValueError, match="hybrid_model_weight"):
+        bad.get_rank_results(DOCS, QUESTION, "hybrid")
+
+
+def test_hybrid_needs_a_causal_lm():
+    classifier = PromptCompressor("nano-lingua2", device_map="cpu", use_llmlingua2=True)
+    with pytest.raises(ValueError, match="causal"):
+        classifier.get_rank_results(DOCS, QUESTION, "hybrid")

@@ -24,7 +24,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
-GOOGLE = ROOT.parent / "shared" / "data" / "google-sentence-compression-test.jsonl"
+GOOGLE = ROOT / "benchmarks" / "data" / "google-sentence-compression-test.jsonl"
 GOOGLE_TRAIN, GOOGLE_VALID = range(0, 600), range(600, 700)
 
 
@@ -59,7 +59,7 @@ def nano_records(passages: list[str], seed: int) -> list[dict]:
     compressor = PromptCompressor("nano", device_map="cpu")
     rng = random.Random(seed)
     records = []
-    for text in tqdm(passages, desc="nano LLMLingua labels", unit="passage"):
+    for text in tqdm(passages, desc="nano LLMLingua labels", unit="passage", disable=None):
         rate = round(rng.uniform(0.3, 0.7), 2)
         result = compressor.compress_prompt(text, rate=rate, show_progress=False)
         records.append({"prompt": text, "compressed_prompt": result["compressed_prompt"],
@@ -67,8 +67,11 @@ def nano_records(passages: list[str], seed: int) -> list[dict]:
     return records
 
 
-def google_records(indices: range) -> list[dict]:
-    with GOOGLE.open(encoding="utf-8") as handle:
+def google_records(indices: range, path: Path = GOOGLE) -> list[dict]:
+    if not path.is_file():
+        raise SystemExit(f"data file not found: {path}. The repository ships it in "
+                         f"benchmarks/data/; pass --google PATH to read another copy.")
+    with path.open(encoding="utf-8") as handle:
         rows = [json.loads(line) for _, line in zip(range(indices.stop), handle)]
     return [{"prompt": rows[i]["text"], "compressed_prompt": rows[i]["summaries"][0],
              "source": "google-dev"} for i in indices]
@@ -90,16 +93,19 @@ def main() -> None:
     parser.add_argument("--human-repeat", type=int, default=4,
                         help="copies of each human record, to balance the two teachers")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--google", type=Path, default=GOOGLE,
+                        help="google-sentence-compression-test.jsonl (default: benchmarks/data)")
     args = parser.parse_args()
 
     from llmlingstral import load_tokenizer
 
     tokenizer = load_tokenizer("v3")
     passages = corpus_passages(args.corpus, args.passages, args.max_tokens, tokenizer, args.seed)
-    records = nano_records(passages, args.seed) + google_records(GOOGLE_TRAIN) * args.human_repeat
+    human = google_records(GOOGLE_TRAIN, args.google) * args.human_repeat
+    records = nano_records(passages, args.seed) + human
     random.Random(args.seed).shuffle(records)
     write_jsonl(args.out / "train.jsonl", records)
-    write_jsonl(args.out / "valid_google.jsonl", google_records(GOOGLE_VALID))
+    write_jsonl(args.out / "valid_google.jsonl", google_records(GOOGLE_VALID, args.google))
     print(f"wrote {len(records)} training records and {len(GOOGLE_VALID)} validation records "
           f"to {args.out}")
 

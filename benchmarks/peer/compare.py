@@ -98,7 +98,7 @@ def prose_cases(v3, lengths: list[int], rate: float, target_fraction: float,
 
 def nq_cases(v3, data: Path, questions: int, rate: float, seed: int,
              include_lingua2: bool) -> list[Case]:
-    examples = build_examples(load_dev(data), questions, 20, seed)
+    examples = build_examples(load_dev(data, "--nq-data"), questions, 20, seed)
     long_inputs, lingua2_inputs = [], []
     for ex in examples:
         full = "\n\n".join(ex.documents + [ex.question])
@@ -510,7 +510,8 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, help="timed runs per prose case (default 3)")
     parser.add_argument("--nq-questions", type=int, help="NQ dev questions (default 100)")
     parser.add_argument("--nq-rate", type=float, default=0.25)
-    parser.add_argument("--nq-data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--nq-data", type=Path, default=DEFAULT_DATA,
+                        help="nq-open-oracle.jsonl.gz (default: benchmarks/data)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--methods", nargs="+", default=["llmlingua", "longllmlingua",

@@ -152,18 +152,15 @@ def _check_tiktoken(folder: Path) -> None:
 
 
 def training_text(max_chars: int = 2_000_000) -> str:
-    """Local English prose: standard-library docstrings, plus NQ dev passages if present."""
+    """Local English prose: standard-library docstrings and the NQ dev passages."""
     sys.path.insert(0, str(HERE.parent))
     from _common import prose
+    from _data import NQ_DEV_RECORDS, NQ_OPEN_ORACLE, require_file
 
     parts = [prose(600_000)[:600_000]]
-    nq = HERE.parents[2] / "shared" / "data" / "nq-open-oracle.jsonl.gz"
-    if nq.is_file():
-        with gzip.open(nq, "rt", encoding="utf-8") as handle:
-            for i, line in enumerate(handle):
-                if i >= 2000:  # the dev split only
-                    break
-                parts.append(json.loads(line)["ctxs"][0]["text"])
+    with gzip.open(require_file(NQ_OPEN_ORACLE), "rt", encoding="utf-8") as handle:
+        for _, line in zip(range(NQ_DEV_RECORDS), handle):  # the dev split only
+            parts.append(json.loads(line)["ctxs"][0]["text"])
     return "\n\n".join(parts)[:max_chars]
 
 

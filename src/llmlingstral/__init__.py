@@ -7,12 +7,17 @@ line's ``--help`` and ``models``) stays light: torch loads only with a model.
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError as _PackageNotFoundError
+from importlib.metadata import version as _installed_version
 from typing import TYPE_CHECKING, Any
 
 # Eager and light: the submodule ``recover`` would otherwise shadow the function.
 from .recover import recover
 
-__version__ = "0.1.0"
+try:
+    __version__ = _installed_version("llmlingstral")  # written once, in pyproject.toml
+except _PackageNotFoundError:  # a source tree on sys.path, never installed
+    __version__ = "0+unknown"
 
 # Public name -> module (relative to this package) that defines it.
 _LAZY = {

@@ -7,6 +7,11 @@ with the behaviour a ranking pipeline needs:
 * requests are batched by the callers, and retried here with exponential backoff (with
   jitter, honouring ``Retry-After``) on 429, 5xx and network errors. The SDK's own retries
   are switched off on every call, so the attempt count is exactly ``max_attempts``;
+* each attempt has a deadline (``timeout_ms``) for the whole exchange, connection, headers
+  and body together, not per read: a server that sends its reply a byte at a time cannot
+  hold a call. A call lasts at most ``max_attempts`` deadlines plus the backoff waits;
+* a 200 reply the caller cannot use (``accept`` says why: no text, NaN vectors...) is
+  retried like a server error;
 * once the attempts are spent, a :class:`MistralAPIError` names the HTTP status and what to
   change. Client errors such as 401 or 400 are not retried.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence, TypeVar
@@ -22,6 +28,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 import numpy as np
 
 from .errors import LLMLingstralError
+from .validate import check_finite
 
 T = TypeVar("T")
 
@@ -55,9 +62,7 @@ class RetryPolicy:
                 or self.max_attempts < 1:
             raise ValueError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
         for name in ("base_delay", "max_delay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}")
+            check_finite(name, getattr(self, name), allow_zero=True)
 
     def delay(self, retry: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""
@@ -66,6 +71,10 @@ class RetryPolicy:
         if retry_after is not None:
             backoff = max(backoff, min(self.max_delay, retry_after))
         return backoff
+
+
+class _DeadlineExceeded(Exception):
+    """An attempt did not complete within its deadline."""
 
 
 def _import_sdk():
@@ -103,10 +112,11 @@ class MistralAPI:
     """
 
     def __init__(self, api_key: str | None = None, *, server_url: str | None = None,
-                 timeout_ms: int = 60_000, retry: RetryPolicy | None = None,
+                 timeout_ms: float = 60_000, retry: RetryPolicy | None = None,
                  client: Any = None) -> None:
         self.retry = retry or RetryPolicy()
         self.server_url = server_url
+        self.deadline = check_finite("timeout_ms", timeout_ms) / 1000
         if client is not None:
             self.client = client
             return
@@ -116,9 +126,12 @@ class MistralAPI:
                 "no Mistral API key: set the MISTRAL_API_KEY environment variable or pass "
                 "open_api_config={'api_key': '...'} to PromptCompressor")
         sdk = _import_sdk()
-        options: dict[str, Any] = {"api_key": key, "timeout_ms": int(timeout_ms)}
+        options: dict[str, Any] = {"api_key": key, "timeout_ms": max(1, int(timeout_ms))}
         if server_url:
             options["server_url"] = server_url
+        http_client = _deadline_http_client(self.deadline)
+        if http_client is not None:
+            options["client"] = http_client
         self.client = sdk(**options)
 
     @classmethod
@@ -138,14 +151,20 @@ class MistralAPI:
 
     def embed(self, texts: Sequence[str], model: str = "mistral-embed",
               batch_size: int = 64) -> np.ndarray:
-        """Embeddings of ``texts`` (one row each), ``batch_size`` texts per request."""
+        """Embeddings of ``texts`` (one row each), ``batch_size`` texts per request.
+
+        A reply with NaN or infinite numbers, or with vectors of different sizes, is
+        retried and then raises :class:`MistralAPIError`.
+        """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         rows: list[list[float]] = []
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start:start + batch_size])
-            response = self.call("embeddings", lambda b=batch: self.client.embeddings.create(
-                model=model, inputs=b, retries=None))
+            response = self.call(
+                "embeddings", lambda b=batch: self.client.embeddings.create(
+                    model=model, inputs=b, retries=None),
+                accept=lambda r, n=len(batch): _embedding_problem(r, n))
             rows.extend(_embedding_rows(response, len(batch)))
         if not rows:
             return np.zeros((0, 0), dtype=np.float32)
@@ -153,35 +172,81 @@ class MistralAPI:
             raise MistralAPIError("the embeddings endpoint returned vectors of different sizes")
         return np.asarray(rows, dtype=np.float32)
 
-    def chat(self, messages: list[dict[str, str]], model: str, **options: Any) -> Any:
-        """One chat completion; ``options`` go to ``chat.complete`` (temperature, logprobs...)."""
+    def chat(self, messages: list[dict[str, str]], model: str, *,
+             accept: Callable[[Any], str | None] | None = None, **options: Any) -> Any:
+        """One chat completion; ``options`` go to ``chat.complete`` (temperature, logprobs...).
+
+        ``accept(response)`` returns None for a usable reply, else why it is not (the reply
+        is then retried like a server error).
+        """
         return self.call("chat completion", lambda: self.client.chat.complete(
-            model=model, messages=messages, retries=None, **options))
+            model=model, messages=messages, retries=None, **options), accept=accept)
 
     # ----------------------------------------------------------------------- retries
 
-    def call(self, operation: str, request: Callable[[], T]) -> T:
-        """Run ``request`` with retries; raise :class:`MistralAPIError` when it cannot succeed."""
+    def call(self, operation: str, request: Callable[[], T], *,
+             accept: Callable[[T], str | None] | None = None) -> T:
+        """Run ``request`` with retries; raise :class:`MistralAPIError` when it cannot succeed.
+
+        Each attempt ends at its deadline; ``accept`` (see :meth:`chat`) judges 200 replies.
+        """
         transport = _transport_errors()
         attempt = 0
         while True:
             attempt += 1
             try:
-                return request()
+                response = self._within_deadline(request)
             except Exception as error:  # noqa: BLE001 - classified below
                 status = _status_of(error)
-                network = status is None and isinstance(error, transport)
+                network = status is None and isinstance(error, (_DeadlineExceeded, *transport))
                 if status is None and not network:
                     raise
                 retryable = network or status in _RETRYABLE_STATUS
                 if not retryable or attempt >= self.retry.max_attempts:
                     raise self._final_error(operation, error, status, attempt) from error
                 time.sleep(self.retry.delay(attempt, _retry_after(error)))
+                continue
+            problem = accept(response) if accept is not None else None
+            if problem is None:
+                return response
+            if attempt >= self.retry.max_attempts:
+                raise MistralAPIError(f"Mistral API {operation}: unusable reply {_tries(attempt)}"
+                                      f": {problem}", status_code=200)
+            time.sleep(self.retry.delay(attempt))
+
+    def _within_deadline(self, request: Callable[[], T]) -> T:
+        """``request()``, abandoned once the deadline passes whatever the server does.
+
+        The request runs in a daemon thread; its HTTP client (when built here) also stops
+        reading at the deadline, so the thread ends soon after.
+        """
+        outcome: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def run() -> None:
+            try:
+                outcome["value"] = request()
+            except BaseException as error:  # noqa: BLE001 - handed to the caller
+                outcome["error"] = error
+            finally:
+                finished.set()
+
+        threading.Thread(target=run, name="mistral-api-request", daemon=True).start()
+        if not finished.wait(self.deadline):
+            raise _DeadlineExceeded(f"no complete reply within {self.deadline:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
 
     def _final_error(self, operation: str, error: BaseException, status: int | None,
                      attempts: int) -> MistralAPIError:
-        tries = f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+        tries = _tries(attempts)
         where = f" at {self.server_url}" if self.server_url else ""
+        if isinstance(error, _DeadlineExceeded) or _is_timeout(error):
+            return MistralAPIError(
+                f"Mistral API {operation}: no complete reply{where} within the "
+                f"{self.deadline:g} s deadline, {tries}. The server is slow or stalled; raise "
+                f"open_api_config['timeout_ms'] or check server_url.")
         if status is None:
             return MistralAPIError(
                 f"Mistral API {operation}: could not reach the server{where} {tries} "
@@ -209,6 +274,60 @@ class MistralAPI:
 # --------------------------------------------------------------------------- helpers
 
 
+def _tries(attempts: int) -> str:
+    return f"after {attempts} attempt{'s' if attempts != 1 else ''}"
+
+
+def _is_timeout(error: BaseException) -> bool:
+    return "timeout" in type(error).__name__.lower()
+
+
+def _http_module():
+    """The HTTP library the installed SDK builds its client with (httpx2 or httpx)."""
+    for name in ("httpx2", "httpx"):
+        try:
+            return __import__(name)
+        except ImportError:
+            continue
+    return None
+
+
+def _deadline_http_client(seconds: float) -> Any:
+    """An HTTP client whose responses stop reading ``seconds`` after the request was sent."""
+    http = _http_module()
+    if http is None:
+        return None
+
+    class DeadlineStream(http.SyncByteStream):
+        def __init__(self, inner: Any, deadline: float) -> None:
+            self.inner, self.deadline = inner, deadline
+
+        def __iter__(self):
+            for chunk in self.inner:
+                if time.monotonic() > self.deadline:
+                    raise http.ReadTimeout(f"reply not complete within {seconds:g} s")
+                yield chunk
+
+        def close(self) -> None:
+            self.inner.close()
+
+    class DeadlineTransport(http.BaseTransport):
+        def __init__(self) -> None:
+            self.inner = http.HTTPTransport()
+
+        def handle_request(self, request: Any) -> Any:
+            deadline = time.monotonic() + seconds
+            response = self.inner.handle_request(request)
+            return http.Response(response.status_code, headers=response.headers,
+                                 stream=DeadlineStream(response.stream, deadline),
+                                 extensions=response.extensions)
+
+        def close(self) -> None:
+            self.inner.close()
+
+    return http.Client(transport=DeadlineTransport(), follow_redirects=True)
+
+
 def _status_of(error: BaseException) -> int | None:
     status = getattr(error, "status_code", None)
     return status if isinstance(status, int) else None
@@ -227,6 +346,17 @@ def _body_excerpt(error: BaseException, limit: int = 300) -> str:
     body = getattr(error, "body", None) or str(error)
     body = " ".join(str(body).split())
     return body if len(body) <= limit else body[:limit] + "..."
+
+
+def _embedding_problem(response: Any, expected: int) -> str | None:
+    """Why an embeddings reply cannot be used, or None."""
+    try:
+        rows = _embedding_rows(response, expected)
+    except MistralAPIError as error:
+        return str(error)
+    if not np.isfinite(np.asarray(rows, dtype=np.float64)).all():
+        return "the embeddings endpoint returned vectors with NaN or infinite values"
+    return None
 
 
 def _embedding_rows(response: Any, expected: int) -> list[list[float]]:

@@ -1,24 +1,30 @@
 """The ``llmlingstral`` command line: ``compress``, ``compress-batch`` and ``models``.
 
-Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or input, 3 input file missing
-or unreadable, 4 model unavailable, 130 interrupted.
+Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or input, 3 input missing or
+unreadable (not UTF-8 text), 4 model unavailable, 130 interrupted, 141 output pipe closed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from . import __version__
 from .errors import LLMLingstralError, ModelUnavailableError
 from .models.registry import MISTRAL_MODELS, ModelPreset
+from .progress import stderr_is_terminal, transformers_bars_hidden
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FILE, EXIT_NO_MODEL = 0, 1, 2, 3, 4
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
 DEFAULT_MODEL_FOR = {"llmlingua": "nano", "longllmlingua": "nano", "llmlingua2": "nano-lingua2"}
+# The best offline document ranking measured on NQ-open (BENCHMARKS.md).
+DEFAULT_RANK_METHOD = "hybrid"
 _DOCUMENT_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 
 
@@ -31,7 +37,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        return _output_closed()
     except InputFileError as exc:
         return _fail(str(exc), EXIT_NO_FILE)
     except ModelUnavailableError as exc:
@@ -48,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llmlingstral",
         description="Prompt compression with the LLMLingua methods on Mistral models.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_compress(commands)
     _add_compress_batch(commands)
@@ -80,10 +91,10 @@ def _add_compress(commands) -> None:
     cmd.add_argument("--instruction", default="", help="instruction kept verbatim before the text")
     cmd.add_argument("--method", choices=METHODS, default="llmlingua",
                      help="compression method (default llmlingua)")
-    cmd.add_argument("--rank-method", default="longllmlingua",
-                     help="document ranking for --method longllmlingua: longllmlingua "
-                          "(default), bm25, gzip, llmlingua, e5-mistral, mistral-embed, "
-                          "mistral-rerank")
+    cmd.add_argument("--rank-method", default=None,
+                     help=f"document ranking for --method longllmlingua: {DEFAULT_RANK_METHOD} "
+                          f"(default: bm25 fused with the model's own scores), longllmlingua, "
+                          f"bm25, gzip, llmlingua, e5-mistral, mistral-embed, mistral-rerank")
     cmd.add_argument("--model", default=None,
                      help="preset, Hugging Face id or local folder (default: nano, or "
                           "nano-lingua2 for llmlingua2)")
@@ -105,8 +116,9 @@ def _run_compress(args: argparse.Namespace) -> int:
     model = args.model or DEFAULT_MODEL_FOR[args.method]
     from .compressor import PromptCompressor  # torch import only when needed
 
-    compressor = PromptCompressor(model, device_map=args.device,
-                                  use_llmlingua2=args.method == "llmlingua2")
+    with transformers_bars_hidden(args.quiet):
+        compressor = PromptCompressor(model, device_map=args.device,
+                                      use_llmlingua2=args.method == "llmlingua2")
     result = _compress(compressor, text, args)
     if args.json:
         print(json.dumps(_json_report(result, args, model), ensure_ascii=False, indent=2))
@@ -117,7 +129,7 @@ def _run_compress(args: argparse.Namespace) -> int:
 
 def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]:
     target = -1 if args.target_token is None else args.target_token
-    progress = False if args.quiet else None
+    progress = None if not args.quiet and stderr_is_terminal() else False
     if args.method == "llmlingua2":
         return compressor.compress_prompt_llmlingua2(
             text, rate=args.rate, target_token=target, force_tokens=args.force_token,
@@ -128,7 +140,8 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
     segments = [split_protected(doc, args.force_token) for doc in documents]
     options: dict[str, Any] = {}
     if args.method == "longllmlingua":
-        options = dict(rank_method=args.rank_method, condition_in_question="after_condition",
+        options = dict(rank_method=args.rank_method or DEFAULT_RANK_METHOD,
+                       condition_in_question="after_condition",
                        condition_compare=True, reorder_context="sort",
                        dynamic_context_compression_ratio=0.3, context_budget="+100")
     return compressor.compress_prompt(
@@ -204,14 +217,27 @@ def _read_input(source: str) -> str:
     if source == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise ValueError("no input: pass a file name or pipe text on stdin")
-        return sys.stdin.read()
+        raw = getattr(sys.stdin, "buffer", None)
+        return _decode(raw.read() if raw is not None else sys.stdin.read(), "stdin")
     path = Path(source)
     if not path.is_file():
         raise InputFileError(f"input file not found: {source}")
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        return _decode(path.read_bytes(), source)
+    except OSError as exc:
         raise InputFileError(f"cannot read {source}: {exc}") from exc
+
+
+def _decode(data: bytes | str, source: str) -> str:
+    """The input as text; bytes that are not UTF-8 are an unreadable input, wherever read."""
+    try:
+        if isinstance(data, str):  # already decoded: undecodable bytes show as surrogates
+            data.encode("utf-8")
+            return data
+        return data.decode("utf-8")
+    except UnicodeError as exc:
+        raise InputFileError(f"cannot read {source}: it is not UTF-8 text ({exc.reason} at "
+                             f"position {exc.start}); convert it, e.g. with iconv") from exc
 
 
 def _json_report(result: dict[str, Any], args: argparse.Namespace, model: str) -> dict[str, Any]:
@@ -219,7 +245,9 @@ def _json_report(result: dict[str, Any], args: argparse.Namespace, model: str) -
     return {"compressed_prompt": result["compressed_prompt"], "origin_tokens": origin,
             "compressed_tokens": kept, "ratio": round(origin / kept, 3) if kept else None,
             "rate": round(kept / origin, 4) if origin else None,
-            "method": args.method, "model": model}
+            "method": args.method, "model": model,
+            **({"rank_method": args.rank_method or DEFAULT_RANK_METHOD}
+               if args.method == "longllmlingua" else {})}
 
 
 # --------------------------------------------------------------------------- models
@@ -259,8 +287,6 @@ def is_available(preset: ModelPreset) -> bool:
     if preset.embedded:
         return preset.local_path is not None and (preset.local_path / "config.json").is_file()
     if preset.kind == "api":
-        import os
-
         return bool(os.environ.get("MISTRAL_API_KEY"))
     from huggingface_hub import try_to_load_from_cache
 
@@ -269,6 +295,16 @@ def is_available(preset: ModelPreset) -> bool:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _output_closed() -> int:
+    """The reader of stdout went away (``| head``): stop quietly, as command-line tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the final flush at exit must not fail again
+    except (OSError, ValueError, AttributeError):
+        pass  # stdout is not a real file (a test's capture): nothing left to flush
+    return EXIT_PIPE_CLOSED
 
 
 def _fail(message: str, code: int) -> int:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, processors
 
 from .errors import LLMLingstralError
 
@@ -111,6 +111,35 @@ class MistralTextTokenizer:
 
     def id_to_piece(self, token_id: int) -> str | None:
         return self._tok.id_to_token(token_id)
+
+    def save_for_transformers(self, folder: str | os.PathLike, *,
+                              model_max_length: int | None = None) -> list[Path]:
+        """Write ``tokenizer.json`` and ``tokenizer_config.json`` into ``folder``.
+
+        ``transformers.AutoTokenizer.from_pretrained(folder)`` then gives this tokenizer's
+        ids, with BOS in front as Mistral's own transformers tokenizers add it. (Control-token
+        spellings such as ``"<s>"`` inside the text are read as control tokens there, as
+        transformers does; this class reads them as text.) Returns the files written.
+        """
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        clone = Tokenizer.from_str(self._tok.to_str())
+        bos = clone.id_to_token(self.bos_id)
+        clone.post_processor = processors.TemplateProcessing(
+            single=f"{bos}:0 $A:0", pair=f"{bos}:0 $A:0 {bos}:1 $B:1",
+            special_tokens=[(bos, self.bos_id)])
+        config: dict[str, object] = {"tokenizer_class": "PreTrainedTokenizerFast",
+                                     "clean_up_tokenization_spaces": False}
+        for key, token_id in (("bos_token", self.bos_id), ("eos_token", self.eos_id),
+                              ("unk_token", self.unk_id), ("pad_token", self.pad_id)):
+            if token_id is not None and token_id >= 0:
+                config[key] = clone.id_to_token(token_id)
+        if model_max_length:
+            config["model_max_length"] = int(model_max_length)
+        written = [target / "tokenizer.json", target / "tokenizer_config.json"]
+        written[0].write_text(clone.to_str(pretty=False), encoding="utf-8")
+        written[1].write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        return written
 
     def to_hf(self):
         """A ``transformers.PreTrainedTokenizerFast`` sharing this tokenizer's pipeline."""

@@ -55,6 +55,15 @@ def check_probability(name: str, value: object) -> float:
     return float(value)
 
 
+def check_finite(name: str, value: object, *, allow_zero: bool = False) -> float:
+    """A finite number > 0 (>= 0 with ``allow_zero``): NaN, infinity and negatives are refused."""
+    if not _is_number(value) or not math.isfinite(value) or value < 0 or \
+            (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return float(value)
+
+
 def check_positive_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -20,6 +20,7 @@ from typing import Any, Literal, Mapping
 import torch
 
 from ..errors import LLMLingstralError, ModelUnavailableError
+from ..progress import stderr_is_terminal, transformers_bars_hidden
 from ..tokenization import MistralTextTokenizer, tokenizer_for_checkpoint
 from .registry import MISTRAL_MODELS
 
@@ -81,10 +82,13 @@ def resolve_checkpoint(name_or_path: str | os.PathLike) -> tuple[Path, str]:
         if not (path / "config.json").is_file():
             raise LLMLingstralError(f"{path} has no config.json: not a model checkpoint folder")
         return path, str(path)
-    if not _HUB_ID.match(name):
-        raise LLMLingstralError(
-            f"{name!r} is neither a preset ({', '.join(MISTRAL_MODELS)}), an existing folder, "
-            f"nor a Hugging Face id of the form owner/name")
+    if not _HUB_ID.match(name) or name.startswith((".", "~")):
+        written_as_path = name.startswith((".", "~", os.sep)) or path.is_absolute()
+        reason = "no such folder" if written_as_path else \
+            "it is neither a preset, an existing folder, nor a Hugging Face id"
+        raise ModelUnavailableError(
+            name, reason, fetch=f"pass a preset ({', '.join(MISTRAL_MODELS)}), the path of a "
+                                f"checkpoint folder, or a Hugging Face id of the form owner/name")
     return _download_or_cached(name), name
 
 
@@ -179,13 +183,16 @@ def load_model(name_or_path: str | os.PathLike, *, task: Task = "causal-lm",
     config = AutoConfig.from_pretrained(path)
     _check_quantization(config, name)
     text_config, key_mapping = _text_only_config(config)
-    if task == "token-classification":
-        model = _load_token_classifier(path, text_config, key_mapping, dtype, num_labels,
-                                       hf_device_map, options)
-    elif task == "causal-lm":
-        model = _load_causal_lm(path, text_config, key_mapping, dtype, hf_device_map, options)
-    else:
+    if task not in ("causal-lm", "token-classification"):
         raise ValueError(f"unknown task {task!r}; use 'causal-lm' or 'token-classification'")
+    # transformers' "Loading weights" bar belongs on a terminal, not in logs and pipes.
+    with transformers_bars_hidden(not stderr_is_terminal()):
+        if task == "token-classification":
+            model = _load_token_classifier(path, text_config, key_mapping, dtype, num_labels,
+                                           hf_device_map, options)
+        else:
+            model = _load_causal_lm(path, text_config, key_mapping, dtype, hf_device_map,
+                                    options)
     if key_mapping is not None:
         _forget_text_tower_renaming(model)
     if hf_device_map is None:

@@ -26,8 +26,8 @@ class BM25Ranker(ScoreRanker):
         try:
             from rank_bm25 import BM25Okapi
         except ImportError as error:
-            raise ImportError("rank_method='bm25' needs the rank-bm25 package: "
-                              "pip install 'llmlingstral[rankers]'") from error
+            raise ImportError("rank_method='bm25' needs rank-bm25, a dependency of "
+                              "llmlingstral: pip install rank-bm25") from error
         self._bm25 = BM25Okapi
         self.k1 = k1
         self.b = b

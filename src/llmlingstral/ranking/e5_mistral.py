@@ -3,6 +3,11 @@
 The question is embedded with an instruction (``Instruct: {task}\\nQuery: {question}``),
 documents without one, both pooled on their last token (the EOS the model was trained to
 summarise into) and L2-normalised; the score is the cosine similarity.
+
+That pooling holds however the model is given: a sentence-transformers folder or hub model
+configured for last-token pooling is used as it is; a plain transformers checkpoint (which
+sentence-transformers would mean-pool) gets last-token pooling here; a configuration that
+asks for another pooling is refused, since its scores would not be e5-mistral's.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 
 from ..errors import LLMLingstralError, ModelUnavailableError
 from ..models.registry import MISTRAL_MODELS
+from ..progress import stderr_is_terminal, transformers_bars_hidden
 from .base import ScoreRanker, score_non_blank
 
 DEFAULT_E5_MODEL = MISTRAL_MODELS["embedding"].source
@@ -73,9 +79,11 @@ class E5MistralRanker(ScoreRanker):
 
     @property
     def model(self) -> Any:
-        """The sentence-transformers model, loaded on first use."""
+        """The sentence-transformers model, loaded on first use, pooled on the last token."""
         if self._model is None:
-            self._model = _load(self.model_name, self.device)
+            model = _load(self.model_name, self.device)
+            self._model = with_last_token_pooling(model, self.model_name)
+            self._model.default_prompt_name = None  # documents never get an instruction
             self._model.max_seq_length = self.max_length
             self._eos_suffix = self._needed_eos_suffix(self._model)
         return self._model
@@ -92,6 +100,42 @@ class E5MistralRanker(ScoreRanker):
         return eos
 
 
+def with_last_token_pooling(model: Any, model_name: str) -> Any:
+    """``model`` pooled on its last token, or a clear error when its configuration says
+    otherwise.
+
+    Without a sentence-transformers configuration (``modules.json``), sentence-transformers
+    builds a mean-pooling head by default; that head is replaced.
+    """
+    from sentence_transformers.sentence_transformer.modules import Pooling
+
+    keys = list(model._modules)
+    poolings = [k for k in keys if isinstance(model._modules[k], Pooling)]
+    modes = [model._modules[k].pooling_mode for k in poolings]
+    if modes == ["lasttoken"]:
+        return model
+    if not _has_sentence_transformers_config(model_name) and len(poolings) == 1:
+        dimension = model._modules[poolings[0]].embedding_dimension
+        model._modules[poolings[0]] = Pooling(dimension, pooling_mode="lasttoken")
+        return model
+    found = ", ".join(map(str, modes)) or "no pooling module"
+    raise LLMLingstralError(
+        f"{model_name} is configured with {found} pooling, but e5-mistral embeddings are the "
+        f"last token's hidden state (pooling_mode='lasttoken'). Use "
+        f"{DEFAULT_E5_MODEL} as published, a sentence-transformers folder saved with "
+        f"last-token pooling, or a plain transformers checkpoint folder")
+
+
+def _has_sentence_transformers_config(model_name: str) -> bool:
+    """Whether ``model_name`` (a folder or a hub id) carries a ``modules.json``."""
+    local = Path(model_name).expanduser()
+    if local.is_dir():
+        return (local / "modules.json").is_file()
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(model_name, "modules.json"), str)
+
+
 def _load(model_name: str, device: str | None) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
@@ -102,7 +146,9 @@ def _load(model_name: str, device: str | None) -> Any:
     if local.exists() and not local.is_dir():
         raise LLMLingstralError(f"{local} is a file; pass a sentence-transformers model folder")
     try:
-        return SentenceTransformer(str(local) if local.is_dir() else model_name, device=device)
+        with transformers_bars_hidden(not stderr_is_terminal()):
+            return SentenceTransformer(str(local) if local.is_dir() else model_name,
+                                       device=device)
     except (OSError, ValueError) as error:
         if local.is_dir():
             raise LLMLingstralError(f"{local} is not a loadable sentence-transformers or "

@@ -209,7 +209,7 @@ def _logprob_log_odds(logprobs: Any) -> float | None:
     seen: set[str] = set()
     for token, logprob in candidates:
         label = _answer_label(token)
-        if label and token not in seen and logprob is not None:
+        if label and token not in seen and logprob is not None and math.isfinite(logprob):
             seen.add(token)
             mass[label].append(float(logprob))
     yes = _logsumexp(mass["yes"])

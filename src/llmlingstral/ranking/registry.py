@@ -1,14 +1,18 @@
 """Rank methods by name: validation, legacy names, and building rankers.
 
 Names: ``llmlingua`` and ``longllmlingua`` (the compressor's own perplexity, built by the
-caller), ``bm25``, ``gzip``, ``e5-mistral``, ``mistral-embed`` and ``mistral-rerank``.
+caller), ``bm25``, ``gzip``, ``hybrid`` (bm25 fused with the compressor's LongLLMLingua
+scores), ``e5-mistral``, ``mistral-embed`` and ``mistral-rerank``.
 llmlingua's third-party rankers map to their Mistral replacement with a DeprecationWarning.
 
 Rankers read their settings from the compressor's ``open_api_config`` mapping:
 
-* ``api_key`` (default: ``MISTRAL_API_KEY``), ``server_url``, ``timeout_ms`` (60000);
+* ``api_key`` (default: ``MISTRAL_API_KEY``), ``server_url``, ``timeout_ms`` (60000: the
+  deadline of each attempt, connection, headers and whole body together);
 * ``max_attempts`` (5) tries per request on 429/5xx/network errors, waiting
   ``retry_base_delay`` seconds (1.0), doubled each retry up to ``retry_max_delay`` (30);
+* hybrid: ``hybrid_model_weight`` (weight of the LM's z-scores against bm25's, default
+  :data:`~llmlingstral.ranking.hybrid.DEFAULT_MODEL_WEIGHT`);
 * mistral-embed: ``embed_model`` (``mistral-embed``), ``embed_batch_size`` (64);
 * e5-mistral: ``e5_model`` (the ``embedding`` preset, or a local folder), ``e5_task``,
   ``e5_batch_size`` (8), ``e5_max_length`` (4096), ``e5_device``;
@@ -29,7 +33,7 @@ from ..models.loader import LoadedModel, load_model
 from .base import Ranker
 
 PERPLEXITY_METHODS = ("llmlingua", "longllmlingua")
-RANK_METHODS = (*PERPLEXITY_METHODS, "bm25", "gzip", "e5-mistral", "mistral-embed",
+RANK_METHODS = (*PERPLEXITY_METHODS, "bm25", "gzip", "hybrid", "e5-mistral", "mistral-embed",
                 "mistral-rerank")
 LEGACY_RANK_METHODS = {
     "sentbert": "e5-mistral", "bge": "e5-mistral", "bge_llmembedder": "e5-mistral",
@@ -86,8 +90,8 @@ def build_ranker(method: str, *, config: Mapping[str, Any] | None = None,
     """
     config = dict(config or {})
     builders: dict[str, Callable[[dict, LoadedModel | None], Ranker]] = {
-        "bm25": _bm25, "gzip": _gzip, "e5-mistral": _e5, "mistral-embed": _embed,
-        "mistral-rerank": _rerank}
+        "bm25": _bm25, "gzip": _gzip, "hybrid": _hybrid, "e5-mistral": _e5,
+        "mistral-embed": _embed, "mistral-rerank": _rerank}
     if method not in builders:
         raise ValueError(f"{method!r} has no ranker object; perplexity methods "
                          f"({', '.join(PERPLEXITY_METHODS)}) are built by the compressor")
@@ -120,6 +124,18 @@ def _gzip(config: dict, loaded: LoadedModel | None) -> Ranker:
     from .gzip import GzipRanker
 
     return GzipRanker()
+
+
+def _hybrid(config: dict, loaded: LoadedModel | None) -> Ranker:
+    from ..scoring.causal import CausalScorer
+    from .hybrid import DEFAULT_MODEL_WEIGHT, HybridRanker
+
+    if loaded is None:
+        raise ValueError("rank_method='hybrid' fuses bm25 with the compressor's own causal "
+                         "LM, and this compressor holds a token classifier: use "
+                         "rank_method='bm25' here")
+    return HybridRanker(CausalScorer(loaded),
+                        model_weight=config.get("hybrid_model_weight", DEFAULT_MODEL_WEIGHT))
 
 
 def _e5(config: dict, loaded: LoadedModel | None) -> Ranker:

@@ -1,6 +1,7 @@
 """Command-line subcommands of the LLMLingua-2 and SecurityLingua recipes.
 
 ``collect-llmlingua2`` (texts -> compressions from a Mistral chat model),
+``import-meetingbank`` (MeetingBank-LLMCompressed parquet/JSON -> compression records),
 ``label-llmlingua2`` (pairs -> word labels, filtered), ``train-llmlingua2``
 (labels -> classifier) and ``train-securitylingua`` (jailbreak pairs -> intent
 classifier). Each ``add_*`` function registers one subcommand on an argparse
@@ -19,9 +20,10 @@ DEFAULT_BASE = "small"
 
 
 def add_training_commands(subparsers) -> None:
-    """Register collect-llmlingua2, label-llmlingua2, train-llmlingua2 and
-    train-securitylingua."""
+    """Register collect-llmlingua2, import-meetingbank, label-llmlingua2, train-llmlingua2
+    and train-securitylingua."""
     add_collect_llmlingua2_command(subparsers)
+    add_import_meetingbank_command(subparsers)
     add_label_llmlingua2_command(subparsers)
     add_train_llmlingua2_command(subparsers)
     add_train_securitylingua_command(subparsers)
@@ -190,6 +192,44 @@ def _run_collect(args: argparse.Namespace) -> int:
     stats = collect(read_sources(args.input), args.output, config)
     print(json.dumps(stats.__dict__))
     return EXIT_OK if stats.failed == 0 else 1
+
+
+# --------------------------------------------------------------------------- MeetingBank
+
+
+def add_import_meetingbank_command(subparsers) -> argparse.ArgumentParser:
+    """Register ``import-meetingbank``: the published dataset files -> JSONL records."""
+    cmd = subparsers.add_parser(
+        "import-meetingbank", help="turn MeetingBank-LLMCompressed files into training records",
+        description="Read microsoft/MeetingBank-LLMCompressed as downloaded from the Hugging "
+                    "Face hub (a .parquet file, the download folder, or the collection "
+                    "scripts' .json) and write JSONL compression records for "
+                    "label-llmlingua2 (or train-llmlingua2). Rows whose chunk lists differ in "
+                    "length are skipped and counted. Reading parquet needs pyarrow "
+                    "(pip install 'llmlingstral[train]').")
+    cmd.add_argument("--input", required=True,
+                     help=".parquet, .json or .jsonl file, or a folder holding them")
+    cmd.add_argument("--output", required=True, help="JSONL file of compression records")
+    cmd.add_argument("--whole-texts", action="store_true",
+                     help="one pair per transcript (prompt, compressed_prompt) instead of one "
+                          "per chunk")
+    cmd.add_argument("--limit", type=int, default=None, help="write at most N records")
+    cmd.set_defaults(handler=_run_import_meetingbank)
+    return cmd
+
+
+def _run_import_meetingbank(args: argparse.Namespace) -> int:
+    from .meetingbank import ImportReport, meetingbank_records, read_meetingbank
+    from .records import write_jsonl
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, got {args.limit}")
+    report = ImportReport()
+    records = meetingbank_records(read_meetingbank(args.input), report,
+                                  whole_texts=args.whole_texts, limit=args.limit)
+    write_jsonl(args.output, records)
+    print(json.dumps(report.__dict__))
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- label

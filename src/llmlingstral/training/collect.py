@@ -26,9 +26,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..api import MistralAPI, MistralAPIError, RetryPolicy
+from ..progress import tqdm_disable
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer, load_tokenizer
 from ..text.words import chunk_bounds, split_words, word_of_tokens
+from ..validate import check_finite
 from .records import read_jsonl
 
 logger = logging.getLogger(__name__)
@@ -82,13 +84,20 @@ class CollectConfig:
     show_progress: bool = True
 
     def validate(self) -> None:
+        """A clear ValueError for any setting out of range (NaN and infinity included)."""
         for name in ("max_chunk_tokens", "concurrency", "max_attempts", "timeout_ms"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.requests_per_second, (int, float)) or self.requests_per_second <= 0:
-            raise ValueError(f"requests_per_second must be positive, got "
-                             f"{self.requests_per_second!r}")
+        if self.max_tokens is not None and (isinstance(self.max_tokens, bool) or
+                                            not isinstance(self.max_tokens, int) or
+                                            self.max_tokens < 1):
+            raise ValueError(f"max_tokens must be a positive integer or None, got "
+                             f"{self.max_tokens!r}")
+        check_finite("requests_per_second", self.requests_per_second)
+        check_finite("initial_backoff", self.initial_backoff, allow_zero=True)
+        check_finite("max_backoff", self.max_backoff, allow_zero=True)
+        check_finite("temperature", self.temperature, allow_zero=True)
         if not isinstance(self.model, str) or not self.model:
             raise ValueError("model must name a Mistral chat model, e.g. mistral-large-latest")
 
@@ -181,7 +190,7 @@ class RateLimiter:
     """Spaces request starts at least ``1 / rate`` seconds apart, across threads."""
 
     def __init__(self, rate: float) -> None:
-        self.interval = 1.0 / rate
+        self.interval = 1.0 / check_finite("requests_per_second", rate)
         self._next = time.monotonic()
         self._lock = threading.Lock()
 
@@ -202,8 +211,18 @@ def compress_chunk(api: MistralAPI, chunk: str, config: CollectConfig,
     options: dict[str, Any] = {"temperature": config.temperature}
     if config.max_tokens:
         options["max_tokens"] = config.max_tokens
-    response = api.chat(build_messages(chunk), config.model, **options)
+    response = api.chat(build_messages(chunk), config.model, accept=_compression_problem,
+                        **options)
     return clean_completion(completion_text(response))
+
+
+def _compression_problem(response: Any) -> str | None:
+    """Why a chat reply holds no compression (no choices, null or empty text), or None."""
+    try:
+        text = clean_completion(completion_text(response))
+    except MistralAPIError as error:
+        return str(error)
+    return None if text.strip() else "the reply holds no text (null or empty content)"
 
 
 # --------------------------------------------------------------------------- runs
@@ -278,7 +297,7 @@ def _run(api: MistralAPI, todo: list[dict[str, Any]], output: Path,
     limiter = RateLimiter(config.requests_per_second)
     written = failed = 0
     progress = tqdm(total=len(todo), desc="collecting", unit="chunk",
-                    disable=not config.show_progress or not todo)
+                    disable=True if not todo else tqdm_disable(config.show_progress))
     pending: dict[Future, dict[str, Any]] = {}
     queue = iter(todo)
     with ThreadPoolExecutor(max_workers=config.concurrency) as pool, \

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from ..errors import LLMLingstralError
 from ..models.loader import LoadedModel, load_model
+from ..progress import tqdm_disable
 from ..scoring.batching import padded_batch
 from ..scoring.classifier import TRAINED_LENGTH_ATTRIBUTE
 from ..tokenization import MistralTextTokenizer
@@ -252,7 +253,7 @@ def train_llmlingua2(config: TrainConfig) -> TrainReport:
     report = TrainReport(Path(config.output), 0, len(train), len(valid))
     best_state, best_f1 = None, -1.0
     progress = tqdm(total=total_steps, desc="training", unit="step",
-                    disable=not config.show_progress)
+                    disable=tqdm_disable(config.show_progress))
     generator = random.Random(config.seed)
     step, epoch = 0, 0
     while step < total_steps:
@@ -386,3 +387,7 @@ def copy_tokenizer(tokenizer: MistralTextTokenizer, output: Path) -> None:
     target = output / name
     if source.resolve() != target.resolve():
         shutil.copyfile(source, target)
+    settings = source.with_name("tokenizer_config.json")  # what AutoTokenizer reads with it
+    if name == "tokenizer.json" and settings.is_file() and \
+            settings.resolve() != (output / settings.name).resolve():
+        shutil.copyfile(settings, output / settings.name)
