@@ -173,6 +173,22 @@ class PromptCompressor:
                                              ranker=ranker)
         return outcome.as_dict(settings.word_sep, settings.label_sep)
 
+    def compress_prompts(self, prompts: Sequence[str | Sequence[str] | Mapping[str, Any]], *,
+                         show_progress: bool | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+        """Compress many prompts; one :meth:`compress_prompt` result per prompt, in order.
+
+        Each prompt is a context (a string or a list of strings) or a mapping of
+        :meth:`compress_prompt` keyword arguments holding ``"context"``; its keywords
+        override ``kwargs``, which apply to every prompt. Results equal one-by-one calls;
+        LLMLingua-2 scores the windows of all prompts in shared forward passes, LLMLingua
+        advances several prompts in lockstep (see :mod:`llmlingstral.batch`). The first
+        failing prompt raises its error, with a note naming its index. ``show_progress``:
+        a bar over prompts (default: from 16 prompts on).
+        """
+        from .batch import compress_prompts
+
+        return compress_prompts(self, prompts, show_progress=show_progress, **kwargs)
+
     # ----------------------------------------------------------------------- LLMLingua-2
 
     def compress_prompt_llmlingua2(

@@ -1,0 +1,198 @@
+"""Compress many prompts in one call (``PromptCompressor.compress_prompts``).
+
+Every prompt gets exactly what ``compress_prompt`` would return for it; what changes is how
+the model work is shared:
+
+* LLMLingua-2 (and SecurityLingua): each prompt is first run until it asks the classifier
+  for word scores; the texts of all prompts are then scored together, so their windows
+  fill shared forward passes, and each prompt's selection runs on its own scores.
+* LLMLingua / LongLLMLingua: the token-level passes of several prompts advance in
+  lockstep, one batched forward pass per step (see :mod:`.lockstep`).
+
+A prompt is a context (a string or a list of strings) or a mapping of ``compress_prompt``
+keyword arguments holding ``"context"``; its keywords override the call's.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from .compressor import PromptCompressor
+    from .scoring.classifier import TokenClassifier, WordScores
+
+Prompt = str | Sequence[str] | Mapping[str, Any]
+Outcome = dict[str, Any] | Exception
+# Prompts whose word scores are computed together (bounds the scores held in memory).
+LLMLINGUA2_GROUP = 64
+# Show the progress bar by default from this many prompts on.
+_PROGRESS_MIN_PROMPTS = 16
+# Rank methods that need no ranker object (the classifier's own mean probability).
+_BUILT_IN_RANKING = (None, "llmlingua")
+
+
+def as_request(prompt: object, defaults: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
+    """``compress_prompt`` keyword arguments for one prompt: its own over ``defaults``."""
+    if isinstance(prompt, str):
+        return {**defaults, "context": prompt}
+    if isinstance(prompt, Mapping):
+        if "context" not in prompt:
+            raise ValueError(f"prompts[{index}] is a mapping without a 'context' key; give the "
+                             f"text to compress as 'context' (keys: {sorted(map(str, prompt))})")
+        return {**defaults, **prompt}
+    if isinstance(prompt, (list, tuple)):
+        return {**defaults, "context": list(prompt)}
+    raise TypeError(f"prompts[{index}] must be a str, a list of str or a mapping of "
+                    f"compress_prompt arguments, got {type(prompt).__name__}")
+
+
+def compress_prompts(compressor: PromptCompressor, prompts: Sequence[Prompt], *,
+                     show_progress: bool | None = None, **kwargs: Any) -> list[dict[str, Any]]:
+    """One ``compress_prompt`` result per prompt, in order; the first failure is raised,
+    with a note naming the prompt."""
+    if isinstance(prompts, (str, Mapping)) or not isinstance(prompts, Sequence):
+        raise TypeError("prompts must be a list of prompts (strings, lists of strings or "
+                        "mappings); to compress one prompt call compress_prompt")
+    requests = [as_request(p, kwargs, i) for i, p in enumerate(prompts)]
+    results = []
+    for index, outcome in enumerate(compress_requests(compressor, requests,
+                                                      show_progress=show_progress)):
+        if isinstance(outcome, Exception):
+            outcome.add_note(f"raised while compressing prompts[{index}]")
+            raise outcome
+        results.append(outcome)
+    return results
+
+
+def compress_requests(compressor: PromptCompressor, requests: Sequence[Mapping[str, Any]], *,
+                      show_progress: bool | None = None) -> list[Outcome]:
+    """The result of ``compress_prompt(**request)`` for each request, or the exception it
+    raised: one bad request does not stop the others."""
+    disable = len(requests) < _PROGRESS_MIN_PROMPTS if show_progress is None else not show_progress
+    with tqdm(total=len(requests), desc="compressing prompts", unit="prompt",
+              disable=disable, leave=False) as bar:
+        if compressor.classifier is not None:
+            return _llmlingua2_requests(compressor, requests, bar)
+        from .lockstep import compress_causal_requests
+
+        return compress_causal_requests(compressor, requests, bar)
+
+
+def quiet(request: Mapping[str, Any]) -> dict[str, Any]:
+    """The request without its own progress bar (the batch shows one over prompts)."""
+    return {"show_progress": False, **request}
+
+
+def call_one(compressor: PromptCompressor, request: Mapping[str, Any]) -> Outcome:
+    """``compress_prompt(**request)``, or the exception it raised."""
+    try:
+        return compressor.compress_prompt(**request)
+    except Exception as error:  # noqa: BLE001 - handed back to the caller, per prompt
+        return error
+
+
+# --------------------------------------------------------------------------- LLMLingua-2
+
+
+class _ScoresNeeded(Exception):
+    """Raised by :class:`_SharedScores` on its first miss while recording."""
+
+    def __init__(self, texts: list[str], options: tuple) -> None:
+        super().__init__("word scores needed")
+        self.texts, self.options = texts, options
+
+
+class _SharedScores:
+    """A stand-in for a :class:`TokenClassifier` that answers ``score_words`` from scores
+    computed for many prompts at once.
+
+    While ``recording``, a request it cannot answer raises :class:`_ScoresNeeded` so the
+    batch can collect what every prompt needs; afterwards a miss is scored directly.
+    Everything else is the real classifier's.
+    """
+
+    def __init__(self, classifier: TokenClassifier) -> None:
+        self._classifier = classifier
+        self._scores: dict[tuple, WordScores] = {}
+        self.recording = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._classifier, name)
+
+    def score_words(self, texts: Sequence[str], *, token_to_word: str = "mean",
+                    chunk_end_tokens: Sequence[str] = (".", "\n"),
+                    space_tokens: Sequence[str] = ()) -> list[WordScores]:
+        options = (token_to_word, tuple(chunk_end_tokens), tuple(space_tokens))
+        keys = [(text, options) for text in texts]
+        missing = [text for text, key in zip(texts, keys) if key not in self._scores]
+        if missing and self.recording:
+            raise _ScoresNeeded(list(texts), options)
+        if missing:
+            self.add(missing, options)
+        return [self._scores[key] for key in keys]
+
+    def add(self, texts: Iterable[str], options: tuple) -> None:
+        """Score ``texts`` (with one option set) in one batched call and keep the scores."""
+        unique = list(dict.fromkeys(t for t in texts if (t, options) not in self._scores))
+        if not unique:
+            return
+        token_to_word, chunk_end_tokens, space_tokens = options
+        scores = self._classifier.score_words(unique, token_to_word=token_to_word,
+                                              chunk_end_tokens=chunk_end_tokens,
+                                              space_tokens=space_tokens)
+        self._scores.update(((t, options), s) for t, s in zip(unique, scores))
+
+
+def _llmlingua2_requests(compressor: PromptCompressor, requests: Sequence[Mapping[str, Any]],
+                         bar: tqdm) -> list[Outcome]:
+    outcomes: list[Outcome] = []
+    for first in range(0, len(requests), LLMLINGUA2_GROUP):
+        group = [quiet(r) for r in requests[first:first + LLMLINGUA2_GROUP]]
+        outcomes.extend(_llmlingua2_group(compressor, group, bar))
+    return outcomes
+
+
+def _llmlingua2_group(compressor: PromptCompressor, requests: list[dict[str, Any]],
+                      bar: tqdm) -> list[Outcome]:
+    """Record what each request needs scored, score it all at once, then finish each."""
+    shared = _SharedScores(compressor.classifier)
+    sharing = _with_classifier(compressor, shared)
+    outcomes: list[Outcome | None] = [None] * len(requests)
+    needed: dict[tuple, list[str]] = {}
+    for index, request in enumerate(requests):
+        if _uses_a_ranker(request):
+            continue  # rankers may call an API: run those once, in the second pass
+        try:
+            outcomes[index] = sharing.compress_prompt(**request)
+        except _ScoresNeeded as need:
+            needed.setdefault(need.options, []).extend(need.texts)
+        except Exception as error:  # noqa: BLE001 - the same call would fail again
+            outcomes[index] = error
+    for options, texts in needed.items():
+        shared.add(texts, options)
+    shared.recording = False
+    for index, request in enumerate(requests):
+        if outcomes[index] is None:
+            owner = compressor if _uses_a_ranker(request) else sharing
+            outcomes[index] = call_one(owner, request)
+        bar.update(1)
+    return outcomes
+
+
+def _uses_a_ranker(request: Mapping[str, Any]) -> bool:
+    question = request.get("question") or ""
+    return isinstance(question, str) and bool(question.strip()) \
+        and request.get("rank_method", "llmlingua") not in _BUILT_IN_RANKING
+
+
+def _with_classifier(compressor: PromptCompressor, classifier: Any) -> PromptCompressor:
+    """A shallow copy of ``compressor`` scoring words with ``classifier``; the model,
+    tokenizer and settings are shared, the original is left untouched (thread-safe)."""
+    if compressor.use_slingua:
+        compressor.security  # built once on the real classifier, shared by the copy
+    clone = copy.copy(compressor)
+    clone.classifier = classifier
+    return clone

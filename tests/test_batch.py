@@ -1,0 +1,135 @@
+"""compress_prompts: one result per prompt, equal to compressing the prompts one by one."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmlingstral import PromptCompressor
+from texts import documents, stdlib_prose
+
+SCRIPTS = [
+    "東京の会議は午前十時に始まり、議題は予算と新しい研究所の建設計画でした。参加者は三十名で、"
+    "結論は来月まで持ち越されました。",
+    "北京的天气预报说明天有雨，气温在十二度到十八度之间，请大家带好雨伞并注意交通安全。",
+    "Le comité a voté le budget de 12,5 millions d'euros pour l'hôpital de Lyon ; les travaux "
+    "commencent en mars 2027 et dureront trois ans.",
+    "Совет директоров утвердил план на 2027 год: выручка должна вырасти на 8 процентов.",
+    "ผู้จัดการประชุมกล่าวว่าโครงการจะเริ่มในเดือนหน้าและใช้งบประมาณสองล้านบาท",
+]
+
+
+@pytest.fixture(scope="module")
+def nano_lingua2():
+    return PromptCompressor("nano-lingua2", device_map="cpu", use_llmlingua2=True)
+
+
+@pytest.fixture(scope="module")
+def nano():
+    return PromptCompressor("nano", device_map="cpu")
+
+
+def _prompts() -> list:
+    docs = documents(12, chars=500)
+    prose = stdlib_prose(4000)
+    return [
+        prose[:2500],
+        docs[:5],
+        {"context": docs[5:9], "question": "What does the parser return?", "rate": 0.3},
+        {"context": SCRIPTS[0] + "\n" + SCRIPTS[1], "rate": 0.6},
+        SCRIPTS[2:],
+        {"context": prose[2500:3900], "target_token": 120, "force_tokens": ["\n", "."]},
+        {"context": docs[9:], "instruction": "Summarise.", "use_context_level_filter": False},
+        prose[:2500],                                   # a repeated prompt
+    ]
+
+
+def _one_by_one(compressor, prompts, **kwargs):
+    results = []
+    for prompt in prompts:
+        request = dict(prompt) if isinstance(prompt, dict) else {"context": prompt}
+        results.append(compressor.compress_prompt(**{**kwargs, **request}))
+    return results
+
+
+def test_llmlingua2_batch_equals_one_by_one(nano_lingua2):
+    prompts = _prompts()
+    batch = nano_lingua2.compress_prompts(prompts, rate=0.4, return_word_label=True)
+    assert batch == _one_by_one(nano_lingua2, prompts, rate=0.4, return_word_label=True)
+    assert len({r["compressed_prompt"] for r in batch}) == len(batch) - 1
+    assert batch[3]["compressed_tokens"] < batch[3]["origin_tokens"]
+
+
+def test_llmlingua2_batch_shares_forward_passes(nano_lingua2):
+    calls = []
+    hook = nano_lingua2.model.register_forward_hook(lambda *_: calls.append(1))
+    prompts = documents(12, chars=600)
+    try:
+        batch = nano_lingua2.compress_prompts(prompts, rate=0.5)
+        batched_calls = len(calls)
+        calls.clear()
+        single = _one_by_one(nano_lingua2, prompts, rate=0.5)
+    finally:
+        hook.remove()
+    assert batch == single
+    assert batched_calls == 1 < len(calls)
+
+
+def test_llmlingua2_with_a_ranker_and_security_settings(nano_lingua2):
+    docs = documents(6, chars=400)
+    prompts = [{"context": docs, "question": "How are loggers configured?", "rank_method": "bm25",
+                "rate": 0.3},
+               {"context": docs[:3], "keep_threshold": 0.6},
+               {"context": docs[3:], "context_segs": [[d[:100], d[100:]] for d in docs[3:]],
+                "context_segs_compress": [[False, True]] * 3}]
+    assert nano_lingua2.compress_prompts(prompts) == _one_by_one(nano_lingua2, prompts)
+
+
+def test_llmlingua_batch_equals_one_by_one(nano):
+    prompts = _prompts()[:5]
+    kwargs = {"rate": 0.5, "iterative_size": 100}
+    assert nano.compress_prompts(prompts, **kwargs) == _one_by_one(nano, prompts, **kwargs)
+
+
+def test_longllmlingua_batch_equals_one_by_one(compressor):
+    docs = documents(9, chars=400)
+    prompts = [{"context": docs[:4], "question": "What does the parser do?"},
+               {"context": docs[4:], "question": "Which module handles dates?", "rate": 0.3},
+               {"context": SCRIPTS, "question": "会議はいつ始まりましたか？"}]
+    kwargs = {"rate": 0.5, "condition_in_question": "after_condition", "reorder_context": "sort",
+              "dynamic_context_compression_ratio": 0.3, "condition_compare": True,
+              "rank_method": "longllmlingua", "context_budget": "+100"}
+    assert compressor.compress_prompts(prompts, **kwargs) == _one_by_one(compressor, prompts,
+                                                                         **kwargs)
+
+
+def test_empty_batch_and_order(nano_lingua2):
+    assert nano_lingua2.compress_prompts([]) == []
+    texts = SCRIPTS[::-1]
+    results = nano_lingua2.compress_prompts(texts, rate=1.0)
+    assert [r["compressed_prompt"] for r in results] == texts
+
+
+def test_bad_prompts_are_clear_errors(nano_lingua2):
+    with pytest.raises(TypeError, match="list of prompts"):
+        nano_lingua2.compress_prompts("just one string")
+    with pytest.raises(TypeError, match=r"prompts\[1\] must be a str"):
+        nano_lingua2.compress_prompts(["fine", 42])
+    with pytest.raises(ValueError, match=r"prompts\[0\] is a mapping without a 'context'"):
+        nano_lingua2.compress_prompts([{"text": "no context key"}])
+
+
+def test_a_failing_prompt_names_its_index(nano_lingua2):
+    with pytest.raises(ValueError, match="rate") as raised:
+        nano_lingua2.compress_prompts(["good text here", {"context": "bad rate", "rate": 3}])
+    assert any("prompts[1]" in note for note in raised.value.__notes__)
+
+
+def test_compress_requests_reports_each_failure(nano_lingua2):
+    from llmlingstral.batch import compress_requests
+
+    outcomes = compress_requests(nano_lingua2, [{"context": "kept as it is", "rate": 1.0},
+                                                {"context": "", "rate": 0.5},
+                                                {"context": SCRIPTS[2], "rate": 0.5}])
+    assert outcomes[0]["compressed_prompt"] == "kept as it is"
+    assert isinstance(outcomes[1], ValueError) and "empty" in str(outcomes[1])
+    assert outcomes[2] == nano_lingua2.compress_prompt(SCRIPTS[2], rate=0.5)
