@@ -133,3 +133,73 @@ def test_compress_requests_reports_each_failure(nano_lingua2):
     assert outcomes[0]["compressed_prompt"] == "kept as it is"
     assert isinstance(outcomes[1], ValueError) and "empty" in str(outcomes[1])
     assert outcomes[2] == nano_lingua2.compress_prompt(SCRIPTS[2], rate=0.5)
+
+
+# ----------------------------------------------------------------------------- lockstep
+
+
+def _decoder_calls(compressor, run):
+    calls = []
+    hook = compressor.model.get_decoder().register_forward_hook(lambda *_: calls.append(1))
+    try:
+        return run(), len(calls)
+    finally:
+        hook.remove()
+
+
+def test_llmlingua_prompts_advance_in_lockstep(nano):
+    text = stdlib_prose(12000)
+    prompts = [text[i * 1500:(i + 1) * 1500] for i in range(4)] + [SCRIPTS[0], SCRIPTS[3]]
+    batch, batched_calls = _decoder_calls(nano, lambda: nano.compress_prompts(prompts, rate=0.4))
+    single, single_calls = _decoder_calls(nano, lambda: _one_by_one(nano, prompts, rate=0.4))
+    assert batch == single
+    # One pass per prompt to start its cache, then one per step for all prompts together.
+    steps = max(-(-nano.tokenizer.count(p) // 200) for p in prompts)
+    assert batched_calls == len(prompts) + steps < single_calls
+
+
+@pytest.mark.parametrize("fixture", ["compressor", "vlm_compressor"])
+def test_lockstep_past_the_window_equals_one_by_one(request, fixture, monkeypatch):
+    """Prompts longer than the model window (1024 tokens; 256 for the Ministral 3 replica,
+    whose rotary embedding is yarn) cut their caches back at their own steps; fewer prompts
+    advance at once than there are, so the batch refills as prompts finish."""
+    import llmlingstral.lockstep
+
+    monkeypatch.setattr(llmlingstral.lockstep, "LOCKSTEP_PROMPTS", 3)
+    pc = request.getfixturevalue(fixture)
+    scale = 1 if fixture == "compressor" else 4
+    text = stdlib_prose(30000)
+    cut = [0, 9000, 10000, 17000, 18500, 26000]
+    part = [text[cut[i] // scale:cut[i + 1] // scale] for i in range(5)]
+    prompts = [part[0], part[1], {"context": part[2], "rate": 0.3}, part[3] + SCRIPTS[1],
+               {"context": part[4], "target_token": 500 // scale}]
+    assert pc.compress_prompts(prompts, rate=0.5) == _one_by_one(pc, prompts, rate=0.5)
+
+
+@pytest.fixture(scope="module")
+def vlm_compressor(vlm_dir):
+    return PromptCompressor(str(vlm_dir), device_map="cpu", model_config={"max_window": 256})
+
+
+def test_batched_scores_match_single_streams(compressor):
+    import numpy as np
+
+    from llmlingstral.scoring.batched import score_together
+    from llmlingstral.scoring.causal import ContrastiveStream
+
+    rng = np.random.default_rng(1)
+    scorer = compressor.scorer
+    lone = [scorer.stream(), scorer.stream([5, 6, 7]),
+            ContrastiveStream(scorer.stream(), scorer.stream([9, 10]))]
+    paired = [scorer.stream(), scorer.stream([5, 6, 7]),
+              ContrastiveStream(scorer.stream(), scorer.stream([9, 10]))]
+    for step in range(5):
+        chunks = [rng.integers(800, 32000, size=n).tolist() for n in (90 - 15 * step, 17, 40)]
+        expected = [s.score(c) for s, c in zip(lone, chunks)]
+        got = score_together(list(zip(paired, chunks)))
+        for e, g in zip(expected, got):
+            np.testing.assert_allclose(g, e, atol=2e-4)
+        for a, b, c in zip(lone, paired, chunks):
+            keep = rng.random(len(c)) < 0.5
+            a.commit(keep)
+            b.commit(keep)

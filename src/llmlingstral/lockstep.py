@@ -1,22 +1,100 @@
-"""LLMLingua and LongLLMLingua over many prompts."""
+"""LLMLingua and LongLLMLingua over many prompts, in lockstep.
+
+Each request goes through ``compress_prompt`` as usual (argument checks, settings, ranker)
+under :func:`.methods.steps.deferring`, which hands back the prompt's compression as steps
+instead of running it. Up to :data:`LOCKSTEP_PROMPTS` prompts then advance together: at
+each step every active prompt asks for the scores of its next window, and all windows go
+through one batched forward pass (:func:`.scoring.batched.score_together`). Each prompt
+keeps its own KV cache, budget and keep decisions, so its result is the one-by-one result.
+"""
 
 from __future__ import annotations
 
+from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from .batch import Outcome, call_one, quiet
+import numpy as np
+
+from .batch import Outcome, quiet
+from .methods.steps import Deferred, ScoreRequest, Steps, deferring
+from .scoring.batched import score_together
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
     from .compressor import PromptCompressor
 
+# Prompts advancing together; each holds a KV cache of up to one model window.
+LOCKSTEP_PROMPTS = 16
+
+
+@dataclass
+class _Job:
+    """One prompt's compression in progress."""
+
+    index: int
+    steps: Steps[Any]
+    request: ScoreRequest | None = None
+
 
 def compress_causal_requests(compressor: PromptCompressor,
                              requests: Sequence[Mapping[str, Any]], bar: tqdm) -> list[Outcome]:
-    """``compress_prompt`` for each request, in order."""
-    outcomes = []
-    for request in requests:
-        outcomes.append(call_one(compressor, quiet(request)))
+    """``compress_prompt(**request)`` for each request, in order (or the exception it
+    raised), with the token-level passes of the prompts advancing in lockstep."""
+    outcomes: list[Outcome | None] = [None] * len(requests)
+    waiting: deque[_Job] = deque()
+    for index, request in enumerate(requests):
+        try:
+            with deferring():
+                outcomes[index] = compressor.compress_prompt(**quiet(request))
+        except Deferred as deferred:
+            waiting.append(_Job(index, deferred.steps))
+            continue
+        except Exception as error:  # noqa: BLE001 - handed back to the caller, per prompt
+            outcomes[index] = error
         bar.update(1)
+    _run_in_lockstep(waiting, outcomes, bar)
     return outcomes
+
+
+def _run_in_lockstep(waiting: deque[_Job], outcomes: list[Outcome | None], bar: tqdm) -> None:
+    active: list[_Job] = []
+    while waiting or active:
+        while waiting and len(active) < LOCKSTEP_PROMPTS:
+            job = waiting.popleft()
+            if _advance(job, None, outcomes, bar):
+                active.append(job)
+        if not active:
+            continue
+        scores = _score_step([job.request for job in active])
+        active = [job for job, values in zip(active, scores)
+                  if _advance(job, values, outcomes, bar)]
+
+
+def _score_step(requests: list[ScoreRequest]) -> list[np.ndarray | Exception]:
+    """Every request's scores from one shared pass (its error for each, if it fails)."""
+    try:
+        return list(score_together(requests))
+    except Exception as error:  # noqa: BLE001 - handed to each prompt of the step
+        return [error] * len(requests)
+
+
+def _advance(job: _Job, values: np.ndarray | Exception | None, outcomes: list[Outcome | None],
+             bar: tqdm) -> bool:
+    """Send ``values`` into the job (None starts it); False once the job has finished."""
+    try:
+        if isinstance(values, Exception):
+            job.request = job.steps.throw(values)
+        elif values is None:
+            job.request = next(job.steps)
+        else:
+            job.request = job.steps.send(values)
+        return True
+    except StopIteration as finished:
+        outcomes[job.index] = finished.value.as_dict()
+    except Exception as error:  # noqa: BLE001 - handed back to the caller, per prompt
+        outcomes[job.index] = error
+    bar.update(1)
+    return False
+

@@ -24,7 +24,8 @@ from ..scoring.causal import CausalScorer, ContrastiveStream
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer
 from ..validate import check_choice, check_context_ids, check_positive_int
-from .token_level import compress_token_level
+from .steps import Steps, run_or_defer
+from .token_level import token_level_steps
 
 
 @dataclass
@@ -89,8 +90,17 @@ def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: s
 
     ``ranker`` orders the contexts (default: LLMLingua's perplexity ranking); a
     :class:`PerplexityRanker` is used without its question condition when there is no
-    question.
+    question. Under :func:`.steps.deferring` the unstarted :func:`compress_steps` are
+    raised to the batch driver instead (see :mod:`llmlingstral.lockstep`).
     """
+    return run_or_defer(compress_steps(scorer, contexts, instruction, question, settings,
+                                       ranker))
+
+
+def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
+                   question: str, settings: LLMLinguaSettings,
+                   ranker: Ranker | None = None) -> Steps[CompressionOutcome]:
+    """:func:`compress`, yielding each token-level window to be scored (see :mod:`.steps`)."""
     settings.validate()
     tokenizer = scorer.tokenizer
     texts = [context_text(c) for c in contexts]
@@ -112,7 +122,8 @@ def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: s
     if settings.use_sentence_level_filter:
         chosen = _filter_sentences(scorer, chosen, question, settings, budget)
     if settings.use_token_level_filter:
-        compressed = _token_level(scorer, chosen, instruction, question, settings, budget, deltas)
+        compressed = yield from _token_level(scorer, chosen, instruction, question, settings,
+                                             budget, deltas)
     else:
         compressed = [context_text(c) for c in chosen]
     prompt = join_prompt(instruction, join_contexts(compressed),
@@ -226,7 +237,7 @@ def _token_level(scorer, contexts, instruction, question, settings, target, delt
         stream = ContrastiveStream(scorer.stream(), scorer.stream(prefix))
     else:
         stream = scorer.stream(prefix)
-    return compress_token_level(stream, tokenizer, contexts, target,
-                                iterative_size=settings.iterative_size,
-                                keep_split=settings.keep_split, context_deltas=deltas,
-                                show_progress=settings.show_progress)
+    return (yield from token_level_steps(stream, tokenizer, contexts, target,
+                                         iterative_size=settings.iterative_size,
+                                         keep_split=settings.keep_split, context_deltas=deltas,
+                                         show_progress=settings.show_progress))

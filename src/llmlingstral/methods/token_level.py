@@ -19,6 +19,7 @@ from ..budget import unit_quotas
 from ..prompt import CONTEXT_SEPARATOR, Segment
 from ..text.units import Units, owner_of_tokens, split_units
 from ..tokenization import MistralTextTokenizer
+from .steps import Steps, run_steps
 
 # Show a progress bar from this many windows on (about 8k tokens at the default size).
 _PROGRESS_MIN_WINDOWS = 40
@@ -60,11 +61,25 @@ def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
     ``context_deltas`` shifts each context's keep rate around the global one
     (LongLLMLingua's dynamic compression ratio).
     """
+    return run_steps(token_level_steps(stream, tokenizer, contexts, target_tokens,
+                                       iterative_size=iterative_size, keep_split=keep_split,
+                                       context_deltas=context_deltas,
+                                       show_progress=show_progress))
+
+
+def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
+                      contexts: Sequence[Sequence[Segment]], target_tokens: float, *,
+                      iterative_size: int = 200, keep_split: bool = False,
+                      context_deltas: Sequence[float] | None = None,
+                      show_progress: bool | None = None) -> Steps[list[str]]:
+    """:func:`compress_token_level` one window at a time: yields ``(stream, ids)`` and
+    expects the scores of ``ids`` sent back (see :mod:`.steps`)."""
     layout = _build_layout(tokenizer, contexts, keep_split)
     deltas = np.zeros(len(contexts)) if context_deltas is None else np.asarray(context_deltas)
     quota = unit_quotas(layout.cost, layout.forced, layout.fixed_rate,
                         deltas[layout.context_of_unit], float(target_tokens))
-    keep = _select_units(stream, layout, quota, max(1, int(iterative_size)), show_progress)
+    keep = yield from _select_units(stream, layout, quota, max(1, int(iterative_size)),
+                                    show_progress)
     return _assemble(layout, keep, contexts)
 
 
@@ -136,7 +151,8 @@ def _windows(layout: _Layout, size: int, limit: int) -> list[np.ndarray]:
 
 
 def _select_units(stream: TokenStream, layout: _Layout, quota: np.ndarray, size: int,
-                  show_progress: bool | None) -> np.ndarray:
+                  show_progress: bool | None) -> Steps[np.ndarray]:
+    """The keep mask over units; each window's scores are asked for with a yield."""
     keep = np.zeros(len(layout.units), dtype=bool)
     token_bounds = np.concatenate([[0], np.cumsum(layout.cost)]).astype(np.int64)
     ids = layout.token_ids
@@ -147,7 +163,7 @@ def _select_units(stream: TokenStream, layout: _Layout, quota: np.ndarray, size:
     promised, kept = np.zeros(n_groups), np.zeros(n_groups)
     for window in tqdm(windows, desc="compressing", unit="window", disable=disable, leave=False):
         scored_ids, owner = _window_tokens(window, token_bounds, ids, stream.chunk_limit)
-        values = stream.score(scored_ids)
+        values = yield stream, scored_ids
         unit_value = _mean_by_unit(values, owner, len(window))
         chosen = np.zeros(len(window), dtype=bool)
         groups = layout.budget_group[window]

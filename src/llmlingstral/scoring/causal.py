@@ -199,24 +199,40 @@ class SurprisalStream:
     @torch.inference_mode()
     def score(self, ids: Sequence[int]) -> np.ndarray:
         """Surprisal of each token of ``ids`` given the kept context so far."""
+        ids = self.begin(ids)
+        if not ids:
+            return np.zeros(0, dtype=np.float32)
+        tensor = torch.tensor([ids], device=self.device)
+        positions = self.next_positions(len(ids))
+        logits = self.model(input_ids=tensor, position_ids=positions.to(self.device).unsqueeze(0),
+                            cache=self.cache, use_cache=True).logits[0]
+        return self.finish(ids, logits)
+
+    def begin(self, ids: Sequence[int]) -> list[int]:
+        """Check a chunk and make room for it in the window; the first half of :meth:`score`
+        (a batched scorer runs the forward pass itself, see :mod:`.batched`)."""
         ids = list(ids)
         if self._pending is not None:
             raise RuntimeError("commit() the previous chunk before scoring the next one")
-        if not ids:
-            return np.zeros(0, dtype=np.float32)
         chunk_limit = self.chunk_limit
         if len(ids) > chunk_limit:
             raise ValueError(f"chunks are limited to {chunk_limit} tokens for this model")
-        if self.position + len(ids) > self.scorer.window:
+        if ids and self.position + len(ids) > self.scorer.window:
             self._rebuild()
-        tensor = torch.tensor([ids], device=self.device)
-        # Positions are kept on the host too, so that no device sync is needed for them.
-        positions = torch.arange(self.position, self.position + len(ids))
-        logits = self.model(input_ids=tensor, position_ids=positions.to(self.device).unsqueeze(0),
-                            cache=self.cache, use_cache=True).logits[0]
+        return ids
+
+    def next_positions(self, count: int) -> torch.Tensor:
+        """Position ids of the next ``count`` tokens (on the host, so no device sync)."""
+        return torch.arange(self.position, self.position + count)
+
+    def finish(self, ids: list[int], logits: torch.Tensor) -> np.ndarray:
+        """Record a scored chunk whose keys and values are now in :attr:`cache`; its
+        surprisal from the chunk's ``logits`` and the logits before it."""
+        positions = self.next_positions(len(ids))
+        targets = torch.tensor(ids, device=logits.device)
         self.cache_positions = torch.cat([self.cache_positions, positions])
-        first = _surprisal_from_logits(self.next_logits.unsqueeze(0), tensor[0, :1])
-        rest = _surprisal_from_logits(logits[:-1], tensor[0, 1:])
+        first = _surprisal_from_logits(self.next_logits.unsqueeze(0), targets[:1])
+        rest = _surprisal_from_logits(logits[:-1], targets[1:])
         self._pending = (ids, logits)
         self.position += len(ids)
         return torch.cat([first, rest]).cpu().numpy().astype(np.float32)

@@ -1,0 +1,149 @@
+"""Score the next chunk of several streams in one forward pass.
+
+Each :class:`SurprisalStream` keeps its own KV cache, of its own length, with its own
+position ids. For one step their caches are stacked into a batch (each padded at its end),
+the chunks are appended after them, and a padding mask hides every entry a row does not
+own: row ``i`` sees its cache and the tokens of its chunk up to itself, exactly what it
+would see alone. The new keys and values of each row's real tokens then go back to its
+own cache, so the streams stay independent between steps (each commits its own keep mask,
+cuts its own cache back at the window).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .causal import CausalScorer, ContrastiveStream, SurprisalStream
+
+
+def score_together(requests: Sequence[tuple[Any, Sequence[int]]]) -> list[np.ndarray]:
+    """``stream.score(ids)`` for each ``(stream, ids)``, sharing forward passes.
+
+    Surprisal streams of one scorer share a pass; a :class:`ContrastiveStream` is its two
+    surprisal streams; any other stream (a remote one) is scored on its own.
+    """
+    parts: list[tuple[SurprisalStream, list[int]]] = []
+    plan: list[tuple[str, Any]] = []
+    for stream, ids in requests:
+        ids = list(ids)
+        if isinstance(stream, ContrastiveStream) and _local(stream.plain) \
+                and _local(stream.conditioned):
+            plan.append(("contrastive", len(parts)))
+            parts.extend([(stream.plain, ids), (stream.conditioned, ids)])
+        elif _local(stream):
+            plan.append(("surprisal", len(parts)))
+            parts.append((stream, ids))
+        else:
+            plan.append(("own", (stream, ids)))
+    scores = _score_surprisal_streams(parts)
+    results = []
+    for kind, where in plan:
+        if kind == "contrastive":
+            results.append(scores[where] - scores[where + 1])
+        elif kind == "surprisal":
+            results.append(scores[where])
+        else:
+            stream, ids = where
+            results.append(stream.score(ids))
+    return results
+
+
+def _local(stream: Any) -> bool:
+    return isinstance(stream, SurprisalStream)
+
+
+def _score_surprisal_streams(parts: list[tuple[SurprisalStream, list[int]]]) -> list[np.ndarray]:
+    """Scores of each part; parts on the same scorer share one forward pass."""
+    scores: list[np.ndarray | None] = [None] * len(parts)
+    by_scorer: dict[int, list[int]] = {}
+    for index, (stream, _) in enumerate(parts):
+        by_scorer.setdefault(id(stream.scorer), []).append(index)
+    for indices in by_scorer.values():
+        group = [parts[i] for i in indices]
+        for index, values in zip(indices, _score_group(group)):
+            scores[index] = values
+    return scores
+
+
+@torch.inference_mode()
+def _score_group(parts: list[tuple[SurprisalStream, list[int]]]) -> list[np.ndarray]:
+    """Scores of streams on one scorer: one pass for all chunks, or each on its own where
+    only one chunk has tokens or the model attends through a sliding window (whose mask
+    counts cache slots, which padding would shift)."""
+    if len(parts) == 1 or not _batchable(parts[0][0].scorer):
+        return [stream.score(ids) for stream, ids in parts]
+    chunks = [stream.begin(ids) for stream, ids in parts]
+    results = [np.zeros(0, dtype=np.float32)] * len(parts)
+    live = [i for i, ids in enumerate(chunks) if ids]
+    if len(live) <= 1:
+        # begin() made room already; score() checks again and finds nothing to do.
+        return [stream.score(ids) for stream, ids in parts]
+    streams = [parts[i][0] for i in live]
+    logits = _forward(streams[0].scorer, streams, [chunks[i] for i in live])
+    for i, stream, row_logits in zip(live, streams, logits):
+        results[i] = stream.finish(chunks[i], row_logits)
+    return results
+
+
+def _batchable(scorer: CausalScorer) -> bool:
+    config = scorer.model.config.get_text_config()
+    return not getattr(config, "sliding_window", None)
+
+
+def _forward(scorer: CausalScorer, streams: list[SurprisalStream],
+             chunks: list[list[int]]) -> list[torch.Tensor]:
+    """One decoder pass over every stream's chunk on its own cache; the logits of each
+    chunk, and each chunk's keys and values appended to its stream's cache."""
+    from transformers import DynamicCache
+
+    device = scorer.device
+    cached = [s.cache.get_seq_length() for s in streams]
+    lengths = [len(c) for c in chunks]
+    past, width = max(cached), max(lengths)
+    pad = scorer.tokenizer.pad_id if scorer.tokenizer.pad_id is not None else 0
+    ids = torch.full((len(chunks), width), pad, dtype=torch.long)
+    positions = torch.zeros((len(chunks), width), dtype=torch.long)
+    mask = torch.zeros((len(chunks), past + width), dtype=torch.long)
+    for row, (stream, chunk) in enumerate(zip(streams, chunks)):
+        ids[row, :len(chunk)] = torch.tensor(chunk, dtype=torch.long)
+        # Padding tokens continue the row's positions; no real token attends to them.
+        positions[row] = stream.next_positions(width)
+        mask[row, :cached[row]] = 1
+        mask[row, past:past + len(chunk)] = 1
+    batch_cache = DynamicCache(config=scorer.model.config)
+    for layer_index in range(len(streams[0].cache.layers)):
+        keys, values = _stacked(streams, layer_index, past)
+        batch_cache.update(keys, values, layer_index)
+    hidden = scorer.decoder(input_ids=ids.to(device), attention_mask=mask.to(device),
+                            position_ids=positions.to(device), cache=batch_cache,
+                            use_cache=True).last_hidden_state
+    for row, stream in enumerate(streams):
+        _append(stream, batch_cache, row, slice(past, past + lengths[row]))
+    return [scorer.head(hidden[row, :lengths[row]]) for row in range(len(streams))]
+
+
+def _stacked(streams: list[SurprisalStream], layer_index: int,
+             length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One layer's cached keys and values of every stream, each zero-padded to ``length``."""
+    first = streams[0].cache.layers[layer_index]
+    batch, heads, _, dim = first.keys.shape
+    keys = first.keys.new_zeros((len(streams), heads, length, dim))
+    values = first.values.new_zeros((len(streams), heads, length, first.values.shape[-1]))
+    for row, stream in enumerate(streams):
+        layer = stream.cache.layers[layer_index]
+        count = layer.keys.shape[-2]
+        keys[row, :, :count] = layer.keys[0]
+        values[row, :, :count] = layer.values[0]
+    return keys, values
+
+
+def _append(stream: SurprisalStream, batch_cache, row: int, columns: slice) -> None:
+    for layer, batch_layer in zip(stream.cache.layers, batch_cache.layers):
+        layer.keys = torch.cat([layer.keys, batch_layer.keys[row:row + 1, :, columns]], dim=-2)
+        layer.values = torch.cat([layer.values, batch_layer.values[row:row + 1, :, columns]],
+                                 dim=-2)
+        if hasattr(layer, "cumulative_length"):
+            layer.cumulative_length = layer.keys.shape[-2]
