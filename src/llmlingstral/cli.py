@@ -1,4 +1,4 @@
-"""The ``llmlingstral`` command line: ``compress`` and ``models``.
+"""The ``llmlingstral`` command line: ``compress``, ``compress-batch`` and ``models``.
 
 Exit codes: 0 success, 1 unexpected failure, 2 bad arguments or input, 3 input missing or
 unreadable (not UTF-8 text), 4 model unavailable, 130 interrupted, 141 output pipe closed.
@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_compress(commands)
+    from .jsonl_job import add_compress_batch
+
+    add_compress_batch(commands)
     _add_models(commands)
     from .training.cli import add_training_commands
 

@@ -1,0 +1,299 @@
+"""``llmlingstral compress-batch in.jsonl out.jsonl``: compress a JSONL file, resumably.
+
+Each input line is a JSON object with ``context`` (a string, or a list of documents) and
+optionally ``id``, ``question``, ``instruction``, ``rate``, ``target_token`` and
+``options`` (more ``compress_prompt`` keywords). A record without an ``id`` is known by
+its line number (1-based), so such a file must not be edited between runs.
+
+Records are compressed in batches through :func:`..batch.compress_requests`; each batch's
+results are appended to the output and flushed to disk before the next batch starts. A
+rerun skips every id already in the output or in the errors file, and drops a line left
+half-written by an interruption, so no record is compressed twice and none is lost. A bad
+record (invalid JSON, no context, a duplicate id, a compression error) is reported on
+stderr and in the errors file, and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+
+from tqdm.auto import tqdm
+
+# Keys a record may hold besides ``options``.
+RECORD_KEYS = ("id", "context", "question", "instruction", "rate", "target_token")
+DEFAULT_BATCH_SIZE = 32
+
+
+def add_compress_batch(commands) -> None:
+    """Register the ``compress-batch`` subcommand."""
+    from .cli import METHODS
+
+    cmd = commands.add_parser(
+        "compress-batch", help="compress every record of a JSONL file (resumable)",
+        description="Compress the 'context' of every JSON record of IN (one per line) and "
+                    "append one result per record to OUT. Rerunning after an interruption "
+                    "continues where the last run stopped; bad records are reported and "
+                    "skipped.")
+    cmd.add_argument("input", help="JSONL file of records: {'id', 'context', 'question', ...}")
+    cmd.add_argument("output", help="JSONL file the results are appended to")
+    budget = cmd.add_mutually_exclusive_group()
+    budget.add_argument("--rate", type=float, default=0.5,
+                        help="fraction of tokens to keep, for records without their own "
+                             "(default 0.5)")
+    budget.add_argument("--target-token", type=int, default=None,
+                        help="Mistral tokens to keep, for records without their own budget")
+    cmd.add_argument("--method", choices=METHODS, default="llmlingua",
+                     help="compression method (default llmlingua)")
+    cmd.add_argument("--rank-method", default="longllmlingua",
+                     help="document ranking for --method longllmlingua (default longllmlingua)")
+    cmd.add_argument("--model", default=None,
+                     help="preset, Hugging Face id or folder (default: nano, or nano-lingua2 "
+                          "for llmlingua2)")
+    cmd.add_argument("--force-token", action="append", default=[], metavar="TEXT",
+                     help="text that must survive compression; repeat for several")
+    cmd.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                     help=f"records per batch, written together (default {DEFAULT_BATCH_SIZE})")
+    cmd.add_argument("--errors", default=None,
+                     help="JSONL file of skipped records (default: OUT with .errors.jsonl)")
+    cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    cmd.set_defaults(handler=run_compress_batch)
+
+
+@dataclass
+class _Job:
+    """The state of one run: what is done already, and the open output files."""
+
+    args: argparse.Namespace
+    done: set[str] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
+    written: int = 0
+    skipped: int = 0
+    out: TextIO | None = None
+    errors: TextIO | None = None
+
+
+def run_compress_batch(args: argparse.Namespace) -> int:
+    from .cli import DEFAULT_MODEL_FOR, EXIT_OK, InputFileError
+
+    source, target = Path(args.input), Path(args.output)
+    if not source.is_file():
+        raise InputFileError(f"input file not found: {args.input}")
+    if isinstance(args.batch_size, bool) or args.batch_size <= 0:
+        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    errors_path = Path(args.errors) if args.errors else errors_file_for(target)
+    job = _Job(args)
+    job.done = finished_keys(target, errors_path)
+    from .compressor import PromptCompressor  # torch import only when needed
+
+    compressor = PromptCompressor(args.model or DEFAULT_MODEL_FOR[args.method],
+                                  device_map=args.device,
+                                  use_llmlingua2=args.method == "llmlingua2")
+    with target.open("a", encoding="utf-8") as out, \
+            errors_path.open("a", encoding="utf-8") as errors:
+        job.out, job.errors = out, errors
+        _process(compressor, source, job)
+    already = len(job.done)
+    print(f"llmlingstral: {job.written} records compressed, {job.skipped} skipped as bad"
+          f"{f', {already} done in an earlier run' if already else ''}; results in {target}"
+          f"{f', errors in {errors_path}' if job.skipped else ''}", file=sys.stderr)
+    return EXIT_OK
+
+
+def errors_file_for(output: Path) -> Path:
+    """``out.jsonl`` -> ``out.errors.jsonl``."""
+    stem = output.name[:-len(".jsonl")] if output.name.endswith(".jsonl") else output.name
+    return output.with_name(f"{stem}.errors.jsonl")
+
+
+def record_key(record_id: Any) -> str:
+    """The key a record is known by across runs (its id as canonical JSON)."""
+    return json.dumps(record_id, ensure_ascii=False, sort_keys=True)
+
+
+# --------------------------------------------------------------------------- resuming
+
+
+def finished_keys(output: Path, errors: Path) -> set[str]:
+    """Keys of the records a previous run wrote to ``output`` or reported in ``errors``.
+
+    A last line without its newline was cut short by an interruption: it is removed, and
+    its record is compressed again.
+    """
+    keys: set[str] = set()
+    for path in (output, errors):
+        if not path.is_file():
+            continue
+        _drop_partial_line(path)
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                entry = json.loads(line)
+                if entry.get("id") is not None:
+                    keys.add(record_key(entry["id"]))
+                if path == errors:  # a record too broken to have an id is known by its line
+                    keys.add(_line_key(entry["line"]))
+    return keys
+
+
+def _drop_partial_line(path: Path) -> None:
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):
+        with path.open("r+b") as handle:
+            handle.truncate(end)
+
+
+def _line_key(line: int) -> str:
+    return f"line {line}"
+
+
+# --------------------------------------------------------------------------- processing
+
+
+def _process(compressor, source: Path, job: _Job) -> None:
+    with source.open(encoding="utf-8") as lines:
+        total = sum(1 for _ in lines)
+    batch: list[tuple[int, Any, dict[str, Any]]] = []
+    bar = tqdm(total=total, desc="records", unit="record", disable=job.args.quiet)
+    with bar:
+        for number, record_id, request in _requests(source, job):
+            bar.update(1)
+            if request is None:
+                continue
+            batch.append((number, record_id, request))
+            if len(batch) >= job.args.batch_size:
+                _compress_batch(compressor, batch, job)
+                batch = []
+        if batch:
+            _compress_batch(compressor, batch, job)
+
+
+def _requests(source: Path, job: _Job) -> Iterator[tuple[int, Any, dict[str, Any] | None]]:
+    """``(line number, id, compress_prompt keywords)`` of each record still to do; the
+    keywords are None for a record that is done or was reported bad."""
+    with source.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                yield number, None, None
+                continue
+            try:
+                record = _parse(line)
+                record_id = record.get("id", number)
+                key = record_key(record_id)
+                if key in job.done:
+                    yield number, record_id, None
+                    continue
+                if key in job.seen:
+                    raise ValueError(f"duplicate id {record_id!r}: ids must be unique")
+                job.seen.add(key)
+                yield number, record_id, request_for(record, job.args)
+            except (ValueError, TypeError) as error:
+                if _line_key(number) not in job.done:
+                    _report(job, number, _id_or_none(line), error)
+                yield number, None, None
+
+
+def _parse(line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(record, dict):
+        raise TypeError(f"a record must be a JSON object, got {type(record).__name__}")
+    record_id = record.get("id")
+    if "id" in record and (isinstance(record_id, (bool, float, list, dict))
+                           or record_id is None):
+        raise TypeError(f"'id' must be a string or an integer, got {record_id!r}")
+    unknown = sorted(set(record) - set(RECORD_KEYS) - {"options"})
+    if unknown:
+        raise ValueError(f"unknown keys {unknown}; a record holds {list(RECORD_KEYS)} and "
+                         f"'options' (more compress_prompt keywords)")
+    if "context" not in record:
+        raise ValueError("the record has no 'context' (the text to compress)")
+    return record
+
+
+def _id_or_none(line: str) -> Any:
+    try:
+        record = json.loads(line)
+        return record.get("id") if isinstance(record, dict) else None
+    except json.JSONDecodeError:
+        return None
+
+
+def request_for(record: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """The ``compress_prompt`` keywords for a record: the command's settings, the method's
+    options, then the record's own fields."""
+    from .cli import _documents
+    from .segment import split_protected
+
+    options = record.get("options", {})
+    if not isinstance(options, dict):
+        raise TypeError(f"'options' must be a JSON object, got {type(options).__name__}")
+    context = record["context"]
+    target = -1 if args.target_token is None else args.target_token
+    request: dict[str, Any] = {"rate": args.rate, "target_token": target}
+    if "rate" in record and "target_token" not in record:
+        request["target_token"] = -1  # the record's rate wins over the command's budget
+    if args.method == "llmlingua2":
+        request.update(use_context_level_filter=False, force_tokens=list(args.force_token))
+    else:
+        if args.method == "longllmlingua" and isinstance(context, str):
+            context = _documents(context)
+        if args.method == "longllmlingua":
+            request.update(rank_method=args.rank_method, condition_in_question="after_condition",
+                           condition_compare=True, reorder_context="sort",
+                           dynamic_context_compression_ratio=0.3, context_budget="+100")
+        if args.force_token and _all_text(context):
+            documents = [context] if isinstance(context, str) else context
+            pieces = [split_protected(d, args.force_token) for d in documents]
+            request.update(context_segs=[p for p, _ in pieces],
+                           context_segs_compress=[f for _, f in pieces])
+    request.update({k: record[k] for k in RECORD_KEYS[2:] if k in record})
+    request.update(options)
+    request["context"] = context
+    return request
+
+
+def _all_text(context: Any) -> bool:
+    return isinstance(context, str) or (isinstance(context, list)
+                                        and all(isinstance(c, str) for c in context))
+
+
+def _compress_batch(compressor, batch: list[tuple[int, Any, dict[str, Any]]], job: _Job) -> None:
+    from .batch import compress_requests
+
+    outcomes = compress_requests(compressor, [request for _, _, request in batch],
+                                 show_progress=False)
+    lines = []
+    for (number, record_id, _), outcome in zip(batch, outcomes):
+        if isinstance(outcome, Exception):
+            _report(job, number, record_id, outcome)
+            continue
+        lines.append(json.dumps({"id": record_id, **outcome}, ensure_ascii=False) + "\n")
+    _write(job.out, lines)
+    job.written += len(lines)
+
+
+def _report(job: _Job, number: int, record_id: Any, error: Exception) -> None:
+    message = f"{type(error).__name__}: {error}"
+    where = f"line {number}" + ("" if record_id is None else f" (id {record_id!r})")
+    print(f"llmlingstral: skipped the record at {where}: {message}", file=sys.stderr)
+    _write(job.errors, [json.dumps({"id": record_id, "line": number, "error": message},
+                                   ensure_ascii=False) + "\n"])
+    job.skipped += 1
+
+
+def _write(handle: TextIO, lines: list[str]) -> None:
+    """Append whole lines and push them to disk before going on."""
+    if not lines:
+        return
+    handle.write("".join(lines))
+    handle.flush()
+    os.fsync(handle.fileno())
