@@ -48,7 +48,11 @@ class PromptCompressor:
         device_map: ``"auto"`` (GPU if there is one), ``"cuda"``, ``"cpu"``, ``"mps"``,
             ``"balanced"`` or a transformers device map.
         model_config: ``dtype`` and other ``from_pretrained`` keywords; ``"max_window"``
-            caps the tokens the scorer attends to at once.
+            caps the tokens the scorer attends to at once. ``"remote_scorer"``:
+            ``{"base_url": "http://host:8000/v1", "model": "mistralai/Mistral-7B-v0.3"}``
+            scores through an OpenAI-compatible server (vLLM) instead of loading the
+            weights; ``model_name`` then only picks the tokenizer (see
+            :mod:`llmlingstral.scoring.remote` for the other keys).
         open_api_config: API settings for rankers (``api_key``, ``server_url``).
         use_llmlingua2: the checkpoint is an LLMLingua-2 token classifier.
         use_slingua: the checkpoint is a SecurityLingua classifier: ``compress_prompt``
@@ -65,12 +69,16 @@ class PromptCompressor:
         _check_model_name(model_name)
         options = dict(model_config or {})
         window = options.pop("max_window", None)
+        remote = options.pop("remote_scorer", None)
         self.model_name = model_name
         self.open_api_config = dict(open_api_config or {})
         self.use_llmlingua2 = bool(use_llmlingua2)
         self.use_slingua = bool(use_slingua)
         self.llmlingua2_config = dict(llmlingua2_config or {})
         task = "token-classification" if (use_llmlingua2 or use_slingua) else "causal-lm"
+        if remote is not None:
+            self._use_remote_scorer(remote, task, window)
+            return
         self.loaded: LoadedModel = load_model(model_name, task=task, device_map=device_map,
                                               model_config=options)
         self.model = self.loaded.model
@@ -82,6 +90,19 @@ class PromptCompressor:
             if task == "token-classification" else None
         self._security: SecurityLingua | None = None
         self._rankers: dict[tuple, Ranker] = {}  # rankers built for this compressor
+
+    def _use_remote_scorer(self, config: Mapping[str, Any], task: str, window: int | None) -> None:
+        """Score through a server: only the tokenizer is loaded here."""
+        if task != "causal-lm":
+            raise ValueError("remote_scorer scores LLMLingua and LongLLMLingua with a causal LM; "
+                             "LLMLingua-2 and SecurityLingua classifiers run locally")
+        from .scoring.remote import build_remote_scorer
+
+        self.scorer = build_remote_scorer(self.model_name, config, window)
+        self.loaded, self.model, self.classifier, self._security = None, None, None, None
+        self.tokenizer = self.scorer.tokenizer
+        self.device = None
+        self.max_position_embeddings = self.scorer.window
 
     def __repr__(self) -> str:
         return f"PromptCompressor(model_name={self.model_name!r}, device={self.device})"

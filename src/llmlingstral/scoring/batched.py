@@ -17,28 +17,29 @@ import numpy as np
 import torch
 
 from .causal import CausalScorer, ContrastiveStream, SurprisalStream
+from .remote import RemoteStream
 
 
 def score_together(requests: Sequence[tuple[Any, Sequence[int]]]) -> list[np.ndarray]:
     """``stream.score(ids)`` for each ``(stream, ids)``, sharing forward passes.
 
-    Surprisal streams of one scorer share a pass; a :class:`ContrastiveStream` is its two
-    surprisal streams; any other stream (a remote one) is scored on its own.
+    Surprisal streams of one scorer share a pass, remote streams of one server a request;
+    a :class:`ContrastiveStream` is its two streams; any other stream is scored on its own.
     """
-    parts: list[tuple[SurprisalStream, list[int]]] = []
+    parts: list[tuple[Any, list[int]]] = []
     plan: list[tuple[str, Any]] = []
     for stream, ids in requests:
         ids = list(ids)
-        if isinstance(stream, ContrastiveStream) and _local(stream.plain) \
-                and _local(stream.conditioned):
+        if isinstance(stream, ContrastiveStream) and _group_key(stream.plain) \
+                and _group_key(stream.conditioned):
             plan.append(("contrastive", len(parts)))
             parts.extend([(stream.plain, ids), (stream.conditioned, ids)])
-        elif _local(stream):
+        elif _group_key(stream):
             plan.append(("surprisal", len(parts)))
             parts.append((stream, ids))
         else:
             plan.append(("own", (stream, ids)))
-    scores = _score_surprisal_streams(parts)
+    scores = _score_parts(parts)
     results = []
     for kind, where in plan:
         if kind == "contrastive":
@@ -51,19 +52,26 @@ def score_together(requests: Sequence[tuple[Any, Sequence[int]]]) -> list[np.nda
     return results
 
 
-def _local(stream: Any) -> bool:
-    return isinstance(stream, SurprisalStream)
+def _group_key(stream: Any) -> tuple[str, int] | None:
+    """Streams with the same key can be scored together; None: on its own."""
+    if isinstance(stream, SurprisalStream):
+        return "local", id(stream.scorer)
+    if isinstance(stream, RemoteStream):
+        return "remote", id(stream.scorer)
+    return None
 
 
-def _score_surprisal_streams(parts: list[tuple[SurprisalStream, list[int]]]) -> list[np.ndarray]:
-    """Scores of each part; parts on the same scorer share one forward pass."""
+def _score_parts(parts: list[tuple[Any, list[int]]]) -> list[np.ndarray]:
+    """Scores of each part; parts on the same scorer share one forward pass (or request)."""
     scores: list[np.ndarray | None] = [None] * len(parts)
-    by_scorer: dict[int, list[int]] = {}
+    groups: dict[tuple[str, int], list[int]] = {}
     for index, (stream, _) in enumerate(parts):
-        by_scorer.setdefault(id(stream.scorer), []).append(index)
-    for indices in by_scorer.values():
+        groups.setdefault(_group_key(stream), []).append(index)
+    for (kind, _), indices in groups.items():
         group = [parts[i] for i in indices]
-        for index, values in zip(indices, _score_group(group)):
+        scored = _score_group(group) if kind == "local" else \
+            group[0][0].scorer.score_streams(group)
+        for index, values in zip(indices, scored):
             scores[index] = values
     return scores
 
