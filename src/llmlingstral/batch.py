@@ -16,16 +16,26 @@ keyword arguments holding ``"context"``; its keywords override the call's.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
 
 from tqdm.auto import tqdm
 
+from .lockstep import Outcome, compress_causal_requests
+
 if TYPE_CHECKING:
-    from .compressor import PromptCompressor
     from .scoring.classifier import TokenClassifier, WordScores
 
 Prompt = str | Sequence[str] | Mapping[str, Any]
-Outcome = dict[str, Any] | Exception
+
+
+class Compressor(Protocol):
+    """What the batch needs of a ``PromptCompressor``."""
+
+    classifier: Any
+    use_slingua: bool
+
+    def compress_prompt(self, context: Any, **kwargs: Any) -> dict[str, Any]: ...
+
 # Prompts whose word scores are computed together (bounds the scores held in memory).
 LLMLINGUA2_GROUP = 64
 # Show the progress bar by default from this many prompts on.
@@ -49,7 +59,7 @@ def as_request(prompt: object, defaults: Mapping[str, Any], index: int = 0) -> d
                     f"compress_prompt arguments, got {type(prompt).__name__}")
 
 
-def compress_prompts(compressor: PromptCompressor, prompts: Sequence[Prompt], *,
+def compress_prompts(compressor: Compressor, prompts: Sequence[Prompt], *,
                      show_progress: bool | None = None, **kwargs: Any) -> list[dict[str, Any]]:
     """One ``compress_prompt`` result per prompt, in order; the first failure is raised,
     with a note naming the prompt."""
@@ -67,17 +77,16 @@ def compress_prompts(compressor: PromptCompressor, prompts: Sequence[Prompt], *,
     return results
 
 
-def compress_requests(compressor: PromptCompressor, requests: Sequence[Mapping[str, Any]], *,
+def compress_requests(compressor: Compressor, requests: Sequence[Mapping[str, Any]], *,
                       show_progress: bool | None = None) -> list[Outcome]:
     """The result of ``compress_prompt(**request)`` for each request, or the exception it
     raised: one bad request does not stop the others."""
     disable = len(requests) < _PROGRESS_MIN_PROMPTS if show_progress is None else not show_progress
+    requests = [quiet(r) for r in requests]
     with tqdm(total=len(requests), desc="compressing prompts", unit="prompt",
               disable=disable, leave=False) as bar:
         if compressor.classifier is not None:
             return _llmlingua2_requests(compressor, requests, bar)
-        from .lockstep import compress_causal_requests
-
         return compress_causal_requests(compressor, requests, bar)
 
 
@@ -86,7 +95,7 @@ def quiet(request: Mapping[str, Any]) -> dict[str, Any]:
     return {"show_progress": False, **request}
 
 
-def call_one(compressor: PromptCompressor, request: Mapping[str, Any]) -> Outcome:
+def call_one(compressor: Compressor, request: Mapping[str, Any]) -> Outcome:
     """``compress_prompt(**request)``, or the exception it raised."""
     try:
         return compressor.compress_prompt(**request)
@@ -146,16 +155,16 @@ class _SharedScores:
         self._scores.update(((t, options), s) for t, s in zip(unique, scores))
 
 
-def _llmlingua2_requests(compressor: PromptCompressor, requests: Sequence[Mapping[str, Any]],
+def _llmlingua2_requests(compressor: Compressor, requests: Sequence[Mapping[str, Any]],
                          bar: tqdm) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for first in range(0, len(requests), LLMLINGUA2_GROUP):
-        group = [quiet(r) for r in requests[first:first + LLMLINGUA2_GROUP]]
+        group = [dict(r) for r in requests[first:first + LLMLINGUA2_GROUP]]
         outcomes.extend(_llmlingua2_group(compressor, group, bar))
     return outcomes
 
 
-def _llmlingua2_group(compressor: PromptCompressor, requests: list[dict[str, Any]],
+def _llmlingua2_group(compressor: Compressor, requests: list[dict[str, Any]],
                       bar: tqdm) -> list[Outcome]:
     """Record what each request needs scored, score it all at once, then finish each."""
     shared = _SharedScores(compressor.classifier)
@@ -188,7 +197,7 @@ def _uses_a_ranker(request: Mapping[str, Any]) -> bool:
         and request.get("rank_method", "llmlingua") not in _BUILT_IN_RANKING
 
 
-def _with_classifier(compressor: PromptCompressor, classifier: Any) -> PromptCompressor:
+def _with_classifier(compressor: Compressor, classifier: Any) -> Compressor:
     """A shallow copy of ``compressor`` scoring words with ``classifier``; the model,
     tokenizer and settings are shared, the original is left untouched (thread-safe)."""
     if compressor.use_slingua:

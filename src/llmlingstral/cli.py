@@ -59,9 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_compress(commands)
-    from .jsonl_job import add_compress_batch
-
-    add_compress_batch(commands)
+    _add_compress_batch(commands)
     _add_models(commands)
     from .training.cli import add_training_commands
 
@@ -146,6 +144,64 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
         documents, instruction=args.instruction, question=args.question, rate=args.rate,
         target_token=target, context_segs=[p for p, _ in segments],
         context_segs_compress=[f for _, f in segments], show_progress=progress, **options)
+
+
+# --------------------------------------------------------------------------- compress-batch
+
+
+def _add_compress_batch(commands) -> None:
+    cmd = commands.add_parser(
+        "compress-batch", help="compress every record of a JSONL file (resumable)",
+        description="Compress the 'context' of every JSON record of IN (one per line) and "
+                    "append one result per record to OUT. Rerunning after an interruption "
+                    "continues where the last run stopped; bad records are reported and "
+                    "skipped.")
+    cmd.add_argument("input", help="JSONL file of records: {'id', 'context', 'question', ...}")
+    cmd.add_argument("output", help="JSONL file the results are appended to")
+    budget = cmd.add_mutually_exclusive_group()
+    budget.add_argument("--rate", type=float, default=0.5,
+                        help="fraction of tokens to keep, for records without their own "
+                             "(default 0.5)")
+    budget.add_argument("--target-token", type=int, default=None,
+                        help="Mistral tokens to keep, for records without their own budget")
+    cmd.add_argument("--method", choices=METHODS, default="llmlingua",
+                     help="compression method (default llmlingua)")
+    cmd.add_argument("--rank-method", default="longllmlingua",
+                     help="document ranking for --method longllmlingua (default longllmlingua)")
+    cmd.add_argument("--model", default=None,
+                     help="preset, Hugging Face id or folder (default: nano, or nano-lingua2 "
+                          "for llmlingua2)")
+    cmd.add_argument("--force-token", action="append", default=[], metavar="TEXT",
+                     help="text that must survive compression; repeat for several")
+    cmd.add_argument("--batch-size", type=int, default=32,
+                     help="records per batch, written together (default 32)")
+    cmd.add_argument("--errors", default=None,
+                     help="JSONL file of skipped records (default: OUT with .errors.jsonl)")
+    cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    cmd.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    cmd.set_defaults(handler=_run_compress_batch)
+
+
+def _run_compress_batch(args: argparse.Namespace) -> int:
+    from .jsonl_job import errors_file_for, run_jsonl_job
+
+    source, output = Path(args.input), Path(args.output)
+    if not source.is_file():
+        raise InputFileError(f"input file not found: {args.input}")
+    if args.batch_size <= 0:
+        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    errors = Path(args.errors) if args.errors else errors_file_for(output)
+    from .compressor import PromptCompressor  # torch import only when needed
+
+    compressor = PromptCompressor(args.model or DEFAULT_MODEL_FOR[args.method],
+                                  device_map=args.device,
+                                  use_llmlingua2=args.method == "llmlingua2")
+    report = run_jsonl_job(compressor, source, output, errors, args, _documents)
+    earlier = f", {report.already_done} done in an earlier run" if report.already_done else ""
+    where = f", errors in {errors}" if report.skipped else ""
+    print(f"llmlingstral: {report.written} records compressed, {report.skipped} skipped as "
+          f"bad{earlier}; results in {output}{where}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _documents(text: str) -> list[str]:

@@ -100,6 +100,7 @@ class PromptCompressor:
 
         self.scorer = build_remote_scorer(self.model_name, config, window)
         self.loaded, self.model, self.classifier, self._security = None, None, None, None
+        self._rankers = {}
         self.tokenizer = self.scorer.tokenizer
         self.device = None
         self.max_position_embeddings = self.scorer.window

@@ -1,4 +1,4 @@
-"""``llmlingstral compress-batch in.jsonl out.jsonl``: compress a JSONL file, resumably.
+"""The job behind ``llmlingstral compress-batch in.jsonl out.jsonl``: a JSONL file, resumably.
 
 Each input line is a JSON object with ``context`` (a string, or a list of documents) and
 optionally ``id``, ``question``, ``instruction``, ``rate``, ``target_token`` and
@@ -21,49 +21,12 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, Callable, Iterator, TextIO
 
 from tqdm.auto import tqdm
 
 # Keys a record may hold besides ``options``.
 RECORD_KEYS = ("id", "context", "question", "instruction", "rate", "target_token")
-DEFAULT_BATCH_SIZE = 32
-
-
-def add_compress_batch(commands) -> None:
-    """Register the ``compress-batch`` subcommand."""
-    from .cli import METHODS
-
-    cmd = commands.add_parser(
-        "compress-batch", help="compress every record of a JSONL file (resumable)",
-        description="Compress the 'context' of every JSON record of IN (one per line) and "
-                    "append one result per record to OUT. Rerunning after an interruption "
-                    "continues where the last run stopped; bad records are reported and "
-                    "skipped.")
-    cmd.add_argument("input", help="JSONL file of records: {'id', 'context', 'question', ...}")
-    cmd.add_argument("output", help="JSONL file the results are appended to")
-    budget = cmd.add_mutually_exclusive_group()
-    budget.add_argument("--rate", type=float, default=0.5,
-                        help="fraction of tokens to keep, for records without their own "
-                             "(default 0.5)")
-    budget.add_argument("--target-token", type=int, default=None,
-                        help="Mistral tokens to keep, for records without their own budget")
-    cmd.add_argument("--method", choices=METHODS, default="llmlingua",
-                     help="compression method (default llmlingua)")
-    cmd.add_argument("--rank-method", default="longllmlingua",
-                     help="document ranking for --method longllmlingua (default longllmlingua)")
-    cmd.add_argument("--model", default=None,
-                     help="preset, Hugging Face id or folder (default: nano, or nano-lingua2 "
-                          "for llmlingua2)")
-    cmd.add_argument("--force-token", action="append", default=[], metavar="TEXT",
-                     help="text that must survive compression; repeat for several")
-    cmd.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
-                     help=f"records per batch, written together (default {DEFAULT_BATCH_SIZE})")
-    cmd.add_argument("--errors", default=None,
-                     help="JSONL file of skipped records (default: OUT with .errors.jsonl)")
-    cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
-    cmd.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
-    cmd.set_defaults(handler=run_compress_batch)
 
 
 @dataclass
@@ -71,6 +34,7 @@ class _Job:
     """The state of one run: what is done already, and the open output files."""
 
     args: argparse.Namespace
+    split_documents: Callable[[str], list[str]]
     done: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
     written: int = 0
@@ -79,31 +43,33 @@ class _Job:
     errors: TextIO | None = None
 
 
-def run_compress_batch(args: argparse.Namespace) -> int:
-    from .cli import DEFAULT_MODEL_FOR, EXIT_OK, InputFileError
+@dataclass(frozen=True)
+class JobReport:
+    """What a run did: records written, records skipped as bad, records done before."""
 
-    source, target = Path(args.input), Path(args.output)
-    if not source.is_file():
-        raise InputFileError(f"input file not found: {args.input}")
+    written: int
+    skipped: int
+    already_done: int
+
+
+def run_jsonl_job(compressor, source: Path, output: Path, errors_path: Path,
+                  args: argparse.Namespace,
+                  split_documents: Callable[[str], list[str]]) -> JobReport:
+    """Compress every record of ``source`` not yet in ``output`` / ``errors_path``.
+
+    ``args`` holds the command's settings (``method``, ``rate``, ``target_token``,
+    ``rank_method``, ``force_token``, ``batch_size``, ``quiet``); ``split_documents`` cuts
+    a string context into documents for LongLLMLingua.
+    """
     if isinstance(args.batch_size, bool) or args.batch_size <= 0:
         raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    errors_path = Path(args.errors) if args.errors else errors_file_for(target)
-    job = _Job(args)
-    job.done = finished_keys(target, errors_path)
-    from .compressor import PromptCompressor  # torch import only when needed
-
-    compressor = PromptCompressor(args.model or DEFAULT_MODEL_FOR[args.method],
-                                  device_map=args.device,
-                                  use_llmlingua2=args.method == "llmlingua2")
-    with target.open("a", encoding="utf-8") as out, \
+    job = _Job(args, split_documents)
+    job.done = finished_keys(output, errors_path)
+    with output.open("a", encoding="utf-8") as out, \
             errors_path.open("a", encoding="utf-8") as errors:
         job.out, job.errors = out, errors
         _process(compressor, source, job)
-    already = len(job.done)
-    print(f"llmlingstral: {job.written} records compressed, {job.skipped} skipped as bad"
-          f"{f', {already} done in an earlier run' if already else ''}; results in {target}"
-          f"{f', errors in {errors_path}' if job.skipped else ''}", file=sys.stderr)
-    return EXIT_OK
+    return JobReport(job.written, job.skipped, len(job.done))
 
 
 def errors_file_for(output: Path) -> Path:
@@ -192,7 +158,7 @@ def _requests(source: Path, job: _Job) -> Iterator[tuple[int, Any, dict[str, Any
                 if key in job.seen:
                     raise ValueError(f"duplicate id {record_id!r}: ids must be unique")
                 job.seen.add(key)
-                yield number, record_id, request_for(record, job.args)
+                yield number, record_id, request_for(record, job.args, job.split_documents)
             except (ValueError, TypeError) as error:
                 if _line_key(number) not in job.done:
                     _report(job, number, _id_or_none(line), error)
@@ -227,11 +193,11 @@ def _id_or_none(line: str) -> Any:
         return None
 
 
-def request_for(record: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def request_for(record: dict[str, Any], args: argparse.Namespace,
+                split_documents: Callable[[str], list[str]]) -> dict[str, Any]:
     """The ``compress_prompt`` keywords for a record: the command's settings, the method's
     options, then the record's own fields."""
-    from .cli import _documents
-    from .segment import split_protected
+    from .text.sentences import split_protected
 
     options = record.get("options", {})
     if not isinstance(options, dict):
@@ -245,7 +211,7 @@ def request_for(record: dict[str, Any], args: argparse.Namespace) -> dict[str, A
         request.update(use_context_level_filter=False, force_tokens=list(args.force_token))
     else:
         if args.method == "longllmlingua" and isinstance(context, str):
-            context = _documents(context)
+            context = split_documents(context)
         if args.method == "longllmlingua":
             request.update(rank_method=args.rank_method, condition_in_question="after_condition",
                            condition_compare=True, reorder_context="sort",

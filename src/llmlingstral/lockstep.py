@@ -12,18 +12,15 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .batch import Outcome, quiet
 from .methods.steps import Deferred, ScoreRequest, Steps, deferring
 from .scoring.batched import score_together
 
-if TYPE_CHECKING:
-    from tqdm import tqdm
-
-    from .compressor import PromptCompressor
+# A prompt's result, or the exception compressing it raised.
+Outcome = dict[str, Any] | Exception
 
 # Prompts advancing together; each holds a KV cache of up to one model window.
 LOCKSTEP_PROMPTS = 16
@@ -38,16 +35,17 @@ class _Job:
     request: ScoreRequest | None = None
 
 
-def compress_causal_requests(compressor: PromptCompressor,
-                             requests: Sequence[Mapping[str, Any]], bar: tqdm) -> list[Outcome]:
-    """``compress_prompt(**request)`` for each request, in order (or the exception it
-    raised), with the token-level passes of the prompts advancing in lockstep."""
+def compress_causal_requests(compressor: Any, requests: Sequence[Mapping[str, Any]],
+                             bar: Any) -> list[Outcome]:
+    """``compressor.compress_prompt(**request)`` for each request, in order (or the
+    exception it raised), with the token-level passes advancing in lockstep; ``bar`` (a
+    tqdm bar) counts finished prompts."""
     outcomes: list[Outcome | None] = [None] * len(requests)
     waiting: deque[_Job] = deque()
     for index, request in enumerate(requests):
         try:
             with deferring():
-                outcomes[index] = compressor.compress_prompt(**quiet(request))
+                outcomes[index] = compressor.compress_prompt(**request)
         except Deferred as deferred:
             waiting.append(_Job(index, deferred.steps))
             continue
@@ -58,7 +56,7 @@ def compress_causal_requests(compressor: PromptCompressor,
     return outcomes
 
 
-def _run_in_lockstep(waiting: deque[_Job], outcomes: list[Outcome | None], bar: tqdm) -> None:
+def _run_in_lockstep(waiting: deque[_Job], outcomes: list[Outcome | None], bar: Any) -> None:
     active: list[_Job] = []
     while waiting or active:
         while waiting and len(active) < LOCKSTEP_PROMPTS:
@@ -81,7 +79,7 @@ def _score_step(requests: list[ScoreRequest]) -> list[np.ndarray | Exception]:
 
 
 def _advance(job: _Job, values: np.ndarray | Exception | None, outcomes: list[Outcome | None],
-             bar: tqdm) -> bool:
+             bar: Any) -> bool:
     """Send ``values`` into the job (None starts it); False once the job has finished."""
     try:
         if isinstance(values, Exception):
