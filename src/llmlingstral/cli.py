@@ -170,8 +170,9 @@ def _add_compress_batch(commands) -> None:
                         help="Mistral tokens to keep, for records without their own budget")
     cmd.add_argument("--method", choices=METHODS, default="llmlingua",
                      help="compression method (default llmlingua)")
-    cmd.add_argument("--rank-method", default="longllmlingua",
-                     help="document ranking for --method longllmlingua (default longllmlingua)")
+    cmd.add_argument("--rank-method", default=DEFAULT_RANK_METHOD,
+                     help=f"document ranking for --method longllmlingua (default "
+                          f"{DEFAULT_RANK_METHOD}, as for compress)")
     cmd.add_argument("--model", default=None,
                      help="preset, Hugging Face id or folder (default: nano, or nano-lingua2 "
                           "for llmlingua2)")

@@ -1,11 +1,12 @@
-"""Components for other frameworks, each an optional extra imported only where it is used.
+"""Components for RAG frameworks and data engines, each an optional extra imported only where
+it is used.
 
 * :mod:`llmlingstral.integrations.langchain`: ``LLMLingstralCompressor``, a LangChain
   document compressor (``pip install 'llmlingstral[langchain]'``);
 * :mod:`llmlingstral.integrations.llama_index`: ``LLMLingstralPostprocessor``, a LlamaIndex
   node postprocessor (``pip install 'llmlingstral[llama-index]'``);
-* :mod:`llmlingstral.integrations.ray`: ``compress_dataset``, a Ray Data actor pool
-  (``pip install 'llmlingstral[ray]'``);
+* :mod:`llmlingstral.integrations.ray`: ``compress_dataset``, a Ray Data dataset compressed
+  by an actor pool (``pip install 'llmlingstral[ray]'``);
 * :func:`register_as_llmlingua`: lets the frameworks' own llmlingua wrappers import
   llmlingstral in place of ``llmlingua``.
 
