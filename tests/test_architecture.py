@@ -14,11 +14,11 @@ import pytest
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "src" / "llmlingstral"
 PACKAGE = "llmlingstral"
-LEAVES = {"llmlingstral.prompt": set(), "llmlingstral.budget": set(),
+LEAVES = {"llmlingstral.prompt": set(), "llmlingstral.budget": {"llmlingstral.errors"},
           "llmlingstral.settings": set(), "llmlingstral.errors": set(),
           "llmlingstral.tags": {"llmlingstral.prompt"},
           "llmlingstral.markers": {"llmlingstral.prompt"},
-          "llmlingstral.validate": {"llmlingstral.prompt"}}
+          "llmlingstral.validate": {"llmlingstral.prompt", "llmlingstral.errors"}}
 
 
 def module_name(path: Path) -> str:

@@ -107,19 +107,26 @@ def test_caller_protected_text_still_pins_its_context(nano):
 
 def test_llmlingua2_compress_prompt_leaves_the_question_out_when_asked(nano_lingua2):
     contexts = documents(4, 400)
-    result = nano_lingua2.compress_prompt(contexts, instruction="Answer.", question=QUESTION,
-                                          rate=0.5, rank_method="gzip", concate_question=False)
-    assert QUESTION not in result["compressed_prompt"]
-    assert result["compressed_prompt"].startswith("Answer.\n\n")
-    assert result["compressed_tokens"] == nano_lingua2.tokenizer.count(result["compressed_prompt"])
-    kept = nano_lingua2.compress_prompt(contexts, question=QUESTION, rate=0.5, rank_method="gzip")
+    for concate_question in (False, True):  # llmlingua 0.2.2's LLMLingua-2 result: contexts only
+        result = nano_lingua2.compress_prompt(contexts, instruction="Answer.", question=QUESTION,
+                                              rate=0.5, rank_method="gzip",
+                                              concate_question=concate_question)
+        assert QUESTION not in result["compressed_prompt"]
+        assert not result["compressed_prompt"].startswith("Answer.")
+        assert result["compressed_tokens"] == \
+            nano_lingua2.tokenizer.count(result["compressed_prompt"])
+    kept = nano_lingua2.compress_prompt_llmlingua2(contexts, question=QUESTION, rate=0.5,
+                                                   rank_method="gzip")
     assert kept["compressed_prompt"].endswith("\n\n" + QUESTION)
 
 
 def test_classifier_with_perplexity_ranking_says_what_to_pass(nano_lingua2):
     with pytest.raises(ValueError, match="needs a causal LM compressor; pick another rank_method"):
-        nano_lingua2.compress_prompt(documents(3, 300), question=QUESTION,
-                                     rank_method="longllmlingua")
+        nano_lingua2.compress_prompt_llmlingua2(documents(3, 300), question=QUESTION,
+                                                rank_method="longllmlingua")
+    # compress_prompt, as llmlingua's, leaves LongLLMLingua ranking to the classifier
+    assert nano_lingua2.compress_prompt(documents(3, 300), question=QUESTION,
+                                        rank_method="longllmlingua")["compressed_prompt"]
 
 
 def test_empty_device_map_means_the_default():

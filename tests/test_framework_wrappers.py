@@ -129,9 +129,8 @@ def test_langchain_wrapper_without_a_model_name_says_so(llmlingua_alias):
 
 def test_langchain_wrapper_on_a_classifier(nano_lingua2, llmlingua_alias):
     inputs = _documents()
-    with pytest.raises(ValueError, match="pick another rank_method"):
-        LLMLinguaCompressor(lingua=nano_lingua2).compress_documents(inputs, QUERY)
-    for rank_method in ("gzip", "llmlingua"):  # "llmlingua": the classifier's own ranking
+    # The default "longllmlingua" and "llmlingua": the classifier's own ranking, as llmlingua
+    for rank_method in ("longllmlingua", "gzip", "llmlingua"):
         outputs = LLMLinguaCompressor(lingua=nano_lingua2, target_token=150,
                                       rank_method=rank_method).compress_documents(inputs, QUERY)
         _assert_every_document_found(inputs, outputs)

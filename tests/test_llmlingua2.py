@@ -266,9 +266,11 @@ def test_question_aware_path_with_a_ranker(lingua2):
 
 
 @pytest.mark.parametrize("context", ["", "   \n ", []])
-def test_empty_text_is_a_clear_error(lingua2, context):
-    with pytest.raises(ValueError, match="empty"):
-        lingua2.compress_prompt_llmlingua2(context)
+def test_empty_text_comes_back_unchanged(lingua2, context):
+    result = lingua2.compress_prompt_llmlingua2(context)
+    assert result["compressed_prompt"] == ("" if context == [] else context)
+    assert result["compressed_tokens"] == result["origin_tokens"]
+    assert result["ratio"] == "1.0x"
 
 
 @pytest.mark.parametrize("kwargs,error,match", [

@@ -241,6 +241,10 @@ def test_e5_through_the_compressor_loads_the_model_named_in_the_config(v03_dir, 
     with pytest.warns(DeprecationWarning):
         assert compressor.get_rank_results(DOCS, QUESTION, "sentbert") == \
             compressor.get_rank_results(DOCS, QUESTION, "e5-mistral")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert compressor.get_rank_results(DOCS, QUESTION, "mistral") == \
+            compressor.get_rank_results(DOCS, QUESTION, "e5-mistral")
 
 
 # ----------------------------------------------------------------------------- mistral-embed

@@ -23,6 +23,7 @@ except _PackageNotFoundError:  # a source tree on sys.path, never installed
 _LAZY = {
     "GuardedRequest": ".methods.security",
     "IntentExtraction": ".methods.security",
+    "InvalidArgumentError": ".errors",
     "LLMLingstralError": ".errors",
     "MISTRAL_MODELS": ".models.registry",
     "MistralAPIError": ".api",
@@ -32,6 +33,7 @@ _LAZY = {
     "PromptCompressor": ".compressor",
     "RANK_METHODS": ".ranking.registry",
     "SecurityLingua": ".methods.security",
+    "UnsupportedOptionError": ".errors",
     "load_model": ".models.loader",
     "load_tokenizer": ".tokenization",
 }
@@ -41,7 +43,8 @@ __all__ = [*sorted(_LAZY), "recover", "__version__"]
 if TYPE_CHECKING:
     from .api import MistralAPIError
     from .compressor import PromptCompressor
-    from .errors import LLMLingstralError, ModelUnavailableError
+    from .errors import (InvalidArgumentError, LLMLingstralError, ModelUnavailableError,
+                         UnsupportedOptionError)
     from .methods.security import GuardedRequest, IntentExtraction, SecurityLingua
     from .models.loader import load_model
     from .models.registry import MISTRAL_MODELS, ModelPreset

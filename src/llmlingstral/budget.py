@@ -19,10 +19,14 @@ Pure array functions: no model, no tokenizer.
 from __future__ import annotations
 
 import ast
+import math
 import operator
+import warnings
 from typing import Callable, Sequence, TypeVar
 
 import numpy as np
+
+from .errors import caller_stacklevel
 
 _OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
               ast.Div: operator.truediv}
@@ -45,14 +49,19 @@ def target_tokens(origin: int, rate: float, target_token: float) -> float:
 def context_target(target: float, fixed: float, *, required: bool = True) -> float:
     """Tokens left for the contexts once ``fixed`` (instruction, question) is counted.
 
-    Raises ValueError when nothing is left and ``required`` (a rate-driven compression).
+    When nothing is left and ``required`` (a rate-driven compression), the contexts get 0
+    tokens, so they are compressed as far as they go (to their protected text), and a
+    warning says why; llmlingua likewise returns a prompt rather than fail. Otherwise the
+    (possibly negative) difference is returned.
     """
     left = target - fixed
     if left <= 0 and required:
-        raise ValueError(
-            f"the target of {int(target)} tokens leaves no room for the contexts: the instruction "
-            f"and question alone take {int(fixed)} tokens. Raise rate/target_token, or pass part "
-            f"of that text as context")
+        warnings.warn(
+            f"the target of {int(target)} tokens leaves no room for the contexts: the "
+            f"instruction and question alone take {int(fixed)} tokens, so the contexts are "
+            f"compressed as far as they go. Raise rate/target_token, or pass part of that "
+            f"text as context", UserWarning, stacklevel=caller_stacklevel())
+        return 0.0
     return left
 
 
@@ -86,10 +95,14 @@ def apply_context_budget(target: float, context_budget: str) -> float:
     expression = f"({target!r}){context_budget.strip()}"
     try:
         tree = ast.parse(expression, mode="eval")
-        return float(_evaluate(tree.body))
-    except (SyntaxError, ValueError, ZeroDivisionError) as error:
+        budget = float(_evaluate(tree.body))
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError) as error:
         raise ValueError(f"context_budget={context_budget!r} is not an arithmetic adjustment "
                          f"such as '+100' or '*1.5'") from error
+    if not math.isfinite(budget):
+        raise ValueError(f"context_budget={context_budget!r} gives a budget of {budget}: use "
+                         f"finite numbers such as '+100' or '*1.5'")
+    return budget
 
 
 def _evaluate(node: ast.AST) -> float:

@@ -11,6 +11,7 @@ import dataclasses
 import os
 from typing import Any, Mapping, Sequence
 
+from .errors import InvalidArgumentError
 from .formats import json as json_format
 from .markers import protect_reference_markers
 from .formats import structured as structured_format
@@ -29,7 +30,7 @@ from .recover import recover as recover_text
 from .scoring.causal import CausalScorer
 from .settings import settings_from
 from .tags import parse_context_tags
-from .validate import check_rate, check_target, check_text, context_segments
+from .validate import check_mapping, check_rate, check_target, check_text, context_segments
 
 DEFAULT_MODEL = MISTRAL_MODELS["default"].source
 # Parameters of the public calls that are not method settings: the prompt itself.
@@ -67,6 +68,9 @@ class PromptCompressor:
                  use_llmlingua2: bool = False, use_slingua: bool = False,
                  llmlingua2_config: Mapping[str, Any] | None = None) -> None:
         _check_model_name(model_name)
+        for name, value in (("model_config", model_config), ("open_api_config", open_api_config),
+                            ("llmlingua2_config", llmlingua2_config)):
+            check_mapping(name, value)
         options = dict(model_config or {})
         window = options.pop("max_window", None)
         remote = options.pop("remote_scorer", None)
@@ -143,7 +147,10 @@ class PromptCompressor:
         ``<llmlingua, ...>`` tags in a context set a part's rate or protect it (see
         :mod:`llmlingstral.tags`) unless ``context_segs`` is given.
         With ``use_llmlingua2=True`` or ``use_slingua=True`` this is
-        :meth:`compress_prompt_llmlingua2`.
+        :meth:`compress_prompt_llmlingua2` as llmlingua 0.2.2 calls it: the result holds the
+        compressed contexts alone (no instruction or question), and the LongLLMLingua
+        options are ignored; ``force_tokens`` and ``force_reserve_digit`` keep their words
+        with both methods.
         """
         options = _options(locals())
         contexts = _contexts(context, context_segs, context_segs_rate, context_segs_compress)
@@ -172,6 +179,10 @@ class PromptCompressor:
         settings = settings_from(LLMLinguaSettings, options)
         check_rate("rate", settings.rate)
         check_target("target_token", settings.target_token)
+        if settings.rank_method == "longllmlingua" and not question.strip():
+            raise InvalidArgumentError("rank_method='longllmlingua' ranks the contexts by how "
+                                       "well they answer the question: pass question=..., or "
+                                       "use rank_method='llmlingua'")
         if question.strip() and settings.rank_method == "longllmlingua" and \
                 not any(context_text(c).strip() for c in contexts):
             raise ValueError("question-aware compression needs at least one non-empty "
@@ -185,11 +196,16 @@ class PromptCompressor:
                              question: str, options: dict[str, Any]) -> dict[str, Any]:
         if self.use_slingua and options.get("keep_threshold") is None:
             options = {**options, "keep_threshold": self.security.threshold}
+        # LLMLingua options are ignored here, as in llmlingua, but never a malformed one.
+        settings_from(LLMLinguaSettings, options).validate()
         settings = settings_from(LLMLingua2Settings, options,
                                  max_force_token=llmlingua2_method.max_force_token(
                                      self.llmlingua2_config))
-        ranker = self._resolve_ranker(options.get("rank_method"),
-                                      options.get("condition_in_question", "none"))
+        rank_method = options.get("rank_method")
+        if not options.get("with_instruction_and_question") and isinstance(rank_method, str) \
+                and rank_method.strip() in PERPLEXITY_METHODS:
+            rank_method = None  # llmlingua's LLMLingua-2 ignores it: the classifier ranks
+        ranker = self._resolve_ranker(rank_method, options.get("condition_in_question", "none"))
         outcome = llmlingua2_method.compress(self.classifier, contexts, settings,
                                              instruction=instruction, question=question,
                                              ranker=ranker)
@@ -247,7 +263,8 @@ class PromptCompressor:
                              "compressor with use_llmlingua2=True and an LLMLingua-2 checkpoint")
         options = _options(locals())
         contexts = _contexts(context, context_segs, context_segs_rate, context_segs_compress)
-        return self.compress_segments(contexts, instruction, question, **options)
+        return self.compress_segments(contexts, instruction, question, **options,
+                                      with_instruction_and_question=True)
 
     # ----------------------------------------------------------------------- SecurityLingua
 
@@ -291,8 +308,8 @@ class PromptCompressor:
         if documents and not any(d.strip() for d in documents):
             raise ValueError("every context is empty: nothing to rank")
         ranker = self._resolve_ranker(rank_method, condition_in_question)
-        if ranker is None:
-            raise ValueError("perplexity ranking needs a causal LM compressor")
+        if ranker is None:  # a token classifier ranks by its mean keep-probability
+            return llmlingua2_method.rank_by_keep_probability(self.classifier, documents)
         return ranker.rank(documents, question)
 
     def _resolve_ranker(self, rank_method: Any, condition_in_question: str) -> Ranker | None:

@@ -12,6 +12,11 @@ from typing import Any, Sequence
 CONTEXT_SEPARATOR = "\n\n"
 DEFAULT_WORD_SEP = "\t\t|\t\t"
 DEFAULT_LABEL_SEP = " "
+# ``saving`` keeps llmlingua's sentence (", Saving $X.X in GPT-4.") with a Mistral model:
+# the input-token price of Mistral Large 3 on Mistral's API, USD per token ($0.50 per
+# million input tokens at the time of writing), times the tokens the compression removed.
+SAVING_MODEL = "mistral-large-latest"
+SAVING_USD_PER_TOKEN = 0.50 / 1_000_000
 
 
 @dataclass(frozen=True)
@@ -46,12 +51,16 @@ def join_prompt(instruction: str, context: str, question: str) -> str:
 
 
 def result_dict(compressed_prompt: Any, origin: int, compressed: int) -> dict[str, Any]:
-    """llmlingua's result keys, counted in Mistral tokens; safe for empty prompts."""
+    """llmlingua's result keys, counted in Mistral tokens; safe for empty prompts.
+
+    ``saving`` has llmlingua's shape, priced for :data:`SAVING_MODEL`.
+    """
     ratio = origin / compressed if compressed else (1.0 if origin == 0 else float("inf"))
     rate = compressed / origin if origin else 1.0
+    saving = (origin - compressed) * SAVING_USD_PER_TOKEN
     return {"compressed_prompt": compressed_prompt, "origin_tokens": origin,
             "compressed_tokens": compressed, "ratio": f"{ratio:.1f}x",
-            "rate": f"{100 * rate:.1f}%", "saving": f", Saving {origin - compressed} tokens."}
+            "rate": f"{100 * rate:.1f}%", "saving": f", Saving ${saving:.1f} in {SAVING_MODEL}."}
 
 
 @dataclass

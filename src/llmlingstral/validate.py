@@ -2,15 +2,19 @@
 
 Every public entry point validates through this module, so the same mistake raises the
 same exception with the same advice wherever it is made: a value of the wrong type is a
-TypeError, a value of the right type outside its range a ValueError.
+TypeError, a value of the right type outside its range a ValueError. Where llmlingua 0.2.2
+refuses a value with an ``assert``, the ValueError is also an AssertionError
+(:class:`~llmlingstral.errors.InvalidArgumentError`), so callers' handlers keep working.
+NaN and infinity are never accepted as numbers.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+from .errors import InvalidArgumentError
 from .prompt import Segment
 
 
@@ -31,21 +35,27 @@ def check_str(name: str, value: object) -> str:
 
 
 def check_rate(name: str, value: object) -> float:
-    """A keep fraction in (0, 1]."""
+    """A keep fraction in (0, 1] (llmlingua asserts the upper bound)."""
     if not _is_number(value) or math.isnan(value) or not 0 < value <= 1:
-        raise ValueError(f"{name} must be in (0, 1] (the fraction of tokens to keep), got "
+        raise InvalidArgumentError(f"{name} must be in (0, 1] (the fraction of tokens to keep), got "
                          f"{value!r}")
     return float(value)
 
 
 def check_target(name: str, value: object) -> float:
-    """A token target: a positive number, or -1 for "use the rate"."""
+    """A token target: a positive finite number, or -1 for "use the rate"."""
     if not _is_number(value) or math.isnan(value):
         raise TypeError(f"{name} must be a number (a token count, or -1 to use the rate), "
                         f"got {value!r}")
-    if value != -1 and value <= 0:
-        raise ValueError(f"{name} must be positive (or -1 to use the rate), got {value!r}")
+    if value != -1 and (value <= 0 or math.isinf(value)):
+        raise ValueError(f"{name} must be a positive, finite token count (or -1 to use the "
+                         f"rate), got {value!r}")
     return value
+
+
+def check_optional_count(name: str, value: object, meaning: str) -> int | None:
+    """None, or a whole number >= 0."""
+    return None if value is None else check_non_negative_int(name, value, meaning)
 
 
 def check_probability(name: str, value: object) -> float:
@@ -55,12 +65,17 @@ def check_probability(name: str, value: object) -> float:
     return float(value)
 
 
-def check_finite(name: str, value: object, *, allow_zero: bool = False) -> float:
-    """A finite number > 0 (>= 0 with ``allow_zero``): NaN, infinity and negatives are refused."""
+def check_finite(name: str, value: object, *, allow_zero: bool = False,
+                 maximum: float | None = None, meaning: str = "") -> float:
+    """A finite number > 0 (>= 0 with ``allow_zero``), at most ``maximum`` if given: NaN,
+    infinity and negatives are refused. ``meaning`` says what the number is for."""
+    too_big = maximum is not None and _is_number(value) and value > maximum
     if not _is_number(value) or not math.isfinite(value) or value < 0 or \
-            (value == 0 and not allow_zero):
+            (value == 0 and not allow_zero) or too_big:
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+        bound += "" if maximum is None else f" and <= {maximum}"
+        what = f" ({meaning})" if meaning else ""
+        raise ValueError(f"{name} must be a finite number {bound}{what}, got {value!r}")
     return float(value)
 
 
@@ -70,9 +85,10 @@ def check_positive_int(name: str, value: object) -> int:
     return int(value)
 
 
-def check_non_negative_int(name: str, value: object) -> int:
+def check_non_negative_int(name: str, value: object, meaning: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        what = f" ({meaning})" if meaning else ""
+        raise ValueError(f"{name} must be a non-negative integer{what}, got {value!r}")
     return int(value)
 
 
@@ -120,6 +136,16 @@ def check_context_ids(name: str, ids: object, n_contexts: int) -> list[int]:
     return checked
 
 
+def check_mapping(name: str, value: object) -> dict[str, Any]:
+    """A dict of settings; None (or an empty dict) means none."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict of settings, got {type(value).__name__} "
+                        f"{value!r}")
+    return dict(value)
+
+
 def check_contexts(context: object) -> list[str]:
     """``context`` as a list of strings (a single string is one context)."""
     if context is None:
@@ -138,20 +164,48 @@ def context_segments(context: object, segs: Any = None, segs_rate: Any = None,
                      segs_compress: Any = None) -> list[list[Segment]]:
     """Contexts as lists of segments; plain strings become one segment each.
 
-    ``segs`` (llmlingua's ``context_segs``) cuts each context into pieces, with an optional
-    rate and compress flag per piece.
+    ``segs`` (llmlingua's ``context_segs``) cuts each context into pieces that must join
+    back to it, with an optional rate and compress flag per piece: every list must match
+    ``segs`` piece for piece, or the text would be replaced or lost.
     """
     texts = check_contexts(context)
     if segs is None:
+        if segs_rate is not None or segs_compress is not None:
+            raise ValueError("context_segs_rate and context_segs_compress describe the pieces "
+                             "of context_segs: pass context_segs too")
         return [[Segment(t)] for t in texts]
-    if len(segs) != len(texts):
-        raise ValueError(f"context_segs has {len(segs)} entries for {len(texts)} contexts")
-    result = []
-    for i, pieces in enumerate(segs):
-        rates = segs_rate[i] if segs_rate is not None else [None] * len(pieces)
-        flags = segs_compress[i] if segs_compress is not None else [True] * len(pieces)
-        for p, piece in enumerate(pieces):
-            check_text(f"context_segs[{i}][{p}]", piece)
-        result.append([Segment(p, None if r is None else check_rate(
-            f"context_segs_rate[{i}]", r), bool(f)) for p, r, f in zip(pieces, rates, flags)])
-    return result
+    pieces = _segment_lists("context_segs", segs, texts, None)
+    rates = _segment_lists("context_segs_rate", segs_rate, texts, pieces)
+    flags = _segment_lists("context_segs_compress", segs_compress, texts, pieces)
+    for i, (text, parts) in enumerate(zip(texts, pieces)):
+        for p, piece in enumerate(parts):
+            check_str(f"context_segs[{i}][{p}]", piece)
+        if "".join(parts) != text:
+            raise ValueError(f"context_segs[{i}] does not join back to context[{i}]: the "
+                             f"pieces must be the context cut into consecutive parts")
+    return [[Segment(p, None if r is None else check_rate(f"context_segs_rate[{i}][{k}]", r),
+                     bool(f)) for k, (p, r, f) in enumerate(zip(parts, rs, fs))]
+            for i, (parts, rs, fs) in enumerate(zip(pieces, rates, flags))]
+
+
+def _segment_lists(name: str, value: Any, texts: list[str],
+                   pieces: list[list[str]] | None) -> list[list[Any]]:
+    """``value`` as one list per context, each as long as that context's pieces (None: one
+    default per piece)."""
+    if value is None:
+        default = None if name == "context_segs_rate" else True
+        return [[default] * len(p) for p in pieces or []]
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list with one list per context, got "
+                        f"{type(value).__name__}")
+    if len(value) != len(texts):
+        raise ValueError(f"{name} has {len(value)} entries for {len(texts)} contexts")
+    lists = []
+    for i, entry in enumerate(value):
+        if isinstance(entry, (str, bytes)) or not isinstance(entry, (list, tuple)):
+            raise TypeError(f"{name}[{i}] must be a list, got {type(entry).__name__}")
+        if pieces is not None and len(entry) != len(pieces[i]):
+            raise ValueError(f"{name}[{i}] has {len(entry)} entries for the "
+                             f"{len(pieces[i])} pieces of context_segs[{i}]")
+        lists.append(list(entry))
+    return lists

@@ -1,6 +1,6 @@
 """Compress the string values of a JSON object, key by key, and return valid JSON.
 
-``json_config`` gives each top-level key (all optional):
+``json_config`` gives each top-level key (all optional; a key the data lacks is an error):
 
 * ``rate``: keep fraction for its text (default: the global rate);
 * ``compress``: False keeps the value verbatim;
@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 from ..budget import (apply_context_budget, blended_rate, rate_for_target, reorder,
                       select_contexts)
-from ..errors import LLMLingstralError
+from ..errors import InvalidArgumentError, LLMLingstralError
 from ..prompt import Segment, result_dict
 from ..settings import settings_from
 from ..validate import check_rate, check_target, check_text
@@ -157,6 +157,16 @@ def _check_data(json_data: Any) -> dict[str, Any]:
     return {str(k): v for k, v in json_data.items()}
 
 
+def _check_config_keys(data: dict[str, Any], configs: dict[str, KeyConfig]) -> None:
+    """A configured key missing from the data is a typo that would silently not apply
+    (llmlingua asserts both key sets are equal; keys left out of the config take the
+    defaults here)."""
+    unknown = [key for key in configs if key not in data]
+    if unknown:
+        raise InvalidArgumentError(f"json_config names key(s) {unknown} that json_data does not "
+                                   f"have; its keys are {list(data)}")
+
+
 def _check_type(key: str, value: Any, config: KeyConfig) -> None:
     if config.value_type is None:
         return
@@ -190,6 +200,7 @@ def compress_json(compressor: SegmentCompressor, json_data: Mapping[str, Any] | 
     """
     settings = settings_from(JsonSettings, locals())
     data, configs = _check_data(json_data), load_json_config(json_config)
+    _check_config_keys(data, configs)
     for key, value in data.items():
         _check_type(key, value, configs.get(key, KeyConfig()))
     check_rate("rate", rate)
@@ -255,9 +266,21 @@ def _compress_leaves(compressor: SegmentCompressor, leaves: list[_Leaf], questio
     if set(by_id) - set(range(len(leaves))):
         raise LLMLingstralError(f"compression returned texts for unknown JSON strings "
                                 f"{sorted(set(by_id) - set(range(len(leaves))))}")
-    outputs = [by_id.get(i, "") for i in range(len(leaves))]
-    return [text[len(p):].strip() if text.startswith(p) else text.strip()
-            for p, text in zip(prefixes, outputs)]
+    return [_without_label(by_id.get(i), p) for i, p in enumerate(prefixes)]
+
+
+def _without_label(compressed: str | None, prefix: str) -> str:
+    """A leaf's compressed text less the protected ``key: `` label it was scored with.
+
+    The label is kept verbatim, but the space after it goes when the value is dropped or
+    when a method rejoins words, so it is matched without that space.
+    """
+    if compressed is None:
+        return ""
+    text, label = compressed.strip(), prefix.strip()
+    if not text.startswith(label):
+        raise LLMLingstralError(f"the compressed JSON string lost its label {label!r}")
+    return text[len(label):].strip()
 
 
 def _filter_pairs(compressor: SegmentCompressor, data: dict[str, Any],

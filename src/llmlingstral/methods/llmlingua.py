@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -21,9 +21,11 @@ from ..prompt import (CONTEXT_SEPARATOR, CompressionOutcome, Segment, context_te
 from ..ranking.base import Ranker
 from ..ranking.perplexity import PerplexityRanker, parse_condition, perplexity_condition
 from ..scoring.causal import CausalScorer, ContrastiveStream
+from ..settings import INTERNAL
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer
-from ..validate import check_choice, check_context_ids, check_positive_int
+from ..validate import (check_choice, check_context_ids, check_finite, check_non_negative_int,
+                        check_optional_count, check_positive_int, check_string_list)
 from .steps import Steps, run_or_defer
 from .token_level import token_level_steps
 
@@ -31,7 +33,11 @@ from .token_level import token_level_steps
 @dataclass
 class LLMLinguaSettings:
     """Every option of ``compress_prompt`` that the LLMLingua path reads, with the public
-    names and defaults (the one declaration; ``compress_prompt`` repeats it)."""
+    names and defaults (the one declaration; ``compress_prompt`` repeats it).
+
+    ``force_tokens`` and ``force_reserve_digit`` are LLMLingua-2 options in llmlingua,
+    which ignores them here; this path keeps the words they name in the token-level pass.
+    """
 
     rate: float = 0.5
     target_token: float = -1
@@ -57,13 +63,28 @@ class LLMLinguaSettings:
     concate_question: bool = True
     strict_preserve_uncompressed: bool = True
     show_progress: bool | None = None
+    # llmlingua's LLMLingua-2 options, which compress_prompt takes through its keywords.
+    force_tokens: Sequence[str] = field(default=(), metadata=INTERNAL)
+    force_reserve_digit: bool = field(default=False, metadata=INTERNAL)
 
     def validate(self) -> None:
         """Raise ValueError/TypeError naming the bad option (rate and target are checked by
         the caller through :mod:`..validate`)."""
         check_positive_int("iterative_size", self.iterative_size)
+        self.force_tokens = check_string_list("force_tokens", self.force_tokens)
         check_choice("reorder_context", self.reorder_context, ("original", "sort", "two_stage"))
         parse_condition(self.condition_in_question)
+        check_optional_count("force_context_number", self.force_context_number,
+                             "how many contexts to keep besides the forced ones")
+        for name in ("keep_first_sentence", "keep_last_sentence", "keep_sentence_number"):
+            check_non_negative_int(name, getattr(self, name), "a number of sentences")
+        check_finite("high_priority_bonus", self.high_priority_bonus, allow_zero=True,
+                     meaning="the score added to protected sentences")
+        check_finite("token_budget_ratio", self.token_budget_ratio, allow_zero=True,
+                     meaning="the sentence filter's budget as a multiple of the target")
+        check_finite("dynamic_context_compression_ratio",
+                     self.dynamic_context_compression_ratio, allow_zero=True, maximum=1,
+                     meaning="the spread of keep rates from the best to the worst context")
 
 
 @dataclass
@@ -240,4 +261,6 @@ def _token_level(scorer, contexts, instruction, question, settings, target, delt
     return (yield from token_level_steps(stream, tokenizer, contexts, target,
                                          iterative_size=settings.iterative_size,
                                          keep_split=settings.keep_split, context_deltas=deltas,
-                                         show_progress=settings.show_progress))
+                                         show_progress=settings.show_progress,
+                                         force_tokens=settings.force_tokens,
+                                         force_reserve_digit=settings.force_reserve_digit))

@@ -21,13 +21,14 @@ import numpy as np
 
 from ..budget import (aim, context_target, keep_fixed_rates, keep_within, lingua2_context_budget,
                       select_contexts, select_top_contexts, target_tokens)
+from ..errors import InvalidArgumentError, UnsupportedOptionError
 from ..prompt import (CONTEXT_SEPARATOR, DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, CompressionOutcome,
                       Segment, context_text, join_contexts, join_prompt)
 from ..ranking.base import Ranker
 from ..scoring.classifier import TOKEN_TO_WORD, TokenClassifier, WordScores
 from ..settings import INTERNAL
 from ..text.words import SPACE, join_kept, split_words
-from ..validate import (check_choice, check_context_ids, check_count_or_unset,
+from ..validate import (check_context_ids, check_count_or_unset,
                         check_non_negative_int, check_probability, check_rate, check_string_list,
                         check_target, check_text)
 
@@ -42,8 +43,11 @@ class LLMLingua2Settings:
     Beyond llmlingua: ``keep_threshold`` (keep words with p(keep) >= it, ignoring rate),
     ``strict_preserve_uncompressed`` (a context holding a ``compress=False`` segment
     survives the context filter) and, set by the compressor, ``max_force_token`` (the limit
-    on ``force_tokens``) and ``concate_question`` (False: the question conditions ranking
-    but is left out of the result and its budget, as in ``compress_prompt``).
+    on ``force_tokens``), ``concate_question`` (False: the question conditions ranking
+    but is left out of the result and its budget, as in ``compress_prompt``) and
+    ``with_instruction_and_question``: False is llmlingua 0.2.2's LLMLingua-2 result, the
+    compressed contexts alone (the question only guides a ranker chosen by name);
+    ``compress_prompt_llmlingua2`` sets it to keep the instruction and question around them.
     """
 
     rate: float = 0.5
@@ -66,6 +70,7 @@ class LLMLingua2Settings:
     strict_preserve_uncompressed: bool = True
     max_force_token: int = field(default=100, metadata=INTERNAL)
     concate_question: bool = field(default=True, metadata=INTERNAL)
+    with_instruction_and_question: bool = field(default=False, metadata=INTERNAL)
 
     def validate(self) -> None:
         """Raise ValueError/TypeError naming the bad setting and what to pass instead."""
@@ -74,11 +79,13 @@ class LLMLingua2Settings:
         check_target("context_level_target_token", self.context_level_target_token)
         check_rate("context_level_rate", self.context_level_rate)
         check_count_or_unset("target_context", self.target_context, "a number of contexts to keep")
-        check_choice("token_to_word", self.token_to_word, TOKEN_TO_WORD)
+        if self.token_to_word not in TOKEN_TO_WORD:  # llmlingua: NotImplementedError
+            raise UnsupportedOptionError(f"token_to_word must be one of {list(TOKEN_TO_WORD)}, "
+                                         f"got {self.token_to_word!r}")
         self.force_tokens = check_string_list("force_tokens", self.force_tokens)
         self.chunk_end_tokens = check_string_list("chunk_end_tokens", self.chunk_end_tokens)
-        if len(self.force_tokens) > self.max_force_token:
-            raise ValueError(
+        if len(self.force_tokens) > self.max_force_token:  # llmlingua: an assert
+            raise InvalidArgumentError(
                 f"{len(self.force_tokens)} force_tokens given, at most {self.max_force_token} "
                 f"are allowed; pass fewer, or raise llmlingua2_config['max_force_token']")
         if self.keep_threshold is not None:
@@ -136,8 +143,9 @@ def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
     settings.validate()
     tokenizer = classifier.tokenizer
     texts = [context_text(c) for c in contexts]
-    if not any(t.strip() for t in texts) and not (instruction.strip() or question.strip()):
-        raise ValueError("the prompt is empty: pass a non-empty context to compress")
+    rank_question = question
+    if not settings.with_instruction_and_question:
+        instruction = question = ""
     origin_prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts), question)
     origin = tokenizer.count(origin_prompt)
     threshold_mode = settings.keep_threshold is not None
@@ -154,7 +162,7 @@ def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
         fixed -= tokenizer.count(question)
     budget = context_target(target, fixed, required=not threshold_mode)
     forced_ids = _forced_context_ids(settings, contexts)
-    kept_ids, scored = _coarse(classifier, contexts, texts, question, settings, forced_ids,
+    kept_ids, scored = _coarse(classifier, contexts, texts, rank_question, settings, forced_ids,
                                ranker, budget, threshold_mode)
     keep = _fine(scored, settings, budget, threshold_mode, tokenizer, instruction,
                  shown_question, fixed)
@@ -221,6 +229,16 @@ def _coarse(classifier, contexts, texts, question, settings, forced_ids, ranker,
     if scored is None:
         return kept, _score(classifier, contexts, kept, settings)
     return kept, [scored[i] for i in kept]
+
+
+def rank_by_keep_probability(classifier: TokenClassifier, texts: Sequence[str]
+                             ) -> list[tuple[int, float]]:
+    """``[(index, mean keep-probability)]`` of ``texts``, best first: LLMLingua-2's own
+    context ranking, which needs no question."""
+    contexts = [[Segment(t)] for t in texts]
+    scored = _score(classifier, contexts, range(len(texts)), LLMLingua2Settings())
+    means = [_mean_probability(c) for c in scored]
+    return sorted(((i, m) for i, m in enumerate(means)), key=lambda pair: (-pair[1], pair[0]))
 
 
 def _mean_probability(context: _Context) -> float:

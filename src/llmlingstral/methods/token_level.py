@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from ..budget import unit_quotas
 from ..prompt import CONTEXT_SEPARATOR, Segment
-from ..text.units import Units, owner_of_tokens, split_units
+from ..text.units import Units, owner_of_tokens, protected_units, split_units
 from ..tokenization import MistralTextTokenizer
 from .steps import Steps, run_steps
 
@@ -55,26 +55,31 @@ def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
                          contexts: Sequence[Sequence[Segment]], target_tokens: float, *,
                          iterative_size: int = 200, keep_split: bool = False,
                          context_deltas: Sequence[float] | None = None,
-                         show_progress: bool | None = None) -> list[str]:
+                         show_progress: bool | None = None, force_tokens: Sequence[str] = (),
+                         force_reserve_digit: bool = False) -> list[str]:
     """Compress ``contexts`` to about ``target_tokens`` tokens in all; returns each context's text.
 
     ``context_deltas`` shifts each context's keep rate around the global one
-    (LongLLMLingua's dynamic compression ratio).
+    (LongLLMLingua's dynamic compression ratio). Words touching one of ``force_tokens``,
+    and with ``force_reserve_digit`` words holding a digit, are always kept.
     """
     return run_steps(token_level_steps(stream, tokenizer, contexts, target_tokens,
                                        iterative_size=iterative_size, keep_split=keep_split,
                                        context_deltas=context_deltas,
-                                       show_progress=show_progress))
+                                       show_progress=show_progress, force_tokens=force_tokens,
+                                       force_reserve_digit=force_reserve_digit))
 
 
 def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
                       contexts: Sequence[Sequence[Segment]], target_tokens: float, *,
                       iterative_size: int = 200, keep_split: bool = False,
                       context_deltas: Sequence[float] | None = None,
-                      show_progress: bool | None = None) -> Steps[list[str]]:
+                      show_progress: bool | None = None, force_tokens: Sequence[str] = (),
+                      force_reserve_digit: bool = False) -> Steps[list[str]]:
     """:func:`compress_token_level` one window at a time: yields ``(stream, ids)`` and
     expects the scores of ``ids`` sent back (see :mod:`.steps`)."""
-    layout = _build_layout(tokenizer, contexts, keep_split)
+    protect = _Protection(tuple(force_tokens), bool(force_reserve_digit))
+    layout = _build_layout(tokenizer, contexts, keep_split, protect)
     deltas = np.zeros(len(contexts)) if context_deltas is None else np.asarray(context_deltas)
     quota = unit_quotas(layout.cost, layout.forced, layout.fixed_rate,
                         deltas[layout.context_of_unit], float(target_tokens))
@@ -86,8 +91,14 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
 # --------------------------------------------------------------------------- layout
 
 
+@dataclass(frozen=True)
+class _Protection:
+    phrases: tuple[str, ...] = ()
+    digits: bool = False
+
+
 def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[Segment]],
-                  keep_split: bool) -> _Layout:
+                  keep_split: bool, protect: _Protection = _Protection()) -> _Layout:
     pieces, starts, ends, separator, context_of_unit, forced, fixed_rate = [], [], [], [], [], [], []
     group, context_starts, offset = [], [], 0
     n_groups = len(contexts)  # groups 0..n-1: each context's free text
@@ -101,7 +112,8 @@ def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[S
         context_of_unit.extend([context] * len(units))
         # A whitespace-only unit ends a segment; dropping it would glue two words together.
         blank = np.array([text[a:b].isspace() for a, b in zip(units.starts, units.ends)], dtype=bool)
-        forced.extend((units.separator | blank | is_forced).tolist())
+        protected = protected_units(text, units, protect.phrases, protect.digits)
+        forced.extend((units.separator | blank | protected | is_forced).tolist())
         fixed_rate.extend([np.nan if rate is None else rate] * len(units))
         group.extend([budget_group] * len(units))
 

@@ -125,7 +125,17 @@ def _hub_offline() -> bool:
 
 
 def choose_device(device_map: Any) -> tuple[torch.device, Any]:
-    """The device to run on and the ``device_map`` to hand to transformers (or None)."""
+    """The device to run on and the ``device_map`` to hand to transformers (or None).
+
+    None and an empty mapping mean "not given" (the default, ``"auto"``).
+    """
+    if isinstance(device_map, bool) or not isinstance(
+            device_map, (str, Mapping, torch.device, int, type(None))):
+        raise TypeError(f"device_map must be a device name such as 'cpu', 'cuda' or 'auto', a "
+                        f"torch.device or a transformers device map (dict), got "
+                        f"{type(device_map).__name__} {device_map!r}")
+    if isinstance(device_map, int):
+        device_map = torch.device("cuda", device_map)
     if isinstance(device_map, Mapping) and device_map:  # an empty map means "not given"
         return (torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")), \
             dict(device_map)

@@ -2,7 +2,8 @@
 
 Names: ``llmlingua`` and ``longllmlingua`` (the compressor's own perplexity, built by the
 caller), ``bm25``, ``gzip``, ``hybrid`` (bm25 fused with the compressor's LongLLMLingua
-scores), ``e5-mistral``, ``mistral-embed`` and ``mistral-rerank``.
+scores), ``e5-mistral`` (also
+``mistral``), ``mistral-embed`` and ``mistral-rerank``.
 llmlingua's third-party rankers map to their Mistral replacement with a DeprecationWarning.
 
 Rankers read their settings from the compressor's ``open_api_config`` mapping:
@@ -24,11 +25,10 @@ Rankers read their settings from the compressor's ``open_api_config`` mapping:
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 from typing import Any, Callable, MutableMapping, Mapping
 
+from ..errors import caller_stacklevel
 from ..models.loader import LoadedModel, load_model
 from .base import Ranker
 
@@ -40,18 +40,8 @@ LEGACY_RANK_METHODS = {
     "jinza": "e5-mistral", "bge_reranker": "mistral-rerank", "cohere": "mistral-rerank",
     "openai": "mistral-embed", "voyageai": "mistral-embed",
 }
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
-
-
-def _caller_stacklevel() -> int:
-    """The ``stacklevel`` of the first frame outside this package, seen from the function
-    that calls this one (so a warning points at the user's line)."""
-    frame, level = sys._getframe(2), 2
-    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(
-            _PACKAGE_DIR):
-        frame, level = frame.f_back, level + 1
-    return level
+# Short names accepted without a warning.
+RANK_METHOD_ALIASES = {"mistral": "e5-mistral"}
 
 
 def resolve_rank_method(name: object, *, stacklevel: int | None = None) -> str:
@@ -71,10 +61,12 @@ def resolve_rank_method(name: object, *, stacklevel: int | None = None) -> str:
                       f"uses its Mistral replacement {replacement!r}. Pass "
                       f"rank_method={replacement!r} to silence this warning.",
                       DeprecationWarning,
-                      stacklevel=_caller_stacklevel() if stacklevel is None else stacklevel + 1)
+                      stacklevel=caller_stacklevel() if stacklevel is None else stacklevel + 1)
         return replacement
     if key in RANK_METHODS:
         return key
+    if key in RANK_METHOD_ALIASES:
+        return RANK_METHOD_ALIASES[key]
     if key.replace("_", "-") in RANK_METHODS:  # e5_mistral, mistral_embed, mistral_rerank
         return key.replace("_", "-")
     raise ValueError(f"unknown rank_method {name!r}; valid: {', '.join(RANK_METHODS)} "
