@@ -484,7 +484,8 @@ def test_page_shows_kept_and_dropped_words_in_headless_chromium(service):
         # a bad request shows the service's message
         browser.find_element(By.ID, "documents").clear()
         browser.find_element(By.ID, "question").clear()
-        Select(browser.find_element(By.ID, "method")).select_by_value("llmlingua2")
+        browser.find_element(By.ID, "prompt").send_keys("<llmlingua, rate=0.3>never closed")
+        Select(browser.find_element(By.ID, "method")).select_by_value("structured")
         browser.find_element(By.ID, "submit").click()
         alert = wait.until(ready.visibility_of_element_located((By.ID, "error")))
         assert alert.text.startswith("422: ")
