@@ -128,7 +128,7 @@ def test_compress_requests_reports_each_failure(nano_lingua2):
     from llmlingstral.batch import compress_requests
 
     outcomes = compress_requests(nano_lingua2, [{"context": "kept as it is", "rate": 1.0},
-                                                {"context": "some text", "rate": 0},
+                                                {"context": "text", "rate": 3},
                                                 {"context": SCRIPTS[2], "rate": 0.5}])
     assert outcomes[0]["compressed_prompt"] == "kept as it is"
     assert isinstance(outcomes[1], ValueError) and "rate" in str(outcomes[1])

@@ -163,7 +163,9 @@ def test_top_within_rounds_at_the_budget_edge():
     costs = np.array([2.0, 3.0, 1.0])
     everything = np.ones(3, dtype=bool)
     assert budget.top_within(probs, costs, everything, 5).tolist() == [True, True, False]
-    assert budget.top_within(probs, costs, everything, 4.999).tolist() == [True, False, False]
+    # The item that does not fit is skipped; a cheaper, less probable one fills the rest.
+    assert budget.top_within(probs, costs, everything, 4.999).tolist() == [True, False, True]
+    assert budget.top_within(probs, costs, everything, 2.5).tolist() == [True, False, False]
     assert budget.top_within(probs, costs, everything, 6).tolist() == [True, True, True]
     assert not budget.top_within(probs, costs, everything, 0).any()
     assert not budget.top_within(probs, costs, np.zeros(3, dtype=bool), 10).any()

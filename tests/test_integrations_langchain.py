@@ -56,9 +56,7 @@ def test_every_document_keeps_its_metadata_and_id(nano):
 
 @pytest.mark.parametrize("rate", [0.3, 0.6])
 def test_the_rate_is_met_over_the_documents(nano, rate):
-    # LLMLingua's word pass keeps a text written without spaces whole or not at all, so the
-    # rate is checked on scripts with spaces (LLMLingua-2 is checked on all of them below).
-    inputs = [d for d in _documents() if " " in d.page_content]
+    inputs = _documents()  # scripts written without spaces included
     outputs = LLMLingstralCompressor(compressor=nano, rate=rate).compress_documents(inputs, QUERY)
     achieved = _tokens(nano, [d.page_content for d in outputs]) / \
         _tokens(nano, [d.page_content for d in inputs])
@@ -96,7 +94,7 @@ def test_sync_and_async_agree(nano):
 
 
 def test_llmlingua2_by_model_name(nano_lingua2):
-    component = LLMLingstralCompressor(model_name="nano-lingua2", device_map="cpu", rate=0.5,
+    component = LLMLingstralCompressor(model_name="nano-lingua2", device_map="cpu", rate=0.4,
                                        rank_method="gzip", order="rank")
     assert component.compressor.classifier is not None
     inputs = _documents()
@@ -105,7 +103,7 @@ def test_llmlingua2_by_model_name(nano_lingua2):
     _assert_identity(inputs, outputs)
     achieved = _tokens(nano_lingua2, [d.page_content for d in outputs]) / \
         _tokens(nano_lingua2, [d.page_content for d in inputs])
-    assert abs(achieved - 0.5) <= 0.05
+    assert abs(achieved - 0.4) <= 0.05
 
 
 class KeywordRetriever(BaseRetriever):

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from llmlingstral import PromptCompressor
+from llmlingstral.text.scripts import has_unspaced
 from llmlingstral.text.sentences import split_sentences
 from llmlingstral.text.units import split_units
 from texts import documents, stdlib_prose
@@ -92,8 +93,13 @@ def test_sentence_filter_runs_and_keeps_first_sentences(compressor):
 def test_multibyte_characters_are_never_split(compressor):
     text = " ".join(["東京は日本の首都です。", "Les élèves étudient à l'école.", "😀🎉👍🏽"] * 60)
     result = compressor.compress_prompt(text, rate=0.4)
-    assert "\ufffd" not in result["compressed_prompt"]
-    assert is_subsequence(words(result["compressed_prompt"]), words(text))
+    output = result["compressed_prompt"]
+    assert "\ufffd" not in output
+    assert is_subsequence(list(output), list(text))
+    # Words written apart stay whole; Japanese may be cut, but never inside a character.
+    spaced = [w for w in words(output) if not has_unspaced(w)]
+    assert is_subsequence(spaced, [w for w in words(text) if not has_unspaced(w)])
+    assert "\U0001f3fd" not in output.replace("\U0001f44d\U0001f3fd", "")
 
 
 def test_control_token_text_is_compressed_as_text(compressor):

@@ -254,7 +254,12 @@ def unit_quotas(cost: np.ndarray, forced: np.ndarray, fixed_rate: np.ndarray,
 
 def top_within(probs: np.ndarray, costs: np.ndarray, eligible: np.ndarray,
                budget: float) -> np.ndarray:
-    """The most probable eligible items whose summed cost fits ``budget`` (ties: earlier)."""
+    """The most probable eligible items whose summed cost fits ``budget`` (ties: earlier).
+
+    Items are taken best first; one that does not fit is skipped and cheaper ones after it
+    may still fill what is left, so words of many tokens (compounds, long numbers) do not
+    leave the budget short.
+    """
     chosen = np.zeros(len(probs), dtype=bool)
     candidates = np.flatnonzero(eligible)
     if budget <= 0 or len(candidates) == 0:
@@ -263,6 +268,14 @@ def top_within(probs: np.ndarray, costs: np.ndarray, eligible: np.ndarray,
     spent = np.cumsum(costs[order])
     count = int(np.searchsorted(spent, budget + _EPSILON, side="right"))
     chosen[order[:count]] = True
+    left = budget - (float(spent[count - 1]) if count else 0.0)
+    rest = order[count + 1:]
+    for item in rest[costs[rest] <= left + _EPSILON]:
+        if left < 1 - _EPSILON:
+            break
+        if costs[item] <= left + _EPSILON:
+            chosen[item] = True
+            left -= float(costs[item])
     return chosen
 
 

@@ -4,8 +4,11 @@
 ``<llmlingua, compress=False>text</llmlingua>`` keeps it verbatim; ``<llmlingua>text</llmlingua>``
 and untagged text follow the global rate. Attributes may come in any order, separated by
 commas or spaces. Segment text may contain ``<`` and any other markup: only ``<llmlingua...>``
-and ``</llmlingua>`` are tags. Tags do not nest; a tag left open, closed twice or nested, and
-an unknown or malformed attribute, raise a ValueError that says where.
+and ``</llmlingua>`` are tags. Tags do not nest; a tag left open, closed twice or nested, a
+``<llmlingua`` or ``</llmlingua`` without its closing ``>``, and an unknown or malformed
+attribute, raise a ValueError that says where. Every entry point that reads tags
+(``compress_prompt``, ``compress_prompt_llmlingua2``, ``structured_compress_prompt``) reads
+them here, so the same text gets the same answer on every path.
 
 The one parser of these tags, for every method.
 """
@@ -19,6 +22,7 @@ from typing import Sequence
 from .prompt import Segment
 
 _TAG = re.compile(r"<(/?)llmlingua\b([^<>]*)>", re.IGNORECASE)
+_TAG_START = re.compile(r"</?llmlingua\b", re.IGNORECASE)
 _ATTRIBUTE = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s,]+)\s*")
 _TRUE, _FALSE = {"true", "1", "yes"}, {"false", "0", "no"}
 
@@ -27,6 +31,7 @@ def parse_tags(text: str, *, where: str = "context") -> list[Segment]:
     """Split a tagged context into segments; joining their texts gives the untagged text."""
     if not isinstance(text, str):
         raise TypeError(f"{where} must be a str, got {type(text).__name__}")
+    _check_tag_ends(text, where)
     segments: list[Segment] = []
     open_tag: tuple[int, float | None, bool] | None = None  # (position, rate, compress)
     cursor = 0
@@ -56,6 +61,16 @@ def parse_tags(text: str, *, where: str = "context") -> list[Segment]:
                          f"closed; add </llmlingua>")
     _append(segments, text[cursor:], None, True)
     return _shift_trailing_space(segments)
+
+
+def _check_tag_ends(text: str, where: str) -> None:
+    """Every ``<llmlingua`` / ``</llmlingua`` must be a whole tag, ended by ``>``."""
+    whole = {match.start() for match in _TAG.finditer(text)}
+    for start in _TAG_START.finditer(text):
+        if start.start() not in whole:
+            raise ValueError(f"{where}: the tag {text[start.start():start.start() + 30]!r}... "
+                             f"at character {start.start()} has no closing '>'; write e.g. "
+                             f"<llmlingua, compress=False>text</llmlingua>")
 
 
 def _shift_trailing_space(segments: list[Segment]) -> list[Segment]:
@@ -126,8 +141,8 @@ def _parse_bool(value: str, where: str, position: int) -> bool:
 
 
 def has_tags(text: str) -> bool:
-    """Whether ``text`` holds an ``<llmlingua`` tag."""
-    return "<llmlingua" in text.lower()
+    """Whether ``text`` holds an ``<llmlingua`` or ``</llmlingua`` tag, whole or broken."""
+    return _TAG_START.search(text) is not None
 
 
 def parse_context_tags(contexts: Sequence[Sequence[Segment]]) -> list[list[Segment]]:

@@ -23,6 +23,7 @@ from typing import Sequence
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, processors
 
 from .errors import LLMLingstralError
+from .validate import check_unicode
 
 SPIECE_UNDERLINE = "\u2581"
 
@@ -161,7 +162,7 @@ class MistralTextTokenizer:
 def _check_text(text: object) -> str:
     if not isinstance(text, str):
         raise TypeError(f"expected text as str, got {type(text).__name__}")
-    return text
+    return check_unicode("the text", text)
 
 
 # --------------------------------------------------------------------------- builders

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from typing import Any, Mapping, Sequence
 
 from .errors import InvalidArgumentError
 from .prompt import Segment
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _is_number(value: object) -> bool:
@@ -31,7 +34,23 @@ def check_str(name: str, value: object) -> str:
     """A string argument that must be given (None is a mistake)."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a str, got {type(value).__name__}")
-    return value
+    return check_unicode(name, value)
+
+
+def check_unicode(name: str, text: str) -> str:
+    """``text`` if it is valid Unicode: a lone surrogate (text decoded with
+    ``errors='surrogateescape'``, or a broken UTF-16 pair) is a ValueError.
+
+    Such text cannot be encoded as UTF-8, so no tokenizer can read it; rather than drop or
+    replace the character behind the caller's back, the call is refused.
+    """
+    found = _SURROGATE.search(text)
+    if found is not None:
+        raise ValueError(
+            f"{name} holds a lone surrogate (U+{ord(found.group()):04X}) at character "
+            f"{found.start()}, which is not valid Unicode text; remove it, or decode the input "
+            f"with errors='replace'")
+    return text
 
 
 def check_rate(name: str, value: object) -> float:
@@ -151,12 +170,13 @@ def check_contexts(context: object) -> list[str]:
     if context is None:
         return []
     if isinstance(context, str):
-        return [context]
+        return [check_unicode("context", context)]
     if not isinstance(context, (list, tuple)):
         raise TypeError(f"context must be a str or a list of str, got {type(context).__name__}")
     for i, c in enumerate(context):
         if not isinstance(c, str):
             raise TypeError(f"context[{i}] must be a str, got {type(c).__name__}")
+        check_unicode(f"context[{i}]", c)
     return list(context)
 
 

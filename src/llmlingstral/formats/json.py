@@ -11,7 +11,8 @@
 Only text is compressed: every string inside a value (nested lists and objects included),
 each scored with its key as context. Numbers, booleans and null are never changed, and the
 structure is rebuilt around the compressed strings, so the result is always valid JSON
-(list items that compress to nothing are dropped). With ``use_keyvalue_level_filter``
+(list items that compress to nothing are dropped). Objects nested deeper than
+:data:`MAX_DEPTH` levels are refused with a ValueError. With ``use_keyvalue_level_filter``
 whole pairs are first ranked (``rank_method``, question-aware where it can be) and kept
 within the budget.
 """
@@ -32,6 +33,8 @@ from ..settings import settings_from
 from ..validate import check_rate, check_target, check_text
 from .protocol import SegmentCompressor
 
+# Deepest nesting accepted: far beyond real documents, well within Python's recursion limit.
+MAX_DEPTH = 100
 VALUE_TYPES = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,),
                "list": (list, tuple), "tuple": (list, tuple), "dict": (dict,)}
 _CONFIG_FIELDS = {"rate", "compress", "value_type", "pair_remove"}
@@ -147,6 +150,10 @@ def _check_data(json_data: Any) -> dict[str, Any]:
             json_data = json.loads(json_data)
         except json.JSONDecodeError as error:
             raise ValueError(f"json_data is a string but not valid JSON: {error}") from error
+        except RecursionError as error:
+            raise ValueError(f"json_data is nested too deeply to read; at most {MAX_DEPTH} "
+                             f"levels are supported") from error
+    _check_depth(json_data)
     if not isinstance(json_data, Mapping):
         raise TypeError(f"json_data must be a JSON object (dict), got "
                         f"{type(json_data).__name__}")
@@ -165,6 +172,23 @@ def _check_config_keys(data: dict[str, Any], configs: dict[str, KeyConfig]) -> N
     if unknown:
         raise InvalidArgumentError(f"json_config names key(s) {unknown} that json_data does not "
                                    f"have; its keys are {list(data)}")
+
+
+def _check_depth(data: Any) -> None:
+    """Refuse objects nested deeper than MAX_DEPTH (walked without recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children = node.values()
+        elif isinstance(node, (list, tuple)):
+            children = node
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise ValueError(f"json_data is nested more than {MAX_DEPTH} levels deep; flatten "
+                             f"it, or pass the deep part as a JSON string value")
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _check_type(key: str, value: Any, config: KeyConfig) -> None:

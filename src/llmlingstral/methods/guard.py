@@ -15,6 +15,8 @@ import copy
 import re
 from typing import Any, Literal, Mapping, Sequence
 
+from ..validate import check_unicode
+
 Placement = Literal["append", "separate"]
 PLACEMENTS: tuple[str, ...] = ("append", "separate")
 INTENT_FIELD = "{intent}"
@@ -90,7 +92,7 @@ def message_text(message: Mapping[str, Any], index: int) -> str:
     """The text of one message: the string content, or its text parts joined by newlines."""
     content = message.get("content")
     if isinstance(content, str):
-        return content
+        return check_unicode(f"messages[{index}]['content']", content)
     if isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
         return "\n".join(_part_text(part, index, k) for k, part in enumerate(content)
                          if _is_text_part(part, index, k))
@@ -110,7 +112,7 @@ def _part_text(part: Mapping[str, Any], index: int, k: int) -> str:
     if not isinstance(text, str):
         raise TypeError(f"messages[{index}]['content'][{k}]['text'] must be a str, got "
                         f"{type(text).__name__}")
-    return text
+    return check_unicode(f"messages[{index}]['content'][{k}]['text']", text)
 
 
 def user_turns(messages: Sequence[Mapping[str, Any]]) -> list[int]:

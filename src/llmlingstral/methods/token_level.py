@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from ..budget import unit_quotas
 from ..prompt import CONTEXT_SEPARATOR, Segment
+from ..text.scripts import ShiftedStarts, token_start_set
 from ..text.units import Units, owner_of_tokens, protected_units, split_units
 from ..tokenization import MistralTextTokenizer
 from .steps import Steps, run_steps
@@ -65,8 +66,8 @@ def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
     """
     return run_steps(token_level_steps(stream, tokenizer, contexts, target_tokens,
                                        iterative_size=iterative_size, keep_split=keep_split,
-                                       context_deltas=context_deltas,
-                                       show_progress=show_progress, force_tokens=force_tokens,
+                                       context_deltas=context_deltas, show_progress=show_progress,
+                                       force_tokens=force_tokens,
                                        force_reserve_digit=force_reserve_digit))
 
 
@@ -99,20 +100,25 @@ class _Protection:
 
 def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[Segment]],
                   keep_split: bool, protect: _Protection = _Protection()) -> _Layout:
-    pieces, starts, ends, separator, context_of_unit, forced, fixed_rate = [], [], [], [], [], [], []
+    starts, ends, separator, context_of_unit, forced, fixed_rate = [], [], [], [], [], []
     group, context_starts, offset = [], [], 0
     n_groups = len(contexts)  # groups 0..n-1: each context's free text
+    text = CONTEXT_SEPARATOR.join("".join(s.text for s in c) for c in contexts)
+    encoding = tokenizer.encode_with_offsets(text)
+    token_starts = token_start_set(encoding.offsets)
 
-    def add_units(text: str, context: int, is_forced: bool, rate: float | None, split: bool,
+    def add_units(piece: str, context: int, is_forced: bool, rate: float | None, split: bool,
                   budget_group: int):
-        units = split_units(text, keep_split=split)
+        units = split_units(piece, keep_split=split,
+                            token_starts=ShiftedStarts(token_starts, offset))
         starts.extend((units.starts + offset).tolist())
         ends.extend((units.ends + offset).tolist())
         separator.extend(units.separator.tolist())
         context_of_unit.extend([context] * len(units))
         # A whitespace-only unit ends a segment; dropping it would glue two words together.
-        blank = np.array([text[a:b].isspace() for a, b in zip(units.starts, units.ends)], dtype=bool)
-        protected = protected_units(text, units, protect.phrases, protect.digits)
+        blank = np.array([piece[a:b].isspace() for a, b in zip(units.starts, units.ends)],
+                         dtype=bool)
+        protected = protected_units(piece, units, protect.phrases, protect.digits)
         forced.extend((units.separator | blank | protected | is_forced).tolist())
         fixed_rate.extend([np.nan if rate is None else rate] * len(units))
         group.extend([budget_group] * len(units))
@@ -120,7 +126,6 @@ def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[S
     for c, segments in enumerate(contexts):
         if c:
             add_units(CONTEXT_SEPARATOR, c, True, None, False, c)
-            pieces.append(CONTEXT_SEPARATOR)
             offset += len(CONTEXT_SEPARATOR)
         context_starts.append(offset)
         for segment in segments:
@@ -129,14 +134,11 @@ def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[S
                 budget_group, n_groups = n_groups, n_groups + 1
             add_units(segment.text, c, not segment.compress, segment.rate, keep_split,
                       budget_group)
-            pieces.append(segment.text)
             offset += len(segment.text)
-    text = "".join(pieces)
     units = Units(np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64),
                   np.array(separator, dtype=bool))
-    encoding = tokenizer.encode_with_offsets(text)
-    token_starts = np.array([s for s, _ in encoding.offsets], dtype=np.int64)
-    unit_of_token = owner_of_tokens(units.starts, token_starts)
+    token_begin = np.array([s for s, _ in encoding.offsets], dtype=np.int64)
+    unit_of_token = owner_of_tokens(units.starts, token_begin)
     cost = np.bincount(unit_of_token, minlength=len(units)).astype(np.float64)
     return _Layout(text=text, units=units, context_of_unit=np.array(context_of_unit, dtype=np.int64),
                    cost=cost, forced=np.array(forced, dtype=bool),

@@ -22,6 +22,7 @@ import torch
 
 from ..errors import LLMLingstralError
 from ..models.loader import LoadedModel
+from ..text.scripts import token_start_set
 from ..text.words import Words, chunk_bounds, split_words, word_of_tokens
 from ..validate import check_positive_int
 from .batching import attention_limit, padded_batch
@@ -177,8 +178,9 @@ def _prepare(tokenizer, text: str, space_tokens: Sequence[str]):
     """Words of ``text``, its token ids, and the word of each token."""
     if not isinstance(text, str):
         raise TypeError(f"expected text as str, got {type(text).__name__}")
-    words = split_words(text, space_tokens=space_tokens)
     encoding = tokenizer.encode_with_offsets(text)
+    words = split_words(text, space_tokens=space_tokens,
+                        token_starts=token_start_set(encoding.offsets))
     starts = np.array([s for s, _ in encoding.offsets], dtype=np.int64)
     return words, encoding.ids, word_of_tokens(words, starts)
 

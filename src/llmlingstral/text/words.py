@@ -4,7 +4,9 @@ A text is cut at whitespace into chunks; each chunk's opening and closing punctu
 (brackets, quotes, ``. , ; : ! ?``) becomes a word of its own, so a classifier can drop a
 comma without dropping the word before it. Punctuation *inside* a chunk never splits it:
 numbers (``3.14``, ``1,000``), identifiers (``ord_8f3a``), URLs and e-mail addresses stay
-whole. The whitespace before a chunk belongs to the chunk and is written out only when one
+whole. In scripts written without spaces a word is a smaller piece of the run, cut by
+:mod:`.scripts` (tokenizer pieces snapped to whole characters when token offsets are
+given). The whitespace before a chunk belongs to the chunk and is written out only when one
 of its words is kept, so joining kept words never glues two words together.
 
 Character spans are exact, so token offsets map tokens onto words whatever the tokenizer.
@@ -14,10 +16,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Container, Sequence
 
 import numpy as np
 
+from .scripts import has_unspaced, split_span
 from .units import owner_of_tokens
 
 _CHUNK = re.compile(r"(\s*)(\S+)|\s+")
@@ -62,16 +65,20 @@ class Words:
         return self.role == SPACE
 
 
-def split_words(text: str, *, space_tokens: Sequence[str] = ()) -> Words:
+def split_words(text: str, *, space_tokens: Sequence[str] = (),
+                token_starts: Container[int] | None = None) -> Words:
     """Split ``text`` into words (see the module docstring).
 
     Whitespace runs holding one of ``space_tokens`` (e.g. ``"\\n"``) become SPACE words of
     their own, so they can be kept while the words around them are dropped.
+    ``token_starts`` (token start offsets, best as a set) make the pieces of unspaced
+    scripts whole tokens.
     """
     if not isinstance(text, str):
         raise TypeError(f"expected text as str, got {type(text).__name__}")
     spaces = [t for t in space_tokens if t and not t.strip()]
     rows: list[tuple[int, int, int, int, int]] = []
+    unspaced = has_unspaced(text)
     for number, match in enumerate(_CHUNK.finditer(text)):
         start, end = match.span()
         if match.group(2) is None:  # trailing whitespace
@@ -81,8 +88,23 @@ def split_words(text: str, *, space_tokens: Sequence[str] = ()) -> Words:
         if core_start > start and any(t in text[start:core_start] for t in spaces):
             rows.append((start, start, core_start, number, SPACE))
             start = core_start
-        rows.extend(_split_chunk(text, start, core_start, end, number))
+        chunk_rows = _split_chunk(text, start, core_start, end, number)
+        if unspaced:
+            chunk_rows = _split_unspaced(text, chunk_rows, token_starts)
+        rows.extend(chunk_rows)
     return _to_words(text, rows)
+
+
+def _split_unspaced(text: str, rows, token_starts: Container[int] | None):
+    """CORE words of a chunk cut into pieces where they hold an unspaced script."""
+    result = []
+    for span_start, word_start, end, number, role in rows:
+        if role != CORE:
+            result.append((span_start, word_start, end, number, role))
+            continue
+        for k, (a, b) in enumerate(split_span(text, word_start, end, token_starts)):
+            result.append((span_start if k == 0 else a, a, b, number, CORE))
+    return result
 
 
 def _split_chunk(text: str, span_start: int, start: int, end: int, number: int):
@@ -128,11 +150,13 @@ def join_kept(words: Words, keep: np.ndarray, *, strip_start: bool = True) -> st
     A chunk's leading whitespace is written before the first kept word of the chunk unless
     that word is trailing punctuation (which attaches to what precedes it: "Hello, there").
     If that whitespace was a SPACE word that was dropped, one space stands in for it.
-    With ``strip_start``, whitespace left at the very start of the output is removed when
-    the text itself did not start with whitespace.
+    With ``strip_start``, such whitespace left at the very start of the output is removed
+    when the text itself did not start with whitespace; a kept SPACE word (a forced
+    newline) is never removed.
     """
     text = words.text
     pieces: list[str] = []
+    strip = strip_start and not text[:1].isspace()
     last_chunk = -1
     for i in np.flatnonzero(keep):
         chunk, role = int(words.chunk[i]), int(words.role[i])
@@ -140,13 +164,11 @@ def join_kept(words: Words, keep: np.ndarray, *, strip_start: bool = True) -> st
             space = _leading_whitespace(words, keep, i)
             if pieces and pieces[-1].endswith("\n") and "\n" not in space:
                 space = ""  # the line already starts here: no stray indent
-            pieces.append(space)
+            if not (strip and not pieces):
+                pieces.append(space)
         pieces.append(text[words.word_starts[i]:words.ends[i]])
         last_chunk = chunk
-    joined = "".join(pieces)
-    if strip_start and not text[:1].isspace():
-        joined = joined.lstrip()
-    return joined
+    return "".join(pieces)
 
 
 def _leading_whitespace(words: Words, keep: np.ndarray, i: int) -> str:

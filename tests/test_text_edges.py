@@ -1,0 +1,177 @@
+"""Text at the edges: scripts without spaces, broken Unicode, deep JSON, forced newlines,
+broken tags, and properties that hold over hundreds of random texts."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+
+import pytest
+
+import replicas
+from llmlingstral import PromptCompressor, load_tokenizer
+from llmlingstral.text.scripts import has_unspaced, split_span
+from llmlingstral.text.units import split_units
+from llmlingstral.text.words import split_words
+from multilingual import PARAGRAPHS, UNSPACED
+
+SURROGATE = "The festival \ud800 starts"
+
+
+@pytest.fixture(scope="module")
+def lingua2(tmp_path_factory):
+    folder = replicas.mistral_token_classifier(tmp_path_factory.mktemp("tokcls_edges"))
+    return PromptCompressor(str(folder), device_map="cpu", use_llmlingua2=True)
+
+
+@pytest.fixture(params=["llmlingua", "llmlingua2"])
+def any_compressor(request, compressor, lingua2):
+    return compressor if request.param == "llmlingua" else lingua2
+
+
+def is_deletion_of(output: str, source: str) -> bool:
+    remaining = iter(source)
+    return all(char in remaining for char in output)
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+def starts_a_cluster(text: str, position: int) -> bool:
+    return unicodedata.category(text[position])[0] != "M"
+
+
+@pytest.mark.parametrize("language", UNSPACED)
+def test_unspaced_runs_are_cut_between_whole_characters(language):
+    text = PARAGRAPHS[language]
+    units = split_units(text)
+    assert len(units) > 2 * len(text.split())
+    assert "".join(text[a:b] for a, b in zip(units.starts, units.ends)) == text
+    assert all(starts_a_cluster(text, int(a)) or text[a].isspace() for a in units.starts)
+
+
+def test_clusters_stay_whole_in_thai_khmer_and_burmese():
+    assert [("เทศกาล")[a:b] for a, b in split_span("เทศกาล", 0, 6)] == ["เท", "ศ", "ก", "า", "ล"]
+    khmer = "បុណ្យ"  # the coeng (U+17D2) stacks the next consonant under the previous one
+    assert [khmer[a:b] for a, b in split_span(khmer, 0, len(khmer))] == ["បុ", "ណ្យ"]
+    burmese = "ပွဲတော်"
+    pieces = [burmese[a:b] for a, b in split_span(burmese, 0, len(burmese))]
+    assert pieces == ["ပွဲ", "တော်"] and "".join(pieces) == burmese
+
+
+def test_words_of_spaced_scripts_inside_unspaced_text_stay_whole():
+    text = "我们用iPhone15拍了3.14张照片"
+    words = split_words(text).as_list()
+    assert "iPhone15" in words and "3.14" in words and "我" in words
+    assert split_words("Ünïcödé résumé naïve").as_list() == ["Ünïcödé", "résumé", "naïve"]
+    assert not has_unspaced("Ünïcödé résumé naïve 한국어 العربية हिन्दी")
+
+
+def test_pieces_snap_to_token_starts():
+    tokenizer = load_tokenizer("tekken")
+    text = PARAGRAPHS["ja"]
+    encoding = tokenizer.encode_with_offsets(text)
+    starts = {s for s, _ in encoding.offsets}
+    words = split_words(text, token_starts=starts)
+    assert set(words.word_starts.tolist()) <= starts | {0}
+    assert len(words) > 40
+
+
+# ----------------------------------------------------------------------------- unicode
+
+
+CALLS = {
+    "compress_prompt": lambda c: c.compress_prompt(SURROGATE, rate=0.5),
+    "list": lambda c: c.compress_prompt(["fine text", SURROGATE], rate=0.5),
+    "instruction": lambda c: c.compress_prompt("fine text here", instruction=SURROGATE),
+    "question": lambda c: c.compress_prompt("fine text here", question=SURROGATE),
+    "structured": lambda c: c.structured_compress_prompt(SURROGATE, rate=0.5),
+    "json": lambda c: c.compress_json({"a": SURROGATE}, rate=0.5),
+    "tokenizer": lambda c: c.tokenizer.count(SURROGATE),
+}
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_a_lone_surrogate_is_a_clear_value_error(any_compressor, call):
+    with pytest.raises(ValueError, match="lone surrogate"):
+        CALLS[call](any_compressor)
+
+
+def test_a_lone_surrogate_in_a_guarded_chat_is_a_clear_value_error():
+    guard = PromptCompressor("nano-lingua2", device_map="cpu", use_slingua=True)
+    with pytest.raises(ValueError, match=r"messages\[0\]\['content'\] holds a lone surrogate"):
+        guard.guard_messages([{"role": "user", "content": SURROGATE}])
+    parts = [{"role": "user", "content": [{"type": "text", "text": SURROGATE}]}]
+    with pytest.raises(ValueError, match="lone surrogate"):
+        guard.guard_messages(parts)
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def test_deeply_nested_json_is_a_value_error(any_compressor):
+    deep: dict = {"text": "The harbour festival opens on the first Saturday of June."}
+    for _ in range(500):
+        deep = {"k": deep}
+    with pytest.raises(ValueError, match="nested"):
+        any_compressor.compress_json(deep, rate=0.5)
+    with pytest.raises(ValueError, match="nested"):
+        any_compressor.compress_json("[" * 100_000 + "]" * 100_000, rate=0.5)
+    fine: dict = {"text": "The harbour festival opens on the first Saturday of June."}
+    for _ in range(60):
+        fine = {"k": fine}
+    assert any_compressor.compress_json(fine, rate=0.5)["compressed_prompt"]
+
+
+# ----------------------------------------------------------------------------- newlines
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.2])
+def test_a_forced_newline_starting_the_output_is_kept(rate):
+    lingua2 = PromptCompressor("nano-lingua2", device_map="cpu", use_llmlingua2=True)
+    text = ("the of and a to\nThe harbour festival opens on the first Saturday of June.\n"
+            "Fishing boats are painted in bright colours.\nFamilies come to buy smoked fish.")
+    result = lingua2.compress_prompt_llmlingua2(text, rate=rate, force_tokens=["\n"])
+    output = result["compressed_prompt"]
+    assert output.count("\n") == text.count("\n")
+    assert is_deletion_of(output, text)
+
+
+# ----------------------------------------------------------------------------- tags
+
+
+BROKEN_TAGS = ["Keep <llmlingua, compress=False this text please, and more words here",
+               "Some words </llmlingua> and more words here",
+               "Some <llmlingua, rate=0.5 <llmlingua>words</llmlingua> here"]
+
+
+@pytest.mark.parametrize("text", BROKEN_TAGS)
+def test_broken_tags_raise_on_every_path(any_compressor, text):
+    calls = [lambda: any_compressor.compress_prompt(text, rate=0.5),
+             lambda: any_compressor.structured_compress_prompt(text, rate=0.5)]
+    if any_compressor.classifier is not None:
+        calls.append(lambda: any_compressor.compress_prompt_llmlingua2(text, rate=0.5))
+    for call in calls:
+        with pytest.raises(ValueError, match=r"context\[0\].*llmlingua"):
+            call()
+
+
+# ----------------------------------------------------------------------------- properties
+
+
+def random_texts(count: int, seed: int = 0) -> list[str]:
+    """Random mixtures of the paragraphs' characters, spaces, newlines and emoji."""
+    rng = random.Random(seed)
+    pool = "".join(PARAGRAPHS.values()) + "  \n\n\t😀👍🏽[]<>0123456789"
+    return ["".join(rng.choice(pool) for _ in range(rng.randint(1, 120))) for _ in range(count)]
+
+
+def test_deletion_only_and_repeatable_over_random_texts(any_compressor):
+    texts = [t for t in random_texts(300) if t.strip()]
+    for text in texts:
+        first = any_compressor.compress_prompt(text, rate=0.4)["compressed_prompt"]
+        assert is_deletion_of(first, text), (text, first)
+    for text in texts[:20]:
+        runs = {any_compressor.compress_prompt(text, rate=0.4)["compressed_prompt"]
+                for _ in range(3)}
+        assert len(runs) == 1
