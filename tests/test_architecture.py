@@ -147,12 +147,17 @@ def test_public_names_resolve_lazily():
 
 
 def _agree(function, settings_cls, prompt_parameters: set[str]) -> None:
+    """The parameters of ``function`` are the call fields of ``settings_cls`` (a class, or
+    several whose fields it takes together, the first declaring a shared name winning)."""
     from llmlingstral.settings import call_fields
 
     parameters = {name: p for name, p in inspect.signature(function).parameters.items()
                   if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
                   and name not in prompt_parameters}
-    fields = {f.name: f for f in call_fields(settings_cls)}
+    classes = settings_cls if isinstance(settings_cls, (list, tuple)) else [settings_cls]
+    fields = {}
+    for cls in reversed(classes):
+        fields.update({f.name: f for f in call_fields(cls)})
     assert set(parameters) == set(fields), (set(parameters) ^ set(fields))
     for name, field in fields.items():
         default = field.default if field.default is not dataclasses.MISSING \
@@ -168,11 +173,14 @@ def test_public_signatures_match_their_settings():
 
     prompt = {"self", "context", "instruction", "question", "context_segs",
               "context_segs_rate", "context_segs_compress"}
-    _agree(PromptCompressor.compress_prompt, LLMLinguaSettings, prompt)
+    # compress_prompt takes llmlingua's LLMLingua-2 parameters too (for classifier compressors).
+    _agree(PromptCompressor.compress_prompt, [LLMLinguaSettings, LLMLingua2Settings], prompt)
+    _agree(PromptCompressor.structured_compress_prompt, LLMLinguaSettings, prompt)
     # The ranker is resolved by the compressor before LLMLingua-2 runs.
     _agree(PromptCompressor.compress_prompt_llmlingua2, LLMLingua2Settings,
            prompt | {"rank_method", "condition_in_question"})
     _agree(compress_json, JsonSettings, {"compressor", "json_data", "json_config"})
+    _agree(PromptCompressor.compress_json, JsonSettings, {"self", "json_data", "json_config"})
 
 
 def test_settings_disagreeing_with_a_signature_are_caught():

@@ -13,6 +13,7 @@ from llama_index.core.schema import (NodeRelationship, NodeWithScore, QueryBundl
                                      RelatedNodeInfo, TextNode)
 
 from llmlingstral.integrations.llama_index import LLMLingstralPostprocessor
+from llmlingstral.ranking.base import relevance_scores
 from texts import documents, multilingual_documents
 
 QUERY = "When does the harbour festival open?"
@@ -64,7 +65,9 @@ def test_ranking_scores_reflect_the_coarse_pass(nano):
     outputs = LLMLingstralPostprocessor(compressor=nano, rate=0.5, order="rank",
                                         score_mode="ranking").postprocess_nodes(
         inputs, QueryBundle(QUERY))
-    ranking = dict(nano.get_rank_results([n.node.text for n in inputs], QUERY, "longllmlingua"))
+    # get_rank_results gives -log p(query | node), lowest first; the score is its negation.
+    ranking = relevance_scores(nano.get_rank_results([n.node.text for n in inputs], QUERY,
+                                                     "longllmlingua"))
     for output in outputs:
         assert output.score == pytest.approx(ranking[int(output.node.id_.split("-")[1])])
     scores = [n.score for n in outputs]

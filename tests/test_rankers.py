@@ -119,7 +119,9 @@ def test_non_string_documents_are_a_type_error(compressor):
 def test_lexical_rankers_put_the_relevant_document_first(compressor, method):
     ranking = compressor.get_rank_results(DOCS + [""], QUESTION, method)
     assert ranking[0][0] == RELEVANT
-    assert ranking[-1] == (len(DOCS), float("-inf"))  # blank documents rank last
+    # Blank documents rank last: the worst score, +inf for gzip's distance (lowest first).
+    worst = float("inf") if method == "gzip" else float("-inf")
+    assert ranking[-1] == (len(DOCS), worst)
     assert sorted(i for i, _ in ranking) == list(range(len(DOCS) + 1))
 
 
@@ -372,12 +374,14 @@ def test_api_rerank_without_logprobs_parses_the_answer():
 
 
 def test_hybrid_fuses_z_scored_bm25_and_longllmlingua_scores(compressor):
+    from llmlingstral.ranking.base import relevance_scores
     from llmlingstral.ranking.hybrid import DEFAULT_MODEL_WEIGHT, zscores
 
     docs = DOCS + ["   "]
     hybrid = dict(compressor.get_rank_results(docs, QUESTION, "hybrid"))
     lexical = dict(compressor.get_rank_results(DOCS, QUESTION, "bm25"))
-    model = dict(compressor.get_rank_results(DOCS, QUESTION, "longllmlingua"))
+    # longllmlingua's pairs carry -log p(question | document), lowest first: negated here.
+    model = relevance_scores(compressor.get_rank_results(DOCS, QUESTION, "longllmlingua"))
     order = range(len(DOCS))
     expected = zscores([lexical[i] for i in order]) + \
         DEFAULT_MODEL_WEIGHT * zscores([model[i] for i in order])

@@ -65,6 +65,12 @@ def context_target(target: float, fixed: float, *, required: bool = True) -> flo
     return left
 
 
+def coarse_target(target: float) -> float:
+    """The token target a coarse (context or sentence) filter works to: llmlingua's coarse
+    filters read a negative target (nothing left for the contexts) as 100 tokens."""
+    return 100.0 if target < 0 else float(target)
+
+
 def rate_for_target(rate: float, target_token: float, total: float) -> float:
     """The keep rate a token target stands for over ``total`` tokens (``rate`` if unset)."""
     if target_token is None or target_token == -1:

@@ -11,6 +11,7 @@ import dataclasses
 import os
 from typing import Any, Mapping, Sequence
 
+from .compat import LLMLinguaMethods
 from .errors import InvalidArgumentError
 from .formats import json as json_format
 from .markers import protect_reference_markers
@@ -22,7 +23,7 @@ from .methods.llmlingua2 import LLMLingua2Settings
 from .methods.security import GuardedRequest, SecurityLingua
 from .models.loader import LoadedModel, load_model
 from .models.registry import MISTRAL_MODELS
-from .prompt import Segment, context_text
+from .prompt import DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, Segment, context_text
 from .ranking.base import Ranker, RankResults
 from .ranking.perplexity import PerplexityRanker, perplexity_condition
 from .ranking.registry import PERPLEXITY_METHODS, cached_ranker, resolve_rank_method
@@ -40,7 +41,7 @@ _OPTION_NAMES = frozenset(f.name for cls in (LLMLinguaSettings, LLMLingua2Settin
                           for f in dataclasses.fields(cls))
 
 
-class PromptCompressor:
+class PromptCompressor(LLMLinguaMethods):
     """Compress prompts with LLMLingua, LongLLMLingua, LLMLingua-2 or SecurityLingua.
 
     Args:
@@ -56,17 +57,25 @@ class PromptCompressor:
             :mod:`llmlingstral.scoring.remote` for the other keys).
         open_api_config: API settings for rankers (``api_key``, ``server_url``).
         use_llmlingua2: the checkpoint is an LLMLingua-2 token classifier.
-        use_slingua: the checkpoint is a SecurityLingua classifier: ``compress_prompt``
+        llmlingua2_config: ``max_batch_size`` (default 50), ``max_force_token`` (100).
+        use_slingua: (keyword only) the checkpoint is a SecurityLingua classifier: ``compress_prompt``
             returns the intent of the prompt (words with p(keep) >= 0.5, as llmlingua), and
             :meth:`guard_messages` guards chat requests. Works without ``use_llmlingua2``.
-        llmlingua2_config: ``max_batch_size`` (default 50), ``max_force_token`` (100).
+
+    Besides the compression calls, llmlingua's lower-level methods are here with its
+    signatures (``get_token_length``, ``get_ppl``, ``get_condition_ppl``,
+    ``control_context_budget``, ``control_sentence_budget``, ``iterative_compress_prompt``,
+    ``segment_structured_context``; see :mod:`llmlingstral.compat`), and ``tokenizer`` can
+    be called like a Hugging Face tokenizer (``tokenizer(text).input_ids``). Token counts are
+    Mistral tokens.
     """
 
     def __init__(self, model_name: str = DEFAULT_MODEL, device_map: Any = "auto",
                  model_config: Mapping[str, Any] | None = None,
                  open_api_config: Mapping[str, Any] | None = None,
-                 use_llmlingua2: bool = False, use_slingua: bool = False,
-                 llmlingua2_config: Mapping[str, Any] | None = None) -> None:
+                 use_llmlingua2: bool = False,
+                 llmlingua2_config: Mapping[str, Any] | None = None, *,
+                 use_slingua: bool = False) -> None:
         _check_model_name(model_name)
         for name, value in (("model_config", model_config), ("open_api_config", open_api_config),
                             ("llmlingua2_config", llmlingua2_config)):
@@ -134,8 +143,15 @@ class PromptCompressor:
                         context_segs: Sequence[Sequence[str]] | None = None,
                         context_segs_rate: Sequence[Sequence[float]] | None = None,
                         context_segs_compress: Sequence[Sequence[bool]] | None = None,
-                        strict_preserve_uncompressed: bool = True,
-                        show_progress: bool | None = None, **llmlingua2_kwargs: Any) -> dict[str, Any]:
+                        target_context: int = -1, context_level_rate: float = 1.0,
+                        context_level_target_token: float = -1, return_word_label: bool = False,
+                        word_sep: str = DEFAULT_WORD_SEP, label_sep: str = DEFAULT_LABEL_SEP,
+                        token_to_word: str = "mean", force_tokens: Sequence[str] = (),
+                        force_reserve_digit: bool = False, drop_consecutive: bool = False,
+                        chunk_end_tokens: Sequence[str] = (".", "\n"),
+                        strict_preserve_uncompressed: bool = True, *,
+                        show_progress: bool | None = None, keep_threshold: float | None = None,
+                        **llmlingua2_kwargs: Any) -> dict[str, Any]:
         """Compress ``context`` (a string or a list of documents) around an instruction and a
         question, which are never compressed.
 
@@ -146,11 +162,14 @@ class PromptCompressor:
         ``rate`` is the fraction of tokens to keep; ``target_token`` overrides it.
         ``<llmlingua, ...>`` tags in a context set a part's rate or protect it (see
         :mod:`llmlingstral.tags`) unless ``context_segs`` is given.
-        With ``use_llmlingua2=True`` or ``use_slingua=True`` this is
-        :meth:`compress_prompt_llmlingua2` as llmlingua 0.2.2 calls it: the result holds the
-        compressed contexts alone (no instruction or question), and the LongLLMLingua
-        options are ignored; ``force_tokens`` and ``force_reserve_digit`` keep their words
-        with both methods.
+        Parameters are llmlingua 0.2.2's, in its order; the LLMLingua-2 ones (from
+        ``target_context`` to ``chunk_end_tokens``) apply when the compressor is a token
+        classifier, except ``force_tokens`` and ``force_reserve_digit``, which keep their
+        words with both methods. With ``use_llmlingua2=True`` or ``use_slingua=True`` this
+        is :meth:`compress_prompt_llmlingua2` as llmlingua 0.2.2 calls it: the result holds
+        the compressed contexts alone (no instruction or question), and the LongLLMLingua
+        options are ignored. Keyword-only extras: ``show_progress`` and LLMLingua-2's
+        ``keep_threshold``.
         """
         options = _options(locals())
         contexts = _contexts(context, context_segs, context_segs_rate, context_segs_compress)
@@ -291,13 +310,24 @@ class PromptCompressor:
     # ----------------------------------------------------------------------- ranking
 
     def get_rank_results(self, context: str | Sequence[str], question: str, rank_method: str,
-                         condition_in_question: str = "none",
+                         condition_in_question: str | None = None,
                          context_tokens_length: Sequence[int] | None = None) -> RankResults:
         """Rank documents for ``question``: ``[(index, score)]``, best first.
 
         ``rank_method``: llmlingua, longllmlingua, bm25, gzip, e5-mistral, mistral-embed,
         mistral-rerank (settings in ``open_api_config``, see ``ranking.registry``), a legacy
         llmlingua name, or any object with ``rank(documents, question)``.
+
+        As in llmlingua, ``llmlingua`` and ``longllmlingua`` both rank by the compressor's
+        perplexity under ``condition_in_question`` as given: "none" by each document's
+        perplexity, highest first; "after" by that of the question (plus llmlingua's
+        bridging sentence) after the document, "before" by that of the document after
+        them, lowest first. Left out (None), the condition is the method's own, as in
+        :meth:`compress_prompt`: none for ``llmlingua``, "after" for ``longllmlingua``.
+        The scores are those perplexities (mean nats per token); gzip's
+        is the compression distance, lowest first; the other methods' are similarities,
+        highest first (llmlingua reports 0 for those). ``context_tokens_length`` is
+        accepted for compatibility; the ranking does not use it, as in llmlingua.
         """
         documents = [check_text(f"context[{i}]", c) for i, c in
                      enumerate([context] if isinstance(context, str) else context)]
@@ -307,7 +337,7 @@ class PromptCompressor:
                              "rank as a list of strings")
         if documents and not any(d.strip() for d in documents):
             raise ValueError("every context is empty: nothing to rank")
-        ranker = self._resolve_ranker(rank_method, condition_in_question)
+        ranker = self._ranker_as_called(rank_method, condition_in_question)
         if ranker is None:  # a token classifier ranks by its mean keep-probability
             return llmlingua2_method.rank_by_keep_probability(self.classifier, documents)
         return ranker.rank(documents, question)
@@ -327,7 +357,8 @@ class PromptCompressor:
         if method in PERPLEXITY_METHODS:
             if self.scorer is not None:
                 return PerplexityRanker(self.scorer,
-                                        perplexity_condition(method, condition_in_question))
+                                        perplexity_condition(method, condition_in_question),
+                                        joined=True)
             if method == "llmlingua":
                 return None
             raise ValueError("rank_method='longllmlingua' is perplexity ranking, which needs a "
@@ -337,22 +368,47 @@ class PromptCompressor:
 
     # ----------------------------------------------------------------------- formats
 
-    def structured_compress_prompt(self, context: str | Sequence[str], instruction: str = "",
-                                   question: str = "", rate: float = 0.5,
-                                   target_token: float = -1, **kwargs: Any) -> dict[str, Any]:
+    def structured_compress_prompt(
+            self, context: str | Sequence[str], instruction: str = "", question: str = "",
+            rate: float = 0.5, target_token: float = -1, iterative_size: int = 200,
+            force_context_ids: Sequence[int] | None = None,
+            force_context_number: int | None = None, use_sentence_level_filter: bool = False,
+            use_context_level_filter: bool = True, use_token_level_filter: bool = True,
+            keep_split: bool = False, keep_first_sentence: int = 0, keep_last_sentence: int = 0,
+            keep_sentence_number: int = 0, high_priority_bonus: float = 100,
+            context_budget: str = "+100", token_budget_ratio: float = 1.4,
+            condition_in_question: str = "none", reorder_context: str = "original",
+            dynamic_context_compression_ratio: float = 0.0, condition_compare: bool = False,
+            add_instruction: bool = False, rank_method: str = "llmlingua",
+            concate_question: bool = True, strict_preserve_uncompressed: bool = True, *,
+            show_progress: bool | None = None, **llmlingua2_kwargs: Any) -> dict[str, Any]:
         """Compress contexts marked up with ``<llmlingua, rate=0.4>`` /
-        ``<llmlingua, compress=False>`` tags (see :mod:`llmlingstral.tags`); other
-        keywords as :meth:`compress_prompt`."""
-        return structured_format.structured_compress_prompt(self, context, instruction, question,
-                                                            rate, target_token, **kwargs)
+        ``<llmlingua, compress=False>`` tags (see :mod:`llmlingstral.tags`); llmlingua
+        0.2.2's parameters in its order, as :meth:`compress_prompt` (whose LLMLingua-2
+        keywords are accepted after them)."""
+        options = _options(locals())
+        return structured_format.structured_compress_prompt(
+            self, context, instruction, question, **options, **llmlingua2_kwargs)
 
     def compress_json(self, json_data: Mapping[str, Any] | str,
                       json_config: Mapping[str, Any] | str | None = None,
-                      **kwargs: Any) -> dict[str, Any]:
+                      instruction: str = "", question: str = "", rate: float = 0.5,
+                      target_token: float = -1, iterative_size: int = 200,
+                      use_sentence_level_filter: bool = False,
+                      use_keyvalue_level_filter: bool = False,
+                      use_token_level_filter: bool = True, keep_split: bool = False,
+                      keep_first_sentence: int = 0, keep_last_sentence: int = 0,
+                      keep_sentence_number: int = 0, high_priority_bonus: float = 100,
+                      context_budget: str = "+100", token_budget_ratio: float = 1.4,
+                      condition_in_question: str = "none", reorder_keyvalue: str = "original",
+                      condition_compare: bool = False,
+                      rank_method: str = "llmlingua") -> dict[str, Any]:
         """Compress the text inside a JSON object with per-key settings (rate, compress,
-        value_type, pair_remove); ``compressed_prompt`` is the compressed object. Keywords
-        as llmlingua's ``compress_json`` (see :mod:`llmlingstral.formats.json`)."""
-        return json_format.compress_json(self, json_data, json_config, **kwargs)
+        value_type, pair_remove); ``compressed_prompt`` is the compressed object.
+        llmlingua 0.2.2's parameters in its order (see :mod:`llmlingstral.formats.json`)."""
+        options = {k: v for k, v in locals().items() if k not in ("self", "json_data",
+                                                                   "json_config")}
+        return json_format.compress_json(self, json_data, json_config, **options)
 
     def recover(self, original_prompt: str, compressed_prompt: str, response: str) -> str:
         """Expand the parts of ``response`` quoted from ``compressed_prompt`` to the full text
@@ -363,15 +419,15 @@ class PromptCompressor:
 # --------------------------------------------------------------------------- helpers
 
 
-def _options(call_locals: Mapping[str, Any]) -> dict[str, Any]:
-    """A public call's method options: its parameters less the prompt itself."""
-    return {k: v for k, v in call_locals.items() if k not in PROMPT_PARAMETERS}
-
-
 def _check_model_name(model_name: object) -> None:
     if not isinstance(model_name, (str, os.PathLike)):
         raise TypeError(f"model_name must be a preset name (such as 'nano'), a Hugging Face id "
                         f"or a local folder, got {type(model_name).__name__} {model_name!r}")
+
+
+def _options(call_locals: Mapping[str, Any]) -> dict[str, Any]:
+    """A public call's method options: its parameters less the prompt itself."""
+    return {k: v for k, v in call_locals.items() if k not in PROMPT_PARAMETERS}
 
 
 def _with_markers_protected(contexts: list[list[Segment]],

@@ -81,10 +81,25 @@ class MistralTextTokenizer:
     def vocab_size(self) -> int:
         return self._tok.get_vocab_size(with_added_tokens=True)
 
-    def encode(self, text: str, *, add_bos: bool = False) -> list[int]:
-        """Token ids of ``text`` (without BOS unless ``add_bos``)."""
+    def encode(self, text: str, *, add_bos: bool = False,
+               add_special_tokens: bool | None = None) -> list[int]:
+        """Token ids of ``text`` (without BOS unless ``add_bos`` or ``add_special_tokens``,
+        the Hugging Face spelling)."""
         ids = self._tok.encode(_check_text(text), add_special_tokens=False).ids
-        return [self.bos_id, *ids] if add_bos else ids
+        with_bos = add_bos if add_special_tokens is None else bool(add_special_tokens)
+        return [self.bos_id, *ids] if with_bos else ids
+
+    def __call__(self, text: str | Sequence[str], add_special_tokens: bool = True,
+                 return_tensors: str | None = None, padding: bool | str = False,
+                 **_: object) -> "TokenizerOutput":
+        """Encode like a Hugging Face tokenizer: ``tokenizer(text).input_ids`` (with BOS by
+        default), ``attention_mask``, a list of texts, ``return_tensors="pt"`` (a 2-D
+        tensor; several texts need ``padding=True``, which pads on the left as llmlingua's
+        tokenizers do). Other Hugging Face keywords are accepted and ignored."""
+        single = isinstance(text, str)
+        rows = [self.encode(t, add_bos=add_special_tokens) for t in ([text] if single else text)]
+        return _tokenizer_output(rows, single, return_tensors, padding,
+                                 self.pad_id if self.pad_id is not None else self.eos_id)
 
     def encode_with_offsets(self, text: str) -> Encoding:
         """Token ids and the ``(start, end)`` character span of each token."""
@@ -96,9 +111,15 @@ class MistralTextTokenizer:
         checked = [_check_text(t) for t in texts]
         return [e.ids for e in self._tok.encode_batch(checked, add_special_tokens=False)]
 
-    def decode(self, ids: Sequence[int]) -> str:
-        """Text of ``ids``; special tokens are skipped."""
-        return self._tok.decode(list(ids), skip_special_tokens=True)
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = True, **_: object) -> str:
+        """Text of ``ids`` (a list, or a 1-D tensor or array); special tokens are skipped
+        unless ``skip_special_tokens=False``."""
+        return self._tok.decode(_id_list(ids), skip_special_tokens=skip_special_tokens)
+
+    def batch_decode(self, sequences: Sequence[Sequence[int]], skip_special_tokens: bool = True,
+                     **_: object) -> list[str]:
+        """:meth:`decode` of each row (a list of lists or a 2-D tensor)."""
+        return [self.decode(row, skip_special_tokens) for row in sequences]
 
     def count(self, text: str) -> int:
         """Number of tokens in ``text``, without BOS: the unit of every budget."""
@@ -157,6 +178,50 @@ class MistralTextTokenizer:
         hf = PreTrainedTokenizerFast(tokenizer_object=clone, **specials)
         hf.padding_side = "right"
         return hf
+
+
+class TokenizerOutput(dict):
+    """What calling a tokenizer returns: ``out.input_ids`` or ``out["input_ids"]``, and
+    ``attention_mask``, as Hugging Face's ``BatchEncoding``."""
+
+    def __getattr__(self, name: str):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _tokenizer_output(rows: list[list[int]], single: bool, return_tensors: str | None,
+                      padding: bool | str, pad_id: int) -> TokenizerOutput:
+    masks = [[1] * len(r) for r in rows]
+    width = max((len(r) for r in rows), default=0)
+    if padding and padding != "do_not_pad":
+        masks = [[0] * (width - len(r)) + m for r, m in zip(rows, masks)]
+        rows = [[pad_id] * (width - len(r)) + r for r in rows]
+    if return_tensors is None:
+        if single:
+            return TokenizerOutput(input_ids=rows[0], attention_mask=masks[0])
+        return TokenizerOutput(input_ids=rows, attention_mask=masks)
+    if return_tensors != "pt":
+        raise ValueError(f"return_tensors={return_tensors!r} is not supported; use 'pt' or None")
+    if len({len(r) for r in rows}) > 1:
+        raise ValueError("texts of different lengths need padding=True with return_tensors='pt'")
+    import torch
+
+    return TokenizerOutput(input_ids=torch.tensor(rows, dtype=torch.long),
+                           attention_mask=torch.tensor(masks, dtype=torch.long))
+
+
+def _id_list(ids: object) -> list[int]:
+    """Token ids as a flat list of ints, from a list, a tensor or an array."""
+    if hasattr(ids, "tolist"):
+        ids = ids.tolist()
+    ids = list(ids)
+    if ids and isinstance(ids[0], list):
+        if len(ids) != 1:
+            raise ValueError("decode takes one sequence of ids; use batch_decode for several")
+        ids = ids[0]
+    return [int(i) for i in ids]
 
 
 def _check_text(text: object) -> str:

@@ -313,9 +313,13 @@ def _filter_pairs(compressor: SegmentCompressor, data: dict[str, Any],
     """Keys kept by the key-value filter, in the order ``reorder_keyvalue`` asks for."""
     keys = list(data)
     texts = [_dump({key: data[key]})[1:-1] for key in keys]
+    from ..ranking.perplexity import perplexity_condition  # torch: only when filtering
+
+    # Ranked as compress_prompt ranks contexts: llmlingua never looks at the question,
+    # longllmlingua without a condition ranks by -log p(question | pair).
+    condition = perplexity_condition(settings.rank_method, settings.condition_in_question)
     ranked = [i for i, _ in compressor.get_rank_results(texts, settings.question,
-                                                       settings.rank_method,
-                                                       settings.condition_in_question)]
+                                                       settings.rank_method, condition)]
     lengths = compressor.tokenizer.count_batch(texts)
     forced = [i for i, key in enumerate(keys) if not configs.get(key, KeyConfig()).pair_remove]
     budget = apply_context_budget(target, settings.context_budget)

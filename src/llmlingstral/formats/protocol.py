@@ -25,6 +25,6 @@ class SegmentCompressor(Protocol):
         ...
 
     def get_rank_results(self, context: Sequence[str], question: str, rank_method: Any,
-                         condition_in_question: str = "none") -> "RankResults":
+                         condition_in_question: str | None = None) -> "RankResults":
         """``[(index, score)]`` of the documents for ``question``, best first."""
         ...

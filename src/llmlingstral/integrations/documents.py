@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 from ..compressor import PromptCompressor
 from ..models.registry import MISTRAL_MODELS
 from ..prompt import CONTEXT_SEPARATOR, join_prompt
-from ..ranking.base import RankResults
+from ..ranking.base import RankResults, relevance_scores
 
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
 ORDERS = ("original", "rank")
@@ -212,7 +212,7 @@ def _target_tokens(compressor, texts, query, settings) -> float:
 
 def _survivors(result: Mapping[str, Any], ranking: RankResults | None,
                order: str) -> list[CompressedText]:
-    relevance = dict(ranking) if ranking is not None else {}
+    relevance = relevance_scores(ranking) if ranking is not None else {}
     kept = [CompressedText(int(i), text, relevance.get(int(i)))
             for i, text in zip(result["kept_context_ids"], result["compressed_contexts"])
             if text.strip()]

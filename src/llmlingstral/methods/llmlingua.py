@@ -138,10 +138,10 @@ def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruct
     if not settings.concate_question:
         fixed -= tokenizer.count(question) if question else 0
     budget = context_target(target, fixed)
-    kept, deltas = _filter_contexts(scorer, contexts, texts, question, settings, budget, ranker)
+    kept, deltas = filter_contexts(scorer, contexts, texts, question, settings, budget, ranker)
     chosen = [contexts[i] for i in kept]
     if settings.use_sentence_level_filter:
-        chosen = _filter_sentences(scorer, chosen, question, settings, budget)
+        chosen = filter_sentences(scorer, chosen, question, settings, budget)
     if settings.use_token_level_filter:
         compressed = yield from _token_level(scorer, chosen, instruction, question, settings,
                                              budget, deltas)
@@ -155,8 +155,11 @@ def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruct
 # --------------------------------------------------------------------------- coarse
 
 
-def _filter_contexts(scorer, contexts, texts, question, settings, target, ranker):
-    """Kept context ids in prompt order, and each kept context's keep-rate shift."""
+def filter_contexts(scorer, contexts, texts, question, settings, target, ranker, lengths=None):
+    """Kept context ids in prompt order, and each kept context's keep-rate shift.
+
+    ``lengths`` (tokens per context) default to the scorer's counts of ``texts``.
+    """
     n = len(contexts)
     forced = set(check_context_ids("force_context_ids", settings.force_context_ids, n))
     if settings.strict_preserve_uncompressed:
@@ -167,7 +170,7 @@ def _filter_contexts(scorer, contexts, texts, question, settings, target, ranker
     else:
         ranked = [index for index, _ in _ranker(scorer, ranker, question).rank(texts, question)]
         budget = apply_context_budget(target, settings.context_budget)
-        lengths = scorer.tokenizer.count_batch(texts)
+        lengths = scorer.tokenizer.count_batch(texts) if lengths is None else list(lengths)
         kept = select_contexts(ranked, lengths, budget, sorted(forced),
                                settings.force_context_number)
     rank_position = {c: r for r, c in enumerate(i for i in ranked if i in set(kept))}
@@ -188,7 +191,7 @@ def _ranker(scorer: CausalScorer, ranker: Ranker | None, question: str) -> Ranke
 # --------------------------------------------------------------------------- sentences
 
 
-def _filter_sentences(scorer, contexts, question, settings, target):
+def filter_sentences(scorer, contexts, question, settings, target):
     """Keep the best sentences (per word of budget) within target * token_budget_ratio."""
     tokenizer: MistralTextTokenizer = scorer.tokenizer
     pieces = [_sentence_pieces(c) for c in contexts]
@@ -248,19 +251,37 @@ def _top_sentence_bonus(flat, goodness: np.ndarray, settings: LLMLinguaSettings)
 
 
 def _token_level(scorer, contexts, instruction, question, settings, target, deltas):
-    tokenizer = scorer.tokenizer
     condition = Condition.from_settings(settings)
     prefix_text = question if condition.token_level and question else ""
     if settings.add_instruction and instruction:
         prefix_text = CONTEXT_SEPARATOR.join(p for p in (prefix_text, instruction) if p)
+    return (yield from token_level_pass(scorer, contexts, target, prefix_text=prefix_text,
+                                        contrastive=condition.contrastive,
+                                        iterative_size=settings.iterative_size,
+                                        keep_split=settings.keep_split, deltas=deltas,
+                                        show_progress=settings.show_progress,
+                                        force_tokens=settings.force_tokens,
+                                        force_reserve_digit=settings.force_reserve_digit))
+
+
+def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]], target: float,
+                     *, prefix_text: str = "", contrastive: bool = False,
+                     iterative_size: int = 200, keep_split: bool = False,
+                     deltas: Sequence[float] | None = None,
+                     show_progress: bool | None = None, force_tokens: Sequence[str] = (),
+                     force_reserve_digit: bool = False) -> Steps[list[str]]:
+    """The fine pass, one window at a time (see :mod:`.steps`): each context's compressed
+    text, about ``target`` tokens in all, scored given ``prefix_text`` (and by the prefix's
+    effect with ``contrastive``); words holding a force token (or a digit, with
+    ``force_reserve_digit``) are kept."""
+    tokenizer = scorer.tokenizer
     prefix = tokenizer.encode(prefix_text + CONTEXT_SEPARATOR) if prefix_text else []
-    if condition.contrastive and prefix:
+    if contrastive and prefix:
         stream = ContrastiveStream(scorer.stream(), scorer.stream(prefix))
     else:
         stream = scorer.stream(prefix)
     return (yield from token_level_steps(stream, tokenizer, contexts, target,
-                                         iterative_size=settings.iterative_size,
-                                         keep_split=settings.keep_split, context_deltas=deltas,
-                                         show_progress=settings.show_progress,
-                                         force_tokens=settings.force_tokens,
-                                         force_reserve_digit=settings.force_reserve_digit))
+                                         iterative_size=iterative_size, keep_split=keep_split,
+                                         context_deltas=deltas, show_progress=show_progress,
+                                         force_tokens=force_tokens,
+                                         force_reserve_digit=force_reserve_digit))

@@ -23,6 +23,23 @@ def sort_by_score(scores: Sequence[float]) -> RankResults:
     return [(i, float(scores[i])) for i in order]
 
 
+def sort_by_distance(distances: Sequence[float]) -> RankResults:
+    """(index, distance) pairs, smallest distance first; ties keep the original order."""
+    order = sorted(range(len(distances)), key=lambda i: (distances[i], i))
+    return [(i, float(distances[i])) for i in order]
+
+
+def relevance_scores(ranking: RankResults) -> dict[int, float]:
+    """``{index: score}`` oriented so that higher is more relevant.
+
+    ``get_rank_results`` pairs carry each method's own quantity, best first: similarities
+    descend, but distances and question-conditioned perplexities ascend; those are negated.
+    """
+    scores = [s for _, s in ranking]
+    ascending = len(scores) > 1 and scores[0] < scores[-1]
+    return {int(i): -float(s) if ascending else float(s) for i, s in ranking}
+
+
 def check_inputs(documents: Sequence[str], question: str) -> tuple[list[str], str]:
     """Documents and question as plain strings; a clear TypeError otherwise."""
     if isinstance(documents, str) or not isinstance(documents, Sequence):

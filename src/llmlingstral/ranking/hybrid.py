@@ -53,7 +53,7 @@ class HybridRanker(ScoreRanker):
                  model_weight: float = DEFAULT_MODEL_WEIGHT) -> None:
         self.model_weight = check_finite("hybrid_model_weight", model_weight, allow_zero=True)
         self.lexical = BM25Ranker()
-        self.model = PerplexityRanker(scorer, "after")
+        self.model = PerplexityRanker(scorer, "after", joined=True)
 
     def scores(self, documents: Sequence[str], question: str) -> list[float]:
         """Fused score of each document; -inf for blank ones."""

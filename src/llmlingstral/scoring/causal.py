@@ -11,7 +11,7 @@ Two ways in:
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -151,6 +151,29 @@ class CausalScorer:
         if not parts:
             return np.zeros(0, dtype=np.float32)
         return torch.cat(parts).cpu().numpy().astype(np.float32)
+
+    @torch.inference_mode()
+    def surprisal_with_cache(self, ids: Sequence[int], past: Any = None,
+                             end: int | None = None) -> tuple[np.ndarray, Any]:
+        """Surprisal of ``ids[p + 1:end]``, where ``p`` tokens are already in the KV cache
+        ``past`` (None: none), and the cache extended to ``end``.
+
+        ``ids`` is the whole sequence, its first token the context of the second (no BOS is
+        added). ``end`` is capped at ``p`` plus the model window. This is llmlingua's
+        ``get_ppl`` contract: the first new token, predicted from the cache, is not scored.
+        """
+        from transformers import DynamicCache
+
+        ids = list(ids)
+        cache = past if past is not None else DynamicCache(config=self.model.config)
+        done = cache.get_seq_length()
+        stop = min(len(ids) if end is None else int(end), done + self.window)
+        if stop - done < 1:
+            return np.zeros(0, dtype=np.float32), cache
+        tensor = torch.tensor([ids[done:stop]], device=self.device)
+        logits = self.model(input_ids=tensor, cache=cache, use_cache=True).logits[0]
+        surprisal = _surprisal_from_logits(logits[:-1], tensor[0, 1:])
+        return surprisal.cpu().numpy().astype(np.float32), cache
 
     def stream(self, prefix: Sequence[int] = ()) -> "SurprisalStream":
         """A fresh incremental scorer whose context starts with BOS + ``prefix``."""
