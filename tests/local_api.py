@@ -2,8 +2,9 @@
 
 Each route maps a path such as ``/v1/embeddings`` to a handler ``f(body) -> (status, payload)``.
 Handlers see the decoded JSON request body; the server records every request so tests can
-assert on batching and retries.  Scripted failures (``fail_next``) let a test return 429/500
-responses before the handler runs.
+assert on batching and retries. A handler that returns a list of payloads answers with
+server-sent events, one per payload, then ``data: [DONE]``. Scripted failures
+(``fail_next``) let a test return 429/500 responses before the handler runs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
-Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]
+Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any] | list[dict[str, Any]]]]
 
 
 @dataclass
@@ -90,7 +91,10 @@ class LocalAPIServer:
                 status, payload = handler(body)
                 self._reply(status, payload)
 
-            def _reply(self, status: int, payload: dict[str, Any]) -> None:
+            def _reply(self, status: int, payload: dict[str, Any] | list) -> None:
+                if isinstance(payload, list):
+                    self._stream(status, payload)
+                    return
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -106,6 +110,17 @@ class LocalAPIServer:
                         time.sleep(server.dribble)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up, as it should
+
+            def _stream(self, status: int, events: list[dict[str, Any]]) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for event in events:
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.close_connection = True
 
             def log_message(self, *args) -> None:  # keep test output quiet
                 pass
@@ -130,3 +145,15 @@ def embeddings_payload(model: str, vectors: list[list[float]]) -> dict[str, Any]
         "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
         "usage": {"prompt_tokens": 1, "total_tokens": 1},
     }
+
+
+def chat_stream_payloads(model: str, pieces: list[str]) -> list[dict[str, Any]]:
+    """Streamed chat.completion.chunk bodies that spell ``pieces``, then a final stop."""
+    chunks = [{"id": "cmpl-local", "object": "chat.completion.chunk", "created": 0,
+               "model": model, "choices": [{"index": 0, "finish_reason": None,
+                                            "delta": {"role": "assistant", "content": piece}}]}
+              for piece in pieces]
+    chunks.append({"id": "cmpl-local", "object": "chat.completion.chunk", "created": 0,
+                   "model": model, "choices": [{"index": 0, "finish_reason": "stop",
+                                                "delta": {"content": ""}}]})
+    return chunks

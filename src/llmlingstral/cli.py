@@ -46,6 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc), EXIT_NO_FILE)
     except ModelUnavailableError as exc:
         return _fail(str(exc), EXIT_NO_MODEL)
+    except ImportError as exc:
+        return _fail(str(exc), EXIT_FAILURE)
     except (LLMLingstralError, ValueError, TypeError) as exc:
         return _fail(str(exc), EXIT_BAD_INPUT)
     except KeyboardInterrupt:
@@ -61,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compress(commands)
     _add_compress_batch(commands)
     _add_models(commands)
+    from .serve.runner import add_serve_command
     from .training.cli import add_training_commands
 
+    add_serve_command(commands)
     add_training_commands(commands)
     return parser
 

@@ -1,0 +1,245 @@
+"""The FastAPI application: routes, errors, authentication, limits and lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from ..errors import LLMLingstralError
+from .config import ServeConfig
+from .engine import Engine
+from .jobs import RequestError, parse_compress_request
+from .metrics import Metrics
+from .proxy import PreparedRequest, prepare
+from .scheduler import JobTimeout, Overloaded
+from .upstream import UpstreamError, build_upstream
+
+logger = logging.getLogger("llmlingstral.serve")
+STATIC = resources.files("llmlingstral.serve") / "static"
+
+
+def error_body(message: str, kind: str) -> dict[str, Any]:
+    """OpenAI-style error object, which both SDKs read."""
+    return {"error": {"message": message, "type": kind}}
+
+
+def create_app(config: ServeConfig | None = None) -> FastAPI:
+    """The service for ``config``; models load in the background once it starts."""
+    config = (config or ServeConfig()).validate()
+    metrics = Metrics()
+    engine = Engine(config, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine.start()
+        loading = asyncio.create_task(asyncio.to_thread(engine.load))
+        app.state.upstream = build_upstream(config.upstream, config.resolved_upstream_key(),
+                                            config.upstream_url, config.upstream_timeout_s)
+        try:
+            yield
+        finally:
+            await loading
+            await engine.stop()
+            await app.state.upstream.close()
+
+    app = FastAPI(title="llmlingstral", summary="Prompt compression on Mistral models",
+                  lifespan=lifespan)
+    app.state.config, app.state.engine, app.state.metrics = config, engine, metrics
+    app.add_middleware(_ObserveMiddleware, metrics=metrics)
+    _add_error_handlers(app)
+    _add_routes(app, config, engine, metrics)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    return app
+
+
+# --------------------------------------------------------------------------- auth, body
+
+
+def _authorize(config: ServeConfig):
+    keys = [k.encode() for k in config.api_keys]
+
+    def check(request: Request) -> None:
+        if not keys:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        given = token.strip().encode() if scheme.lower() == "bearer" else b""
+        # Compare against every key, so timing does not reveal which prefix matched.
+        matched = False
+        for key in keys:
+            matched |= hmac.compare_digest(given, key)
+        if not matched:
+            raise _Unauthorized()
+
+    return check
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request body decoded as JSON; 413 past ``limit`` bytes, 400 if not JSON."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge()
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge()
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RequestError(f"the request body is not valid JSON: {error}", 400) from error
+
+
+# --------------------------------------------------------------------------- routes
+
+
+def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metrics) -> None:
+    auth = Depends(_authorize(config))
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(str(STATIC / "index.html"))
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        body = {"ready": engine.ready, "models": engine.models(),
+                "methods": [m for m, ok in engine.available().items() if ok] if engine.ready
+                else [], "auth": bool(config.api_keys)}
+        if engine.load_error:
+            body["error"] = engine.load_error
+        return JSONResponse(body, status_code=200 if engine.ready else 503)
+
+    @app.get("/metrics", dependencies=[auth])
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    @app.post("/v1/compress", dependencies=[auth])
+    async def compress(request: Request) -> JSONResponse:
+        body = await read_json(request, config.max_body_bytes)
+        engine.require_ready()
+        job = parse_compress_request(body, engine.available())
+        if config.log_prompts:
+            logger.info("compress %s prompt: %r", job.method, job.original)
+        started = time.perf_counter()
+        result = await engine.compress(job)
+        result["method"] = job.method
+        result["elapsed_seconds"] = round(time.perf_counter() - started, 4)
+        return JSONResponse(result)
+
+    @app.post("/v1/chat/completions", dependencies=[auth])
+    async def chat(request: Request) -> Response:
+        body = await read_json(request, config.max_body_bytes)
+        engine.require_ready()
+        prepared = await prepare(body, config, engine)
+        if config.log_prompts:
+            logger.info("chat request after compression: %r", prepared.body.get("messages"))
+        upstream = request.app.state.upstream
+        if prepared.body.get("stream"):
+            events = await upstream.open_stream(prepared.body)
+            return StreamingResponse(_sse(events), media_type="text/event-stream",
+                                     headers=prepared.headers())
+        reply = await upstream.complete(prepared.body)
+        reply["llmlingstral"] = prepared.figures
+        return JSONResponse(reply, headers=prepared.headers())
+
+
+async def _sse(events):
+    async for data in events:
+        yield f"data: {data}\n\n"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestError)
+    async def refused(_: Request, error: RequestError) -> JSONResponse:
+        kind = "service_unavailable" if error.status == 503 else "invalid_request_error"
+        return JSONResponse(error_body(str(error), kind), status_code=error.status)
+
+    @app.exception_handler(ValueError)
+    @app.exception_handler(TypeError)
+    @app.exception_handler(LLMLingstralError)
+    async def invalid(_: Request, error: Exception) -> JSONResponse:
+        return JSONResponse(error_body(str(error), "invalid_request_error"), status_code=422)
+
+    @app.exception_handler(_Unauthorized)
+    async def unauthorized(_: Request, __: Exception) -> JSONResponse:
+        return JSONResponse(error_body("a valid API key is required: send 'Authorization: "
+                                       "Bearer <key>'", "authentication_error"),
+                            status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(_TooLarge)
+    async def too_large(request: Request, _: Exception) -> JSONResponse:
+        limit = request.app.state.config.max_body_bytes
+        return JSONResponse(error_body(f"the request body is larger than {limit} bytes; send "
+                                       f"less text per request", "request_too_large"),
+                            status_code=413)
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(_: Request, error: Overloaded) -> JSONResponse:
+        return JSONResponse(error_body(str(error), "rate_limit_error"), status_code=429,
+                            headers={"Retry-After": str(error.retry_after)})
+
+    @app.exception_handler(JobTimeout)
+    async def timed_out(_: Request, error: JobTimeout) -> JSONResponse:
+        return JSONResponse(error_body(str(error), "timeout"), status_code=504)
+
+    @app.exception_handler(UpstreamError)
+    async def upstream_failed(_: Request, error: UpstreamError) -> JSONResponse:
+        return JSONResponse(error.payload, status_code=error.status)
+
+
+# --------------------------------------------------------------------------- observing
+
+
+class _ObserveMiddleware:
+    """Counts and times every request, and logs one line for it (never its body)."""
+
+    def __init__(self, app, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def observed_send(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            seconds = time.perf_counter() - started
+            self.metrics.observe_request(scope["path"], status, seconds)
+            logger.info("%s %s %d %.1f ms", scope["method"], scope["path"], status,
+                        seconds * 1000)

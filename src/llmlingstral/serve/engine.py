@@ -1,0 +1,130 @@
+"""The models a service instance holds, and how a compression job reaches them."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Mapping, Sequence
+
+from .config import ServeConfig
+from .jobs import CompressJob, RequestError, compressed_text
+from .metrics import Metrics
+from .scheduler import MicroBatcher, Scheduler
+from .spans import kept_spans
+
+logger = logging.getLogger("llmlingstral.serve")
+
+
+def compress_batch(compressor: Any, prompts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """LLMLingua-2 results for several requests (each a mapping of keyword arguments), with
+    the windows of all prompts scored in shared forward passes
+    (:meth:`PromptCompressor.compress_prompts`)."""
+    return compressor.compress_prompts(list(prompts), show_progress=False)
+
+
+class Engine:
+    """Loads the models once (in the background) and runs compression jobs on them."""
+
+    def __init__(self, config: ServeConfig, metrics: Metrics) -> None:
+        self.config = config
+        self.metrics = metrics
+        self.causal: Any = None
+        self.classifier: Any = None
+        self.guard: Any = None
+        self.load_error: str | None = None
+        self._loaded = threading.Event()
+        self.scheduler = Scheduler(metrics, max_queue=config.max_queue,
+                                   timeout_s=config.request_timeout_s)
+        self.batcher = MicroBatcher(
+            self.scheduler, self._run_classifier_batch,
+            window_s=config.batch_window_ms / 1000 if config.batching else 0.0,
+            max_batch_size=config.max_batch_size if config.batching else 1)
+
+    # ----------------------------------------------------------------------- lifecycle
+
+    @property
+    def ready(self) -> bool:
+        return self._loaded.is_set() and self.load_error is None
+
+    def load(self) -> None:
+        """Load every configured model; on failure keep the message for ``/readyz``."""
+        from ..compressor import PromptCompressor
+
+        started = time.perf_counter()
+        try:
+            if self.config.model:
+                self.causal = PromptCompressor(self.config.model, device_map=self.config.device)
+            if self.config.llmlingua2_model:
+                self.classifier = PromptCompressor(self.config.llmlingua2_model,
+                                                   device_map=self.config.device,
+                                                   use_llmlingua2=True)
+            if self.config.guard_model:
+                from ..methods.security import SecurityLingua
+
+                self.guard = SecurityLingua(self.config.guard_model, device_map=self.config.device)
+        except Exception as error:  # noqa: BLE001 - reported by /readyz and the log
+            self.load_error = f"{type(error).__name__}: {error}"
+            logger.error("model loading failed: %s", self.load_error)
+        else:
+            logger.info("models loaded in %.1f s", time.perf_counter() - started)
+        finally:
+            self._loaded.set()
+
+    def require_ready(self) -> None:
+        """Raise a 503 :class:`RequestError` while the models load or after they failed."""
+        if self.load_error is not None:
+            raise RequestError(f"the models failed to load ({self.load_error}); see /readyz",
+                               503)
+        if not self.ready:
+            raise RequestError("the models are still loading; retry when /readyz says ready",
+                               503)
+
+    def start(self) -> None:
+        self.batcher.start()
+
+    async def stop(self) -> None:
+        await self.batcher.stop()
+        await self.scheduler.shutdown()
+
+    def available(self) -> dict[str, bool]:
+        """Which methods have a model."""
+        causal, classifier = self.causal is not None, self.classifier is not None
+        return {"llmlingua": causal, "longllmlingua": causal, "structured": causal,
+                "json": causal, "llmlingua2": classifier}
+
+    def models(self) -> dict[str, str | None]:
+        return {"model": self.config.model, "llmlingua2_model": self.config.llmlingua2_model,
+                "guard_model": self.config.guard_model}
+
+    # ----------------------------------------------------------------------- jobs
+
+    async def compress(self, job: CompressJob, *, with_spans: bool = True) -> dict[str, Any]:
+        """The Python API's result for ``job``, plus ``spans`` of the original text."""
+        self.require_ready()
+        if job.model_kind == "classifier":
+            result = await self.batcher.submit(job.kwargs)
+        else:
+            result = await self.scheduler.run(lambda: self._run_causal(job))
+        self.metrics.observe_tokens(job.method, int(result.get("origin_tokens", 0)),
+                                    int(result.get("compressed_tokens", 0)))
+        result = dict(result)
+        if with_spans:
+            result["spans"] = kept_spans(job.original, compressed_text(result))
+        return result
+
+    def _run_causal(self, job: CompressJob) -> dict[str, Any]:
+        compressor, kwargs = self.causal, dict(job.kwargs)
+        if job.method == "structured":
+            return compressor.structured_compress_prompt(show_progress=False, **kwargs)
+        if job.method == "json":
+            return compressor.compress_json(**kwargs)
+        return compressor.compress_prompt(show_progress=False, **kwargs)
+
+    def _run_classifier_batch(self, prompts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        return compress_batch(self.classifier, prompts)
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        """Mistral token counts with the tokenizer of the model the proxy compresses with."""
+        compressor = self.classifier or self.causal
+        return compressor.tokenizer.count_batch(texts)

@@ -1,0 +1,142 @@
+"""A ``/v1/compress`` request body, checked and turned into one call of the Python API.
+
+The body names a ``method`` and carries that method's keyword arguments under the Python
+API's names. Unknown names are refused here; the values themselves are checked by the
+Python API, so the service answers with the library's own messages.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+METHODS = ("llmlingua", "longllmlingua", "llmlingua2", "structured", "json")
+# What ``llmlingstral compress --method longllmlingua`` uses; a request may override each.
+LONGLLMLINGUA_DEFAULTS: dict[str, Any] = {
+    "rank_method": "longllmlingua", "condition_in_question": "after_condition",
+    "condition_compare": True, "reorder_context": "sort",
+    "dynamic_context_compression_ratio": 0.3, "context_budget": "+100"}
+# Chosen by the service, never by a request.
+_SERVER_ONLY = {"self", "show_progress", "compressor"}
+CONTEXT_SEPARATOR = "\n\n"
+
+
+class RequestError(ValueError):
+    """A request the service refuses before calling the library; ``status`` is 400 or 422."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class CompressJob:
+    """One call: ``method`` with ``kwargs``; ``original`` is the text spans refer to."""
+
+    method: str
+    kwargs: dict[str, Any]
+    original: str
+
+    @property
+    def model_kind(self) -> str:
+        """``"classifier"`` for LLMLingua-2, else ``"causal"``."""
+        return "classifier" if self.method == "llmlingua2" else "causal"
+
+
+def parameter_names(method: str) -> frozenset[str]:
+    """The keyword arguments a request for ``method`` may carry."""
+    from ..compressor import PromptCompressor
+    from ..formats.json import compress_json
+
+    functions = {
+        "llmlingua": [PromptCompressor.compress_prompt],
+        "longllmlingua": [PromptCompressor.compress_prompt],
+        "llmlingua2": [PromptCompressor.compress_prompt_llmlingua2],
+        "structured": [PromptCompressor.structured_compress_prompt,
+                       PromptCompressor.compress_prompt],
+        "json": [compress_json],
+    }[method]
+    names = set()
+    for function in functions:
+        for name, parameter in inspect.signature(function).parameters.items():
+            if parameter.kind not in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+                names.add(name)
+    return frozenset(names - _SERVER_ONLY)
+
+
+def parse_compress_request(body: Any, available: Mapping[str, bool]) -> CompressJob:
+    """Check a decoded request body; ``available`` says which methods have a model."""
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object", 400)
+    fields = dict(body)
+    method = fields.pop("method", "llmlingua2" if available.get("llmlingua2") else "llmlingua")
+    if method not in METHODS:
+        raise RequestError(f"method must be one of {list(METHODS)}, got {method!r}")
+    if not available.get(method):
+        raise RequestError(f"method {method!r} is not served here: start the service with "
+                           f"{'--llmlingua2-model' if method == 'llmlingua2' else '--model'}",
+                           422)
+    allowed = parameter_names(method)
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise RequestError(f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+                           f"{', '.join(map(repr, unknown))} for method {method!r}; accepted: "
+                           f"{', '.join(sorted(allowed))}")
+    required = "json_data" if method == "json" else "context"
+    if required not in fields:
+        raise RequestError(f"{required!r} is required: the "
+                           f"{'JSON object' if method == 'json' else 'text or list of documents'}"
+                           f" to compress")
+    if method == "json" and isinstance(fields.get("json_config"), str):
+        raise RequestError("json_config must be a JSON object here; the service does not read "
+                           "configuration files")
+    return CompressJob(method, _with_defaults(method, fields), original_text(method, fields))
+
+
+def _with_defaults(method: str, fields: dict[str, Any]) -> dict[str, Any]:
+    if method == "longllmlingua":
+        return {**LONGLLMLINGUA_DEFAULTS, **fields}
+    if method == "llmlingua2":
+        # compress_prompt (which the batch path calls) filters contexts by default;
+        # compress_prompt_llmlingua2 does not: keep the latter's default.
+        return {"use_context_level_filter": False, **fields}
+    return fields
+
+
+def original_text(method: str, fields: Mapping[str, Any]) -> str:
+    """The uncompressed prompt as the methods assemble it (tags removed), for spans."""
+    if method == "json":
+        data = fields.get("json_data")
+        try:
+            data = json.loads(data) if isinstance(data, str) else data
+            return json.dumps(data, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return ""
+    context = fields.get("context")
+    contexts = [context] if isinstance(context, str) else context
+    if not isinstance(contexts, list) or not all(isinstance(c, str) for c in contexts):
+        return ""
+    if method in ("llmlingua2", "structured"):
+        contexts = [_untagged(c) for c in contexts]
+    parts = [fields.get("instruction") or "", CONTEXT_SEPARATOR.join(contexts),
+             fields.get("question") or ""]
+    return CONTEXT_SEPARATOR.join(p for p in parts if isinstance(p, str) and p)
+
+
+def _untagged(text: str) -> str:
+    from ..tags import has_tags, parse_tags
+
+    if not has_tags(text):
+        return text
+    try:
+        return "".join(s.text for s in parse_tags(text))
+    except ValueError:
+        return text  # the library reports the bad tag
+
+
+def compressed_text(result: Mapping[str, Any]) -> str:
+    """The compressed prompt as text (JSON results are serialised like the original)."""
+    prompt = result.get("compressed_prompt", "")
+    return prompt if isinstance(prompt, str) else json.dumps(prompt, ensure_ascii=False)

@@ -1,0 +1,105 @@
+"""``llmlingstral serve``: the command's options and the uvicorn server that runs the app."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from .config import API_KEYS_ENV, UPSTREAM_KEY_ENV, ServeConfig, load_api_keys
+
+INSTALL_HINT = "pip install 'llmlingstral[serve]'"
+
+
+def add_serve_command(commands) -> None:
+    """Register ``serve`` on the ``llmlingstral`` parser (no web stack imported here)."""
+    cmd = commands.add_parser(
+        "serve", help="run the HTTP compression service and chat-completions proxy",
+        description="Serve /v1/compress, /v1/chat/completions, /healthz, /readyz, /metrics "
+                    f"and a page at /. Client keys: {API_KEYS_ENV} (comma separated) or "
+                    f"--api-key-file; upstream key: {UPSTREAM_KEY_ENV}, else MISTRAL_API_KEY "
+                    "(or OPENAI_API_KEY with --upstream openai).")
+    cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
+                     "127.0.0.1)")
+    cmd.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    cmd.add_argument("--model", default="nano", help="causal LM for llmlingua, longllmlingua, "
+                     "structured and json (default nano; 'none' for no causal LM)")
+    cmd.add_argument("--llmlingua2-model", default="nano-lingua2", help="token classifier for "
+                     "llmlingua2 (default nano-lingua2; 'none' to leave it out)")
+    cmd.add_argument("--guard-model", default=None, help="SecurityLingua classifier; enables "
+                     "the proxy's guard (on for every request with --guard)")
+    cmd.add_argument("--guard", action="store_true", help="guard every proxied request")
+    cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    _add_load_options(cmd)
+    _add_proxy_options(cmd)
+    cmd.add_argument("--api-key-file", default=None, help="file with one client key per line")
+    cmd.add_argument("--log-prompts", action="store_true", help="log prompt text (off by "
+                     "default)")
+    cmd.add_argument("--log-level", default="info", choices=("debug", "info", "warning",
+                                                               "error"))
+    cmd.add_argument("--graceful-timeout", type=float, default=30.0, help="seconds requests in "
+                     "flight get to finish on shutdown (default 30)")
+    cmd.set_defaults(handler=run_serve)
+
+
+def _add_load_options(cmd) -> None:
+    cmd.add_argument("--no-batching", action="store_true", help="run LLMLingua-2 requests one "
+                     "by one instead of micro-batching them")
+    cmd.add_argument("--batch-window-ms", type=float, default=5.0, help="how long the first "
+                     "LLMLingua-2 request waits for others to share its forward pass (default 5)")
+    cmd.add_argument("--max-batch-size", type=int, default=16, help="prompts per batch "
+                     "(default 16)")
+    cmd.add_argument("--max-queue", type=int, default=64, help="compression jobs waiting or "
+                     "running before 429 (default 64)")
+    cmd.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in "
+                     "seconds (default 60)")
+    cmd.add_argument("--max-body-bytes", type=int, default=4_000_000, help="largest request "
+                     "body (default 4000000)")
+
+
+def _add_proxy_options(cmd) -> None:
+    cmd.add_argument("--upstream", choices=("mistral", "openai"), default="mistral",
+                     help="mistral: the Mistral API through its SDK (default); openai: any "
+                          "OpenAI-compatible server at --upstream-url")
+    cmd.add_argument("--upstream-url", default=None, help="upstream address (for openai the "
+                     "base URL with /v1)")
+    cmd.add_argument("--proxy-rate", type=float, default=0.5, help="rate for proxied messages "
+                     "(default 0.5)")
+    cmd.add_argument("--proxy-min-tokens", type=int, default=1000, help="user/system/tool "
+                     "messages this long are compressed without being marked (default 1000)")
+    cmd.add_argument("--proxy-method", choices=("llmlingua2", "llmlingua"), default=None,
+                     help="method for proxied messages (default llmlingua2 when loaded)")
+
+
+def _none(value: str | None) -> str | None:
+    return None if value is None or value.lower() == "none" else value
+
+
+def config_from_args(args: argparse.Namespace) -> ServeConfig:
+    """The :class:`ServeConfig` the command line describes (checked)."""
+    return ServeConfig(
+        model=_none(args.model), llmlingua2_model=_none(args.llmlingua2_model),
+        guard_model=_none(args.guard_model), guard=args.guard, device=args.device,
+        batching=not args.no_batching, batch_window_ms=args.batch_window_ms,
+        max_batch_size=args.max_batch_size, max_queue=args.max_queue,
+        request_timeout_s=args.timeout, max_body_bytes=args.max_body_bytes,
+        api_keys=load_api_keys(args.api_key_file), upstream=args.upstream,
+        upstream_url=args.upstream_url, proxy_method=args.proxy_method,
+        proxy_rate=args.proxy_rate, proxy_min_tokens=args.proxy_min_tokens,
+        log_prompts=args.log_prompts).validate()
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the service until SIGINT/SIGTERM; requests in flight are finished first."""
+    config = config_from_args(args)
+    try:
+        import uvicorn
+
+        from .app import create_app
+    except ImportError as error:
+        raise ImportError(f"llmlingstral serve needs the serve extra: {INSTALL_HINT}") \
+            from error
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level,
+                access_log=False, timeout_graceful_shutdown=args.graceful_timeout)
+    return 0

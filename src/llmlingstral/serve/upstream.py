@@ -1,0 +1,167 @@
+"""The chat-completions endpoint the proxy forwards to.
+
+* :class:`MistralUpstream`: the Mistral API through the official ``mistralai`` SDK
+  (``upstream_url`` points it elsewhere, e.g. a gateway);
+* :class:`OpenAICompatibleUpstream`: any server speaking OpenAI's ``/chat/completions``
+  (vLLM, another proxy), forwarding the request body unchanged.
+
+Both return plain JSON dicts, stream server-sent-event payloads as strings, and raise
+:class:`UpstreamError` with the upstream status for failures. The upstream key is sent
+only to the upstream and appears in no message.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Any, AsyncIterator
+
+import httpx
+
+# OpenAI request fields the Mistral API has under another name, and ones it has no use for.
+_MISTRAL_RENAMES = {"seed": "random_seed", "max_completion_tokens": "max_tokens"}
+_MISTRAL_IGNORED = frozenset({"user", "stream_options", "store"})
+_SDK_CONTROL = frozenset({"retries", "server_url", "timeout_ms", "http_headers", "stream"})
+
+
+class UpstreamError(Exception):
+    """The upstream refused or could not be reached; ``payload`` is its error body."""
+
+    def __init__(self, status: int, payload: dict[str, Any]) -> None:
+        super().__init__(f"upstream answered {status}")
+        self.status = status
+        self.payload = payload
+
+
+def _error_payload(message: str, kind: str = "upstream_error") -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind}}
+
+
+def _payload_of(text: str, status: int) -> dict[str, Any]:
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict):
+        return payload
+    return _error_payload(f"upstream answered HTTP {status}: {text[:300]}")
+
+
+class MistralUpstream:
+    """Chat completions through ``mistralai.Mistral``."""
+
+    def __init__(self, api_key: str | None, server_url: str | None, timeout_s: float) -> None:
+        from ..api import _import_sdk
+
+        options: dict[str, Any] = {"api_key": api_key or "", "timeout_ms": int(timeout_s * 1000)}
+        if server_url:
+            options["server_url"] = server_url
+        self.client = _import_sdk()(**options)
+        self._accepted = frozenset(
+            inspect.signature(self.client.chat.complete_async).parameters) - _SDK_CONTROL
+
+    def _arguments(self, body: dict[str, Any]) -> dict[str, Any]:
+        arguments = {}
+        for key, value in body.items():
+            key = _MISTRAL_RENAMES.get(key, key)
+            if key in _MISTRAL_IGNORED or key == "stream":
+                continue
+            if key not in self._accepted:
+                raise UpstreamError(422, _error_payload(
+                    f"parameter {key!r} is not supported by the Mistral API; remove it, or "
+                    f"run the proxy with --upstream openai", "invalid_request_error"))
+            arguments[key] = value
+        return arguments
+
+    async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        arguments = self._arguments(body)
+        try:
+            response = await self.client.chat.complete_async(**arguments, retries=None)
+        except Exception as error:  # noqa: BLE001 - classified by _translate
+            raise _translate(error) from error
+        return _dump(response)
+
+    async def open_stream(self, body: dict[str, Any]) -> AsyncIterator[str]:
+        arguments = self._arguments(body)
+        try:
+            stream = await self.client.chat.stream_async(**arguments, retries=None)
+        except Exception as error:  # noqa: BLE001 - classified by _translate
+            raise _translate(error) from error
+        return self._events(stream)
+
+    @staticmethod
+    async def _events(stream) -> AsyncIterator[str]:
+        async with stream:
+            async for event in stream:
+                yield json.dumps(_dump(event.data), ensure_ascii=False)
+        yield "[DONE]"
+
+    async def close(self) -> None:
+        return None
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    return json.loads(model.model_dump_json(by_alias=True, exclude_none=True))
+
+
+def _translate(error: Exception) -> UpstreamError:
+    status = getattr(error, "status_code", None)
+    if isinstance(status, int):
+        body = getattr(error, "body", None) or str(error)
+        return UpstreamError(status, _payload_of(str(body), status))
+    if isinstance(error, (httpx.TransportError, OSError)) or \
+            type(error).__name__ in ("NoResponseError", "ConnectError", "TimeoutException"):
+        return UpstreamError(502, _error_payload(
+            f"the upstream could not be reached ({type(error).__name__})"))
+    return UpstreamError(502, _error_payload(
+        f"the upstream reply could not be read ({type(error).__name__})"))
+
+
+class OpenAICompatibleUpstream:
+    """Chat completions at ``{base_url}/chat/completions``, body forwarded as is."""
+
+    def __init__(self, api_key: str | None, base_url: str, timeout_s: float) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.client = httpx.AsyncClient(headers=headers, timeout=timeout_s)
+
+    async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self.client.post(self.url, json={**body, "stream": False})
+        except httpx.HTTPError as error:
+            raise _translate(error) from error
+        if response.status_code >= 400:
+            raise UpstreamError(response.status_code,
+                                _payload_of(response.text, response.status_code))
+        return _payload_of(response.text, response.status_code)
+
+    async def open_stream(self, body: dict[str, Any]) -> AsyncIterator[str]:
+        request = self.client.build_request("POST", self.url, json={**body, "stream": True})
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.HTTPError as error:
+            raise _translate(error) from error
+        if response.status_code >= 400:
+            text = (await response.aread()).decode("utf-8", "replace")
+            await response.aclose()
+            raise UpstreamError(response.status_code, _payload_of(text, response.status_code))
+        return self._events(response)
+
+    @staticmethod
+    async def _events(response: httpx.Response) -> AsyncIterator[str]:
+        try:
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    yield line[5:].strip()
+        finally:
+            await response.aclose()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def build_upstream(kind: str, api_key: str | None, url: str | None, timeout_s: float):
+    """The upstream client for ``--upstream`` ``kind``."""
+    if kind == "openai":
+        return OpenAICompatibleUpstream(api_key, url or "", timeout_s)
+    return MistralUpstream(api_key, url, timeout_s)

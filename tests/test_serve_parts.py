@@ -1,0 +1,72 @@
+"""The service's parts that need no server: kept spans, keys, settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmlingstral.serve.config import ServeConfig, load_api_keys
+from llmlingstral.serve.spans import kept_spans
+
+
+def _kept(spans):
+    return [s["text"] for s in spans if s["kept"]]
+
+
+def test_spans_cover_the_original_and_follow_the_compressed_words():
+    original = "The cat sat on the mat. It was a warm day."
+    spans = kept_spans(original, "cat sat mat. warm day.")
+    assert "".join(s["text"] for s in spans) == original
+    assert _kept(spans) == ["cat sat", "mat.", "warm day."]
+    assert all(original[s["start"]:s["end"]] == s["text"] for s in spans)
+
+
+def test_spans_follow_documents_that_were_reordered():
+    original = "alpha beta gamma delta\n\nthe river runs east\n\nthe lake is cold"
+    spans = kept_spans(original, "lake cold\n\nalpha gamma")
+    assert _kept(spans) == ["alpha", "gamma", "lake", "cold"]
+
+
+def test_spans_of_text_without_spaces_are_per_character():
+    original = "委员会批准了新预算。東京は日本の首都です。กรุงเทพมหานคร"
+    spans = kept_spans(original, "委员会预算東京首都กรุงเทพ")
+    assert _kept(spans) == ["委员会", "预算", "東京", "首都", "กรุงเทพ"]
+
+
+def test_spans_for_nothing_kept_and_everything_kept():
+    assert kept_spans("some words here", "") == [
+        {"start": 0, "end": 15, "text": "some words here", "kept": False}]
+    assert _kept(kept_spans("Ça coûte 12,50 € !", "Ça coûte 12,50 € !")) == \
+        ["Ça coûte 12,50 € !"]
+    assert kept_spans("", "anything") == []
+
+
+def test_api_keys_from_environment_and_file(tmp_path):
+    key_file = tmp_path / "keys"
+    key_file.write_text("# operators\nkey-three\n\n  key-four  \nkey-one\n")
+    keys = load_api_keys(key_file, environ={"LLMLINGSTRAL_API_KEYS": "key-one, key-two,"})
+    assert keys == ("key-one", "key-two", "key-three", "key-four")
+    assert load_api_keys(environ={}) == ()
+    with pytest.raises(ValueError, match="API key file not found"):
+        load_api_keys(tmp_path / "missing", environ={})
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"model": None, "llmlingua2_model": None}, "at least one model"),
+    ({"upstream": "openai"}, "needs --upstream-url"),
+    ({"upstream": "azure"}, "upstream must be one of"),
+    ({"guard": True}, "--guard-model"),
+    ({"max_queue": 0}, "max_queue must be >= 1"),
+    ({"proxy_rate": 0}, "proxy_rate must be in (0, 1]"),
+])
+def test_settings_that_cannot_work_are_refused(settings, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")
+                       .replace("[", r"\[").replace("]", r"\]")):
+        ServeConfig(**settings).validate()
+
+
+def test_the_upstream_key_is_not_in_the_settings_repr(monkeypatch):
+    monkeypatch.setenv("MISTRAL_API_KEY", "env-secret")
+    config = ServeConfig(upstream_api_key="given-secret", api_keys=("client-secret",))
+    assert "secret" not in repr(config)
+    assert config.resolved_upstream_key() == "given-secret"
+    assert ServeConfig().resolved_upstream_key() == "env-secret"
