@@ -10,7 +10,7 @@ import pytest
 
 import replicas
 from llmlingstral import InvalidArgumentError, PromptCompressor, UnsupportedOptionError
-from texts import documents
+from texts import documents, stdlib_prose
 
 
 @pytest.fixture(scope="module")
@@ -256,6 +256,21 @@ def test_force_tokens_protect_words_in_every_kept_document(compressor):
     result = compressor.compress_prompt(docs, rate=0.2, force_tokens=["Kestrel"],
                                         use_context_level_filter=False)
     assert result["compressed_prompt"].count("Kestrel") == 12
+
+
+def test_the_sentence_filter_keeps_sentences_holding_protected_text():
+    # A repeated, unsurprising sentence is the first the sentence filter drops.
+    nano = PromptCompressor("nano", device_map="cpu")
+    plain = "The boat sails from the quay at dawn."
+    text = stdlib_prose(2500)[:2500] + " " + " ".join(
+        [plain] * 3 + ["The Kestrel sails from the quay at dawn."] + [plain] * 3)
+    kept = nano.compress_prompt(text, rate=0.1, use_sentence_level_filter=True,
+                                force_tokens=["Kestrel"])["compressed_prompt"]
+    assert "Kestrel" in kept
+    timed = text.replace("The Kestrel sails from the quay at dawn.", plain.replace("dawn", "6:15"))
+    kept = nano.compress_prompt(timed, rate=0.1, use_sentence_level_filter=True,
+                                force_reserve_digit=True)["compressed_prompt"]
+    assert "6:15" in kept
 
 
 def test_force_tokens_on_the_llmlingua_path_must_be_strings(compressor):

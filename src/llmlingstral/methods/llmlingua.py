@@ -205,6 +205,7 @@ def filter_sentences(scorer, contexts, question, settings, target):
         goodness[free] = scores
     goodness += _sentence_bonus(pieces, settings)
     goodness += _top_sentence_bonus(flat, goodness, settings)
+    goodness[_holds_forced_text(flat, settings)] = np.inf
     lengths = tokenizer.count_batch([seg.text for _, _, seg in flat])
     keep = keep_by_priority(goodness, lengths, target * settings.token_budget_ratio)
     result: list[list[Segment]] = [[] for _ in contexts]
@@ -212,6 +213,15 @@ def filter_sentences(scorer, contexts, question, settings, target):
         if keep[k]:
             result[c].append(seg)
     return result
+
+
+def _holds_forced_text(flat, settings: LLMLinguaSettings) -> np.ndarray:
+    """Sentences the token pass must keep words of: a visible force token, or (with
+    ``force_reserve_digit``) a digit. Dropping them here would lose protected text."""
+    visible = [t for t in settings.force_tokens if t.strip()]
+    return np.array([any(t in seg.text for t in visible)
+                     or (settings.force_reserve_digit and any(ch.isdigit() for ch in seg.text))
+                     for _, _, seg in flat], dtype=bool)
 
 
 def _sentence_pieces(context: list[Segment]) -> list[Segment]:
