@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 
 import httpx
@@ -427,6 +428,8 @@ def _chromium():
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     driver = shutil.which("chromedriver")
     if not (browser and driver):
+        if os.environ.get("CI"):  # CI installs them: a missing browser there is a failure
+            pytest.fail("chromium and chromedriver are missing on CI; .ci/run installs them")
         pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run "
                     "installs them with apt)")
     from selenium import webdriver
