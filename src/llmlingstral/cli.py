@@ -89,17 +89,11 @@ def _add_compress(commands) -> None:
                         help="number of Mistral tokens to keep (overrides --rate)")
     cmd.add_argument("--question", default="", help="question the prompt must answer")
     cmd.add_argument("--instruction", default="", help="instruction kept verbatim before the text")
-    cmd.add_argument("--method", choices=METHODS, default="llmlingua",
-                     help="compression method (default llmlingua)")
-    cmd.add_argument("--rank-method", default=None,
-                     help=f"document ranking for --method longllmlingua: {DEFAULT_RANK_METHOD} "
-                          f"(default: bm25 fused with the model's own scores), longllmlingua, "
-                          f"bm25, gzip, llmlingua, e5-mistral, mistral-embed, mistral-rerank")
-    cmd.add_argument("--model", default=None,
-                     help="preset, Hugging Face id or local folder (default: nano, or "
-                          "nano-lingua2 for llmlingua2)")
-    cmd.add_argument("--force-token", action="append", default=[], metavar="TEXT",
-                     help="text that must survive compression; repeat for several")
+    _add_method_options(cmd, rank_default=None,
+                        rank_help=f"document ranking for --method longllmlingua: "
+                                  f"{DEFAULT_RANK_METHOD} (default: bm25 fused with the model's "
+                                  f"own scores), longllmlingua, bm25, gzip, llmlingua, "
+                                  f"e5-mistral, mistral-embed, mistral-rerank")
     cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     cmd.add_argument("--json", action="store_true",
                      help="print JSON with the compressed text, token counts and ratio")
@@ -153,6 +147,19 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
 # --------------------------------------------------------------------------- compress-batch
 
 
+def _add_method_options(cmd, rank_default: str | None, rank_help: str) -> None:
+    """--method, --rank-method, --model and --force-token, shared by compress and
+    compress-batch."""
+    cmd.add_argument("--method", choices=METHODS, default="llmlingua",
+                     help="compression method (default llmlingua)")
+    cmd.add_argument("--rank-method", default=rank_default, help=rank_help)
+    cmd.add_argument("--model", default=None,
+                     help="preset, Hugging Face id or local folder (default: nano, or "
+                          "nano-lingua2 for llmlingua2)")
+    cmd.add_argument("--force-token", action="append", default=[], metavar="TEXT",
+                     help="text that must survive compression; repeat for several")
+
+
 def _add_compress_batch(commands) -> None:
     cmd = commands.add_parser(
         "compress-batch", help="compress every record of a JSONL file (resumable)",
@@ -168,16 +175,9 @@ def _add_compress_batch(commands) -> None:
                              "(default 0.5)")
     budget.add_argument("--target-token", type=int, default=None,
                         help="Mistral tokens to keep, for records without their own budget")
-    cmd.add_argument("--method", choices=METHODS, default="llmlingua",
-                     help="compression method (default llmlingua)")
-    cmd.add_argument("--rank-method", default=DEFAULT_RANK_METHOD,
-                     help=f"document ranking for --method longllmlingua (default "
-                          f"{DEFAULT_RANK_METHOD}, as for compress)")
-    cmd.add_argument("--model", default=None,
-                     help="preset, Hugging Face id or folder (default: nano, or nano-lingua2 "
-                          "for llmlingua2)")
-    cmd.add_argument("--force-token", action="append", default=[], metavar="TEXT",
-                     help="text that must survive compression; repeat for several")
+    _add_method_options(cmd, rank_default=DEFAULT_RANK_METHOD,
+                        rank_help=f"document ranking for --method longllmlingua (default "
+                                  f"{DEFAULT_RANK_METHOD}, as for compress)")
     cmd.add_argument("--batch-size", type=int, default=32,
                      help="records per batch, written together (default 32)")
     cmd.add_argument("--errors", default=None,
