@@ -27,17 +27,15 @@ class RecordedRequest:
     authorization: str | None
 
 
-@dataclass
-class LocalAPIServer:
-    routes: dict[str, Handler]
-    requests: list[RecordedRequest] = field(default_factory=list)
-    # Seconds between the bytes of each reply body (a server that dribbles its answer).
-    dribble: float | None = None
-    _failures: deque = field(default_factory=deque)
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1 in a thread, with scripted failures; subclasses set
+    ``_lock`` and ``_failures`` and call :meth:`_listen` with their handler class."""
 
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._make_handler())
+    _lock: threading.Lock
+    _failures: deque
+
+    def _listen(self, handler) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -50,7 +48,7 @@ class LocalAPIServer:
         with self._lock:
             self._failures.extend(statuses)
 
-    def start(self) -> "LocalAPIServer":
+    def start(self):
         self._thread.start()
         return self
 
@@ -58,7 +56,7 @@ class LocalAPIServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "LocalAPIServer":
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -67,6 +65,20 @@ class LocalAPIServer:
     def _next_failure(self) -> int | None:
         with self._lock:
             return self._failures.popleft() if self._failures else None
+
+
+@dataclass
+class LocalAPIServer(LoopbackServer):
+    routes: dict[str, Handler]
+    requests: list[RecordedRequest] = field(default_factory=list)
+    # Seconds between the bytes of each reply body (a server that dribbles its answer).
+    dribble: float | None = None
+    _failures: deque = field(default_factory=deque)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listen(self._make_handler())
+
 
     def _make_handler(self):
         server = self

@@ -14,11 +14,13 @@ import json
 import threading
 import time
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Sequence
 
 import numpy as np
 import torch
+
+from local_api import LoopbackServer
 
 
 class LocalPromptLogprobs:
@@ -46,7 +48,7 @@ class LocalPromptLogprobs:
         return results
 
 
-class VLLMLoopback:
+class VLLMLoopback(LoopbackServer):
     """The server; use as a context manager. ``url`` is the root (append ``/v1``)."""
 
     def __init__(self, source: LocalPromptLogprobs, tokenizer, model: str,
@@ -64,30 +66,12 @@ class VLLMLoopback:
         self._lock = threading.Lock()
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def fail_next(self, *statuses: int) -> None:
-        with self._lock:
-            self._failures.extend(statuses)
+        self._listen(self._handler())
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Wait until no request is being answered (e.g. one a client gave up on)."""
         with self._idle:
             self._idle.wait_for(lambda: self._in_flight == 0, timeout)
-
-    def __enter__(self) -> "VLLMLoopback":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     # ------------------------------------------------------------------- routes
 
