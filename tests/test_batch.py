@@ -185,7 +185,7 @@ def test_batched_scores_match_single_streams(compressor):
     import numpy as np
 
     from llmlingstral.scoring.batched import score_together
-    from llmlingstral.scoring.causal import ContrastiveStream
+    from llmlingstral.scoring.stream import ContrastiveStream
 
     rng = np.random.default_rng(1)
     scorer = compressor.scorer

@@ -221,3 +221,20 @@ def test_ministral3_compressor(vlm_dir):
     result = compressor.compress_prompt(text, rate=0.5)
     assert abs(result["compressed_tokens"] / result["origin_tokens"] - 0.5) <= 0.05
     assert compressor.tokenizer.kind == "tekken"
+
+
+def test_in_place_conditioning_is_an_option_that_still_meets_the_rate(v03_dir, long_prompt):
+    fast = PromptCompressor(str(v03_dir), device_map="cpu",
+                            model_config={"conditioning": "in_place"})
+    assert fast.scorer.conditioning == "in_place"
+    result = fast.compress_prompt(long_prompt, rate=0.4)
+    assert abs(result["compressed_tokens"] / result["origin_tokens"] - 0.4) <= 0.04
+    assert is_subsequence(words(result["compressed_prompt"]), words(long_prompt))
+
+
+def test_conditioning_is_checked_before_the_model_loads():
+    with pytest.raises(ValueError, match=r"conditioning.*exact"):
+        PromptCompressor("no/such-model", model_config={"conditioning": "stale"})
+    with pytest.raises(ValueError, match="remote scorer"):
+        PromptCompressor("nano", model_config={"conditioning": "in_place", "remote_scorer": {
+            "base_url": "http://127.0.0.1:9/v1", "model": "m"}})

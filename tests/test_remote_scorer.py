@@ -50,6 +50,12 @@ def in_process(nano_model):
                                                                     "max_window": WINDOW - 1}})
 
 
+@pytest.fixture(scope="module")
+def local():
+    """Plain local compression with nano, within the served window."""
+    return PromptCompressor("nano", device_map="cpu", model_config={"max_window": WINDOW - 1})
+
+
 def _cases() -> list[dict]:
     docs = documents(6, chars=450)
     return [
@@ -63,10 +69,12 @@ def _cases() -> list[dict]:
     ]
 
 
-def test_remote_compression_equals_the_model_in_process(server, remote, in_process):
+def test_remote_compression_equals_plain_local_compression(server, remote, in_process, local):
     server.requests.clear()
     for case in _cases():
-        assert remote.compress_prompt(**case) == in_process.compress_prompt(**case)
+        expected = local.compress_prompt(**case)
+        assert remote.compress_prompt(**case) == expected
+        assert in_process.compress_prompt(**case) == expected
     prompts = [p for body in server.requests for p in body["prompt"]]
     bos = remote.tokenizer.bos_id
     assert prompts and all(isinstance(t, int) for p in prompts for t in p)

@@ -8,6 +8,7 @@ import torch
 
 from llmlingstral import load_model
 from llmlingstral.scoring.causal import CausalScorer
+from llmlingstral.scoring.stream import SurprisalStream
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +46,10 @@ def test_tails_score_only_the_last_tokens(scorer):
         np.testing.assert_allclose(got, expected, atol=2e-4)
 
 
-def test_stream_scores_match_plain_forward_until_something_is_dropped(scorer):
+@pytest.mark.parametrize("conditioning", ["exact", "in_place"])
+def test_stream_scores_match_plain_forward_until_something_is_dropped(scorer, conditioning):
     ids = _sequences()[2]
-    stream = scorer.stream()
+    stream = SurprisalStream(scorer, [], conditioning=conditioning)
     first = stream.score(ids[:150])
     stream.commit(np.ones(150, dtype=bool))
     second = stream.score(ids[150:])
@@ -74,7 +76,7 @@ def _cached_keys(scorer: CausalScorer, ids: list[int], start: int) -> list[torch
 
 
 def test_shifted_keys_equal_keys_computed_at_the_earlier_positions(any_scorer):
-    from llmlingstral.scoring.causal import shift_rotary_keys
+    from llmlingstral.scoring.tensor_ops import shift_rotary_keys
 
     assert any_scorer.rotary_inv_freq is not None
     ids = _sequences()[1][:40]
@@ -91,7 +93,7 @@ def _stream_through_rebuild(scorer: CausalScorer, rotate: bool) -> np.ndarray:
     saved = scorer.rotary_inv_freq
     scorer.rotary_inv_freq = saved if rotate else None
     try:
-        stream = scorer.stream()
+        stream = SurprisalStream(scorer, [], conditioning="in_place")
         for chunk, keep in ((ids[:60], False), (ids[60:80], True), (ids[80:90], True)):
             stream.score(chunk)
             stream.commit(np.full(len(chunk), keep))
@@ -106,3 +108,64 @@ def test_rotated_rebuild_scores_like_a_recomputed_cache(any_scorer):
     # recomputing them at their new positions must agree.
     np.testing.assert_allclose(_stream_through_rebuild(any_scorer, rotate=True),
                                _stream_through_rebuild(any_scorer, rotate=False), atol=2e-4)
+
+
+def _fresh(scorer: CausalScorer, context: list[int], chunk: list[int]) -> np.ndarray:
+    """Surprisal of ``chunk`` from one plain forward pass over BOS + context + chunk."""
+    return scorer.sequence_surprisal([context + chunk], tails=[len(chunk)])[0]
+
+
+@pytest.mark.parametrize("prefix_length", [0, 9])
+def test_exact_stream_scores_each_window_as_a_fresh_encoding_of_the_kept_text(scorer,
+                                                                               prefix_length):
+    ids = _sequences()[2]
+    prefix = _sequences()[1][:prefix_length]
+    rng = np.random.default_rng(3)
+    stream = scorer.stream(prefix)
+    assert stream.exact
+    kept: list[int] = []
+    # Windows with some, none and all of their tokens kept, and an empty one.
+    for start, end, share in ((0, 50, 0.5), (50, 90, 0.0), (90, 90, 1.0), (90, 150, 1.0),
+                              (150, 230, 0.3), (230, 300, 0.6)):
+        chunk = ids[start:end]
+        got = stream.score(chunk)
+        np.testing.assert_allclose(got, _fresh(scorer, prefix + kept, chunk), atol=2e-4)
+        keep = rng.random(len(chunk)) < share
+        stream.commit(keep)
+        kept += [t for t, k in zip(chunk, keep) if k]
+
+
+def test_in_place_stream_keeps_the_full_text_state_of_kept_tokens(scorer):
+    ids = _sequences()[2]
+    keep = np.random.default_rng(4).random(100) < 0.5
+    kept = [t for t, k in zip(ids[:100], keep) if k]
+    surprisal = {}
+    for mode in ("exact", "in_place"):
+        stream = CausalScorer(scorer.loaded, conditioning=mode).stream()
+        stream.score(ids[:100])
+        stream.commit(keep)
+        surprisal[mode] = stream.score(ids[100:200])
+    fresh = _fresh(scorer, kept, ids[100:200])
+    np.testing.assert_allclose(surprisal["exact"], fresh, atol=2e-4)
+    # The in-place cache still carries what the dropped tokens said.
+    assert np.abs(surprisal["in_place"] - fresh).mean() > 1e-2
+
+
+def test_exact_stream_after_a_cut_back_scores_the_prefix_and_recent_kept_tokens(any_scorer):
+    ids = _sequences()[2]
+    stream = any_scorer.stream([5, 6, 7])
+    kept: list[int] = []
+    for chunk, share in ((ids[:60], 0.0), (ids[60:100], 1.0), (ids[100:125], 1.0)):
+        stream.score(chunk)
+        stream.commit(np.full(len(chunk), share > 0))
+        kept += chunk if share > 0 else []
+    chunk = ids[125:185]
+    assert 4 + len(kept) + len(chunk) > any_scorer.window  # the context must be cut back
+    room = any_scorer.window // 4 - 1
+    np.testing.assert_allclose(stream.score(chunk), _fresh(any_scorer, [5, 6, 7] + kept[-room:],
+                                                           chunk), atol=2e-4)
+
+
+def test_unknown_conditioning_is_refused(scorer):
+    with pytest.raises(ValueError, match="conditioning"):
+        CausalScorer(scorer.loaded, conditioning="approximate")

@@ -29,9 +29,10 @@ from .ranking.perplexity import PerplexityRanker, perplexity_condition
 from .ranking.registry import PERPLEXITY_METHODS, cached_ranker, resolve_rank_method
 from .recover import recover as recover_text
 from .scoring.causal import CausalScorer
+from .scoring.stream import CONDITIONING_MODES
 from .settings import settings_from
 from .tags import parse_context_tags
-from .validate import check_mapping, check_rate, check_target, check_text, context_segments
+from .validate import check_choice, check_mapping, check_rate, check_target, check_text, context_segments
 
 DEFAULT_MODEL = MISTRAL_MODELS["default"].source
 # Parameters of the public calls that are not method settings: the prompt itself.
@@ -50,7 +51,11 @@ class PromptCompressor(LLMLinguaMethods):
         device_map: ``"auto"`` (GPU if there is one), ``"cuda"``, ``"cpu"``, ``"mps"``,
             ``"balanced"`` or a transformers device map.
         model_config: ``dtype`` and other ``from_pretrained`` keywords; ``"max_window"``
-            caps the tokens the scorer attends to at once. ``"remote_scorer"``:
+            caps the tokens the scorer attends to at once. ``"conditioning"``: how the
+            iterative pass conditions each window on the kept text, ``"exact"`` (default:
+            as a fresh encoding of the compressed prefix) or ``"in_place"`` (faster: the
+            cache of the full text with the dropped tokens deleted; see
+            :mod:`llmlingstral.scoring.stream`). ``"remote_scorer"``:
             ``{"base_url": "http://host:8000/v1", "model": "mistralai/Mistral-7B-v0.3"}``
             scores through an OpenAI-compatible server (vLLM) instead of loading the
             weights; ``model_name`` then only picks the tokenizer (see
@@ -82,7 +87,12 @@ class PromptCompressor(LLMLinguaMethods):
             check_mapping(name, value)
         options = dict(model_config or {})
         window = options.pop("max_window", None)
+        conditioning = check_choice("model_config['conditioning']",
+                                    options.pop("conditioning", "exact"), CONDITIONING_MODES)
         remote = options.pop("remote_scorer", None)
+        if remote is not None and conditioning != "exact":
+            raise ValueError("a remote scorer always scores the kept text afresh; drop "
+                             "model_config['conditioning'] or use a local model")
         self.model_name = model_name
         self.open_api_config = dict(open_api_config or {})
         self.use_llmlingua2 = bool(use_llmlingua2)
@@ -98,7 +108,8 @@ class PromptCompressor(LLMLinguaMethods):
         self.tokenizer = self.loaded.tokenizer
         self.device = self.loaded.device
         self.max_position_embeddings = self.loaded.max_position
-        self.scorer = CausalScorer(self.loaded, window=window) if task == "causal-lm" else None
+        self.scorer = CausalScorer(self.loaded, window=window, conditioning=conditioning) \
+            if task == "causal-lm" else None
         self.classifier = llmlingua2_method.build_classifier(self.loaded, self.llmlingua2_config) \
             if task == "token-classification" else None
         self._security: SecurityLingua | None = None

@@ -20,7 +20,8 @@ from ..prompt import (CONTEXT_SEPARATOR, CompressionOutcome, Segment, context_te
                       join_contexts, join_prompt)
 from ..ranking.base import Ranker
 from ..ranking.perplexity import PerplexityRanker, parse_condition, perplexity_condition
-from ..scoring.causal import CausalScorer, ContrastiveStream
+from ..scoring.causal import CausalScorer
+from ..scoring.stream import ContrastiveStream
 from ..settings import INTERNAL
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer

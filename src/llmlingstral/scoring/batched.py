@@ -2,9 +2,10 @@
 
 Each :class:`SurprisalStream` keeps its own KV cache, of its own length, with its own
 position ids. For one step their caches are stacked into a batch (each padded at its end),
-the chunks are appended after them, and a padding mask hides every entry a row does not
-own: row ``i`` sees its cache and the tokens of its chunk up to itself, exactly what it
-would see alone. The new keys and values of each row's real tokens then go back to its
+the chunks (each stream's kept tokens still to compute, then its next window; see
+:meth:`SurprisalStream.begin`) are appended after them, and a padding mask hides every
+entry a row does not own: row ``i`` sees its cache and the tokens of its chunk up to
+itself, exactly what it would see alone. The new keys and values of each row's real tokens then go back to its
 own cache, so the streams stay independent between steps (each commits its own keep mask,
 cuts its own cache back at the window).
 """
@@ -16,7 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .causal import CausalScorer, ContrastiveStream, SurprisalStream
+from .causal import CausalScorer
+from .stream import ContrastiveStream, SurprisalStream
 from .remote import RemoteStream
 
 
@@ -87,8 +89,7 @@ def _score_group(parts: list[tuple[SurprisalStream, list[int]]]) -> list[np.ndar
     results = [np.zeros(0, dtype=np.float32)] * len(parts)
     live = [i for i, ids in enumerate(chunks) if ids]
     if len(live) <= 1:
-        # begin() made room already; score() checks again and finds nothing to do.
-        return [stream.score(ids) for stream, ids in parts]
+        return [stream.score_begun(fed) for (stream, _), fed in zip(parts, chunks)]
     streams = [parts[i][0] for i in live]
     logits = _forward(streams[0].scorer, streams, [chunks[i] for i in live])
     for i, stream, row_logits in zip(live, streams, logits):

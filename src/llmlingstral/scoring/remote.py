@@ -10,8 +10,8 @@ cache between requests: each step sends BOS, the prefix (the question, for LongL
 the tokens kept so far and the next window. Consecutive requests of a stream therefore share
 everything up to the window, which the server's prefix cache (vLLM's automatic prefix
 caching) does not compute again. The kept tokens are thus scored as the text they form,
-where a local stream keeps the cache of the full text they were scored in (the two agree on
-most keep decisions, not on all). When the kept text would pass the window, it is cut back
+as a local stream does by default (``conditioning="exact"``), so a server running the same
+weights gives the same compression. When the kept text would pass the window, it is cut back
 to the prefix and the most recent kept tokens, as the local stream does.
 
 Requests are retried with exponential backoff on connection errors, timeouts, 429 and 5xx;
