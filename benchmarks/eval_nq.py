@@ -176,14 +176,17 @@ def main() -> None:
                         default=["bm25", "gzip", "llmlingua", "longllmlingua"])
     parser.add_argument("--methods", nargs="*", default=None,
                         help="compression rows to run (default: all)")
+    parser.add_argument("--conditioning", choices=["exact", "in_place"], default="exact",
+                        help="how the token-level pass conditions on the kept text")
     args = parser.parse_args()
 
     from llmlingstral import PromptCompressor
 
-    compressor = PromptCompressor(args.model, device_map="cpu")
+    compressor = PromptCompressor(args.model, device_map="cpu",
+                                  model_config={"conditioning": args.conditioning})
     examples = build_examples(load_dev(args.data), args.limit, args.documents, args.seed)
     full_retention = sum(has_answer("\n\n".join(e.documents), e.answers) for e in examples)
-    print(f"model: {args.model}; {len(examples)} dev questions, {args.documents} documents "
+    print(f"model: {args.model}; conditioning {args.conditioning}; {len(examples)} dev questions, {args.documents} documents "
           f"each, gold at positions {POSITIONS}; uncompressed retention "
           f"{full_retention / len(examples):.3f}; {machine()}\n")
     print(markdown_table(["rank method", "recall@1", "recall@5", "s / prompt"],
