@@ -44,10 +44,10 @@ def build_random_model(shape: str, folder: Path) -> Path:
     return folder
 
 
-def load(model: str):
+def load(model: str, conditioning: str = "exact"):
     from llmlingstral import PromptCompressor
 
-    return PromptCompressor(model, device_map="cpu")
+    return PromptCompressor(model, device_map="cpu", model_config={"conditioning": conditioning})
 
 
 def floor_call(compressor, prompt: str):
@@ -69,12 +69,14 @@ def compress_call(compressor, prompt: str, mode: str, rate: float):
 
 
 def time_one(model: str, n_tokens: int, rate: float, repeats: int) -> dict:
-    """Alternating timings of floor, rate and target_token compression for one length."""
+    """Alternating timings of floor, rate and target_token compression for one length, and
+    of rate compression with in-place conditioning."""
     compressor = load(model)
     prompt = prompt_of_tokens(compressor.tokenizer, n_tokens)
     calls = {"floor": floor_call(compressor, prompt),
              "rate": compress_call(compressor, prompt, "rate", rate),
-             "target": compress_call(compressor, prompt, "target", rate)}
+             "target": compress_call(compressor, prompt, "target", rate),
+             "in_place": compress_call(load(model, "in_place"), prompt, "rate", rate)}
     times, results = alternating_medians(calls, repeats)
     origin = compressor.tokenizer.count(prompt)
     return {"tokens": origin, **times,
@@ -111,11 +113,13 @@ def main() -> None:
                 f"{in_subprocess(memory_one, model, n, args.rate, 'rate'):.0f}")
             rows.append([t["tokens"], f"{t['floor']:.3f}", f"{t['rate']:.3f}",
                          f"{t['rate'] / t['floor']:.2f}", f"{t['target'] / t['floor']:.2f}",
+                         f"{t['in_place'] / t['floor']:.2f}",
                          f"{t['rate_achieved']:.3f}", f"{t['target_achieved']:.3f}", *mem])
             print(f"done {n} tokens", file=sys.stderr, flush=True)
     print(f"model: {label}; rate {args.rate}; median of {args.repeats}; {machine()}\n")
     print(markdown_table(
         ["prompt tokens", "floor s", "compress s (rate)", "ratio (rate)", "ratio (target_token)",
+         "ratio (rate, in_place)",
          "achieved rate", "achieved rate (target)", "floor peak MiB", "compress peak MiB"],
         rows))
 

@@ -117,6 +117,7 @@ def compression_methods(compressor) -> dict[str, Callable[[Example, float], str]
         "LongLLMLingua": call(**longllmlingua),
         "LongLLMLingua, coarse only": call(**longllmlingua, use_token_level_filter=False),
         "LongLLMLingua, bm25 ranking": call(**{**longllmlingua, "rank_method": "bm25"}),
+        "LongLLMLingua, hybrid ranking": call(**{**longllmlingua, "rank_method": "hybrid"}),
         "LLMLingua": call(rank_method="llmlingua"),
         "bm25, coarse only": call(rank_method="bm25", use_token_level_filter=False),
         "random dropping": lambda ex, rate: random_drop(ex, rate, zlib.crc32(ex.question.encode())),
