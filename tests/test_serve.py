@@ -148,7 +148,7 @@ def test_compress_structured_keeps_protected_text(service):
 def test_compress_json_returns_an_object(service):
     data = {"id": 7, "name": "Ana", "bio": stdlib_prose(500)}
     body = {"method": "json", "json_data": data,
-            "json_config": {"id": {"compress": False}, "bio": {"rate": 0.3}}}
+            "json_config": {"id": {"compress": False}, "name": {}, "bio": {"rate": 0.3}}}
     result = _post(service, "/v1/compress", body).json()
     assert result["compressed_prompt"]["id"] == 7
     assert len(result["compressed_prompt"]["bio"]) < len(data["bio"])

@@ -121,6 +121,8 @@ CONFIG = {
     "name": {"rate": 0.7, "compress": False, "value_type": "str", "pair_remove": False},
     "skills": {"rate": 0.3, "compress": True, "value_type": "list", "pair_remove": True},
     "biography": {"rate": 0.3, "compress": True, "value_type": "str", "pair_remove": True},
+    # Keys with the defaults: json_config names every key, as in llmlingua.
+    "active": {}, "score": {}, "address": {}, "nothing": {},
 }
 
 
@@ -146,7 +148,7 @@ def test_compress_json_round_trips_and_keeps_structure(compressor):
 def test_keyvalue_filter_drops_removable_pairs_only(compressor):
     data = {f"note{i}": text for i, text in enumerate(documents(5, 400))}
     data["keep"] = "tiny but protected"
-    config = {"keep": {"pair_remove": False}}
+    config = {key: {} for key in data} | {"keep": {"pair_remove": False}}
     result = compressor.compress_json(data, config, rate=0.2, use_keyvalue_level_filter=True,
                                       context_budget="+0", use_token_level_filter=False,
                                       rank_method="bm25", question="protected")
@@ -158,7 +160,8 @@ def test_keyvalue_filter_drops_removable_pairs_only(compressor):
 
 def test_json_config_from_a_yaml_file(compressor, tmp_path):
     path = tmp_path / "config.yaml"
-    path.write_text("biography:\n  compress: false\nskills:\n  rate: 0.5\n")
+    others = "".join(f"{key}: {{}}\n" for key in PERSON if key not in ("biography", "skills"))
+    path.write_text("biography:\n  compress: false\nskills:\n  rate: 0.5\n" + others)
     out = compressor.compress_json(json.dumps(PERSON), str(path))["compressed_prompt"]
     assert out["biography"] == PERSON["biography"]
 

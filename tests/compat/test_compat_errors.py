@@ -47,11 +47,10 @@ def test_json_config_key_the_data_lacks_is_an_assertion_error(llm_lingua):
         llm_lingua.compress_json(JSON_DATA, config)
 
 
-def test_json_config_keys_left_out_take_the_defaults(llm_lingua):
-    # llmlingua asserts equal key sets; here a key without settings follows the global rate.
+def test_json_config_missing_a_key_is_an_assertion_error(llm_lingua):
     config = {k: v for k, v in JSON_CONFIG.items() if k != "skills"}
-    result = llm_lingua.compress_json(JSON_DATA, config)
-    assert result["compressed_prompt"]["name"] == JSON_DATA["name"]
+    with pytest.raises(AssertionError, match="skills"):
+        llm_lingua.compress_json(JSON_DATA, config)
 
 
 def test_saving_has_llmlingua_shape(llm_lingua, llm_lingua2):

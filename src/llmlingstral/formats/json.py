@@ -1,6 +1,7 @@
 """Compress the string values of a JSON object, key by key, and return valid JSON.
 
-``json_config`` gives each top-level key (all optional; a key the data lacks is an error):
+``json_config`` gives each top-level key of the data its settings (one entry per key, as in
+llmlingua; ``None`` gives every key the defaults):
 
 * ``rate``: keep fraction for its text (default: the global rate);
 * ``compress``: False keeps the value verbatim;
@@ -165,13 +166,22 @@ def _check_data(json_data: Any) -> dict[str, Any]:
 
 
 def _check_config_keys(data: dict[str, Any], configs: dict[str, KeyConfig]) -> None:
-    """A configured key missing from the data is a typo that would silently not apply
-    (llmlingua asserts both key sets are equal; keys left out of the config take the
-    defaults here)."""
+    """A configured key missing from the data is a typo that would silently not apply."""
     unknown = [key for key in configs if key not in data]
     if unknown:
         raise InvalidArgumentError(f"json_config names key(s) {unknown} that json_data does not "
                                    f"have; its keys are {list(data)}")
+
+
+def _check_config_complete(data: dict[str, Any], configs: dict[str, KeyConfig]) -> None:
+    """A given config names every key of the data, as llmlingua asserts: a key left out
+    would be compressed with settings nobody chose."""
+    missing = [key for key in data if key not in configs]
+    if missing:
+        raise InvalidArgumentError(f"json_config has no entry for key(s) {missing} of json_data; "
+                                   f"add one per key (e.g. {{'rate': 0.5, 'compress': True, "
+                                   f"'pair_remove': True}}), or pass json_config=None to "
+                                   f"compress every key with the defaults")
 
 
 def _check_depth(data: Any) -> None:
@@ -227,6 +237,8 @@ def compress_json(compressor: SegmentCompressor, json_data: Mapping[str, Any] | 
     _check_config_keys(data, configs)
     for key, value in data.items():
         _check_type(key, value, configs.get(key, KeyConfig()))
+    if json_config is not None:
+        _check_config_complete(data, configs)
     check_rate("rate", rate)
     check_target("target_token", target_token)
     question = check_text("question", question)
