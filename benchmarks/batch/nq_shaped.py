@@ -1,9 +1,9 @@
 """NQ-shaped prompts built from text in this repository's benchmark helpers.
 
 NQ-open prompts in the other benchmarks hold 20 retrieved passages of about 136 Mistral
-tokens each and a question (about 2,730 tokens in all). The NQ data is not vendored in the
-repository, so these prompts have the same shape but are made of standard-library docstring
-prose (``benchmarks/_common.prose``): 20 passages of about 136 tokens, cut at word
+tokens each and a question (about 2,730 tokens in all). For speed runs, which should not
+spend evaluation questions, these prompts have the same shape but are made of
+standard-library docstring prose (``benchmarks/_common.prose``): 20 passages of about 136 tokens, cut at word
 boundaries from different places of the text, and a question made of a few words of one
 passage. Speed depends on the shape, not on the words.
 """
