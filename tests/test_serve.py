@@ -16,6 +16,7 @@ import pytest
 
 from live_server import LiveServer
 from local_api import LocalAPIServer, chat_completion_payload, chat_stream_payloads
+from multilingual import PARAGRAPHS
 from texts import documents, stdlib_prose as _stdlib_prose
 
 pytestmark = pytest.mark.xdist_group("serve")
@@ -87,10 +88,10 @@ def _assert_spans_cover(result, original):
     spans = result["spans"]
     assert "".join(s["text"] for s in spans) == original
     assert [s["start"] for s in spans[1:]] == [s["end"] for s in spans[:-1]]
-    kept = "".join("".join(s["text"].split()) for s in spans if s["kept"])
+    kept = "".join(s["text"] for s in spans if s["kept"])
     assert kept and any(not s["kept"] for s in spans)
-    # the kept text is the compressed prompt, character for character (spaces aside)
-    assert kept.casefold() == "".join(result["compressed_prompt"].split()).casefold()
+    # the kept text is the compressed prompt, character for character
+    assert kept == result["compressed_prompt"]
 
 
 # --------------------------------------------------------------------------- compress
@@ -114,6 +115,52 @@ def test_spans_of_multilingual_text_match_the_compressed_prompt(service, method)
     result = _post(service, "/v1/compress", {"method": method, "context": MULTILINGUAL,
                                              "rate": 0.5}).json()
     _assert_spans_cover(result, MULTILINGUAL)
+
+
+def _kept_text(result):
+    return "".join(s["text"] for s in result["spans"] if s["kept"])
+
+
+@pytest.mark.parametrize("method", ["structured", "llmlingua2"])
+@pytest.mark.parametrize("first, second", [
+    ("the cat saw ", "the dog"),
+    (PARAGRAPHS["en"] + " ", PARAGRAPHS["en"][:60]),
+    (PARAGRAPHS["zh"], PARAGRAPHS["zh"][:16]),
+    (PARAGRAPHS["ja"], PARAGRAPHS["ja"][:22]),
+], ids=["en-short", "en", "zh", "ja"])
+def test_spans_mark_the_occurrence_the_compressor_kept(service, method, first, second):
+    # The protected copy of repeated words is kept; the earlier copy is compressed away.
+    context = f"{first}<llmlingua, compress=False>{second}</llmlingua>"
+    result = _post(service, "/v1/compress", {"method": method, "context": context,
+                                             "rate": 0.3}).json()
+    original = first + second
+    assert "".join(s["text"] for s in result["spans"]) == original
+    assert result["compressed_prompt"].endswith(second)
+    assert _kept_text(result) == result["compressed_prompt"]
+    last = result["spans"][-1]
+    assert last["kept"] and last["start"] <= len(first) and last["end"] == len(original)
+
+
+def test_spans_of_reordered_documents_with_repeated_sentences(service):
+    shared = "The festival takes place on the 14th of July in Lyon. "
+    docs = [shared + d for d in documents(4, 300)]
+    question = "When is the festival?"
+    body = {"method": "longllmlingua", "context": docs, "question": question, "rate": 0.5,
+            "rank_method": "bm25", "reorder_context": "sort", "force_tokens": ["July"]}
+    result = _post(service, "/v1/compress", body).json()
+    original = "\n\n".join(docs + [question])
+    assert "".join(s["text"] for s in result["spans"]) == original
+    kept = [False] * len(original)
+    for span in result["spans"]:
+        kept[span["start"]:span["end"]] = [span["kept"]] * (span["end"] - span["start"])
+    starts = [sum(len(d) + 2 for d in docs[:i]) for i in range(len(docs))]
+    for index, text in zip(result["kept_context_ids"], result["compressed_contexts"]):
+        inside = range(starts[index], starts[index] + len(docs[index]))
+        assert "".join(original[i] for i in inside if kept[i]) == text.lstrip("\n")
+    dropped = set(range(len(docs))) - set(result["kept_context_ids"])
+    assert all(not any(kept[starts[i]:starts[i] + len(docs[i])]) for i in dropped)
+    assert result["compressed_prompt"].endswith(question) and original.endswith(question)
+    assert all(kept[len(original) - len(question):])
 
 
 def test_compress_longllmlingua_with_documents_and_question(service):
@@ -152,6 +199,9 @@ def test_compress_json_returns_an_object(service):
     result = _post(service, "/v1/compress", body).json()
     assert result["compressed_prompt"]["id"] == 7
     assert len(result["compressed_prompt"]["bio"]) < len(data["bio"])
+    # JSON results carry no ranges: the spans are aligned, and still tile the original
+    original = json.dumps(data, ensure_ascii=False)
+    assert "".join(s["text"] for s in result["spans"]) == original
 
 
 # --------------------------------------------------------------------------- errors

@@ -70,3 +70,28 @@ def test_the_upstream_key_is_not_in_the_settings_repr(monkeypatch):
     assert "secret" not in repr(config)
     assert config.resolved_upstream_key() == "given-secret"
     assert ServeConfig().resolved_upstream_key() == "env-secret"
+
+
+def test_spans_follow_the_reported_ranges_else_the_alignment():
+    from llmlingstral.prompt import CompressionResult, KeptText
+    from llmlingstral.serve.engine import result_spans
+
+    original = "the cat saw the dog"
+    result = CompressionResult(compressed_prompt="the dog")
+    result.kept = KeptText(original, ((12, 19),))
+    assert [(s["start"], s["text"]) for s in result_spans(original, result) if s["kept"]] == \
+        [(12, "the dog")]
+    # ranges of another text, or none (JSON results): aligned word by word, which takes
+    # the first "the"
+    for fallback in (dict(result), _with_kept(result, KeptText("the dog", ((0, 7),)))):
+        spans = result_spans(original, fallback)
+        assert "".join(s["text"] for s in spans) == original
+        assert [s["start"] for s in spans if s["kept"]][0] == 0
+
+
+def _with_kept(result, kept):
+    from llmlingstral.prompt import CompressionResult
+
+    copy = CompressionResult(result)
+    copy.kept = kept
+    return copy

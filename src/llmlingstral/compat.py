@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 
 from .budget import coarse_target
+from .kept import cut
 from .methods import llmlingua as llmlingua_method
 from .methods.llmlingua import LLMLinguaSettings
 from .methods.steps import run_steps
-from .prompt import Segment, join_contexts
+from .prompt import Segment, context_text, join_contexts
 from .ranking.perplexity import (CONDITIONS, PerplexityRanker, condition_surprisal,
                                  parse_condition, perplexity_condition)
 from .ranking.registry import PERPLEXITY_METHODS, resolve_rank_method
@@ -165,9 +166,9 @@ class LLMLinguaMethods:
             token_budget_ratio=token_budget_ratio, condition_in_question=condition_in_question,
             rank_method=rank_method)
         settings.validate()
-        kept = llmlingua_method.filter_sentences(self._causal_scorer("control_sentence_budget"),
-                                                 contexts, question, settings,
-                                                 coarse_target(target_token))
+        kept, _ = llmlingua_method.filter_sentences(
+            self._causal_scorer("control_sentence_budget"), contexts, question, settings,
+            coarse_target(target_token))
         info = [] if context_segs is None else \
             [[(len(s.text), s.rate, s.compress) for s in c] for c in kept]
         return ["".join(s.text for s in c) for c in kept], info
@@ -192,10 +193,12 @@ class LLMLinguaMethods:
         """
         texts = check_contexts(context)
         prefix, texts = (texts[0], texts[1:]) if start and texts else ("", texts)
-        kept = run_steps(llmlingua_method.token_level_pass(
-            self._causal_scorer("iterative_compress_prompt"), _segments(texts, segments_info),
+        contexts = _segments(texts, segments_info)
+        ranges = run_steps(llmlingua_method.token_level_pass(
+            self._causal_scorer("iterative_compress_prompt"), contexts,
             float(target_token), prefix_text=prefix, contrastive=bool(condition_compare),
             iterative_size=iterative_size, keep_split=keep_split, deltas=dynamic_ratio))
+        kept = [cut(context_text(c), r) for c, r in zip(contexts, ranges)]
         encoded = self.tokenizer(join_contexts(kept), add_special_tokens=False,
                                  return_tensors="pt")
         return encoded.input_ids, encoded.attention_mask

@@ -17,6 +17,8 @@ DEFAULT_LABEL_SEP = " "
 # million input tokens at the time of writing), times the tokens the compression removed.
 SAVING_MODEL = "mistral-large-latest"
 SAVING_USD_PER_TOKEN = 0.50 / 1_000_000
+# A half-open character range [start, end) of a text.
+Range = tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,30 @@ def result_dict(compressed_prompt: Any, origin: int, compressed: int) -> dict[st
             "rate": f"{100 * rate:.1f}%", "saving": f", Saving ${saving:.1f} in {SAVING_MODEL}."}
 
 
+@dataclass(frozen=True)
+class KeptText:
+    """Which characters of the uncompressed prompt a compression kept.
+
+    ``source`` is the uncompressed prompt as the method assembled it: instruction, every
+    context (empty ones included) and question joined by :data:`CONTEXT_SEPARATOR`, tags
+    removed. ``ranges`` are the sorted, disjoint ranges of ``source`` that the compressed
+    prompt holds; the blank line before each part shown after another counts as kept.
+    Joined in order they give the compressed prompt, except where contexts were reordered
+    (each part then appears whole, at its own place) and where LLMLingua-2 wrote one space
+    for a dropped line break.
+    """
+
+    source: str
+    ranges: tuple[Range, ...]
+
+
+class CompressionResult(dict):
+    """llmlingua's result dict, carrying :class:`KeptText` as the attribute ``kept`` (not a
+    key, so the result's keys stay llmlingua's); None where a path cannot say."""
+
+    kept: KeptText | None = None
+
+
 @dataclass
 class CompressionOutcome:
     """What compressing a prompt produced, before it is formatted as llmlingua's result.
@@ -70,7 +96,7 @@ class CompressionOutcome:
     ``kept_context_ids`` are the surviving contexts in prompt order and
     ``compressed_contexts`` their compressed texts, aligned with them. ``word_labels``
     is set when the caller asked for them (LLMLingua-2). ``with_list`` adds llmlingua-2's
-    ``compressed_prompt_list``.
+    ``compressed_prompt_list``. ``kept`` locates the kept text in the original prompt.
     """
 
     compressed_prompt: str
@@ -80,6 +106,7 @@ class CompressionOutcome:
     compressed_contexts: list[str] = field(default_factory=list)
     word_labels: list[tuple[str, int]] | None = None
     with_list: bool = False
+    kept: KeptText | None = None
 
     @property
     def compressed_prompt_list(self) -> list[str]:
@@ -87,10 +114,13 @@ class CompressionOutcome:
         return list(self.compressed_contexts)
 
     def as_dict(self, word_sep: str = DEFAULT_WORD_SEP,
-                label_sep: str = DEFAULT_LABEL_SEP) -> dict[str, Any]:
+                label_sep: str = DEFAULT_LABEL_SEP) -> CompressionResult:
         """llmlingua's keys, plus ``kept_context_ids`` and ``compressed_contexts`` for the
-        contexts that appear in the compressed prompt, in the order they appear."""
-        result = result_dict(self.compressed_prompt, self.origin_tokens, self.compressed_tokens)
+        contexts that appear in the compressed prompt, in the order they appear; ``kept``
+        rides along as an attribute."""
+        result = CompressionResult(result_dict(self.compressed_prompt, self.origin_tokens,
+                                               self.compressed_tokens))
+        result.kept = self.kept
         if self.with_list:
             result["compressed_prompt_list"] = self.compressed_prompt_list
         shown = [(i, t) for i, t in zip(self.kept_context_ids, self.compressed_contexts) if t]

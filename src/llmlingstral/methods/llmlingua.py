@@ -16,7 +16,8 @@ import numpy as np
 
 from ..budget import (apply_context_budget, context_target, dynamic_deltas, keep_by_priority,
                       reorder, select_contexts, target_tokens)
-from ..prompt import (CONTEXT_SEPARATOR, CompressionOutcome, Segment, context_text,
+from ..kept import block_ranges, cut, merged, prompt_kept, through, whole
+from ..prompt import (CONTEXT_SEPARATOR, CompressionOutcome, Range, Segment, context_text,
                       join_contexts, join_prompt)
 from ..ranking.base import Ranker
 from ..ranking.perplexity import PerplexityRanker, parse_condition, perplexity_condition
@@ -133,24 +134,39 @@ def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruct
     if (target >= origin and not own_rates) or not any(t.strip() for t in texts):
         prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts),
                              question if settings.concate_question else "")
+        kept_text = prompt_kept(instruction, texts, question, whole(texts),
+                                show_question=settings.concate_question)
         return CompressionOutcome(prompt, origin, tokenizer.count(prompt),
-                                  list(range(len(texts))), texts)
+                                  list(range(len(texts))), texts, kept=kept_text)
     fixed = origin - tokenizer.count(CONTEXT_SEPARATOR.join(texts))
     if not settings.concate_question:
         fixed -= tokenizer.count(question) if question else 0
     budget = context_target(target, fixed)
     kept, deltas = filter_contexts(scorer, contexts, texts, question, settings, budget, ranker)
-    chosen = [contexts[i] for i in kept]
-    if settings.use_sentence_level_filter:
-        chosen = filter_sentences(scorer, chosen, question, settings, budget)
-    if settings.use_token_level_filter:
-        compressed = yield from _token_level(scorer, chosen, instruction, question, settings,
-                                             budget, deltas)
-    else:
-        compressed = [context_text(c) for c in chosen]
+    ranges = yield from _fine(scorer, [contexts[i] for i in kept], instruction, question,
+                              settings, budget, deltas)
+    compressed = [cut(texts[i], r) for i, r in zip(kept, ranges)]
     prompt = join_prompt(instruction, join_contexts(compressed),
                          question if settings.concate_question else "")
-    return CompressionOutcome(prompt, origin, tokenizer.count(prompt), kept, compressed)
+    kept_text = prompt_kept(instruction, texts, question,
+                            block_ranges(texts, dict(zip(kept, ranges))),
+                            show_question=settings.concate_question)
+    return CompressionOutcome(prompt, origin, tokenizer.count(prompt), kept, compressed,
+                              kept=kept_text)
+
+
+def _fine(scorer, chosen, instruction, question, settings, budget,
+          deltas) -> Steps[list[list[Range]]]:
+    """The sentence filter and token-level pass over the kept contexts: the kept ranges of
+    each one's text, carried back through the sentences the filter kept."""
+    pieces = [[(0, len(context_text(c)))] for c in chosen]
+    if settings.use_sentence_level_filter:
+        chosen, pieces = filter_sentences(scorer, chosen, question, settings, budget)
+    if not settings.use_token_level_filter:
+        return pieces
+    ranges = yield from _token_level(scorer, chosen, instruction, question, settings, budget,
+                                     deltas)
+    return [through(r, p) for r, p in zip(ranges, pieces)]
 
 
 # --------------------------------------------------------------------------- coarse
@@ -193,7 +209,10 @@ def _ranker(scorer: CausalScorer, ranker: Ranker | None, question: str) -> Ranke
 
 
 def filter_sentences(scorer, contexts, question, settings, target):
-    """Keep the best sentences (per word of budget) within target * token_budget_ratio."""
+    """Keep the best sentences (per word of budget) within target * token_budget_ratio.
+
+    Returns the kept pieces of each context and their character ranges in its text.
+    """
     tokenizer: MistralTextTokenizer = scorer.tokenizer
     pieces = [_sentence_pieces(c) for c in contexts]
     flat = [(c, p, seg) for c, segs in enumerate(pieces) for p, seg in enumerate(segs)]
@@ -210,10 +229,14 @@ def filter_sentences(scorer, contexts, question, settings, target):
     lengths = tokenizer.count_batch([seg.text for _, _, seg in flat])
     keep = keep_by_priority(goodness, lengths, target * settings.token_budget_ratio)
     result: list[list[Segment]] = [[] for _ in contexts]
+    ranges: list[list[Range]] = [[] for _ in contexts]
+    offsets = [0] * len(contexts)
     for k, (c, _, seg) in enumerate(flat):
         if keep[k]:
             result[c].append(seg)
-    return result
+            ranges[c].append((offsets[c], offsets[c] + len(seg.text)))
+        offsets[c] += len(seg.text)
+    return result, [merged(r) for r in ranges]
 
 
 def _holds_forced_text(flat, settings: LLMLinguaSettings) -> np.ndarray:
@@ -280,9 +303,9 @@ def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]]
                      iterative_size: int = 200, keep_split: bool = False,
                      deltas: Sequence[float] | None = None,
                      show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                     force_reserve_digit: bool = False) -> Steps[list[str]]:
-    """The fine pass, one window at a time (see :mod:`.steps`): each context's compressed
-    text, about ``target`` tokens in all, scored given ``prefix_text`` (and by the prefix's
+                     force_reserve_digit: bool = False) -> Steps[list[list[Range]]]:
+    """The fine pass, one window at a time (see :mod:`.steps`): the kept character ranges
+    of each context's text, about ``target`` tokens in all, scored given ``prefix_text`` (and by the prefix's
     effect with ``contrastive``); words holding a force token (or a digit, with
     ``force_reserve_digit``) are kept."""
     tokenizer = scorer.tokenizer

@@ -22,12 +22,13 @@ import numpy as np
 from ..budget import (aim, context_target, keep_fixed_rates, keep_within, lingua2_context_budget,
                       select_contexts, select_top_contexts, target_tokens)
 from ..errors import InvalidArgumentError, UnsupportedOptionError
+from ..kept import block_ranges, prompt_kept, whole
 from ..prompt import (CONTEXT_SEPARATOR, DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, CompressionOutcome,
-                      Segment, context_text, join_contexts, join_prompt)
+                      KeptText, Range, Segment, context_text, join_contexts, join_prompt)
 from ..ranking.base import Ranker
 from ..scoring.classifier import TOKEN_TO_WORD, TokenClassifier, WordScores
 from ..settings import INTERNAL
-from ..text.words import SPACE, join_kept, split_words
+from ..text.words import SPACE, join_kept, kept_ranges, split_words
 from ..validate import (check_context_ids, check_count_or_unset,
                         check_non_negative_int, check_probability, check_rate, check_string_list,
                         check_target, check_text)
@@ -144,6 +145,7 @@ def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
     tokenizer = classifier.tokenizer
     texts = [context_text(c) for c in contexts]
     rank_question = question
+    place = _Placement(instruction, texts, question, settings)
     if not settings.with_instruction_and_question:
         instruction = question = ""
     origin_prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts), question)
@@ -155,7 +157,8 @@ def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
     if nothing_to_cut or not any(t.strip() for t in texts):
         prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts),
                              question if settings.concate_question else "")
-        return _unchanged(prompt, origin, tokenizer.count(prompt), texts, settings)
+        return _unchanged(prompt, origin, tokenizer.count(prompt), texts, settings,
+                          place.kept(whole(texts)))
     fixed = origin - tokenizer.count(CONTEXT_SEPARATOR.join(texts))
     shown_question = question if settings.concate_question else ""
     if not settings.concate_question and question:
@@ -170,8 +173,29 @@ def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
                   for c, k in zip(scored, keep)]
     prompt = join_prompt(instruction, join_contexts(compressed), shown_question)
     labels = _word_labels(texts, scored, keep, settings) if settings.return_word_label else None
+    ranges = {c.index: kept_ranges(c.scores.words, k, strip_start=not c.starts_with_space)
+              for c, k in zip(scored, keep)}
     return CompressionOutcome(prompt, origin, tokenizer.count(prompt), kept_ids, compressed,
-                              labels, with_list=True)
+                              labels, with_list=True,
+                              kept=place.kept(block_ranges(texts, ranges)))
+
+
+@dataclass
+class _Placement:
+    """The uncompressed prompt a call's spans refer to, and which of its parts the result
+    shows: llmlingua's LLMLingua-2 result leaves out the instruction and the question."""
+
+    instruction: str
+    texts: list[str]
+    question: str
+    settings: LLMLingua2Settings
+
+    def kept(self, block: list[Range]) -> KeptText:
+        """The :class:`KeptText` of a result whose contexts kept ``block``."""
+        shown = self.settings.with_instruction_and_question
+        return prompt_kept(self.instruction, self.texts, self.question, block,
+                           show_instruction=shown,
+                           show_question=shown and self.settings.concate_question)
 
 
 def _explicit_context_filter(settings: LLMLingua2Settings) -> bool:
@@ -181,12 +205,12 @@ def _explicit_context_filter(settings: LLMLingua2Settings) -> bool:
 
 
 def _unchanged(prompt: str, origin: int, compressed: int, texts: list[str],
-               settings) -> CompressionOutcome:
+               settings, kept: KeptText) -> CompressionOutcome:
     labels = None
     if settings.return_word_label:
         labels = [(w, 1) for t in texts for w in split_words(t).as_list() if w.strip()]
     return CompressionOutcome(prompt, origin, compressed, list(range(len(texts))), list(texts),
-                              labels, with_list=True)
+                              labels, with_list=True, kept=kept)
 
 
 # --------------------------------------------------------------------------- coarse

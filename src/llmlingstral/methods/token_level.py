@@ -16,8 +16,9 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..budget import unit_quotas
+from ..kept import cut, lstripped, merged
 from ..progress import bar_disable
-from ..prompt import CONTEXT_SEPARATOR, Segment
+from ..prompt import CONTEXT_SEPARATOR, Range, Segment, context_text
 from ..text.scripts import ShiftedStarts, token_start_set
 from ..text.units import Units, owner_of_tokens, protected_units, split_units
 from ..tokenization import MistralTextTokenizer
@@ -65,11 +66,11 @@ def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
     (LongLLMLingua's dynamic compression ratio). Words touching one of ``force_tokens``,
     and with ``force_reserve_digit`` words holding a digit, are always kept.
     """
-    return run_steps(token_level_steps(stream, tokenizer, contexts, target_tokens,
-                                       iterative_size=iterative_size, keep_split=keep_split,
-                                       context_deltas=context_deltas, show_progress=show_progress,
-                                       force_tokens=force_tokens,
-                                       force_reserve_digit=force_reserve_digit))
+    ranges = run_steps(token_level_steps(
+        stream, tokenizer, contexts, target_tokens, iterative_size=iterative_size,
+        keep_split=keep_split, context_deltas=context_deltas, show_progress=show_progress,
+        force_tokens=force_tokens, force_reserve_digit=force_reserve_digit))
+    return [cut(context_text(c), r) for c, r in zip(contexts, ranges)]
 
 
 def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
@@ -77,9 +78,10 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
                       iterative_size: int = 200, keep_split: bool = False,
                       context_deltas: Sequence[float] | None = None,
                       show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                      force_reserve_digit: bool = False) -> Steps[list[str]]:
+                      force_reserve_digit: bool = False) -> Steps[list[list[Range]]]:
     """:func:`compress_token_level` one window at a time: yields ``(stream, ids)`` and
-    expects the scores of ``ids`` sent back (see :mod:`.steps`)."""
+    expects the scores of ``ids`` sent back (see :mod:`.steps`). Returns the kept
+    character ranges of each context's text; joined, they are its compressed text."""
     protect = _Protection(tuple(force_tokens), bool(force_reserve_digit))
     layout = _build_layout(tokenizer, contexts, keep_split, protect)
     deltas = np.zeros(len(contexts)) if context_deltas is None else np.asarray(context_deltas)
@@ -87,7 +89,7 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
                         deltas[layout.context_of_unit], float(target_tokens))
     keep = yield from _select_units(stream, layout, quota, max(1, int(iterative_size)),
                                     show_progress)
-    return _assemble(layout, keep, contexts)
+    return _kept_ranges(layout, keep, contexts)
 
 
 # --------------------------------------------------------------------------- layout
@@ -232,22 +234,24 @@ def _choose(window: np.ndarray, value: np.ndarray, layout: _Layout, allowed: flo
 # --------------------------------------------------------------------------- output
 
 
-def _assemble(layout: _Layout, keep: np.ndarray, contexts: Sequence[Sequence[Segment]]) -> list[str]:
-    parts: list[list[str]] = [[] for _ in contexts]
-    text, units = layout.text, layout.units
+def _kept_ranges(layout: _Layout, keep: np.ndarray,
+                 contexts: Sequence[Sequence[Segment]]) -> list[list[Range]]:
+    """Each context's kept units as character ranges of its own text."""
+    ranges: list[list[Range]] = [[] for _ in contexts]
+    units = layout.units
     for unit in np.flatnonzero(keep):
         context = layout.context_of_unit[unit]
-        start = units.starts[unit]
-        if contexts and start < layout.context_starts[context]:
+        base = layout.context_starts[context] if contexts else 0
+        if units.starts[unit] < base:
             continue  # the separator before a context is not part of its text
-        parts[context].append(text[start:units.ends[unit]])
+        ranges[context].append((units.starts[unit] - base, units.ends[unit] - base))
     outputs = []
     for c, segments in enumerate(contexts):
-        compressed = "".join(parts[c])
+        kept = merged(ranges[c])
         # A dropped first word leaves the next word's space in front; protected text stays.
         first_is_free = bool(segments) and segments[0].compress
         starts_with_space = bool(segments) and segments[0].text[:1].isspace()
         if first_is_free and not starts_with_space:
-            compressed = compressed.lstrip()
-        outputs.append(compressed)
+            kept = lstripped(context_text(segments), kept)
+        outputs.append(kept)
     return outputs

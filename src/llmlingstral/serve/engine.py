@@ -11,7 +11,7 @@ from .config import ServeConfig
 from .jobs import CompressJob, RequestError, compressed_text
 from .metrics import Metrics
 from .scheduler import MicroBatcher, Scheduler
-from .spans import kept_spans
+from .spans import kept_spans, ranges_spans
 
 logger = logging.getLogger("llmlingstral.serve")
 
@@ -21,6 +21,15 @@ def compress_batch(compressor: Any, prompts: Sequence[Mapping[str, Any]]) -> lis
     the windows of all prompts scored in shared forward passes
     (:meth:`PromptCompressor.compress_prompts`)."""
     return compressor.compress_prompts(list(prompts), show_progress=False)
+
+
+def result_spans(original: str, result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The spans of ``original``: from the ranges the method kept, when it reports them for
+    this very text; else aligned from the compressed prompt (see :mod:`.spans`)."""
+    kept = getattr(result, "kept", None)
+    if kept is not None and kept.source == original:
+        return ranges_spans(original, kept.ranges)
+    return kept_spans(original, compressed_text(result))
 
 
 class Engine:
@@ -108,9 +117,10 @@ class Engine:
             result = await self.scheduler.run(lambda: self._run_causal(job))
         self.metrics.observe_tokens(job.method, int(result.get("origin_tokens", 0)),
                                     int(result.get("compressed_tokens", 0)))
+        spans = result_spans(job.original, result) if with_spans else None
         result = dict(result)
-        if with_spans:
-            result["spans"] = kept_spans(job.original, compressed_text(result))
+        if spans is not None:
+            result["spans"] = spans
         return result
 
     def _run_causal(self, job: CompressJob) -> dict[str, Any]:

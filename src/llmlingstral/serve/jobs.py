@@ -106,7 +106,9 @@ def _with_defaults(method: str, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def original_text(method: str, fields: Mapping[str, Any]) -> str:
-    """The uncompressed prompt as the methods assemble it (tags removed), for spans."""
+    """The uncompressed prompt as the methods assemble it, for spans: ``<llmlingua>`` tags
+    removed as ``compress_prompt`` removes them (not with ``context_segs``, which it takes
+    as given)."""
     if method == "json":
         data = fields.get("json_data")
         try:
@@ -118,8 +120,8 @@ def original_text(method: str, fields: Mapping[str, Any]) -> str:
     contexts = [context] if isinstance(context, str) else context
     if not isinstance(contexts, list) or not all(isinstance(c, str) for c in contexts):
         return ""
-    if method in ("llmlingua2", "structured"):
-        contexts = [_untagged(c) for c in contexts]
+    if method == "structured" or fields.get("context_segs") is None:
+        contexts = [_untagged(c) for c in contexts]  # as compress_prompt parses them
     parts = [fields.get("instruction") or "", CONTEXT_SEPARATOR.join(contexts),
              fields.get("question") or ""]
     return CONTEXT_SEPARATOR.join(p for p in parts if isinstance(p, str) and p)

@@ -1,5 +1,11 @@
 """Which parts of the original text survived compression, as kept / dropped spans.
 
+The methods report the character ranges they kept (:class:`llmlingstral.prompt.KeptText`);
+:func:`ranges_spans` turns those into spans, exact whatever repeats. Where a result carries
+no ranges (JSON objects), or they refer to another text than the request's original,
+:func:`kept_spans` recovers them by aligning the compressed prompt with the original, which
+can mark the wrong one of two equal words:
+
 Every method keeps words whole, so the compressed prompt is, piece by piece, a subsequence
 of the original's words. The compressed prompt is cut at blank lines (LongLLMLingua may
 reorder documents, never the text inside one); each piece is matched, word after word, to
@@ -13,7 +19,7 @@ Text in scripts written without spaces is compared character by character.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Sequence
 
 # One character of a script written without spaces, else a run of word characters, else one
 # other non-space character.
@@ -126,6 +132,19 @@ def kept_spans(original: str, compressed: str) -> list[dict[str, Any]]:
         cursor = end
     if cursor < len(original):
         _add(spans, original, cursor, len(original), spans[-1]["kept"] if spans else False)
+    return spans
+
+
+def ranges_spans(original: str, ranges: Sequence[tuple[int, int]]) -> list[dict[str, Any]]:
+    """``original`` cut into alternating kept and dropped spans, kept where ``ranges``
+    (sorted, disjoint character ranges) say; the spans cover the whole text."""
+    spans: list[dict[str, Any]] = []
+    cursor = 0
+    for start, end in ranges:
+        _add(spans, original, cursor, start, False)
+        _add(spans, original, start, end, True)
+        cursor = max(cursor, end)
+    _add(spans, original, cursor, len(original), False)
     return spans
 
 

@@ -155,31 +155,50 @@ def join_kept(words: Words, keep: np.ndarray, *, strip_start: bool = True) -> st
     newline) is never removed.
     """
     text = words.text
-    pieces: list[str] = []
+    return "".join(p if isinstance(p, str) else text[p[0]:p[1]]
+                   for p in _kept_pieces(words, keep, strip_start))
+
+
+def kept_ranges(words: Words, keep: np.ndarray, *,
+                strip_start: bool = True) -> list[tuple[int, int]]:
+    """The character ranges of ``words.text`` that :func:`join_kept` writes, in order; the
+    one space it writes for a dropped SPACE word comes from no range."""
+    return [p for p in _kept_pieces(words, keep, strip_start) if not isinstance(p, str)]
+
+
+def _kept_pieces(words: Words, keep: np.ndarray,
+                 strip_start: bool) -> list[tuple[int, int] | str]:
+    """What :func:`join_kept` writes: ranges of the text, or a space standing in for a
+    dropped SPACE word."""
+    text = words.text
+    pieces: list[tuple[int, int] | str] = []
     strip = strip_start and not text[:1].isspace()
-    last_chunk = -1
+    last_chunk, after_newline = -1, False
     for i in np.flatnonzero(keep):
         chunk, role = int(words.chunk[i]), int(words.role[i])
         if chunk != last_chunk and role not in (TRAILING, SPACE):
             space = _leading_whitespace(words, keep, i)
-            if pieces and pieces[-1].endswith("\n") and "\n" not in space:
+            written = space if isinstance(space, str) else text[space[0]:space[1]]
+            if after_newline and "\n" not in written:
                 space = ""  # the line already starts here: no stray indent
-            if not (strip and not pieces):
+            if space and not (strip and not pieces):
                 pieces.append(space)
-        pieces.append(text[words.word_starts[i]:words.ends[i]])
+        pieces.append((int(words.word_starts[i]), int(words.ends[i])))
+        after_newline = text[words.word_starts[i]:words.ends[i]].endswith("\n")
         last_chunk = chunk
-    return "".join(pieces)
+    return pieces
 
 
-def _leading_whitespace(words: Words, keep: np.ndarray, i: int) -> str:
-    """The whitespace before word ``i``'s chunk, as written before its first kept word."""
+def _leading_whitespace(words: Words, keep: np.ndarray, i: int) -> tuple[int, int] | str:
+    """The whitespace before word ``i``'s chunk, as written before its first kept word: its
+    range in the text, or one space for a dropped SPACE word."""
     j = i
     chunk = words.chunk[i]
     while j > 0 and words.chunk[j - 1] == chunk:
         j -= 1
     if words.role[j] == SPACE:
         return "" if keep[j] else " "
-    return words.text[words.span_starts[j]:words.word_starts[j]]
+    return int(words.span_starts[j]), int(words.word_starts[j])
 
 
 def chunk_bounds(words: Words, word_index: np.ndarray, limit: int,
