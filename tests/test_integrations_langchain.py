@@ -144,8 +144,8 @@ def test_empty_and_blank_inputs(nano):
 @pytest.mark.parametrize("fields, message", [
     ({}, "pass compressor="),
     ({"method": "llmlingua2"}, "does not fit this compressor"),
-    ({"rate": 1.5}, "rate is the fraction"),
-    ({"target_token": 0}, "target_token is a positive number"),
+    ({"rate": 1.5}, r"rate must be in \(0, 1\] \(the fraction of the documents"),
+    ({"target_token": 0}, "target_token must be a positive, finite token count"),
     ({"compress_kwargs": {"rate": 0.3}}, "may not set 'rate'"),
 ])
 def test_bad_settings_are_named(nano, fields, message):

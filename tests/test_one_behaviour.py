@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 
 import replicas
 from llmlingstral import MISTRAL_MODELS, PromptCompressor, load_tokenizer
+from llmlingstral.errors import InvalidArgumentError
 from llmlingstral.prompt import CONTEXT_SEPARATOR
 from llmlingstral.ranking.registry import cached_ranker
 from llmlingstral.scoring.batching import attention_limit, padded_batch
@@ -38,25 +40,93 @@ def any_compressor(request, compressor, lingua2):
 # ----------------------------------------------------------------------------- validation
 
 
+# One exception per kind of mistake: a value that is no number is a TypeError; NaN, an
+# infinity or a number out of range an InvalidArgumentError (a ValueError, and the
+# AssertionError llmlingua raises for a rate above 1).
+WRONG_TYPES = ["0.5", None, True, [0.5]]
+BAD_RATES = [float("nan"), float("inf"), 1.5, 0, -0.1]
+BAD_TARGETS = [float("nan"), float("inf"), 0, -5]
+
+
 @pytest.mark.parametrize("call", sorted(CALLS))
-@pytest.mark.parametrize("target,error", [("100", TypeError), (None, TypeError),
-                                          (float("nan"), TypeError), (0, ValueError),
-                                          (-5, ValueError)])
-def test_a_bad_target_token_is_one_error_everywhere(any_compressor, call, target, error):
-    with pytest.raises(error, match="target_token"):
+@pytest.mark.parametrize("target", WRONG_TYPES[:3] + ["100"])
+def test_a_target_token_of_the_wrong_type_is_a_type_error(any_compressor, call, target):
+    with pytest.raises(TypeError, match="target_token"):
         CALLS[call](any_compressor, target_token=target)
 
 
 @pytest.mark.parametrize("call", sorted(CALLS))
-def test_a_bad_rate_is_one_error_everywhere(any_compressor, call):
-    with pytest.raises(ValueError, match=r"rate must be in \(0, 1\]"):
-        CALLS[call](any_compressor, rate=1.5)
+@pytest.mark.parametrize("target", BAD_TARGETS)
+def test_a_target_token_out_of_range_is_a_value_error(any_compressor, call, target):
+    with pytest.raises(InvalidArgumentError, match="target_token"):
+        CALLS[call](any_compressor, target_token=target)
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+@pytest.mark.parametrize("rate", WRONG_TYPES)
+def test_a_rate_of_the_wrong_type_is_a_type_error(any_compressor, call, rate):
+    with pytest.raises(TypeError, match="rate"):
+        CALLS[call](any_compressor, rate=rate)
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+@pytest.mark.parametrize("rate", BAD_RATES)
+def test_a_rate_out_of_range_is_one_error_everywhere(any_compressor, call, rate):
+    with pytest.raises(InvalidArgumentError, match=r"rate must be (in \(0, 1\]|a number)"):
+        CALLS[call](any_compressor, rate=rate)
 
 
 def test_llmlingua2_entry_point_validates_like_compress_prompt(lingua2):
-    for target, error in (("100", TypeError), (0, ValueError)):
-        with pytest.raises(error, match="target_token"):
-            lingua2.compress_prompt_llmlingua2(documents(2), target_token=target)
+    call = lingua2.compress_prompt_llmlingua2
+    for keyword in ({"target_token": "100"}, {"rate": "0.5"}, {"rate": None}):
+        with pytest.raises(TypeError, match=next(iter(keyword))):
+            call(documents(2), **keyword)
+    for keyword in ({"target_token": 0}, {"target_token": float("nan")},
+                    {"rate": float("nan")}, {"rate": 1.5}):
+        with pytest.raises(InvalidArgumentError, match=next(iter(keyword))):
+            call(documents(2), **keyword)
+
+
+COMPONENTS = {"langchain": ("langchain_core", "llmlingstral.integrations.langchain",
+                            "LLMLingstralCompressor"),
+              "llama_index": ("llama_index.core", "llmlingstral.integrations.llama_index",
+                              "LLMLingstralPostprocessor")}
+
+
+@pytest.mark.parametrize("framework", sorted(COMPONENTS))
+@pytest.mark.parametrize("keyword, value, error", [
+    *[("rate", v, TypeError) for v in WRONG_TYPES],
+    *[("target_token", v, TypeError) for v in WRONG_TYPES[:3] + ["100"]],
+    *[("rate", v, ValueError) for v in BAD_RATES],
+    *[("target_token", v, ValueError) for v in BAD_TARGETS]])
+def test_framework_components_refuse_like_compress_prompt(compressor, framework, keyword,
+                                                         value, error):
+    package, module, name = COMPONENTS[framework]
+    pytest.importorskip(package)
+    component = getattr(importlib.import_module(module), name)
+    with pytest.raises(error, match=keyword) as raised:
+        component(compressor=compressor, **{keyword: value})
+    if error is TypeError:  # not the framework's own ValidationError (a ValueError)
+        assert not isinstance(raised.value, ValueError)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--rate", "nan"], "rate"), (["--rate", "1.5"], "rate"), (["--rate", "0"], "rate"),
+    (["--rate", "half"], "--rate"), (["--target-token", "0"], "target_token"),
+    (["--target-token", "-5"], "target_token"), (["--target-token", "many"], "--target-token")])
+def test_the_command_line_refuses_bad_budgets_with_exit_code_2(tmp_path, capsys, options,
+                                                               message):
+    from llmlingstral.cli import main
+
+    source = tmp_path / "prompt.txt"
+    source.write_text(documents(1)[0])
+    try:
+        code = main(["compress", str(source), "--model", "nano", "--device", "cpu", "--quiet",
+                     *options])
+    except SystemExit as exit:  # argparse refuses what is no number
+        code = exit.code
+    assert code == 2
+    assert message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("ids", [[True], [False], [0, True]])

@@ -185,8 +185,11 @@ def test_threshold_decides(classifier_dir):
     nothing = sure.extract_intent(JAILBREAK)
     assert nothing.intent == "" and nothing.intent_tokens == 0 and not any(nothing.labels)
     assert EMPTY_INTENT in sure.guard([{"role": "user", "content": JAILBREAK}]).system_text
-    for bad in (-0.1, 1.5, float("nan"), True, "0.5"):
+    for bad in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="threshold"):
+            sure.threshold = bad
+    for bad in (True, "0.5", None):  # no number: the same TypeError as everywhere
+        with pytest.raises(TypeError, match="threshold"):
             sure.threshold = bad
 
 

@@ -1,10 +1,11 @@
 """Checks for every public argument: one function per kind of value, one error per mistake.
 
 Every public entry point validates through this module, so the same mistake raises the
-same exception with the same advice wherever it is made: a value of the wrong type is a
-TypeError, a value of the right type outside its range a ValueError. Where llmlingua 0.2.2
-refuses a value with an ``assert``, the ValueError is also an AssertionError
-(:class:`~llmlingstral.errors.InvalidArgumentError`), so callers' handlers keep working.
+same exception with the same advice wherever it is made: a value of the wrong type (a
+string, None or a bool where a number is needed, a float where a count is) is a TypeError;
+a number outside its range, NaN or an infinity is an
+:class:`~llmlingstral.errors.InvalidArgumentError`, a ValueError that is also the
+AssertionError llmlingua 0.2.2 raises for a rate above 1, so callers' handlers keep working.
 NaN and infinity are never accepted as numbers.
 """
 
@@ -23,6 +24,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _is_number(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _number(name: str, value: object, meaning: str) -> float:
+    """``value`` if it is a real number (a bool, a string or None is a TypeError). Range
+    checks are the caller's, written so that NaN fails them."""
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number ({meaning}), got {type(value).__name__} "
+                        f"{value!r}")
+    return value
 
 
 def check_text(name: str, value: object) -> str:
@@ -53,23 +63,29 @@ def check_unicode(name: str, text: str) -> str:
     return text
 
 
-def check_rate(name: str, value: object) -> float:
+def check_rate(name: str, value: object,
+               meaning: str = "the fraction of tokens to keep") -> float:
     """A keep fraction in (0, 1] (llmlingua asserts the upper bound)."""
-    if not _is_number(value) or math.isnan(value) or not 0 < value <= 1:
-        raise InvalidArgumentError(f"{name} must be in (0, 1] (the fraction of tokens to keep), got "
-                         f"{value!r}")
+    if not 0 < _number(name, value, meaning) <= 1:
+        raise InvalidArgumentError(f"{name} must be in (0, 1] ({meaning}), got {value!r}")
     return float(value)
 
 
 def check_target(name: str, value: object) -> float:
     """A token target: a positive finite number, or -1 for "use the rate"."""
-    if not _is_number(value) or math.isnan(value):
-        raise TypeError(f"{name} must be a number (a token count, or -1 to use the rate), "
-                        f"got {value!r}")
-    if value != -1 and (value <= 0 or math.isinf(value)):
-        raise ValueError(f"{name} must be a positive, finite token count (or -1 to use the "
-                         f"rate), got {value!r}")
+    meaning = "a token count, or -1 to use the rate"
+    if _number(name, value, meaning) != -1 and not 0 < value < math.inf:  # NaN fails too
+        raise InvalidArgumentError(f"{name} must be a positive, finite token count (or -1 to "
+                                   f"use the rate), got {value!r}")
     return value
+
+
+def check_open_fraction(name: str, value: object, meaning: str) -> float:
+    """A fraction strictly between 0 and 1 (both ends excluded)."""
+    if not 0 < _number(name, value, meaning) < 1:
+        raise InvalidArgumentError(f"{name} must be strictly between 0 and 1 ({meaning}), got "
+                                   f"{value!r}")
+    return float(value)
 
 
 def check_optional_count(name: str, value: object, meaning: str) -> int | None:
@@ -79,8 +95,8 @@ def check_optional_count(name: str, value: object, meaning: str) -> int | None:
 
 def check_probability(name: str, value: object) -> float:
     """A probability in [0, 1]."""
-    if not _is_number(value) or math.isnan(value) or not 0 <= value <= 1:
-        raise ValueError(f"{name} is a probability in [0, 1], got {value!r}")
+    if not 0 <= _number(name, value, "a probability") <= 1:
+        raise InvalidArgumentError(f"{name} is a probability in [0, 1], got {value!r}")
     return float(value)
 
 
@@ -88,34 +104,44 @@ def check_finite(name: str, value: object, *, allow_zero: bool = False,
                  maximum: float | None = None, meaning: str = "") -> float:
     """A finite number > 0 (>= 0 with ``allow_zero``), at most ``maximum`` if given: NaN,
     infinity and negatives are refused. ``meaning`` says what the number is for."""
-    too_big = maximum is not None and _is_number(value) and value > maximum
-    if not _is_number(value) or not math.isfinite(value) or value < 0 or \
-            (value == 0 and not allow_zero) or too_big:
-        bound = ">= 0" if allow_zero else "> 0"
-        bound += "" if maximum is None else f" and <= {maximum}"
-        what = f" ({meaning})" if meaning else ""
-        raise ValueError(f"{name} must be a finite number {bound}{what}, got {value!r}")
+    bound = ">= 0" if allow_zero else "> 0"
+    bound += "" if maximum is None else f" and <= {maximum}"
+    what = f" ({meaning})" if meaning else ""
+    number = _number(name, value, meaning or f"finite, {bound}")
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero) \
+            or (maximum is not None and number > maximum):
+        raise InvalidArgumentError(f"{name} must be a finite number {bound}{what}, got "
+                                   f"{value!r}")
     return float(value)
 
 
-def check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+def _integer(name: str, value: object, meaning: str) -> int:
+    """``value`` if it is a whole number (a bool, a float, a string or None is a TypeError)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        what = f" ({meaning})" if meaning else ""
+        raise TypeError(f"{name} must be an integer{what}, got {type(value).__name__} "
+                        f"{value!r}")
+    return int(value)
+
+
+def check_positive_int(name: str, value: object, meaning: str = "") -> int:
+    if _integer(name, value, meaning) <= 0:
+        raise InvalidArgumentError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
 def check_non_negative_int(name: str, value: object, meaning: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+    if _integer(name, value, meaning) < 0:
         what = f" ({meaning})" if meaning else ""
-        raise ValueError(f"{name} must be a non-negative integer{what}, got {value!r}")
+        raise InvalidArgumentError(f"{name} must be a non-negative integer{what}, got "
+                                   f"{value!r}")
     return int(value)
 
 
 def check_count_or_unset(name: str, value: object, meaning: str) -> int:
     """A positive count, or -1 for "not set"."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
-            or (value != -1 and value <= 0):
-        raise ValueError(f"{name} is {meaning} (or -1), got {value!r}")
+    if _integer(name, value, meaning) != -1 and value <= 0:
+        raise InvalidArgumentError(f"{name} is {meaning} (or -1), got {value!r}")
     return int(value)
 
 

@@ -10,7 +10,6 @@ used for ranking and conditioning but is not part of what is kept.
 
 from __future__ import annotations
 
-import math
 import threading
 import weakref
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from ..compressor import PromptCompressor
 from ..models.registry import MISTRAL_MODELS
 from ..prompt import CONTEXT_SEPARATOR, join_prompt
 from ..ranking.base import RankResults, relevance_scores
+from ..validate import check_choice, check_mapping, check_rate, check_target
 
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
 ORDERS = ("original", "rank")
@@ -69,23 +69,26 @@ class CompressionSettings:
     compress_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
-        """Raise ValueError naming the setting to change."""
-        if self.method is not None and self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS} (or None), got {self.method!r}")
-        if self.order not in ORDERS:
-            raise ValueError(f"order must be 'original' or 'rank', got {self.order!r}")
-        if isinstance(self.rate, bool) or not isinstance(self.rate, (int, float)) \
-                or math.isnan(self.rate) or not 0 < self.rate <= 1:
-            raise ValueError(f"rate is the fraction of the documents' tokens to keep, in (0, 1]; "
-                             f"got {self.rate!r}")
-        if isinstance(self.target_token, bool) or not isinstance(self.target_token, (int, float)) \
-                or (self.target_token != -1 and not self.target_token > 0):
-            raise ValueError(f"target_token is a positive number of tokens (or -1 to use rate), "
-                             f"got {self.target_token!r}")
-        for key in self.compress_kwargs:
+        """Raise TypeError (a value of the wrong type) or ValueError (out of range) naming the
+        setting to change."""
+        if self.method is not None:
+            check_choice("method", self.method, METHODS)
+        check_choice("order", self.order, ORDERS)
+        check_number_setting("rate", self.rate)
+        check_number_setting("target_token", self.target_token)
+        for key in check_mapping("compress_kwargs", self.compress_kwargs):
             if key in _OWNED_KEYWORDS:
                 raise ValueError(f"compress_kwargs may not set {key!r}: it is set from "
                                  f"{_OWNED_KEYWORDS[key]}")
+
+
+def check_number_setting(name: str, value: Any) -> Any:
+    """``rate`` or ``target_token`` checked as the library checks them: a value that is no
+    number is a TypeError, one out of range a ValueError. Components call this before their
+    framework would turn a string such as ``"0.5"`` into a number."""
+    if name == "rate":
+        return check_rate(name, value, "the fraction of the documents' tokens to keep")
+    return check_target(name, value)
 
 
 def build_compressor(model_name: str, device_map: Any = "auto",

@@ -15,11 +15,11 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("llmlingstral.integrations.langchain needs langchain-core: "
                       "pip install 'llmlingstral[langchain]'") from error
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..compressor import PromptCompressor
-from .documents import CompressedText, CompressionSettings, build_compressor, compress_texts, \
-    resolve_method
+from .documents import CompressedText, CompressionSettings, build_compressor, \
+    check_number_setting, compress_texts, resolve_method
 
 __all__ = ["LLMLingstralCompressor"]
 
@@ -51,6 +51,11 @@ class LLMLingstralCompressor(BaseDocumentCompressor):
     order: Literal["original", "rank"] = "original"
     source_key: Optional[str] = "source_index"
     compress_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("rate", "target_token", mode="before")
+    @classmethod
+    def _check_number(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_number_setting(info.field_name, value)
 
     @model_validator(mode="after")
     def _load_and_check(self) -> "LLMLingstralCompressor":

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any, List, Literal, Optional
 
 try:
-    from llama_index.core.bridge.pydantic import ConfigDict, Field, model_validator
+    from llama_index.core.bridge.pydantic import ConfigDict, Field, ValidationInfo, \
+        field_validator, model_validator
     from llama_index.core.postprocessor.types import BaseNodePostprocessor
     from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 except ImportError as error:  # pragma: no cover - exercised only without the extra
@@ -18,8 +19,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
                       "pip install 'llmlingstral[llama-index]'") from error
 
 from ..compressor import PromptCompressor
-from .documents import CompressedText, CompressionSettings, build_compressor, compress_texts, \
-    resolve_method
+from .documents import CompressedText, CompressionSettings, build_compressor, \
+    check_number_setting, compress_texts, resolve_method
 
 __all__ = ["LLMLingstralPostprocessor"]
 
@@ -49,6 +50,11 @@ class LLMLingstralPostprocessor(BaseNodePostprocessor):
     order: Literal["original", "rank"] = "original"
     score_mode: Literal["retriever", "ranking"] = "retriever"
     compress_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("rate", "target_token", mode="before")
+    @classmethod
+    def _check_number(cls, value: Any, info: ValidationInfo) -> Any:
+        return check_number_setting(info.field_name, value)
 
     @model_validator(mode="after")
     def _load_and_check(self) -> "LLMLingstralPostprocessor":
