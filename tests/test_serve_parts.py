@@ -55,7 +55,7 @@ def test_api_keys_from_environment_and_file(tmp_path):
     ({"upstream": "openai"}, "needs --upstream-url"),
     ({"upstream": "azure"}, "upstream must be one of"),
     ({"guard": True}, "--guard-model"),
-    ({"max_queue": 0}, "max_queue must be >= 1"),
+    ({"max_queue": 0}, "max_queue must be a positive integer"),
     ({"proxy_rate": 0}, "proxy_rate must be in (0, 1]"),
 ])
 def test_settings_that_cannot_work_are_refused(settings, message):

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..validate import check_finite, check_positive_int, check_rate
+
 API_KEYS_ENV = "LLMLINGSTRAL_API_KEYS"
 UPSTREAM_KEY_ENV = "LLMLINGSTRAL_UPSTREAM_API_KEY"
 UPSTREAMS = ("mistral", "openai")
@@ -67,13 +69,10 @@ class ServeConfig:
         if self.guard and self.guard_model is None:
             raise ValueError("the guard needs a SecurityLingua classifier: --guard-model")
         for name in ("batch_window_ms", "request_timeout_s", "upstream_timeout_s"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+            check_finite(name, getattr(self, name), allow_zero=True)
         for name in ("max_batch_size", "max_queue", "max_body_bytes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if not 0 < self.proxy_rate <= 1:
-            raise ValueError(f"proxy_rate must be in (0, 1], got {self.proxy_rate!r}")
+            check_positive_int(name, getattr(self, name))
+        check_rate("proxy_rate", self.proxy_rate)
         if self.proxy_method not in (None, "llmlingua", "llmlingua2"):
             raise ValueError("proxy_method must be llmlingua or llmlingua2")
         return self

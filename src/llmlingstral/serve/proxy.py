@@ -17,10 +17,10 @@ A top-level ``"compression"`` object overrides the service's settings for one re
 from __future__ import annotations
 
 import asyncio
-import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
+from ..validate import check_non_negative_int, check_rate
 from .config import ServeConfig
 from .engine import Engine
 from .jobs import CompressJob, RequestError, _untagged
@@ -93,10 +93,7 @@ def _check_options(options: ProxyOptions, engine: Engine) -> None:
     if not engine.available().get(options.method):
         raise RequestError(f"compression method {options.method!r} has no model here")
     _check_rate(options.rate, f"{OPTIONS_FIELD}.rate")
-    if isinstance(options.min_tokens, bool) or not isinstance(options.min_tokens, int) \
-            or options.min_tokens < 0:
-        raise RequestError(f"{OPTIONS_FIELD}.min_tokens must be an integer >= 0, got "
-                           f"{options.min_tokens!r}")
+    _refuse_bad(check_non_negative_int, f"{OPTIONS_FIELD}.min_tokens", options.min_tokens)
     if not isinstance(options.guard, bool):
         raise RequestError(f"{OPTIONS_FIELD}.guard must be true or false")
     if options.guard and engine.guard is None:
@@ -105,10 +102,16 @@ def _check_options(options: ProxyOptions, engine: Engine) -> None:
 
 
 def _check_rate(rate: Any, name: str) -> None:
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or math.isnan(rate) \
-            or not 0 < rate <= 1:
-        raise RequestError(f"{name} is the fraction of tokens to keep and must be in (0, 1], "
-                           f"got {rate!r}")
+    """The library's own rate check, answered as a refused request."""
+    _refuse_bad(check_rate, name, rate)
+
+
+def _refuse_bad(check: Callable[[str, Any], Any], name: str, value: Any) -> None:
+    """Run a :mod:`..validate` check; its TypeError or ValueError becomes a RequestError."""
+    try:
+        check(name, value)
+    except (TypeError, ValueError) as error:
+        raise RequestError(str(error)) from error
 
 
 def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
