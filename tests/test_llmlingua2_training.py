@@ -74,6 +74,10 @@ def test_percentile_filter_drops_the_noisiest_records():
     assert len(filter_labelled(extractive)[0]) == 4
     with pytest.raises(ValueError, match="variation_percentile"):
         filter_labelled(records, variation_percentile=120)
+    with pytest.raises(ValueError, match="gap_percentile"):
+        filter_labelled(records, gap_percentile=float("nan"))
+    with pytest.raises(TypeError, match="variation_percentile must be a number"):
+        filter_labelled(records, variation_percentile="90")
 
 
 def test_meetingbank_style_records(tmp_path):

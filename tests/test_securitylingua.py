@@ -123,6 +123,10 @@ def test_split_is_seeded_and_disjoint():
     assert [p.id for p in train] == [p.id for p in again] != [p.id for p in other]
     with pytest.raises(ValueError, match="held_out_fraction"):
         split_pairs(pairs, 1.0)
+    with pytest.raises(TypeError, match="held_out_fraction must be a number"):
+        split_pairs(pairs, "0.25")
+    with pytest.raises(TypeError, match="max_samples must be an integer"):
+        read_security_pairs(max_samples=2.5)
 
 
 def test_pipeline_pairs_to_guarded_request(trained, guard):

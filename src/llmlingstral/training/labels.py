@@ -25,6 +25,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from ..text.words import split_words
+from ..validate import check_finite
 from .records import CompressionPair
 
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
@@ -147,8 +148,8 @@ def filter_labelled(records: Sequence[dict[str, Any]], *, variation_percentile: 
     """
     for name, value in (("variation_percentile", variation_percentile),
                         ("gap_percentile", gap_percentile)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-            raise ValueError(f"{name} must be in [0, 100], got {value!r}")
+        check_finite(name, value, allow_zero=True, maximum=100,
+                     meaning="a percentile; 100 turns the filter off")
     kept = list(records)
     total = len(kept)
     thresholds: list[float | None] = []

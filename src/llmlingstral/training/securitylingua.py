@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from ..errors import LLMLingstralError
+from ..validate import check_open_fraction, check_positive_int
 from .labels import FilterReport, filter_labelled, label_pairs
 from .llmlingua2 import TrainConfig, TrainReport, train_llmlingua2
 from .records import CompressionPair, pairs_from_record, read_jsonl, write_jsonl
@@ -77,9 +78,8 @@ def security_pair(record: dict[str, Any], index: int = 0) -> CompressionPair:
 def read_security_pairs(path: str | os.PathLike = EXAMPLE_PAIRS,
                         max_samples: int | None = None) -> list[CompressionPair]:
     """The pairs of a JSONL file (default: the pairs shipped with the package)."""
-    if max_samples is not None and (isinstance(max_samples, bool)
-                                    or not isinstance(max_samples, int) or max_samples < 1):
-        raise ValueError(f"max_samples must be a positive integer, got {max_samples!r}")
+    if max_samples is not None:
+        check_positive_int("max_samples", max_samples, "how many pairs to read, or None for all")
     pairs = []
     for index, record in enumerate(read_jsonl(path)):
         pairs.append(security_pair(record, index))
@@ -91,9 +91,8 @@ def read_security_pairs(path: str | os.PathLike = EXAMPLE_PAIRS,
 def split_pairs(pairs: Sequence[CompressionPair], held_out_fraction: float,
                 seed: int = 42) -> tuple[list[CompressionPair], list[CompressionPair]]:
     """A seeded (train, held-out) split; each side gets at least one pair when it can."""
-    if isinstance(held_out_fraction, bool) or not isinstance(held_out_fraction, (int, float)) \
-            or not 0 < held_out_fraction < 1:
-        raise ValueError(f"held_out_fraction must be in (0, 1), got {held_out_fraction!r}")
+    check_open_fraction("held_out_fraction", held_out_fraction,
+                        "the share of pairs held out for evaluation")
     order = list(range(len(pairs)))
     random.Random(seed).shuffle(order)
     n_held = min(max(1, round(len(pairs) * held_out_fraction)), max(0, len(pairs) - 1))
