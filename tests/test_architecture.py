@@ -193,3 +193,55 @@ def test_settings_disagreeing_with_a_signature_are_caught():
 
     with pytest.raises(AssertionError):
         _agree(call, Settings, {"context"})
+
+
+# Fields a framework component has beyond the compression settings (how it loads its model
+# and what it does with the result).
+COMPONENT_FIELDS = {"compressor", "model_name", "device_map", "source_key", "score_mode"}
+
+
+def _component_agrees(component) -> None:
+    """``component``'s fields are CompressionSettings' fields (same names, same defaults),
+    plus its own loading and result fields."""
+    from llmlingstral.integrations.documents import CompressionSettings
+
+    inherited = set().union(*(getattr(base, "model_fields", {}) for base in component.__mro__[1:]))
+    declared = {name: info.get_default(call_default_factory=True)
+                for name, info in component.model_fields.items()
+                if name not in inherited | COMPONENT_FIELDS}
+    settings = {f.name: f.default if f.default is not dataclasses.MISSING
+                else f.default_factory() for f in dataclasses.fields(CompressionSettings)}
+    assert set(declared) == set(settings), set(declared) ^ set(settings)
+    for name, default in settings.items():
+        assert declared[name] == default, name
+
+
+@pytest.mark.parametrize("package, module, name", [
+    ("langchain_core", "llmlingstral.integrations.langchain", "LLMLingstralCompressor"),
+    ("llama_index.core", "llmlingstral.integrations.llama_index", "LLMLingstralPostprocessor")])
+def test_framework_components_declare_the_compression_settings(package, module, name):
+    import importlib
+
+    pytest.importorskip(package)
+    _component_agrees(getattr(importlib.import_module(module), name))
+
+
+def test_a_component_disagreeing_with_the_settings_is_caught():
+    pydantic = pytest.importorskip("pydantic")
+
+    class Component(pydantic.BaseModel):
+        method: str | None = None
+        rate: float = 0.4  # CompressionSettings says 0.5
+        target_token: float = -1
+        rank_method: str | None = None
+        order: str = "original"
+        compress_kwargs: dict = pydantic.Field(default_factory=dict)
+
+    with pytest.raises(AssertionError, match="rate"):
+        _component_agrees(Component)
+
+    class Missing(pydantic.BaseModel):
+        rate: float = 0.5
+
+    with pytest.raises(AssertionError):
+        _component_agrees(Missing)

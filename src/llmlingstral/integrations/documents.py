@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Sequence
 
 from ..compressor import PromptCompressor
@@ -67,6 +67,11 @@ class CompressionSettings:
     rank_method: str | None = None
     order: str = "original"
     compress_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, component: Any) -> "CompressionSettings":
+        """The settings a component's fields of the same names describe."""
+        return cls(**{f.name: getattr(component, f.name) for f in fields(cls)})
 
     def validate(self) -> None:
         """Raise TypeError (a value of the wrong type) or ValueError (out of range) naming the

@@ -71,9 +71,7 @@ class LLMLingstralCompressor(BaseDocumentCompressor):
     @property
     def settings(self) -> CompressionSettings:
         """The compression settings these fields describe."""
-        return CompressionSettings(method=self.method, rate=self.rate,
-                                   target_token=self.target_token, rank_method=self.rank_method,
-                                   order=self.order, compress_kwargs=dict(self.compress_kwargs))
+        return CompressionSettings.of(self)
 
     def compress_documents(self, documents: Sequence[Document], query: str,
                            callbacks: Callbacks | None = None) -> Sequence[Document]:

@@ -74,9 +74,7 @@ class LLMLingstralPostprocessor(BaseNodePostprocessor):
     @property
     def settings(self) -> CompressionSettings:
         """The compression settings these fields describe."""
-        return CompressionSettings(method=self.method, rate=self.rate,
-                                   target_token=self.target_token, rank_method=self.rank_method,
-                                   order=self.order, compress_kwargs=dict(self.compress_kwargs))
+        return CompressionSettings.of(self)
 
     def _postprocess_nodes(self, nodes: List[NodeWithScore],
                            query_bundle: Optional[QueryBundle] = None) -> List[NodeWithScore]:
