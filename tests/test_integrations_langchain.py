@@ -11,6 +11,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from llmlingstral.integrations.langchain import LLMLingstralCompressor
+from multilingual import PARAGRAPHS
 from texts import documents, multilingual_documents
 
 QUERY = "When does the harbour festival open?"
@@ -61,6 +62,25 @@ def test_the_rate_is_met_over_the_documents(nano, rate):
     achieved = _tokens(nano, [d.page_content for d in outputs]) / \
         _tokens(nano, [d.page_content for d in inputs])
     assert abs(achieved - rate) <= 0.05 * rate + 0.01
+
+
+@pytest.mark.parametrize("method", ["llmlingua", "llmlingua2"])
+def test_unspaced_documents_are_shortened_not_kept_whole(nano, nano_lingua2, method):
+    """docs/integrations.md: text without spaces is cut into pieces, not kept or dropped
+    whole, so each such document comes back shorter and the rate holds over them."""
+    compressor = nano_lingua2 if method == "llmlingua2" else nano
+    inputs = [Document(page_content=PARAGRAPHS[language] * 2) for language in ("zh", "ja", "th")]
+    outputs = LLMLingstralCompressor(compressor=compressor, method=method, rate=0.5,
+                                     compress_kwargs={"use_context_level_filter": False}
+                                     ).compress_documents(inputs, QUERY)
+    assert len(outputs) == len(inputs)
+    for document in outputs:
+        source = inputs[document.metadata["source_index"]].page_content
+        kept = _tokens(compressor, [document.page_content]) / _tokens(compressor, [source])
+        assert 0.1 < kept < 0.95, (kept, document.page_content)
+    achieved = _tokens(compressor, [d.page_content for d in outputs]) / \
+        _tokens(compressor, [d.page_content for d in inputs])
+    assert abs(achieved - 0.5) <= 0.05
 
 
 def test_the_token_target_is_met_over_the_documents(nano):
