@@ -73,6 +73,22 @@ def test_settings_without_meaning_are_refused(tmp_path, field, value):
         collect(_sources(), tmp_path / "pairs.jsonl", config)
 
 
+@pytest.mark.parametrize("field, value", [
+    ("concurrency", "4"), ("max_attempts", 2.0), ("max_tokens", True),
+    ("requests_per_second", "2")])
+def test_settings_of_the_wrong_type_are_type_errors(tmp_path, field, value):
+    config = CollectConfig(api_key="test-key", server_url="http://127.0.0.1:9", **{field: value})
+    with pytest.raises(TypeError, match=field):
+        collect(_sources(), tmp_path / "pairs.jsonl", config)
+
+
+def test_retry_policy_attempts_are_a_positive_integer():
+    with pytest.raises(TypeError, match="max_attempts"):
+        RetryPolicy(max_attempts="3")
+    with pytest.raises(ValueError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
+
+
 def test_rate_limiter_and_retry_policy_refuse_nan():
     with pytest.raises(ValueError, match="requests_per_second"):
         RateLimiter(math.nan)

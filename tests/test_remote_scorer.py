@@ -183,3 +183,16 @@ def test_unreachable_server_and_bad_settings(server):
     with pytest.raises(ValueError, match="LLMLingua-2"):
         PromptCompressor("nano-lingua2", use_llmlingua2=True, model_config={"remote_scorer": {
             "base_url": f"{server.url}/v1", "model": SERVED}})
+
+
+@pytest.mark.parametrize("key, value, error", [
+    ("timeout", "30", TypeError), ("timeout", float("nan"), ValueError),
+    ("timeout", 0, ValueError), ("retry_base_delay", float("inf"), ValueError),
+    ("max_attempts", 2.5, TypeError), ("batch_size", True, TypeError),
+    ("batch_size", 0, ValueError), ("max_window", "4096", TypeError)])
+def test_remote_scorer_numbers_get_the_library_errors(key, value, error):
+    from llmlingstral.scoring.remote import RemoteScorerSettings
+
+    config = {"base_url": "http://127.0.0.1:9/v1", "model": "m", key: value}
+    with pytest.raises(error, match=f"remote_scorer {key}"):
+        RemoteScorerSettings.from_mapping(config)

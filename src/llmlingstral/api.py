@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence, TypeVar
 import numpy as np
 
 from .errors import LLMLingstralError
-from .validate import check_finite
+from .validate import check_finite, check_positive_int
 
 T = TypeVar("T")
 
@@ -58,9 +58,7 @@ class RetryPolicy:
     max_delay: float = 30.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int) \
-                or self.max_attempts < 1:
-            raise ValueError(f"max_attempts must be an integer >= 1, got {self.max_attempts!r}")
+        check_positive_int("max_attempts", self.max_attempts)
         for name in ("base_delay", "max_delay"):
             check_finite(name, getattr(self, name), allow_zero=True)
 

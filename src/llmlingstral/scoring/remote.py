@@ -33,6 +33,7 @@ import numpy as np
 from ..api import RetryPolicy
 from ..errors import LLMLingstralError
 from ..tokenization import MistralTextTokenizer
+from ..validate import check_finite, check_positive_int
 
 LOGPROB_MODES = ("prompt_logprobs", "echo")
 # Window when neither the settings nor the server's /v1/models give one.
@@ -111,16 +112,11 @@ class RemoteScorerSettings:
             raise ValueError(f"logprobs_mode must be one of {LOGPROB_MODES}, got "
                              f"{self.logprobs_mode!r}")
         for name in ("timeout", "retry_base_delay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"remote_scorer {name} must be a positive number of seconds, "
-                                 f"got {value!r}")
+            check_finite(f"remote_scorer {name}", getattr(self, name), meaning="seconds")
         for name in ("max_attempts", "batch_size", "max_window"):
             value = getattr(self, name)
-            if value is None and name == "max_window":
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"remote_scorer {name} must be a positive integer, got {value!r}")
+            if value is not None or name != "max_window":
+                check_positive_int(f"remote_scorer {name}", value)
 
 
 # --------------------------------------------------------------------------- HTTP client

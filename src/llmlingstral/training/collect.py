@@ -30,7 +30,7 @@ from ..progress import tqdm_disable
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer, load_tokenizer
 from ..text.words import chunk_bounds, split_words, word_of_tokens
-from ..validate import check_finite
+from ..validate import check_finite, check_positive_int
 from .records import read_jsonl
 
 logger = logging.getLogger(__name__)
@@ -84,16 +84,12 @@ class CollectConfig:
     show_progress: bool = True
 
     def validate(self) -> None:
-        """A clear ValueError for any setting out of range (NaN and infinity included)."""
+        """A TypeError for a setting of the wrong type, a ValueError for one out of range
+        (NaN and infinity included)."""
         for name in ("max_chunk_tokens", "concurrency", "max_attempts", "timeout_ms"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.max_tokens is not None and (isinstance(self.max_tokens, bool) or
-                                            not isinstance(self.max_tokens, int) or
-                                            self.max_tokens < 1):
-            raise ValueError(f"max_tokens must be a positive integer or None, got "
-                             f"{self.max_tokens!r}")
+            check_positive_int(name, getattr(self, name))
+        if self.max_tokens is not None:
+            check_positive_int("max_tokens", self.max_tokens, "or None for the model's limit")
         check_finite("requests_per_second", self.requests_per_second)
         check_finite("initial_backoff", self.initial_backoff, allow_zero=True)
         check_finite("max_backoff", self.max_backoff, allow_zero=True)
