@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .batching import padded_batch
 from .causal import CausalScorer
 from .stream import ContrastiveStream, SurprisalStream
 from .remote import RemoteStream
@@ -111,17 +112,15 @@ def _forward(scorer: CausalScorer, streams: list[SurprisalStream],
     device = scorer.device
     cached = [s.cache.get_seq_length() for s in streams]
     lengths = [len(c) for c in chunks]
-    past, width = max(cached), max(lengths)
-    pad = scorer.tokenizer.pad_id if scorer.tokenizer.pad_id is not None else 0
-    ids = torch.full((len(chunks), width), pad, dtype=torch.long)
-    positions = torch.zeros((len(chunks), width), dtype=torch.long)
-    mask = torch.zeros((len(chunks), past + width), dtype=torch.long)
-    for row, (stream, chunk) in enumerate(zip(streams, chunks)):
-        ids[row, :len(chunk)] = torch.tensor(chunk, dtype=torch.long)
-        # Padding tokens continue the row's positions; no real token attends to them.
-        positions[row] = stream.next_positions(width)
-        mask[row, :cached[row]] = 1
-        mask[row, past:past + len(chunk)] = 1
+    past = max(cached)
+    ids, chunk_mask = padded_batch(chunks, scorer.tokenizer.pad_id)
+    width = ids.shape[1]
+    # Padding tokens continue the row's positions; no real token attends to them.
+    positions = torch.stack([stream.next_positions(width) for stream in streams])
+    cache_mask = torch.zeros((len(chunks), past), dtype=torch.long)
+    for row, count in enumerate(cached):
+        cache_mask[row, :count] = 1
+    mask = torch.cat([cache_mask, chunk_mask], dim=1)
     batch_cache = DynamicCache(config=scorer.model.config)
     for layer_index in range(len(streams[0].cache.layers)):
         keys, values = _stacked(streams, layer_index, past)
