@@ -209,3 +209,77 @@ def test_aim_re_aims_until_the_measured_size_lands():
     assert budget.aim(attempt, 100) * 1.1 == pytest.approx(100, abs=2)
     assert seen[0] == 100 and len(seen) <= budget.AIM_PASSES
     assert budget.aim(lambda b: (b + 50, b), 100, passes=1) == 100
+
+
+def test_keep_best_keeps_forced_items_then_the_best_that_fit():
+    values = np.array([0.1, 0.9, 0.5, np.inf, 0.7])
+    costs = np.array([2.0, 2.0, 1.0, 0.0, 3.0])
+    forced = np.array([True, False, False, False, False])
+    # 2 forced tokens leave 3: the 0.9 item (2) fits, the 0.7 item (3) not, the 0.5 item (1) does.
+    assert budget.keep_best(values, costs, forced, 5).tolist() == [True, True, True, True, False]
+    # Forced items stay even when they overdraw the budget; then nothing else is kept.
+    assert budget.keep_best(values, costs, forced, 1).tolist() == [True, False, False, False, False]
+    # A budget spent to the token still keeps items that cost nothing.
+    assert budget.keep_best(values, costs, forced, 2).tolist() == [True, False, False, True, False]
+    assert budget.keep_best(np.zeros(0), np.zeros(0), np.zeros(0, bool), 5).shape == (0,)
+
+
+def test_pooled_threshold_keeps_the_rate_of_the_tokens():
+    values = np.array([0.1, 0.9, 0.5, 0.7])
+    costs = np.array([1.0, 2.0, 1.0, 4.0])
+    assert budget.pooled_threshold(values, costs, 0.25) == 0.9   # 2 of 8 tokens
+    assert budget.pooled_threshold(values, costs, 0.8) == 0.7    # 6 of 8 tokens fit 6.4
+    assert budget.pooled_threshold(values, costs, 1.0) == 0.1
+    assert budget.pooled_threshold(values, costs, 0.1) == np.inf  # not even the best fits
+    assert budget.pooled_threshold(np.zeros(0), np.zeros(0), 0.5) == np.inf
+
+
+def _walk(budgets, values, windows):
+    """Keep masks for consecutive windows of one group, as the iterative pass asks."""
+    return np.concatenate([budgets.keep(w, values[w]) for w in windows])
+
+
+@pytest.mark.parametrize("placement", budget.PLACEMENTS)
+@pytest.mark.parametrize("seed", range(5))
+def test_window_budgets_land_each_group_on_its_total(placement, seed):
+    rng = np.random.default_rng(seed)
+    n = 400
+    cost = rng.integers(1, 4, n).astype(float)
+    forced = rng.random(n) < 0.1
+    group = np.repeat([0, 1], n // 2)
+    rate = np.where(group == 0, 0.3, 0.6)
+    quota = np.where(forced, cost, cost * rate)
+    # One window of each group is far more surprising than the others.
+    windows = [np.arange(s, s + 25) for s in range(0, n, 25)]
+    surprising = [windows[2], windows[10]]
+    values = rng.random(n)
+    values[np.concatenate(surprising)] += 5
+    budgets = budget.WindowBudgets(quota, cost, forced, group, placement)
+    keep = _walk(budgets, values, windows)
+    assert keep[forced].all()
+    for g in (0, 1):
+        members = group == g
+        assert abs(cost[keep & members].sum() - quota[members].sum()) < 3  # within one unit
+    for w in surprising:
+        kept, share = cost[w][keep[w]].sum(), quota[w].sum()
+        if placement == "pooled":   # a surprising window takes more than its share
+            assert kept > 1.4 * share
+        else:                       # every window keeps its own share
+            assert abs(kept - share) < 3
+
+
+def test_window_budgets_edges():
+    with pytest.raises(ValueError, match="budget placement must be one of"):
+        budget.WindowBudgets(np.zeros(1), np.ones(1), np.zeros(1, bool), np.zeros(1), "best")
+    empty = budget.WindowBudgets(np.zeros(0), np.zeros(0), np.zeros(0, bool),
+                                 np.zeros(0, dtype=np.int64), "pooled")
+    assert empty.keep(np.zeros(0, dtype=np.int64), np.zeros(0)).shape == (0,)
+    two = budget.WindowBudgets(np.ones(2), np.ones(2), np.zeros(2, bool), np.array([0, 1]))
+    with pytest.raises(ValueError, match="one budget group at a time"):
+        two.keep(np.array([0, 1]), np.zeros(2))
+    # Nothing to keep: only forced units stay, in both placements.
+    for placement in budget.PLACEMENTS:
+        budgets = budget.WindowBudgets(np.array([1.0, 0.0, 0.0]), np.ones(3),
+                                       np.array([True, False, False]), np.zeros(3), placement)
+        assert budgets.keep(np.arange(3), np.array([0.0, 5.0, 9.0])).tolist() == \
+            [True, False, False]

@@ -238,3 +238,23 @@ def test_conditioning_is_checked_before_the_model_loads():
     with pytest.raises(ValueError, match="remote scorer"):
         PromptCompressor("nano", model_config={"conditioning": "in_place", "remote_scorer": {
             "base_url": "http://127.0.0.1:9/v1", "model": "m"}})
+
+
+@pytest.mark.parametrize("placement", [None, "window", "pooled"])
+def test_each_context_meets_the_rate_whatever_the_budget_placement(nano, placement):
+    docs = documents(5, chars=1600)
+    extra = {} if placement is None else {"budget_placement": placement}
+    result = nano.compress_prompt(docs, rate=0.3, use_context_level_filter=False,
+                                  iterative_size=64, show_progress=False, **extra)
+    assert result["kept_context_ids"] == list(range(5))
+    count = nano.tokenizer.count
+    for doc, text in zip(docs, result["compressed_contexts"]):
+        assert abs(count(text) - 0.3 * count(doc)) <= 0.1 * 0.3 * count(doc) + 3
+        assert is_subsequence(words(text), words(doc))
+    achieved = result["compressed_tokens"] / result["origin_tokens"]
+    assert abs(achieved - 0.3) <= 0.03
+
+
+def test_budget_placement_is_checked(nano):
+    with pytest.raises(ValueError, match="budget_placement must be one of"):
+        nano.compress_prompt(documents(2), rate=0.3, budget_placement="best")

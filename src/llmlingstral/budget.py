@@ -10,8 +10,10 @@
 * split across contexts: the base rate that spends a budget over units with their own
   shifts (:func:`solve_base_rate`, :func:`unit_quotas`);
 * top within budget: the most probable words whose costs fit (:func:`top_within`,
-  :func:`keep_fixed_rates`, :func:`keep_within`), re-aimed until the re-tokenised output
-  lands on the target (:func:`aim`).
+  :func:`keep_best`, :func:`keep_fixed_rates`, :func:`keep_within`), re-aimed until the
+  re-tokenised output lands on the target (:func:`aim`);
+* windows: the running budget of each group of units as an iterative pass walks its
+  windows (:class:`WindowBudgets`, :func:`pooled_threshold`).
 
 Pure array functions: no model, no tokenizer.
 """
@@ -31,6 +33,8 @@ from .errors import caller_stacklevel
 _OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
               ast.Div: operator.truediv}
 REORDER_CHOICES = ("original", "sort", "two_stage")
+# How an iterative pass places a group's budget over its windows (see WindowBudgets).
+PLACEMENTS = ("window", "pooled")
 # Costs are whole tokens; this tolerance keeps float sums from refusing an exact fit.
 _EPSILON = 1e-9
 # Re-tokenising an output shifts counts slightly; this many attempts re-aim the budget.
@@ -285,6 +289,20 @@ def top_within(probs: np.ndarray, costs: np.ndarray, eligible: np.ndarray,
     return chosen
 
 
+def keep_best(values: np.ndarray, costs: np.ndarray, forced: np.ndarray,
+              allowed: float) -> np.ndarray:
+    """Forced items, then the most valuable others whose costs fit what ``allowed`` leaves.
+
+    Items costing nothing (no token of their own) are kept unless the forced items alone
+    overdraw ``allowed``.
+    """
+    rest = allowed - float(costs[forced].sum())
+    chosen = forced | top_within(values, costs, ~forced, rest)
+    if rest >= -_EPSILON:
+        chosen |= costs == 0
+    return chosen
+
+
 def keep_fixed_rates(probs: np.ndarray, costs: np.ndarray, fixed_rate: np.ndarray,
                      eligible: np.ndarray) -> np.ndarray:
     """Each group of eligible items sharing a fixed rate, kept at that rate (best first)."""
@@ -339,3 +357,82 @@ def aim(attempt: Callable[[float], tuple[float, T]], target: float,
             break
         budget -= miss
     return best[1]
+
+
+# --------------------------------------------------------------------------- windows
+
+
+def pooled_threshold(values: np.ndarray, costs: np.ndarray, rate: float) -> float:
+    """The lowest value among the most valuable items whose summed cost fits ``rate`` of
+    all the costs: items at or above it make up that share of the tokens (+inf if none fit).
+    """
+    if len(values) == 0:
+        return np.inf
+    order = np.argsort(-values, kind="stable")
+    spent = np.cumsum(costs[order])
+    count = int(np.searchsorted(spent, rate * spent[-1] + _EPSILON, side="right"))
+    return float(values[order[count - 1]]) if count else np.inf
+
+
+class WindowBudgets:
+    """The running budget of each group of units (a context's free text, or a segment with
+    its own rate) as an iterative pass walks its windows in order.
+
+    ``"window"``: a window may keep what the quotas of the group's units seen so far add up
+    to, less what the group kept before, and spends all of it on its best units, so every
+    window keeps its own share. ``"pooled"``: a window keeps its units at or above the
+    group's pooled threshold (over the values of all the group's units seen so far, this
+    window's included, the threshold that keeps the group's rate of their tokens), so a
+    window more surprising than those before it takes more of the group's budget. It never
+    spends more than the group has left once its forced units to come are paid for, nor
+    less than the later windows can still make up, so each group lands on its total either
+    way.
+    """
+
+    def __init__(self, quota: np.ndarray, cost: np.ndarray, forced: np.ndarray,
+                 group: np.ndarray, placement: str = "window") -> None:
+        if placement not in PLACEMENTS:
+            raise ValueError(f"budget placement must be one of {PLACEMENTS}, got {placement!r}")
+        self.placement = placement
+        self.quota, self.cost, self.forced = quota, cost, forced
+        self.group = np.asarray(group, dtype=np.int64)
+        n = int(self.group.max()) + 1 if len(self.group) else 0
+        self.total = np.bincount(self.group, weights=quota, minlength=n)
+        self.unseen = np.bincount(self.group, weights=cost, minlength=n)
+        self.unseen_forced = np.bincount(self.group, weights=cost * forced, minlength=n)
+        free_cost = np.bincount(self.group, weights=cost * ~forced, minlength=n)
+        free_quota = np.bincount(self.group, weights=quota * ~forced, minlength=n)
+        self.rate = np.divide(free_quota, free_cost, out=np.zeros(n), where=free_cost > 0)
+        self.promised, self.kept = np.zeros(n), np.zeros(n)
+        self.pool: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n)]
+
+    def keep(self, units: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The keep mask over ``units`` (one group's units in the next window, all of one
+        group) given each unit's value (higher = more worth keeping)."""
+        if len(units) == 0:
+            return np.zeros(0, dtype=bool)
+        g = int(self.group[units[0]])
+        if np.any(self.group[units] != g):
+            raise ValueError("WindowBudgets.keep takes the units of one budget group at a time")
+        cost, forced = self.cost[units], self.forced[units]
+        self.promised[g] += float(self.quota[units].sum())
+        self.unseen[g] -= float(cost.sum())
+        self.unseen_forced[g] -= float(cost[forced].sum())
+        allowed = self.promised[g] - self.kept[g]
+        if self.placement == "pooled":
+            allowed = self._pooled(g, values, cost, forced)
+        chosen = keep_best(values, cost, forced, allowed)
+        self.kept[g] += float(cost[chosen].sum())
+        return chosen
+
+    def _pooled(self, g: int, values: np.ndarray, cost: np.ndarray,
+                forced: np.ndarray) -> float:
+        """What a window of group ``g`` spends under the pooled threshold, between what the
+        later windows could not make up and what the group has left for free units."""
+        self.pool[g].append((values[~forced], cost[~forced]))
+        threshold = pooled_threshold(np.concatenate([v for v, _ in self.pool[g]]),
+                                     np.concatenate([c for _, c in self.pool[g]]),
+                                     float(self.rate[g]))
+        wanted = float(cost[forced].sum() + cost[~forced & (values >= threshold)].sum())
+        left = self.total[g] - self.kept[g]
+        return min(left - self.unseen_forced[g], max(left - self.unseen[g], wanted))

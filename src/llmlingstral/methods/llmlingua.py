@@ -14,8 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..budget import (apply_context_budget, context_target, dynamic_deltas, keep_by_priority,
-                      reorder, select_contexts, target_tokens)
+from ..budget import (PLACEMENTS, apply_context_budget, context_target, dynamic_deltas,
+                      keep_by_priority, reorder, select_contexts, target_tokens)
 from ..kept import block_ranges, cut, merged, prompt_kept, through, whole
 from ..prompt import (CONTEXT_SEPARATOR, CompressionOutcome, Range, Segment, context_text,
                       join_contexts, join_prompt)
@@ -68,6 +68,9 @@ class LLMLinguaSettings:
     # llmlingua's LLMLingua-2 options, which compress_prompt takes through its keywords.
     force_tokens: Sequence[str] = field(default=(), metadata=INTERNAL)
     force_reserve_digit: bool = field(default=False, metadata=INTERNAL)
+    # A benchmark switch (a keyword of compress_prompt, not in its signature): how the token
+    # pass places a context's budget over its windows (see BENCHMARKS.md).
+    budget_placement: str = field(default="window", metadata=INTERNAL)
 
     def validate(self) -> None:
         """Raise ValueError/TypeError naming the bad option (rate and target are checked by
@@ -75,6 +78,7 @@ class LLMLinguaSettings:
         check_positive_int("iterative_size", self.iterative_size)
         self.force_tokens = check_string_list("force_tokens", self.force_tokens)
         check_choice("reorder_context", self.reorder_context, ("original", "sort", "two_stage"))
+        check_choice("budget_placement", self.budget_placement, PLACEMENTS)
         parse_condition(self.condition_in_question)
         check_optional_count("force_context_number", self.force_context_number,
                              "how many contexts to keep besides the forced ones")
@@ -295,7 +299,8 @@ def _token_level(scorer, contexts, instruction, question, settings, target, delt
                                         keep_split=settings.keep_split, deltas=deltas,
                                         show_progress=settings.show_progress,
                                         force_tokens=settings.force_tokens,
-                                        force_reserve_digit=settings.force_reserve_digit))
+                                        force_reserve_digit=settings.force_reserve_digit,
+                                        placement=settings.budget_placement))
 
 
 def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]], target: float,
@@ -303,11 +308,13 @@ def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]]
                      iterative_size: int = 200, keep_split: bool = False,
                      deltas: Sequence[float] | None = None,
                      show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                     force_reserve_digit: bool = False) -> Steps[list[list[Range]]]:
+                     force_reserve_digit: bool = False,
+                     placement: str = "window") -> Steps[list[list[Range]]]:
     """The fine pass, one window at a time (see :mod:`.steps`): the kept character ranges
     of each context's text, about ``target`` tokens in all, scored given ``prefix_text`` (and by the prefix's
     effect with ``contrastive``); words holding a force token (or a digit, with
-    ``force_reserve_digit``) are kept."""
+    ``force_reserve_digit``) are kept; ``placement`` spreads each context's budget over
+    its windows (see :class:`..budget.WindowBudgets`)."""
     tokenizer = scorer.tokenizer
     prefix = tokenizer.encode(prefix_text + CONTEXT_SEPARATOR) if prefix_text else []
     if contrastive and prefix:
@@ -318,4 +325,5 @@ def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]]
                                          iterative_size=iterative_size, keep_split=keep_split,
                                          context_deltas=deltas, show_progress=show_progress,
                                          force_tokens=force_tokens,
-                                         force_reserve_digit=force_reserve_digit))
+                                         force_reserve_digit=force_reserve_digit,
+                                         placement=placement))

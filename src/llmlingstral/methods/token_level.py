@@ -2,9 +2,10 @@
 
 The text is cut into windows of about ``iterative_size`` tokens, made of whole units
 (a word with the whitespace before it). Each window is scored given the part of the text
-already kept, then the units with the highest score per token are kept until the running
-token budget is spent. Budgets are cumulative, so what one window leaves unused carries to
-the next and the whole text lands on the requested size, the last window included.
+already kept, then the units with the highest score per token are kept within the running
+token budget (:class:`..budget.WindowBudgets` decides how much each window spends). Budgets
+are cumulative, so what one window leaves unused carries to the next and the whole text
+lands on the requested size, the last window included.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Protocol, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..budget import unit_quotas
+from ..budget import WindowBudgets, unit_quotas
 from ..kept import cut, lstripped, merged
 from ..progress import bar_disable
 from ..prompt import CONTEXT_SEPARATOR, Range, Segment, context_text
@@ -59,17 +60,20 @@ def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
                          iterative_size: int = 200, keep_split: bool = False,
                          context_deltas: Sequence[float] | None = None,
                          show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                         force_reserve_digit: bool = False) -> list[str]:
+                         force_reserve_digit: bool = False, placement: str = "window") -> list[str]:
     """Compress ``contexts`` to about ``target_tokens`` tokens in all; returns each context's text.
 
     ``context_deltas`` shifts each context's keep rate around the global one
     (LongLLMLingua's dynamic compression ratio). Words touching one of ``force_tokens``,
     and with ``force_reserve_digit`` words holding a digit, are always kept.
+    ``placement`` is how each context's budget is spread over its windows (one of
+    :data:`..budget.PLACEMENTS`, see :class:`..budget.WindowBudgets`).
     """
     ranges = run_steps(token_level_steps(
         stream, tokenizer, contexts, target_tokens, iterative_size=iterative_size,
         keep_split=keep_split, context_deltas=context_deltas, show_progress=show_progress,
-        force_tokens=force_tokens, force_reserve_digit=force_reserve_digit))
+        force_tokens=force_tokens, force_reserve_digit=force_reserve_digit,
+        placement=placement))
     return [cut(context_text(c), r) for c, r in zip(contexts, ranges)]
 
 
@@ -78,7 +82,8 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
                       iterative_size: int = 200, keep_split: bool = False,
                       context_deltas: Sequence[float] | None = None,
                       show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                      force_reserve_digit: bool = False) -> Steps[list[list[Range]]]:
+                      force_reserve_digit: bool = False,
+                      placement: str = "window") -> Steps[list[list[Range]]]:
     """:func:`compress_token_level` one window at a time: yields ``(stream, ids)`` and
     expects the scores of ``ids`` sent back (see :mod:`.steps`). Returns the kept
     character ranges of each context's text; joined, they are its compressed text."""
@@ -87,7 +92,8 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
     deltas = np.zeros(len(contexts)) if context_deltas is None else np.asarray(context_deltas)
     quota = unit_quotas(layout.cost, layout.forced, layout.fixed_rate,
                         deltas[layout.context_of_unit], float(target_tokens))
-    keep = yield from _select_units(stream, layout, quota, max(1, int(iterative_size)),
+    budgets = WindowBudgets(quota, layout.cost, layout.forced, layout.budget_group, placement)
+    keep = yield from _select_units(stream, layout, budgets, max(1, int(iterative_size)),
                                     show_progress)
     return _kept_ranges(layout, keep, contexts)
 
@@ -167,7 +173,7 @@ def _windows(layout: _Layout, size: int, limit: int) -> list[np.ndarray]:
     return windows
 
 
-def _select_units(stream: TokenStream, layout: _Layout, quota: np.ndarray, size: int,
+def _select_units(stream: TokenStream, layout: _Layout, budgets: WindowBudgets, size: int,
                   show_progress: bool | None) -> Steps[np.ndarray]:
     """The keep mask over units; each window's scores are asked for with a yield."""
     keep = np.zeros(len(layout.units), dtype=bool)
@@ -175,21 +181,16 @@ def _select_units(stream: TokenStream, layout: _Layout, quota: np.ndarray, size:
     ids = layout.token_ids
     windows = _windows(layout, size, stream.chunk_limit)
     disable = bar_disable(show_progress, len(windows) >= _PROGRESS_MIN_WINDOWS)
-    # Each budget group keeps its own running balance, so a segment's rate is its own.
-    n_groups = int(layout.budget_group.max()) + 1 if len(layout.budget_group) else 0
-    promised, kept = np.zeros(n_groups), np.zeros(n_groups)
     for window in tqdm(windows, desc="compressing", unit="window", disable=disable, leave=False):
         scored_ids, owner = _window_tokens(window, token_bounds, ids, stream.chunk_limit)
         values = yield stream, scored_ids
         unit_value = _mean_by_unit(values, owner, len(window))
         chosen = np.zeros(len(window), dtype=bool)
         groups = layout.budget_group[window]
+        # Each budget group keeps its own running balance, so a segment's rate is its own.
         for g in np.unique(groups):
             members = np.flatnonzero(groups == g)
-            promised[g] += quota[window[members]].sum()
-            picked = _choose(window[members], unit_value[members], layout, promised[g] - kept[g])
-            chosen[members] = picked
-            kept[g] += layout.cost[window[members]][picked].sum()
+            chosen[members] = budgets.keep(window[members], unit_value[members])
         keep[window] = chosen
         stream.commit(chosen[owner])
     return keep
@@ -215,20 +216,6 @@ def _mean_by_unit(values: np.ndarray, owner: np.ndarray, n_units: int) -> np.nda
     counts = np.bincount(owner, minlength=n_units)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
-
-
-def _choose(window: np.ndarray, value: np.ndarray, layout: _Layout, allowed: float) -> np.ndarray:
-    """Forced units, then the best units per token while the running budget allows."""
-    chosen = layout.forced[window].copy()
-    cost = layout.cost[window]
-    remaining = allowed - cost[chosen].sum()
-    for position in np.argsort(-value, kind="stable"):
-        if chosen[position]:
-            continue
-        if cost[position] <= remaining + 1e-9:
-            chosen[position] = True
-            remaining -= cost[position]
-    return chosen
 
 
 # --------------------------------------------------------------------------- output
