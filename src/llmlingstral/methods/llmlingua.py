@@ -68,9 +68,11 @@ class LLMLinguaSettings:
     # llmlingua's LLMLingua-2 options, which compress_prompt takes through its keywords.
     force_tokens: Sequence[str] = field(default=(), metadata=INTERNAL)
     force_reserve_digit: bool = field(default=False, metadata=INTERNAL)
-    # A benchmark switch (a keyword of compress_prompt, not in its signature): how the token
-    # pass places a context's budget over its windows (see BENCHMARKS.md).
+    # Benchmark switches (keywords of compress_prompt, not in its signature): how the token
+    # pass places a context's budget over its windows, and how the question-aware sentence
+    # filter forms the scored strings (see BENCHMARKS.md for the measurements).
     budget_placement: str = field(default="window", metadata=INTERNAL)
+    sentence_strings: str = field(default="separate", metadata=INTERNAL)
 
     def validate(self) -> None:
         """Raise ValueError/TypeError naming the bad option (rate and target are checked by
@@ -79,6 +81,7 @@ class LLMLinguaSettings:
         self.force_tokens = check_string_list("force_tokens", self.force_tokens)
         check_choice("reorder_context", self.reorder_context, ("original", "sort", "two_stage"))
         check_choice("budget_placement", self.budget_placement, PLACEMENTS)
+        check_choice("sentence_strings", self.sentence_strings, ("joined", "separate"))
         parse_condition(self.condition_in_question)
         check_optional_count("force_context_number", self.force_context_number,
                              "how many contexts to keep besides the forced ones")
@@ -225,7 +228,8 @@ def filter_sentences(scorer, contexts, question, settings, target):
     if free:
         mode = perplexity_condition(settings.rank_method, settings.condition_in_question) \
             if question else "none"
-        scores = PerplexityRanker(scorer, mode).scores([flat[k][2].text for k in free], question)
+        scores = _sentence_ranker(scorer, mode, settings.sentence_strings).scores(
+            [flat[k][2].text for k in free], question)
         goodness[free] = scores
     goodness += _sentence_bonus(pieces, settings)
     goodness += _top_sentence_bonus(flat, goodness, settings)
@@ -241,6 +245,15 @@ def filter_sentences(scorer, contexts, question, settings, target):
             ranges[c].append((offsets[c], offsets[c] + len(seg.text)))
         offsets[c] += len(seg.text)
     return result, [merged(r) for r in ranges]
+
+
+def _sentence_ranker(scorer: CausalScorer, mode: str, strings: str) -> PerplexityRanker:
+    """``"joined"``: llmlingua's strings, sentence and question tokenised together with no
+    bridging sentence; ``"separate"``: tokenised apart, the bridge after the question in
+    "after" mode."""
+    if strings == "joined":
+        return PerplexityRanker(scorer, mode, joined=True, bridge=False)
+    return PerplexityRanker(scorer, mode)
 
 
 def _holds_forced_text(flat, settings: LLMLinguaSettings) -> np.ndarray:

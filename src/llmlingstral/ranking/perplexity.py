@@ -55,17 +55,19 @@ class PerplexityRanker:
 
     ``joined=True`` (the context ranking of ``compress_prompt`` and ``get_rank_results``)
     scores exactly llmlingua 0.2.2's strings: document and question concatenated with no
-    separator and tokenised together. ``joined=False`` (the sentence filter) tokenises them
-    apart, so the second starts a new word.
+    separator and tokenised together. ``joined=False`` tokenises them apart, so the second
+    starts a new word. ``bridge`` overrides whether the bridging sentence is appended
+    (llmlingua's sentence filter joins the strings without it).
     """
 
     def __init__(self, scorer: CausalScorer, condition: str = "none", *,
-                 joined: bool = False) -> None:
+                 joined: bool = False, bridge: bool | None = None) -> None:
         if condition not in CONDITIONS:
             raise ValueError(f"condition must be 'none', 'after' or 'before', got {condition!r}")
         self.scorer = scorer
         self.condition = condition
         self.joined = joined
+        self.bridge = (joined or condition == "after") if bridge is None else bool(bridge)
 
     def rank(self, documents: Sequence[str], question: str) -> RankResults:
         """``[(index, perplexity)]``, best first, as llmlingua returns them: the mean
@@ -79,7 +81,7 @@ class PerplexityRanker:
     def for_question(self, question: str) -> "PerplexityRanker":
         """This ranker, or without a question one that ignores it."""
         return self if question or self.condition == "none" else \
-            PerplexityRanker(self.scorer, "none", joined=self.joined)
+            PerplexityRanker(self.scorer, "none", joined=self.joined, bridge=self.bridge)
 
     def scores(self, documents: Sequence[str], question: str) -> list[float]:
         """Higher is more worth keeping."""
@@ -91,8 +93,7 @@ class PerplexityRanker:
     def surprisals(self, documents: Sequence[str], question: str) -> list[np.ndarray]:
         """The per-token surprisals each document's perplexity averages."""
         return condition_surprisal(self.scorer, documents, question, self.condition,
-                                   joined=self.joined,
-                                   bridge=self.joined or self.condition == "after")
+                                   joined=self.joined, bridge=self.bridge)
 
 
 def condition_surprisal(scorer: CausalScorer, texts: Sequence[str], question: str,
