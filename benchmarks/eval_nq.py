@@ -101,11 +101,13 @@ def random_drop(example: Example, rate: float, seed: int) -> str:
     return " ".join(w for w, k in zip(words, keep) if k)
 
 
-def compression_methods(compressor) -> dict[str, Callable[[Example, float], str]]:
+def compression_methods(compressor, extra: dict | None = None
+                        ) -> dict[str, Callable[[Example, float], str]]:
+    """The compression rows; ``extra`` options go to every compress_prompt call."""
     def call(**options):
         def run(ex: Example, rate: float) -> str:
             result = compressor.compress_prompt(ex.documents, question=ex.question, rate=rate,
-                                                show_progress=False, **options)
+                                                show_progress=False, **options, **(extra or {}))
             text = result["compressed_prompt"]
             return text[: text.rfind(ex.question)] if text.endswith(ex.question) else text
         return run
@@ -118,6 +120,7 @@ def compression_methods(compressor) -> dict[str, Callable[[Example, float], str]
         "LongLLMLingua, coarse only": call(**longllmlingua, use_token_level_filter=False),
         "LongLLMLingua, bm25 ranking": call(**{**longllmlingua, "rank_method": "bm25"}),
         "LongLLMLingua, hybrid ranking": call(**{**longllmlingua, "rank_method": "hybrid"}),
+        "LongLLMLingua, sentence filter": call(**longllmlingua, use_sentence_level_filter=True),
         "LLMLingua": call(rank_method="llmlingua"),
         "bm25, coarse only": call(rank_method="bm25", use_token_level_filter=False),
         "random dropping": lambda ex, rate: random_drop(ex, rate, zlib.crc32(ex.question.encode())),
@@ -143,10 +146,11 @@ def evaluate_rankers(compressor, examples: list[Example], methods: list[str]) ->
     return rows
 
 
-def evaluate_compression(compressor, examples: list[Example], only: list[str] | None) -> list[list]:
+def evaluate_compression(compressor, examples: list[Example], only: list[str] | None,
+                         extra: dict | None = None) -> list[list]:
     tokenizer = compressor.tokenizer
     rows = []
-    for name, run in compression_methods(compressor).items():
+    for name, run in compression_methods(compressor, extra).items():
         if only is not None and name not in only:
             continue
         for label, rate in RATES.items():
@@ -179,7 +183,16 @@ def main() -> None:
                         help="compression rows to run (default: all)")
     parser.add_argument("--conditioning", choices=["exact", "in_place"], default="exact",
                         help="how the token-level pass conditions on the kept text")
+    parser.add_argument("--placement", choices=["pooled", "window"], default=None,
+                        help="how the token-level pass places each context's budget over its "
+                             "windows (default: the library's)")
+    parser.add_argument("--sentence-strings", choices=["joined", "separate"], default=None,
+                        help="how the question-aware sentence filter forms the scored string "
+                             "(default: the library's)")
     args = parser.parse_args()
+    extra = {key: value for key, value in (("budget_placement", args.placement),
+                                           ("sentence_strings", args.sentence_strings))
+             if value is not None}
 
     from llmlingstral import PromptCompressor
 
@@ -187,14 +200,14 @@ def main() -> None:
                                   model_config={"conditioning": args.conditioning})
     examples = build_examples(load_dev(args.data), args.limit, args.documents, args.seed)
     full_retention = sum(has_answer("\n\n".join(e.documents), e.answers) for e in examples)
-    print(f"model: {args.model}; conditioning {args.conditioning}; {len(examples)} dev questions, {args.documents} documents "
+    print(f"model: {args.model}; conditioning {args.conditioning}; options {extra}; {len(examples)} dev questions, {args.documents} documents "
           f"each, gold at positions {POSITIONS}; uncompressed retention "
           f"{full_retention / len(examples):.3f}; {machine()}\n")
     print(markdown_table(["rank method", "recall@1", "recall@5", "s / prompt"],
                          evaluate_rankers(compressor, examples, args.rankers)))
     print()
     print(markdown_table(["method", "compression", "answer retention", "achieved rate",
-                          "s / prompt"], evaluate_compression(compressor, examples, args.methods)))
+                          "s / prompt"], evaluate_compression(compressor, examples, args.methods, extra)))
 
 
 if __name__ == "__main__":
