@@ -97,6 +97,19 @@ def test_get_condition_ppl_is_the_perplexity_of_the_joined_string(llm_lingua):
                          atol=1e-4)
 
 
+@pytest.mark.parametrize("condition", ["after", "before"])
+def test_joined_sentence_scores_are_llmlinguas_condition_ppl(llm_lingua, condition):
+    from llmlingstral.methods.llmlingua import _sentence_ranker
+
+    sentences = ["The harbour festival is held in May.", DOCUMENTS[0][:120]]
+    ranker = _sentence_ranker(llm_lingua.scorer, condition, "joined")
+    expected = [-float(llm_lingua.get_condition_ppl(s, DOCUMENT_QUESTION, condition))
+                for s in sentences]
+    assert ranker.scores(sentences, DOCUMENT_QUESTION) == pytest.approx(expected, abs=1e-4)
+    separate = _sentence_ranker(llm_lingua.scorer, condition, "separate")
+    assert separate.scores(sentences, DOCUMENT_QUESTION) != pytest.approx(expected, abs=1e-4)
+
+
 # ----------------------------------------------------------------------------- ranking
 
 
