@@ -99,7 +99,9 @@ def test_get_condition_ppl_is_the_perplexity_of_the_joined_string(llm_lingua):
 
 @pytest.mark.parametrize("condition", ["after", "before"])
 def test_joined_sentence_scores_are_llmlinguas_condition_ppl(llm_lingua, condition):
-    from llmlingstral.methods.llmlingua import _sentence_ranker
+    from llmlingstral.methods.llmlingua import LLMLinguaSettings, _sentence_ranker
+
+    assert LLMLinguaSettings().sentence_strings == "joined"  # the sentence filter's default
 
     sentences = ["The harbour festival is held in May.", DOCUMENTS[0][:120]]
     ranker = _sentence_ranker(llm_lingua.scorer, condition, "joined")

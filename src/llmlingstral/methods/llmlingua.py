@@ -68,11 +68,12 @@ class LLMLinguaSettings:
     # llmlingua's LLMLingua-2 options, which compress_prompt takes through its keywords.
     force_tokens: Sequence[str] = field(default=(), metadata=INTERNAL)
     force_reserve_digit: bool = field(default=False, metadata=INTERNAL)
-    # Benchmark switches (keywords of compress_prompt, not in its signature): how the token
-    # pass places a context's budget over its windows, and how the question-aware sentence
-    # filter forms the scored strings (see BENCHMARKS.md for the measurements).
+    # Benchmark switches (keywords of compress_prompt, not in its signature; BENCHMARKS.md
+    # has the measurements): how the token pass places a context's budget over its windows
+    # ("window": each window its share; "pooled": a threshold over the context so far), and
+    # the strings the question-aware sentence filter scores ("joined": llmlingua's).
     budget_placement: str = field(default="window", metadata=INTERNAL)
-    sentence_strings: str = field(default="separate", metadata=INTERNAL)
+    sentence_strings: str = field(default="joined", metadata=INTERNAL)
 
     def validate(self) -> None:
         """Raise ValueError/TypeError naming the bad option (rate and target are checked by
