@@ -390,7 +390,7 @@ class WindowBudgets:
     """
 
     def __init__(self, quota: np.ndarray, cost: np.ndarray, forced: np.ndarray,
-                 group: np.ndarray, placement: str = "window") -> None:
+                 group: np.ndarray, placement: str = "pooled") -> None:
         if placement not in PLACEMENTS:
             raise ValueError(f"budget placement must be one of {PLACEMENTS}, got {placement!r}")
         self.placement = placement

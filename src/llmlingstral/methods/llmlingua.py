@@ -70,9 +70,10 @@ class LLMLinguaSettings:
     force_reserve_digit: bool = field(default=False, metadata=INTERNAL)
     # Benchmark switches (keywords of compress_prompt, not in its signature; BENCHMARKS.md
     # has the measurements): how the token pass places a context's budget over its windows
-    # ("window": each window its share; "pooled": a threshold over the context so far), and
+    # ("pooled", the default: a threshold over the context so far, as llmlingua's percentile
+    # over the losses seen so far; "window": each window its share), and
     # the strings the question-aware sentence filter scores ("joined": llmlingua's).
-    budget_placement: str = field(default="window", metadata=INTERNAL)
+    budget_placement: str = field(default="pooled", metadata=INTERNAL)
     sentence_strings: str = field(default="joined", metadata=INTERNAL)
 
     def validate(self) -> None:
@@ -323,7 +324,7 @@ def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]]
                      deltas: Sequence[float] | None = None,
                      show_progress: bool | None = None, force_tokens: Sequence[str] = (),
                      force_reserve_digit: bool = False,
-                     placement: str = "window") -> Steps[list[list[Range]]]:
+                     placement: str = "pooled") -> Steps[list[list[Range]]]:
     """The fine pass, one window at a time (see :mod:`.steps`): the kept character ranges
     of each context's text, about ``target`` tokens in all, scored given ``prefix_text`` (and by the prefix's
     effect with ``contrastive``); words holding a force token (or a digit, with

@@ -60,7 +60,7 @@ def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
                          iterative_size: int = 200, keep_split: bool = False,
                          context_deltas: Sequence[float] | None = None,
                          show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                         force_reserve_digit: bool = False, placement: str = "window") -> list[str]:
+                         force_reserve_digit: bool = False, placement: str = "pooled") -> list[str]:
     """Compress ``contexts`` to about ``target_tokens`` tokens in all; returns each context's text.
 
     ``context_deltas`` shifts each context's keep rate around the global one
@@ -83,7 +83,7 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
                       context_deltas: Sequence[float] | None = None,
                       show_progress: bool | None = None, force_tokens: Sequence[str] = (),
                       force_reserve_digit: bool = False,
-                      placement: str = "window") -> Steps[list[list[Range]]]:
+                      placement: str = "pooled") -> Steps[list[list[Range]]]:
     """:func:`compress_token_level` one window at a time: yields ``(stream, ids)`` and
     expects the scores of ``ids`` sent back (see :mod:`.steps`). Returns the kept
     character ranges of each context's text; joined, they are its compressed text."""
