@@ -46,20 +46,6 @@ def test_prompt_ranges_keep_one_blank_line_before_each_shown_part():
 # --------------------------------------------------------------------------- methods
 
 
-@pytest.fixture(scope="module")
-def causal():
-    from llmlingstral import PromptCompressor
-
-    return PromptCompressor("nano", device_map="cpu")
-
-
-@pytest.fixture(scope="module")
-def classifier():
-    from llmlingstral import PromptCompressor
-
-    return PromptCompressor("nano-lingua2", device_map="cpu", use_llmlingua2=True)
-
-
 def _check(result, source):
     kept = result.kept
     assert kept.source == source
@@ -82,9 +68,9 @@ REPEATED = {
                                               "use_sentence_level_filter": True},
     {"force_tokens": ["dog", "chien", "灯"], "force_reserve_digit": True},
 ], ids=["tokens", "sentences+tokens", "sentences", "force"])
-def test_llmlingua_ranges_are_the_compressed_prompt(causal, language, options):
+def test_llmlingua_ranges_are_the_compressed_prompt(nano, language, options):
     text = REPEATED[language]
-    result = causal.compress_prompt([text, PARAGRAPHS["en"]], instruction="Read this.",
+    result = nano.compress_prompt([text, PARAGRAPHS["en"]], instruction="Read this.",
                                     question="Who saw whom?", rate=0.4, **options)
     _check(result, f"Read this.\n\n{text}\n\n{PARAGRAPHS['en']}\n\nWho saw whom?")
 
@@ -95,33 +81,33 @@ def test_llmlingua_ranges_are_the_compressed_prompt(causal, language, options):
     {"use_context_level_filter": True, "target_context": 1},
     {"keep_threshold": 0.5},
 ], ids=["rate", "force", "context-filter", "threshold"])
-def test_llmlingua2_ranges_are_the_compressed_prompt(classifier, language, options):
+def test_llmlingua2_ranges_are_the_compressed_prompt(nano_lingua2, language, options):
     text = REPEATED[language].replace(". ", ".\n", 2)
-    result = classifier.compress_prompt_llmlingua2([text, PARAGRAPHS["en"]], rate=0.4,
+    result = nano_lingua2.compress_prompt_llmlingua2([text, PARAGRAPHS["en"]], rate=0.4,
                                                    instruction="Read this.",
                                                    question="Who saw whom?", **options)
     _check(result, f"Read this.\n\n{text}\n\n{PARAGRAPHS['en']}\n\nWho saw whom?")
 
 
-def test_llmlingua2_through_compress_prompt_drops_instruction_and_question(classifier):
+def test_llmlingua2_through_compress_prompt_drops_instruction_and_question(nano_lingua2):
     # llmlingua's LLMLingua-2 result holds the contexts alone; the source still has both.
-    result = classifier.compress_prompt(["a b a b a b", "", "b a b a"], instruction="Do.",
+    result = nano_lingua2.compress_prompt(["a b a b a b", "", "b a b a"], instruction="Do.",
                                         question="Why?", rate=0.5)
     _check(result, "Do.\n\na b a b a b\n\n\n\nb a b a\n\nWhy?")
 
 
-def test_question_left_out_and_prompt_unchanged(causal):
+def test_question_left_out_and_prompt_unchanged(nano):
     docs = documents(2, 300)
-    result = causal.compress_prompt(docs, question="Why?", rate=0.5, concate_question=False)
+    result = nano.compress_prompt(docs, question="Why?", rate=0.5, concate_question=False)
     _check(result, "\n\n".join(docs + ["Why?"]))
-    result = causal.compress_prompt(["x", "", "y"], question="Why?", rate=1.0)
+    result = nano.compress_prompt(["x", "", "y"], question="Why?", rate=1.0)
     _check(result, "x\n\n\n\ny\n\nWhy?")
 
 
-def test_longllmlingua_reordered_contexts_keep_their_own_ranges(causal):
+def test_longllmlingua_reordered_contexts_keep_their_own_ranges(nano):
     docs = [f"Document {i}. The festival takes place in Lyon. " + d
             for i, d in enumerate(documents(4, 250))]
-    result = causal.compress_prompt(docs, question="Where is the festival?", rate=0.5,
+    result = nano.compress_prompt(docs, question="Where is the festival?", rate=0.5,
                                     rank_method="bm25", reorder_context="sort",
                                     condition_in_question="after_condition",
                                     dynamic_context_compression_ratio=0.3)
@@ -135,17 +121,17 @@ def test_longllmlingua_reordered_contexts_keep_their_own_ranges(causal):
     assert result["kept_context_ids"] != sorted(result["kept_context_ids"])
 
 
-def test_structured_and_protected_text(causal):
+def test_structured_and_protected_text(nano):
     context = "alpha beta gamma <llmlingua, compress=False>alpha beta</llmlingua> delta " * 4
-    result = causal.structured_compress_prompt(context, rate=0.3)
+    result = nano.structured_compress_prompt(context, rate=0.3)
     from llmlingstral.tags import parse_tags
 
     source = "".join(s.text for s in parse_tags(context))
     _check(result, source)
 
 
-def test_the_result_keys_are_unchanged(causal):
-    result = causal.compress_prompt("the cat saw the dog " * 10, rate=0.5)
+def test_the_result_keys_are_unchanged(nano):
+    result = nano.compress_prompt("the cat saw the dog " * 10, rate=0.5)
     assert set(result) == {"compressed_prompt", "origin_tokens", "compressed_tokens", "ratio",
                            "rate", "saving", "kept_context_ids", "compressed_contexts"}
     assert isinstance(result, dict) and result.kept is not None
