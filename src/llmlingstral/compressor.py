@@ -32,7 +32,8 @@ from .scoring.causal import CausalScorer
 from .scoring.stream import CONDITIONING_MODES
 from .settings import settings_from
 from .tags import parse_context_tags
-from .validate import check_choice, check_mapping, check_rate, check_target, check_text, context_segments
+from .validate import (check_choice, check_mapping, check_rate, check_target, check_text,
+                       context_segments)
 
 DEFAULT_MODEL = MISTRAL_MODELS["default"].source
 # Parameters of the public calls that are not method settings: the prompt itself.

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ..models.loader import LoadedModel
+from ..validate import check_choice
 from .batching import attention_limit, padded_batch
 from .stream import CONDITIONING_MODES, SurprisalStream
 from .tensor_ops import static_inv_freq, surprisal_from_logits
@@ -33,10 +34,7 @@ class CausalScorer:
 
     def __init__(self, loaded: LoadedModel, *, window: int | None = None,
                  conditioning: str = "exact") -> None:
-        if conditioning not in CONDITIONING_MODES:
-            raise ValueError(f"conditioning must be one of {CONDITIONING_MODES}, "
-                             f"got {conditioning!r}")
-        self.conditioning = conditioning
+        self.conditioning = check_choice("conditioning", conditioning, CONDITIONING_MODES)
         self.loaded = loaded
         self.model = loaded.model
         self.tokenizer = loaded.tokenizer

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from ..validate import check_choice
 from .tensor_ops import rotate_back, shift_rotation, surprisal_from_logits
 
 CONDITIONING_MODES = ("exact", "in_place")
@@ -38,9 +39,7 @@ class SurprisalStream:
     """
 
     def __init__(self, scorer: Any, prefix: list[int], *, conditioning: str = "exact") -> None:
-        if conditioning not in CONDITIONING_MODES:
-            raise ValueError(f"conditioning must be one of {CONDITIONING_MODES}, "
-                             f"got {conditioning!r}")
+        check_choice("conditioning", conditioning, CONDITIONING_MODES)
         self.scorer = scorer
         self.model = scorer.model
         self.device = scorer.device
