@@ -584,7 +584,7 @@ def test_sigterm_finishes_requests_in_flight(tmp_path):
     log = open(tmp_path / "serve.log", "w")
     process = subprocess.Popen(
         [sys.executable, "-m", "llmlingstral.cli", "serve", "--port", str(port), "--model",
-         "none", "--device", "cpu", "--batch-window-ms", "1500", "--max-batch-size", "3"],
+         "none", "--device", "cpu", "--batch-window-ms", "3000", "--max-batch-size", "4"],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         deadline = time.monotonic() + 120
@@ -603,7 +603,10 @@ def test_sigterm_finishes_requests_in_flight(tmp_path):
             async with httpx.AsyncClient(base_url=url, timeout=60) as client:
                 requests = [asyncio.create_task(client.post("/v1/compress", json={
                     "method": "llmlingua2", "context": t, "rate": 0.5})) for t in texts]
-                while _metric_at(url, "llmlingstral_queue_depth") < len(texts):
+                # The batch holds 4, so all three wait out the 3 s window together.
+                waited = time.monotonic() + 30
+                while await _async_metric(client, "llmlingstral_queue_depth") < len(texts):
+                    assert time.monotonic() < waited, "the requests never queued together"
                     await asyncio.sleep(0.02)
                 process.send_signal(signal.SIGTERM)   # all three wait in the batch window
                 return await asyncio.gather(*requests)
@@ -620,8 +623,10 @@ def test_sigterm_finishes_requests_in_flight(tmp_path):
         log.close()
 
 
-def _metric_at(url: str, name: str) -> float:
-    match = re.search(rf"^{re.escape(name)} (\S+)$", httpx.get(f"{url}/metrics").text, re.M)
+async def _async_metric(client, name: str) -> float:
+    """A metric read without blocking the event loop that sends the requests."""
+    reply = await client.get("/metrics")
+    match = re.search(rf"^{re.escape(name)} (\S+)$", reply.text, re.M)
     return float(match.group(1)) if match else 0.0
 
 
