@@ -10,6 +10,7 @@ import torch
 
 import replicas
 from llmlingstral import LLMLingstralError, PromptCompressor
+from llmlingstral.errors import InvalidArgumentError
 from llmlingstral.text.words import split_words
 from texts import documents, stdlib_prose
 
@@ -206,6 +207,37 @@ def test_batching_and_window_do_not_change_probabilities(v3_classifier_dir, prom
     texts = [prompt_1k, prompt_1k[:300], "short one"]
     for a, b in zip(small.classifier.score_words(texts), big.classifier.score_words(texts)):
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+
+
+def test_token_cap_bounds_each_pass_and_keeps_the_probabilities(v3_classifier_dir,
+                                                                 prompt_1k):
+    capped = PromptCompressor(str(v3_classifier_dir), device_map="cpu", use_llmlingua2=True,
+                              llmlingua2_config={"max_batch_tokens": 300})
+    uncapped = PromptCompressor(str(v3_classifier_dir), device_map="cpu", use_llmlingua2=True,
+                                llmlingua2_config={"max_batch_tokens": 10**6})
+    assert capped.classifier.max_batch_tokens == 300
+    sequences = [list(range(5, 5 + n)) for n in (400, 120, 90, 90, 60, 10, 10)]
+    passes = [ids.shape for _, ids, _ in capped.classifier.batches(sequences)]
+    # A row longer than the cap goes alone; the others fill passes up to the cap.
+    assert passes == [(1, 401), (2, 121), (3, 91), (1, 11)]
+    assert [ids.shape for _, ids, _ in uncapped.classifier.batches(sequences)] == [(7, 401)]
+    texts = [prompt_1k, prompt_1k[:300], "short one"]
+    for a, b in zip(capped.classifier.score_words(texts), uncapped.classifier.score_words(texts)):
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-5)
+
+
+def test_cpu_passes_are_capped_by_default(lingua2):
+    from llmlingstral.scoring.classifier import CPU_BATCH_TOKENS
+
+    assert lingua2.classifier.max_batch_tokens == CPU_BATCH_TOKENS
+
+
+@pytest.mark.parametrize("cap, error", [(0, InvalidArgumentError), (-5, InvalidArgumentError),
+                                        (2.5, TypeError), ("2048", TypeError)])
+def test_bad_token_cap_is_refused(v3_classifier_dir, cap, error):
+    with pytest.raises(error, match="max_batch_tokens"):
+        PromptCompressor(str(v3_classifier_dir), device_map="cpu", use_llmlingua2=True,
+                         llmlingua2_config={"max_batch_tokens": cap})
 
 
 def test_chunks_follow_the_window_and_word_boundaries(v3_classifier_dir, prompt_1k):

@@ -63,7 +63,9 @@ class PromptCompressor(LLMLinguaMethods):
             :mod:`llmlingstral.scoring.remote` for the other keys).
         open_api_config: API settings for rankers (``api_key``, ``server_url``).
         use_llmlingua2: the checkpoint is an LLMLingua-2 token classifier.
-        llmlingua2_config: ``max_batch_size`` (default 50), ``max_force_token`` (100).
+        llmlingua2_config: ``max_batch_size`` (default 50), ``max_batch_tokens`` (padded
+            tokens per pass; default 2048 on a CPU, unlimited elsewhere), ``max_force_token``
+            (100), ``max_seq_len``, ``bidirectional`` (see ``docs/llmlingua2.md``).
         use_slingua: (keyword only) the checkpoint is a SecurityLingua classifier: ``compress_prompt``
             returns the intent of the prompt (words with p(keep) >= 0.5, as llmlingua), and
             :meth:`guard_messages` guards chat requests. Works without ``use_llmlingua2``.

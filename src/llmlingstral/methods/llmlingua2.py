@@ -110,13 +110,15 @@ class _Context:
 
 # --------------------------------------------------------------------------- construction
 
-CONFIG_KEYS = ("max_batch_size", "max_force_token", "max_seq_len", "bidirectional")
+CONFIG_KEYS = ("max_batch_size", "max_batch_tokens", "max_force_token", "max_seq_len",
+               "bidirectional")
 
 
 def build_classifier(loaded, config: dict[str, Any]) -> TokenClassifier:
     """The classifier of a ``PromptCompressor`` from its ``llmlingua2_config``.
 
-    Keys: ``max_batch_size`` (chunks per forward pass, default 50), ``max_force_token``
+    Keys: ``max_batch_size`` (chunks per forward pass, default 50), ``max_batch_tokens``
+    (padded tokens per pass, default 2048 on a CPU, unlimited elsewhere), ``max_force_token``
     (default 100), ``max_seq_len`` (window, default: the trained one, else 512) and
     ``bidirectional`` (full attention, for classifiers trained with it).
     """
@@ -125,6 +127,7 @@ def build_classifier(loaded, config: dict[str, Any]) -> TokenClassifier:
         raise ValueError(f"unknown llmlingua2_config keys {unknown}; known: {list(CONFIG_KEYS)}")
     return TokenClassifier(loaded, max_seq_len=config.get("max_seq_len"),
                            max_batch_size=config.get("max_batch_size", 50),
+                           max_batch_tokens=config.get("max_batch_tokens"),
                            bidirectional=config.get("bidirectional"))
 
 
