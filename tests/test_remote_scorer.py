@@ -106,6 +106,7 @@ def test_prefix_cache_reads_leave_the_result_unchanged(server, remote, in_proces
     """The server leaves cached tokens unscored; a prompt whose scored tokens were all
     cached (the same prompt twice) is asked again without the cache."""
     text = stdlib_prose(2400)[:2400]
+    remote.compress_prompt(text, rate=0.5)  # the server has every step of this prompt now
     server.requests.clear()
     read_before = server.cached_tokens_read
     results = remote.compress_prompts([text, text], rate=0.5)
@@ -113,6 +114,16 @@ def test_prefix_cache_reads_leave_the_result_unchanged(server, remote, in_proces
     assert any(body["skip_reading_prefix_cache"] for body in server.requests)
     expected = in_process.compress_prompt(text, rate=0.5)
     assert results == [expected, expected]
+
+
+def test_without_prefix_cache_the_field_is_left_out(server, remote):
+    plain = _remote(server, prefix_cache=False)
+    text = stdlib_prose(1200)[:1200]
+    server.requests.clear()
+    result = plain.compress_prompt(text, rate=0.5)
+    assert server.requests and all("skip_reading_prefix_cache" not in body
+                                   for body in server.requests)
+    assert result == remote.compress_prompt(text, rate=0.5)
 
 
 def test_echo_mode_gives_the_same_result(server, remote):

@@ -72,10 +72,11 @@ class RemoteScorerSettings:
     tokenizer: a bundled name (``"v3"``, ``"tekken"``), file or folder; default: the
         tokenizer of the compressor's model name.
     batch_size: prompts per request when several sequences are scored (default 16).
-    prefix_cache: ask vLLM to read its prefix cache although prompt log-probabilities are
-        requested (``skip_reading_prefix_cache: false``; default True). vLLM then returns
-        no log-probability (null) for the cached tokens, which are never the scored ones;
-        a server that ignores the field recomputes the whole prompt, which is slower only.
+    prefix_cache: ask the server to read its prefix cache although prompt log-probabilities
+        are requested (``skip_reading_prefix_cache: false``; default True). A server that
+        honours it returns no log-probability (null) for the cached tokens, which are never
+        the scored ones; one that ignores it, as ``vllm serve``'s completions endpoint does,
+        recomputes the whole prompt, which is slower only. False leaves the field out.
     """
 
     base_url: str = ""
@@ -146,7 +147,8 @@ class CompletionsClient:
             body.update(echo=True, logprobs=0)
         else:
             body["prompt_logprobs"] = 0
-        body["skip_reading_prefix_cache"] = not (reuse_cache and self.settings.prefix_cache)
+        if self.settings.prefix_cache:
+            body["skip_reading_prefix_cache"] = not reuse_cache
         reply = self.request("POST", "/completions", body)
         return _parse_choices(reply, prompts, self.settings.logprobs_mode)
 
