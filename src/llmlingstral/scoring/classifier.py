@@ -34,9 +34,9 @@ DEFAULT_MAX_SEQ_LEN = 512
 # Config attribute where training records its window.
 TRAINED_LENGTH_ATTRIBUTE = "llmlingua2_max_length"
 # Padded tokens per forward pass on a CPU. Larger passes push the activations out of the
-# CPU caches: on 2 cores, 320 chunks of 137 tokens took 1.12x as long in passes of 50
-# chunks as in passes of 16, and 96 windows of 512 tokens 1.24x as long in passes of 50
-# as in passes of 4 (benchmarks/bench_classifier_batches.py).
+# CPU caches: on 2 cores, 320 chunks of 137 tokens took 1.25x as long in passes of 50
+# chunks as in passes of 2048 tokens, and 96 windows of 512 tokens 1.34x as long
+# (BENCHMARKS.md, "Tokens per forward pass on a CPU").
 CPU_BATCH_TOKENS = 2048
 
 
