@@ -94,6 +94,21 @@ def test_unavailable_model_names_fetch_command(monkeypatch):
     assert info.value.model == "mistralai/Mistral-7B-v0.3"
 
 
+def test_an_unavailable_classifier_suggests_the_embedded_classifier(monkeypatch):
+    """The hint named 'nano', which is a causal LM and fails as a classifier."""
+    from llmlingstral import PromptCompressor
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelUnavailableError, match="model_name='nano-lingua2'") as info:
+        PromptCompressor("microsoft/llmlingua-2-xlm-roberta-large-meetingbank",
+                         use_llmlingua2=True)
+    assert "model_name='nano'" not in str(info.value)
+    with pytest.raises(ModelUnavailableError, match="model_name='nano'"):
+        load_model("mistralai/Mistral-7B-v0.3", task="causal-lm")
+    # The suggested model works for the task that was asked for.
+    assert PromptCompressor("nano-lingua2", use_llmlingua2=True, device_map="cpu")
+
+
 def test_bad_names():
     with pytest.raises(LLMLingstralError, match="neither a preset"):
         load_model("not a model")

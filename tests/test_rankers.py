@@ -249,6 +249,39 @@ def test_e5_through_the_compressor_loads_the_model_named_in_the_config(v03_dir, 
             compressor.get_rank_results(DOCS, QUESTION, "e5-mistral")
 
 
+@pytest.fixture
+def unreachable_hub(monkeypatch):
+    """No offline flag set, and the hub's address is a closed port on 127.0.0.1: a model
+    that is not cached can only be looked for, and not found."""
+    import socket
+
+    from huggingface_hub import constants
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        constants.HUGGINGFACE_CO_URL_TEMPLATE.replace(constants.ENDPOINT, closed))
+    monkeypatch.setattr(constants, "ENDPOINT", closed)
+
+
+def test_an_uncached_ranker_model_fails_fast_with_the_fetch_command(v03_dir, unreachable_hub):
+    """It took 71 s (sentence-transformers retrying each file) before the same error."""
+    import time
+
+    from llmlingstral import ModelUnavailableError
+
+    compressor = PromptCompressor(str(v03_dir), device_map="cpu",
+                                  open_api_config={"e5_model": "llmlingstral-tests/uncached-e5"})
+    start = time.monotonic()
+    with pytest.raises(ModelUnavailableError,
+                       match="hf download llmlingstral-tests/uncached-e5.*rank_method='bm25'"):
+        compressor.get_rank_results(DOCS, QUESTION, "e5-mistral")
+    assert time.monotonic() - start < 10
+
+
 # ----------------------------------------------------------------------------- mistral-embed
 
 

@@ -13,19 +13,28 @@ class LLMLingstralError(Exception):
 class ModelUnavailableError(LLMLingstralError, OSError):
     """A model is neither cached locally nor reachable.
 
-    The message names the model and the command that fetches it.
+    The message names the model, the command that fetches it and what works offline instead
+    (``alternative``; by default the embedded causal scorer ``nano``).
     """
 
-    def __init__(self, model: str, reason: str = "", fetch: str | None = None) -> None:
-        self.model = model
+    DEFAULT_ALTERNATIVE = "use the embedded offline model: model_name='nano'"
+
+    def __init__(self, model: str, reason: str = "", fetch: str | None = None,
+                 alternative: str | None = None) -> None:
+        self.model, self.reason, self.fetch = model, reason, fetch
+        self.alternative = alternative or self.DEFAULT_ALTERNATIVE
         detail = f" ({reason})" if reason else ""
         how = fetch or (f"fetch it on a machine with access to the Hugging Face hub with "
                         f"`hf download {model}` (then copy the cache, or pass the downloaded "
                         f"folder as model_name)")
         super().__init__(
             f"Model {model!r} is not available on this machine{detail}. To get it, {how}; "
-            f"or use the embedded offline model: model_name='nano'."
+            f"or {self.alternative}."
         )
+
+    def instead(self, alternative: str) -> "ModelUnavailableError":
+        """The same error, naming another offline ``alternative``."""
+        return ModelUnavailableError(self.model, self.reason, self.fetch, alternative)
 
 
 class InvalidArgumentError(ValueError, AssertionError):

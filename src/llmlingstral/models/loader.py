@@ -3,6 +3,12 @@
 Handles MistralForCausalLM checkpoints, Ministral 3 checkpoints stored in the Mistral 3
 vision-language layout (loaded text-only), FP8 checkpoints (dequantized to bf16 without a
 GPU), GPTQ checkpoints (with the optional ``gptq`` extra) and token classifiers.
+
+:func:`resolve_checkpoint` is the one way to a model's files, for every model the library
+loads (scorers, classifiers, rerankers and the e5-mistral embedder alike): it looks in the
+local cache first and fails fast, with :class:`ModelUnavailableError` naming the model, the
+command that fetches it and what works offline instead, when the model is neither cached
+nor downloadable. No library downstream gets a hub id to retry on its own.
 """
 
 from __future__ import annotations
@@ -27,6 +33,14 @@ from .registry import MISTRAL_MODELS
 logger = logging.getLogger(__name__)
 
 Task = Literal["causal-lm", "token-classification"]
+# What a model is for, and what to use instead when it cannot be had.
+Purpose = Literal["causal-lm", "token-classification", "embedding"]
+OFFLINE_ALTERNATIVES = {
+    "causal-lm": "use the embedded offline model: model_name='nano'",
+    "token-classification": "use the embedded offline classifier: model_name='nano-lingua2' "
+                            "with use_llmlingua2=True",
+    "embedding": "rank with rank_method='bm25' or 'gzip', which need no model",
+}
 
 # On-disk keys of the Mistral 3 layout -> keys of a text-only model.
 _VLM_TEXT_KEY_MAPPING = {r"^language_model\.model\.": "model.",
@@ -56,11 +70,22 @@ class LoadedModel:
 # --------------------------------------------------------------------------- resolution
 
 
-def resolve_checkpoint(name_or_path: str | os.PathLike) -> tuple[Path, str]:
+def resolve_checkpoint(name_or_path: str | os.PathLike,
+                       purpose: Purpose = "causal-lm") -> tuple[Path, str]:
     """Turn a preset name, a hub id or a folder into a local folder.
 
-    Raises :class:`ModelUnavailableError` when the model is neither cached nor reachable.
+    Raises :class:`ModelUnavailableError` when the model is neither cached nor reachable;
+    its message suggests the offline alternative for ``purpose``.
     """
+    if purpose not in OFFLINE_ALTERNATIVES:
+        raise ValueError(f"unknown purpose {purpose!r}; use one of {list(OFFLINE_ALTERNATIVES)}")
+    try:
+        return _resolve(name_or_path)
+    except ModelUnavailableError as error:
+        raise error.instead(OFFLINE_ALTERNATIVES[purpose]) from error.__cause__
+
+
+def _resolve(name_or_path: str | os.PathLike) -> tuple[Path, str]:
     name = os.fspath(name_or_path)
     if not isinstance(name, str) or not name:
         raise TypeError("model_name must be a preset name, a Hugging Face id or a folder path")
@@ -185,16 +210,16 @@ def load_model(name_or_path: str | os.PathLike, *, task: Task = "causal-lm",
     """
     from transformers import AutoConfig
 
+    if task not in ("causal-lm", "token-classification"):
+        raise ValueError(f"unknown task {task!r}; use 'causal-lm' or 'token-classification'")
     options = dict(model_config or {})
-    path, name = resolve_checkpoint(name_or_path)
+    path, name = resolve_checkpoint(name_or_path, purpose=task)
     device, hf_device_map = choose_device(device_map)
     dtype = choose_dtype(options.pop("dtype", options.pop("torch_dtype", None)), device)
     options.pop("trust_remote_code", None)  # Mistral classes are native to transformers
     config = AutoConfig.from_pretrained(path)
     _check_quantization(config, name)
     text_config, key_mapping = _text_only_config(config)
-    if task not in ("causal-lm", "token-classification"):
-        raise ValueError(f"unknown task {task!r}; use 'causal-lm' or 'token-classification'")
     # transformers' "Loading weights" bar belongs on a terminal, not in logs and pipes.
     with transformers_bars_hidden(not stderr_is_terminal()):
         if task == "token-classification":

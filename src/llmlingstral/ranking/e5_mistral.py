@@ -4,6 +4,11 @@ The question is embedded with an instruction (``Instruct: {task}\\nQuery: {quest
 documents without one, both pooled on their last token (the EOS the model was trained to
 summarise into) and L2-normalised; the score is the cosine similarity.
 
+The model's files come through the library's one loader
+(:func:`~llmlingstral.models.loader.resolve_checkpoint`): the local cache first, and a fast
+:class:`~llmlingstral.errors.ModelUnavailableError` when the model is neither cached nor
+downloadable; sentence-transformers only ever reads a local folder.
+
 That pooling holds however the model is given: a sentence-transformers folder or hub model
 configured for last-token pooling is used as it is; a plain transformers checkpoint (which
 sentence-transformers would mean-pool) gets last-token pooling here; a configuration that
@@ -18,7 +23,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import LLMLingstralError, ModelUnavailableError
+from ..errors import LLMLingstralError
+from ..models.loader import resolve_checkpoint
 from ..models.registry import MISTRAL_MODELS
 from ..progress import stderr_is_terminal, transformers_bars_hidden
 from .base import ScoreRanker, score_non_blank
@@ -81,8 +87,9 @@ class E5MistralRanker(ScoreRanker):
     def model(self) -> Any:
         """The sentence-transformers model, loaded on first use, pooled on the last token."""
         if self._model is None:
-            model = _load(self.model_name, self.device)
-            self._model = with_last_token_pooling(model, self.model_name)
+            folder = _model_folder(self.model_name)
+            model = _load(folder, self.device)
+            self._model = with_last_token_pooling(model, folder)
             self._model.default_prompt_name = None  # documents never get an instruction
             self._model.max_seq_length = self.max_length
             self._eos_suffix = self._needed_eos_suffix(self._model)
@@ -100,9 +107,9 @@ class E5MistralRanker(ScoreRanker):
         return eos
 
 
-def with_last_token_pooling(model: Any, model_name: str) -> Any:
-    """``model`` pooled on its last token, or a clear error when its configuration says
-    otherwise.
+def with_last_token_pooling(model: Any, folder: str | os.PathLike) -> Any:
+    """``model`` (loaded from ``folder``) pooled on its last token, or a clear error when its
+    configuration says otherwise.
 
     Without a sentence-transformers configuration (``modules.json``), sentence-transformers
     builds a mean-pooling head by default; that head is replaced.
@@ -114,44 +121,37 @@ def with_last_token_pooling(model: Any, model_name: str) -> Any:
     modes = [model._modules[k].pooling_mode for k in poolings]
     if modes == ["lasttoken"]:
         return model
-    if not _has_sentence_transformers_config(model_name) and len(poolings) == 1:
+    if not (Path(folder) / "modules.json").is_file() and len(poolings) == 1:
         dimension = model._modules[poolings[0]].embedding_dimension
         model._modules[poolings[0]] = Pooling(dimension, pooling_mode="lasttoken")
         return model
     found = ", ".join(map(str, modes)) or "no pooling module"
     raise LLMLingstralError(
-        f"{model_name} is configured with {found} pooling, but e5-mistral embeddings are the "
+        f"{folder} is configured with {found} pooling, but e5-mistral embeddings are the "
         f"last token's hidden state (pooling_mode='lasttoken'). Use "
         f"{DEFAULT_E5_MODEL} as published, a sentence-transformers folder saved with "
         f"last-token pooling, or a plain transformers checkpoint folder")
 
 
-def _has_sentence_transformers_config(model_name: str) -> bool:
-    """Whether ``model_name`` (a folder or a hub id) carries a ``modules.json``."""
+def _model_folder(model_name: str) -> Path:
+    """The local folder of ``model_name`` (a folder, a preset or a cached hub id)."""
     local = Path(model_name).expanduser()
-    if local.is_dir():
-        return (local / "modules.json").is_file()
-    from huggingface_hub import try_to_load_from_cache
+    if local.exists() and not local.is_dir():
+        raise LLMLingstralError(f"{local} is a file; pass a sentence-transformers model folder")
+    if local.is_dir():  # a sentence-transformers folder may keep config.json in a subfolder
+        return local
+    return resolve_checkpoint(model_name, purpose="embedding")[0]
 
-    return isinstance(try_to_load_from_cache(model_name, "modules.json"), str)
 
-
-def _load(model_name: str, device: str | None) -> Any:
+def _load(folder: Path, device: str | None) -> Any:
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError as error:
         raise ImportError("rank_method='e5-mistral' needs sentence-transformers: "
                           "pip install 'llmlingstral[rankers]'") from error
-    local = Path(model_name).expanduser()
-    if local.exists() and not local.is_dir():
-        raise LLMLingstralError(f"{local} is a file; pass a sentence-transformers model folder")
     try:
         with transformers_bars_hidden(not stderr_is_terminal()):
-            return SentenceTransformer(str(local) if local.is_dir() else model_name,
-                                       device=device)
+            return SentenceTransformer(str(folder), device=device, local_files_only=True)
     except (OSError, ValueError) as error:
-        if local.is_dir():
-            raise LLMLingstralError(f"{local} is not a loadable sentence-transformers or "
-                                    f"transformers model folder: {error}") from error
-        raise ModelUnavailableError(model_name, f"sentence-transformers could not load it: "
-                                                f"{type(error).__name__}") from error
+        raise LLMLingstralError(f"{folder} is not a loadable sentence-transformers or "
+                                f"transformers model folder: {error}") from error
