@@ -4,7 +4,9 @@ Each route maps a path such as ``/v1/embeddings`` to a handler ``f(body) -> (sta
 Handlers see the decoded JSON request body; the server records every request so tests can
 assert on batching and retries. A handler that returns a list of payloads answers with
 server-sent events, one per payload, then ``data: [DONE]``. Scripted failures
-(``fail_next``) let a test return 429/500 responses before the handler runs.
+(``fail_next``) let a test return 429/500 responses before the handler runs, with the
+headers in ``failure_headers`` (e.g. a ``Retry-After``); with ``echo_authorization`` their
+message quotes the request's Authorization header, as careless servers do.
 """
 
 from __future__ import annotations
@@ -33,8 +35,11 @@ class LoopbackServer:
 
     _lock: threading.Lock
     _failures: deque
+    failure_headers: dict[str, str]
+    echo_authorization: bool
 
     def _listen(self, handler) -> None:
+        self.failure_headers, self.echo_authorization = {}, False
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -66,6 +71,12 @@ class LoopbackServer:
         with self._lock:
             return self._failures.popleft() if self._failures else None
 
+    def failure_message(self, status: int, authorization: str | None) -> str:
+        """The message of a scripted failure (quoting the Authorization header if asked)."""
+        if self.echo_authorization:
+            return f"scripted {status}: refused credentials {authorization!r}"
+        return f"scripted {status}"
+
 
 @dataclass
 class LocalAPIServer(LoopbackServer):
@@ -93,8 +104,10 @@ class LocalAPIServer(LoopbackServer):
                         RecordedRequest(self.path, body, self.headers.get("Authorization")))
                 failure = server._next_failure()
                 if failure is not None:
-                    self._reply(failure, {"object": "error", "message": f"scripted {failure}",
-                                          "type": "scripted", "code": str(failure)})
+                    message = server.failure_message(failure, self.headers.get("Authorization"))
+                    self._reply(failure, {"object": "error", "message": message,
+                                          "type": "scripted", "code": str(failure)},
+                                server.failure_headers)
                     return
                 handler = server.routes.get(self.path.split("?")[0])
                 if handler is None:
@@ -103,7 +116,8 @@ class LocalAPIServer(LoopbackServer):
                 status, payload = handler(body)
                 self._reply(status, payload)
 
-            def _reply(self, status: int, payload: dict[str, Any] | list) -> None:
+            def _reply(self, status: int, payload: dict[str, Any] | list,
+                       headers: dict[str, str] | None = None) -> None:
                 if isinstance(payload, list):
                     self._stream(status, payload)
                     return
@@ -111,6 +125,8 @@ class LocalAPIServer(LoopbackServer):
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 if server.dribble is None:
                     self.wfile.write(data)

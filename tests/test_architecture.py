@@ -18,7 +18,9 @@ LEAVES = {"llmlingstral.prompt": set(), "llmlingstral.budget": {"llmlingstral.er
           "llmlingstral.settings": set(), "llmlingstral.errors": set(),
           "llmlingstral.tags": {"llmlingstral.prompt"},
           "llmlingstral.markers": {"llmlingstral.prompt"},
-          "llmlingstral.validate": {"llmlingstral.prompt", "llmlingstral.errors"}}
+          "llmlingstral.validate": {"llmlingstral.prompt", "llmlingstral.errors"},
+          "llmlingstral.credentials": set(),
+          "llmlingstral.retry": {"llmlingstral.validate"}}
 
 
 def module_name(path: Path) -> str:

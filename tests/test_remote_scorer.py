@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -173,6 +174,24 @@ def test_a_slow_server_hits_the_deadline(server):
     finally:
         server.delay = 0.0
         server.wait_idle()
+
+
+def test_a_retry_after_past_the_deadline_ends_the_request_at_once(server):
+    """It used to sleep out the whole deadline first; a wait the server asks for that
+    cannot fit in the time left is not waited for."""
+    scorer = _remote(server, timeout=5.0)
+    server.requests.clear()
+    server.failure_headers = {"Retry-After": "100000"}
+    server.fail_next(429, 429, 429)
+    start = time.monotonic()
+    try:
+        with pytest.raises(RemoteScoringError, match="retry after 100000 s.*5 s deadline"):
+            scorer.compress_prompt(SCRIPTS[0], rate=0.5)
+    finally:
+        server.failure_headers = {}
+        server._failures.clear()
+    assert time.monotonic() - start < 2.5
+    assert len(server.requests) == 1
 
 
 def test_unreachable_server_and_bad_settings(server):

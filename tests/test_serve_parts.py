@@ -95,3 +95,32 @@ def _with_kept(result, kept):
     copy = CompressionResult(result)
     copy.kept = kept
     return copy
+
+
+# ----------------------------------------------------------------------------- upstream deadline
+
+
+@pytest.mark.parametrize("kind", ["mistral", "openai"])
+def test_a_dribbling_upstream_cannot_hold_the_proxy_past_its_deadline(kind):
+    """The reply comes one byte every 50 ms (about 15 s); each read is quick, so only a
+    deadline over the whole exchange ends it: a 504 after 1 s."""
+    import asyncio
+    import time
+
+    from llmlingstral.serve.upstream import UpstreamError, build_upstream
+    from local_api import LocalAPIServer, chat_completion_payload
+
+    def chat(body):
+        return 200, chat_completion_payload(body["model"], "Bonjour, 東京, สวัสดี, مرحبا")
+
+    with LocalAPIServer({"/v1/chat/completions": chat}, dribble=0.05) as server:
+        url = f"{server.url}/v1" if kind == "openai" else server.url
+        upstream = build_upstream(kind, "upstream-key", url, timeout_s=1.0)
+        body = {"model": "mistral-small-latest", "messages": [{"role": "user", "content": "hi"}]}
+        start = time.monotonic()
+        with pytest.raises(UpstreamError) as info:
+            asyncio.run(upstream.complete(body))
+        elapsed = time.monotonic() - start
+        asyncio.run(upstream.close())
+    assert info.value.status == 504 and "deadline" in info.value.payload["error"]["message"]
+    assert elapsed < 1.0 + 2.0

@@ -171,7 +171,9 @@ class VLLMLoopback(LoopbackServer):
                 try:
                     time.sleep(server.delay)
                     if failure is not None:
-                        self._reply(*_error(failure, f"scripted failure {failure}"))
+                        message = server.failure_message(failure,
+                                                         self.headers.get("Authorization"))
+                        self._reply(*_error(failure, message), server.failure_headers)
                     elif self.path == "/v1/completions":
                         self._reply(*server.completions(body))
                     else:
@@ -181,12 +183,15 @@ class VLLMLoopback(LoopbackServer):
                         server._in_flight -= 1
                         server._idle.notify_all()
 
-            def _reply(self, status: int, payload: dict[str, Any]) -> None:
+            def _reply(self, status: int, payload: dict[str, Any],
+                       headers: dict[str, str] | None = None) -> None:
                 data = json.dumps(payload).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):

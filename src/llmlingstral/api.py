@@ -3,32 +3,37 @@
 One small client for the two endpoints llmlingstral uses (embeddings and chat completions),
 with the behaviour a ranking pipeline needs:
 
-* the key comes from ``api_key`` or the ``MISTRAL_API_KEY`` environment variable;
+* the key comes from ``api_key`` or the ``MISTRAL_API_KEY`` environment variable, is held
+  as a :class:`~llmlingstral.credentials.Secret` and appears in no repr or message;
 * requests are batched by the callers, and retried here with exponential backoff (with
   jitter, honouring ``Retry-After``) on 429, 5xx and network errors. The SDK's own retries
-  are switched off on every call, so the attempt count is exactly ``max_attempts``;
-* each attempt has a deadline (``timeout_ms``) for the whole exchange, connection, headers
-  and body together, not per read: a server that sends its reply a byte at a time cannot
-  hold a call. A call lasts at most ``max_attempts`` deadlines plus the backoff waits;
+  are switched off on every call, so the attempt count is at most ``max_attempts``;
+* each request has a deadline (``timeout_ms``) for everything it takes: every attempt
+  (connection, headers and whole body together, not per read, so a server that sends its
+  reply a byte at a time cannot hold a call) and every wait between attempts. A server
+  that asks, with ``Retry-After``, for a wait longer than the time left ends the call at
+  once (:mod:`llmlingstral.retry` is the one retry loop of the library);
 * a 200 reply the caller cannot use (``accept`` says why: no text, NaN vectors...) is
   retried like a server error;
-* once the attempts are spent, a :class:`MistralAPIError` names the HTTP status and what to
-  change. Client errors such as 401 or 400 are not retried.
+* once the attempts or the time are spent, a :class:`MistralAPIError` names the HTTP status
+  and what to change. Client errors such as 401 or 400 are not retried.
 """
 
 from __future__ import annotations
 
 import os
-import random
-import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import numpy as np
 
+from .credentials import MASK, Secret, optional_secret, redact
 from .errors import LLMLingstralError
-from .validate import check_finite, check_positive_int
+from .retry import (AttemptTimedOut, Deadline, GaveUp, RetryPolicy, Transient,
+                    call_with_retries, finish_within, parse_retry_after)
+from .validate import check_finite
+
+__all__ = ["MistralAPI", "MistralAPIError", "RetryPolicy"]
 
 T = TypeVar("T")
 
@@ -42,37 +47,6 @@ class MistralAPIError(LLMLingstralError):
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently a request is retried.
-
-    The wait before retry ``k`` (1-based) is ``base_delay * 2**(k-1)``, capped at
-    ``max_delay``, scaled by a random factor in [0.5, 1] so that parallel clients spread out;
-    a longer ``Retry-After`` from the server wins (still capped).
-    """
-
-    max_attempts: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-
-    def __post_init__(self) -> None:
-        check_positive_int("max_attempts", self.max_attempts)
-        for name in ("base_delay", "max_delay"):
-            check_finite(name, getattr(self, name), allow_zero=True)
-
-    def delay(self, retry: int, retry_after: float | None = None) -> float:
-        """Seconds to wait before retry number ``retry`` (1-based)."""
-        backoff = min(self.max_delay, self.base_delay * 2 ** (retry - 1))
-        backoff *= 0.5 + random.random() / 2
-        if retry_after is not None:
-            backoff = max(backoff, min(self.max_delay, retry_after))
-        return backoff
-
-
-class _DeadlineExceeded(Exception):
-    """An attempt did not complete within its deadline."""
 
 
 def _import_sdk():
@@ -104,27 +78,29 @@ class MistralAPI:
     Args:
         api_key: the key; defaults to the ``MISTRAL_API_KEY`` environment variable.
         server_url: another endpoint (e.g. a proxy or a local test server), without ``/v1``.
-        timeout_ms: per-request timeout.
+        timeout_ms: the deadline of each request, retries and waits included.
         retry: the :class:`RetryPolicy`.
         client: an already built ``mistralai.Mistral`` client (its key and URL are used as is).
     """
 
-    def __init__(self, api_key: str | None = None, *, server_url: str | None = None,
+    def __init__(self, api_key: str | Secret | None = None, *, server_url: str | None = None,
                  timeout_ms: float = 60_000, retry: RetryPolicy | None = None,
                  client: Any = None) -> None:
         self.retry = retry or RetryPolicy()
         self.server_url = server_url
         self.deadline = check_finite("timeout_ms", timeout_ms) / 1000
+        self.api_key = optional_secret(api_key) or optional_secret(
+            os.environ.get("MISTRAL_API_KEY"), "MISTRAL_API_KEY")
         if client is not None:
             self.client = client
             return
-        key = api_key or os.environ.get("MISTRAL_API_KEY")
-        if not key:
+        if self.api_key is None:
             raise MistralAPIError(
                 "no Mistral API key: set the MISTRAL_API_KEY environment variable or pass "
                 "open_api_config={'api_key': '...'} to PromptCompressor")
         sdk = _import_sdk()
-        options: dict[str, Any] = {"api_key": key, "timeout_ms": max(1, int(timeout_ms))}
+        options: dict[str, Any] = {"api_key": self.api_key.reveal(),
+                                   "timeout_ms": max(1, int(timeout_ms))}
         if server_url:
             options["server_url"] = server_url
         http_client = _deadline_http_client(self.deadline)
@@ -132,12 +108,17 @@ class MistralAPI:
             options["client"] = http_client
         self.client = sdk(**options)
 
+    def __repr__(self) -> str:
+        key = MASK if self.api_key else None
+        return (f"MistralAPI(server_url={self.server_url!r}, timeout_ms={self.deadline * 1000:g}, "
+                f"retry={self.retry!r}, api_key={key!r})")
+
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "MistralAPI":
         """Build a client from an ``open_api_config`` mapping.
 
-        Keys: ``api_key``, ``server_url``, ``timeout_ms``, ``max_attempts``,
-        ``retry_base_delay`` and ``retry_max_delay`` (seconds).
+        Keys: ``api_key``, ``server_url``, ``timeout_ms`` (each request's deadline, retries
+        included), ``max_attempts``, ``retry_base_delay`` and ``retry_max_delay`` (seconds).
         """
         retry = RetryPolicy(max_attempts=config.get("max_attempts", 5),
                             base_delay=config.get("retry_base_delay", 1.0),
@@ -184,74 +165,81 @@ class MistralAPI:
 
     def call(self, operation: str, request: Callable[[], T], *,
              accept: Callable[[T], str | None] | None = None) -> T:
-        """Run ``request`` with retries; raise :class:`MistralAPIError` when it cannot succeed.
-
-        Each attempt ends at its deadline; ``accept`` (see :meth:`chat`) judges 200 replies.
-        """
+        """Run ``request`` with retries within the deadline; raise :class:`MistralAPIError`
+        when it cannot succeed. ``accept`` (see :meth:`chat`) judges 200 replies."""
         transport = _transport_errors()
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt(number: int, left: float) -> T:
             try:
-                response = self._within_deadline(request)
+                response = finish_within(left, request)
             except Exception as error:  # noqa: BLE001 - classified below
-                status = _status_of(error)
-                network = status is None and isinstance(error, (_DeadlineExceeded, *transport))
-                if status is None and not network:
+                outcome = self._classify(operation, error, number, transport)
+                if outcome is error:
                     raise
-                retryable = network or status in _RETRYABLE_STATUS
-                if not retryable or attempt >= self.retry.max_attempts:
-                    raise self._final_error(operation, error, status, attempt) from error
-                time.sleep(self.retry.delay(attempt, _retry_after(error)))
-                continue
+                # An HTTP error's reply body may quote the request: it is not chained.
+                raise outcome from (error if isinstance(outcome, Transient) else None)
             problem = accept(response) if accept is not None else None
-            if problem is None:
-                return response
-            if attempt >= self.retry.max_attempts:
-                raise MistralAPIError(f"Mistral API {operation}: unusable reply {_tries(attempt)}"
-                                      f": {problem}", status_code=200)
-            time.sleep(self.retry.delay(attempt))
+            if problem is not None:
+                raise Transient(problem, status=200)
+            return response
 
-    def _within_deadline(self, request: Callable[[], T]) -> T:
-        """``request()``, abandoned once the deadline passes whatever the server does.
+        try:
+            return call_with_retries(attempt, self.retry, Deadline(self.deadline))
+        except GaveUp as gave_up:
+            # An HTTP error's reply body may quote the request: only network errors are chained.
+            cause = gave_up.last.cause if gave_up.last.status is None else None
+            raise self._final_error(operation, gave_up) from cause
 
-        The request runs in a daemon thread; its HTTP client (when built here) also stops
-        reading at the deadline, so the thread ends soon after.
-        """
-        outcome: dict[str, Any] = {}
-        finished = threading.Event()
+    def _classify(self, operation: str, error: BaseException, number: int,
+                  transport: tuple[type[BaseException], ...]) -> Exception:
+        """A failed attempt as a :class:`Transient` to retry, or the error that ends the call."""
+        status = _status_of(error)
+        if isinstance(error, AttemptTimedOut) or (status is None and _is_timeout(error)):
+            return Transient("no complete reply", timed_out=True, cause=error)
+        if status is None and isinstance(error, transport):
+            return Transient(f"{type(error).__name__}: {self._redact(str(error))}", cause=error)
+        if status is None:
+            return error  # not a network failure: a bug or a bad argument, shown as it is
+        if status in _RETRYABLE_STATUS:
+            return Transient(f"HTTP {status}", status=status, cause=error,
+                             retry_after=parse_retry_after(_header(error, "retry-after")))
+        return self._status_error(operation, status, error, _tries(number))
 
-        def run() -> None:
-            try:
-                outcome["value"] = request()
-            except BaseException as error:  # noqa: BLE001 - handed to the caller
-                outcome["error"] = error
-            finally:
-                finished.set()
-
-        threading.Thread(target=run, name="mistral-api-request", daemon=True).start()
-        if not finished.wait(self.deadline):
-            raise _DeadlineExceeded(f"no complete reply within {self.deadline:g} s")
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["value"]
-
-    def _final_error(self, operation: str, error: BaseException, status: int | None,
-                     attempts: int) -> MistralAPIError:
-        tries = _tries(attempts)
+    def _final_error(self, operation: str, gave_up: GaveUp) -> MistralAPIError:
+        last, tries = gave_up.last, _tries(gave_up.attempts)
         where = f" at {self.server_url}" if self.server_url else ""
-        if isinstance(error, _DeadlineExceeded) or _is_timeout(error):
+        if gave_up.why == "retry_after":
+            return MistralAPIError(
+                f"Mistral API {operation}{where}: the server asked to retry after "
+                f"{last.retry_after:g} s (HTTP {last.status}), past the {self.deadline:g} s "
+                f"deadline of the call, {tries}. Wait for the quota to refill, lower the "
+                f"request rate, or raise open_api_config['timeout_ms'].",
+                status_code=last.status)
+        if last.timed_out or gave_up.why == "deadline" and last.status is None:
             return MistralAPIError(
                 f"Mistral API {operation}: no complete reply{where} within the "
                 f"{self.deadline:g} s deadline, {tries}. The server is slow or stalled; raise "
                 f"open_api_config['timeout_ms'] or check server_url.")
-        if status is None:
+        if last.status is None:
             return MistralAPIError(
                 f"Mistral API {operation}: could not reach the server{where} {tries} "
-                f"({type(error).__name__}: {error}). Check the network and server_url.")
+                f"({last.reason}). Check the network and server_url.")
+        if last.status == 200:
+            return MistralAPIError(f"Mistral API {operation}: unusable reply {tries}: "
+                                   f"{last.reason}", status_code=200)
+        error = self._status_error(operation, last.status, last.cause, tries)
+        if gave_up.why == "deadline":
+            error.args = (f"{error.args[0]} The {self.deadline:g} s deadline left no time "
+                          f"for another attempt.",)
+        return error
+
+    def _status_error(self, operation: str, status: int, error: BaseException | None,
+                      tries: str) -> MistralAPIError:
+        """The error for an HTTP ``status`` that ends the call, with what to change."""
+        excerpt = self._redact(_body_excerpt(error)) if error is not None else ""
         if status < 400:
             return MistralAPIError(f"Mistral API {operation}: the reply (HTTP {status}) could "
-                                   f"not be read: {_body_excerpt(error)}", status_code=status)
+                                   f"not be read: {excerpt}", status_code=status)
         if status == 429:
             advice = ("rate limited. Lower the request rate or batch size, wait for the quota "
                       "to refill, or raise open_api_config['max_attempts'] / "
@@ -264,9 +252,12 @@ class MistralAPI:
         elif status == 404:
             advice = "not found. Check the model name and server_url"
         else:
-            advice = f"the request was rejected: {_body_excerpt(error)}"
+            advice = f"the request was rejected: {excerpt}"
         return MistralAPIError(f"Mistral API {operation} failed with HTTP {status} {tries}: "
                                f"{advice}.", status_code=status)
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self.api_key)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -331,13 +322,9 @@ def _status_of(error: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
-def _retry_after(error: BaseException) -> float | None:
+def _header(error: BaseException, name: str) -> str | None:
     headers = getattr(error, "headers", None)
-    value = headers.get("retry-after") if headers is not None else None
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None  # an HTTP date: fall back to our own backoff
+    return headers.get(name) if headers is not None else None
 
 
 def _body_excerpt(error: BaseException, limit: int = 300) -> str:

@@ -9,9 +9,10 @@ llmlingua's third-party rankers map to their Mistral replacement with a Deprecat
 Rankers read their settings from the compressor's ``open_api_config`` mapping:
 
 * ``api_key`` (default: ``MISTRAL_API_KEY``), ``server_url``, ``timeout_ms`` (60000: the
-  deadline of each attempt, connection, headers and whole body together);
+  deadline of each request, every attempt and every wait between attempts together);
 * ``max_attempts`` (5) tries per request on 429/5xx/network errors, waiting
-  ``retry_base_delay`` seconds (1.0), doubled each retry up to ``retry_max_delay`` (30);
+  ``retry_base_delay`` seconds (1.0), doubled each retry up to ``retry_max_delay`` (30), or
+  as long as the server's ``Retry-After`` asks when that fits in the deadline;
 * hybrid: ``hybrid_model_weight`` (weight of the LM's z-scores against bm25's, default
   :data:`~llmlingstral.ranking.hybrid.DEFAULT_MODEL_WEIGHT`);
 * mistral-embed: ``embed_model`` (``mistral-embed``), ``embed_batch_size`` (64);

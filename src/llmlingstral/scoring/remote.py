@@ -14,15 +14,17 @@ as a local stream does by default (``conditioning="exact"``), so a server runnin
 weights gives the same compression. When the kept text would pass the window, it is cut back
 to the prefix and the most recent kept tokens, as the local stream does.
 
-Requests are retried with exponential backoff on connection errors, timeouts, 429 and 5xx;
-each scoring call has a deadline, past which :class:`RemoteScoringError` says what failed.
+Requests are retried with exponential backoff on connection errors, timeouts, 429 and 5xx,
+by the library's one retry loop (:mod:`llmlingstral.retry`): each request has a deadline
+for its attempts and waits together, past which (or at once, when the server asks with
+``Retry-After`` for a longer wait than the time left) :class:`RemoteScoringError` says what
+failed. The key is held as a :class:`~llmlingstral.credentials.Secret`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -30,8 +32,10 @@ from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from ..api import RetryPolicy
+from ..credentials import Secret, optional_secret, redact
 from ..errors import LLMLingstralError
+from ..retry import (AttemptTimedOut, Deadline, GaveUp, RetryPolicy, Transient,
+                     call_with_retries, finish_within, parse_retry_after)
 from ..tokenization import MistralTextTokenizer
 from ..validate import check_finite, check_positive_int
 
@@ -63,8 +67,9 @@ class RemoteScorerSettings:
     base_url: the server's OpenAI-compatible root, e.g. ``http://host:8000/v1``.
     model: the model name the server serves (``vllm serve <model>``).
     api_key: sent as a bearer token (default: the ``LLMLINGSTRAL_REMOTE_API_KEY``
-        environment variable, else none; ``vllm serve --api-key`` sets one).
-    timeout: deadline in seconds for one scoring call, retries included (default 120).
+        environment variable, else none; ``vllm serve --api-key`` sets one). Held as a
+        :class:`~llmlingstral.credentials.Secret`: shown in no repr or message.
+    timeout: deadline in seconds for one request, retries and waits included (default 120).
     max_attempts, retry_base_delay: retries with exponential backoff (default 5, 0.5 s).
     logprobs_mode: ``"prompt_logprobs"`` (vLLM, default) or ``"echo"``.
     max_window: prompt tokens per request (default: the server's ``max_model_len`` minus
@@ -81,7 +86,7 @@ class RemoteScorerSettings:
 
     base_url: str = ""
     model: str = ""
-    api_key: str | None = None
+    api_key: Secret | None = None
     timeout: float = 120.0
     max_attempts: int = 5
     retry_base_delay: float = 0.5
@@ -90,6 +95,9 @@ class RemoteScorerSettings:
     tokenizer: str | None = None
     batch_size: int = 16
     prefix_cache: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "api_key", optional_secret(self.api_key, "remote_scorer api_key"))
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any]) -> "RemoteScorerSettings":
@@ -131,10 +139,11 @@ class CompletionsClient:
         self.base_url = settings.base_url.rstrip("/")
         self.retry = RetryPolicy(max_attempts=settings.max_attempts,
                                  base_delay=settings.retry_base_delay)
-        key = settings.api_key or os.environ.get("LLMLINGSTRAL_REMOTE_API_KEY")
-        self.headers = {"Content-Type": "application/json"}
-        if key:
-            self.headers["Authorization"] = f"Bearer {key}"
+        self._key = settings.api_key or optional_secret(
+            os.environ.get("LLMLINGSTRAL_REMOTE_API_KEY"), "LLMLINGSTRAL_REMOTE_API_KEY")
+
+    def __repr__(self) -> str:
+        return f"CompletionsClient(base_url={self.base_url!r}, model={self.settings.model!r})"
 
     def prompt_logprobs(self, prompts: Sequence[Sequence[int]], *,
                         reuse_cache: bool = True) -> list[np.ndarray]:
@@ -167,35 +176,46 @@ class CompletionsClient:
     def request(self, method: str, path: str, body: dict[str, Any] | None) -> dict[str, Any]:
         """One call, retried on transient failures until the attempts or the deadline run out."""
         url = self.base_url + path
-        deadline = time.monotonic() + self.settings.timeout
         data = None if body is None else json.dumps(body).encode()
-        last = "no attempt"
-        for attempt in range(1, self.retry.max_attempts + 1):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
+        headers = {"Content-Type": "application/json"}
+        if self._key:
+            headers["Authorization"] = f"Bearer {self._key.reveal()}"
+
+        def attempt(number: int, left: float) -> dict[str, Any]:
+            request = urllib.request.Request(url, data=data, headers=headers, method=method)
             try:
-                request = urllib.request.Request(url, data=data, headers=self.headers,
-                                                 method=method)
-                with urllib.request.urlopen(request, timeout=remaining) as response:
-                    return json.loads(response.read())
+                return finish_within(left, lambda: _read_json(request, left))
             except urllib.error.HTTPError as error:
-                detail = _error_detail(error)
+                detail = redact(_error_detail(error), self._key)
                 if error.code not in _RETRYABLE_STATUS:
                     raise RemoteScoringError(_client_error(url, error.code, detail)) from None
-                last = f"HTTP {error.code}: {detail}"
-                retry_after = _retry_after(error)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as error:
-                last = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
-                retry_after = None
-            if attempt < self.retry.max_attempts:
-                time.sleep(max(0.0, min(self.retry.delay(attempt, retry_after),
-                                        deadline - time.monotonic())))
-        raise RemoteScoringError(
-            f"the scoring server at {url} did not answer within {attempt} attempt(s) and the "
-            f"{self.settings.timeout:g} s deadline (last error: {last}). Check that the server "
-            f"(e.g. `vllm serve {self.settings.model}`) is running and reachable, or raise "
-            f"remote_scorer['timeout'] / ['max_attempts']")
+                raise Transient(f"HTTP {error.code}: {detail}", status=error.code,
+                                retry_after=parse_retry_after(error.headers.get("Retry-After")))
+            except (AttemptTimedOut, urllib.error.URLError, TimeoutError, OSError) as error:
+                raise Transient(f"{type(error).__name__}: {getattr(error, 'reason', error)}",
+                                timed_out=isinstance(error, (AttemptTimedOut, TimeoutError)))
+
+        try:
+            return call_with_retries(attempt, self.retry, Deadline(self.settings.timeout))
+        except GaveUp as gave_up:
+            raise RemoteScoringError(self._gave_up_message(url, gave_up)) from None
+
+    def _gave_up_message(self, url: str, gave_up: GaveUp) -> str:
+        last, timeout = gave_up.last, self.settings.timeout
+        if gave_up.why == "retry_after":
+            return (f"the scoring server at {url} asked to retry after {last.retry_after:g} s "
+                    f"({last.reason}), past the {timeout:g} s deadline of the request, after "
+                    f"{gave_up.attempts} attempt(s). Lower the load on the server, or raise "
+                    f"remote_scorer['timeout']")
+        return (f"the scoring server at {url} did not answer within {gave_up.attempts} "
+                f"attempt(s) and the {timeout:g} s deadline (last error: {last.reason}). "
+                f"Check that the server (e.g. `vllm serve {self.settings.model}`) is running "
+                f"and reachable, or raise remote_scorer['timeout'] / ['max_attempts']")
+
+
+def _read_json(request: urllib.request.Request, timeout: float) -> dict[str, Any]:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
 
 
 def _parse_choices(reply: dict[str, Any], prompts: Sequence[Sequence[int]],
@@ -259,13 +279,6 @@ def _client_error(url: str, status: int, detail: str) -> str:
             404: "check remote_scorer['base_url'] (it ends with /v1) and ['model']"}.get(
         status, "check the remote_scorer settings")
     return f"the scoring server at {url} refused the request (HTTP {status}: {detail}); {hint}"
-
-
-def _retry_after(error: urllib.error.HTTPError) -> float | None:
-    try:
-        return float(error.headers.get("Retry-After"))
-    except (TypeError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------- scorer

@@ -66,7 +66,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
 
 def _authorize(config: ServeConfig):
-    keys = [k.encode() for k in config.api_keys]
+    keys = [k.reveal().encode() for k in config.api_keys]
 
     def check(request: Request) -> None:
         if not keys:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from ..credentials import Secret, optional_secret
 from ..validate import check_finite, check_positive_int, check_rate
 
 API_KEYS_ENV = "LLMLINGSTRAL_API_KEYS"
@@ -33,7 +35,11 @@ class ServeConfig:
     Proxy: ``upstream`` is ``"mistral"`` (the official SDK; ``upstream_url`` overrides the
     API address) or ``"openai"`` (any OpenAI-compatible base URL ending in ``/v1``). Messages
     of role user, system or tool with at least ``proxy_min_tokens`` tokens are compressed to
-    ``proxy_rate`` unless the request says otherwise.
+    ``proxy_rate`` unless the request says otherwise. ``upstream_timeout_s`` bounds each
+    upstream call (a stream: until it opens).
+
+    Keys: ``api_keys`` (what clients must send) and ``upstream_api_key`` are held as
+    :class:`~llmlingstral.credentials.Secret`, shown in no repr, dump or message.
     """
 
     model: str | None = "nano"
@@ -46,16 +52,24 @@ class ServeConfig:
     max_queue: int = 64
     request_timeout_s: float = 60.0
     max_body_bytes: int = 4_000_000
-    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    api_keys: tuple[Secret, ...] = field(default=(), repr=False)
     upstream: str = "mistral"
     upstream_url: str | None = None
-    upstream_api_key: str | None = field(default=None, repr=False)
+    upstream_api_key: Secret | None = field(default=None, repr=False)
     upstream_timeout_s: float = 120.0
     proxy_method: str | None = None
     proxy_rate: float = 0.5
     proxy_min_tokens: int = 1000
     guard: bool = False
     log_prompts: bool = False
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # However they are set, the keys are kept masked.
+        if name == "api_keys":
+            value = tuple(Secret(k) for k in value)
+        elif name == "upstream_api_key":
+            value = optional_secret(value, "upstream_api_key")
+        super().__setattr__(name, value)
 
     def validate(self) -> "ServeConfig":
         """Raise ValueError naming the first setting that cannot work."""
@@ -80,7 +94,7 @@ class ServeConfig:
     def resolved_upstream_key(self) -> str | None:
         """The key for the upstream API: given, or from the environment."""
         if self.upstream_api_key:
-            return self.upstream_api_key
+            return self.upstream_api_key.reveal()
         return os.environ.get(UPSTREAM_KEY_ENV) or \
             os.environ.get(_UPSTREAM_FALLBACK_ENV[self.upstream]) or None
 

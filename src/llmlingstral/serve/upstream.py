@@ -6,17 +6,24 @@
   (vLLM, another proxy), forwarding the request body unchanged.
 
 Both return plain JSON dicts, stream server-sent-event payloads as strings, and raise
-:class:`UpstreamError` with the upstream status for failures. The upstream key is sent
-only to the upstream and appears in no message.
+:class:`UpstreamError` with the upstream status for failures. A reply (for a stream: its
+opening) that takes longer than the deadline ``timeout_s`` is a 504, however the upstream
+sends it. The upstream key is sent only to the upstream and appears in no message, not even
+in an error body that echoes it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, TypeVar
 
 import httpx
+
+from ..credentials import redact
+
+T = TypeVar("T")
 
 # OpenAI request fields the Mistral API has under another name, and ones it has no use for.
 _MISTRAL_RENAMES = {"seed": "random_seed", "max_completion_tokens": "max_tokens"}
@@ -35,6 +42,24 @@ class UpstreamError(Exception):
 
 def _error_payload(message: str, kind: str = "upstream_error") -> dict[str, Any]:
     return {"error": {"message": message, "type": kind}}
+
+
+async def _within(seconds: float, call: Awaitable[T]) -> T:
+    """``await call``, or a 504 :class:`UpstreamError` once ``seconds`` pass."""
+    try:
+        return await asyncio.wait_for(call, seconds)
+    except asyncio.TimeoutError:
+        raise UpstreamError(504, _error_payload(
+            f"the upstream gave no complete reply within the {seconds:g} s deadline "
+            f"(upstream_timeout_s); check the upstream or raise the deadline",
+            "timeout")) from None
+
+
+def _masked(error: UpstreamError, key: str | None) -> UpstreamError:
+    """``error`` with the key masked in its payload (an upstream may echo the request)."""
+    if key:
+        error.payload = json.loads(redact(json.dumps(error.payload), key, json.dumps(key)[1:-1]))
+    return error
 
 
 def _payload_of(text: str, status: int) -> dict[str, Any]:
@@ -57,6 +82,7 @@ class MistralUpstream:
         if server_url:
             options["server_url"] = server_url
         self.client = _import_sdk()(**options)
+        self._key, self.timeout_s = api_key, timeout_s
         self._accepted = frozenset(
             inspect.signature(self.client.chat.complete_async).parameters) - _SDK_CONTROL
 
@@ -76,17 +102,23 @@ class MistralUpstream:
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
         arguments = self._arguments(body)
         try:
-            response = await self.client.chat.complete_async(**arguments, retries=None)
+            response = await _within(self.timeout_s, self.client.chat.complete_async(
+                **arguments, retries=None))
+        except UpstreamError:
+            raise
         except Exception as error:  # noqa: BLE001 - classified by _translate
-            raise _translate(error) from error
+            raise _masked(_translate(error), self._key) from None
         return _dump(response)
 
     async def open_stream(self, body: dict[str, Any]) -> AsyncIterator[str]:
         arguments = self._arguments(body)
         try:
-            stream = await self.client.chat.stream_async(**arguments, retries=None)
+            stream = await _within(self.timeout_s, self.client.chat.stream_async(
+                **arguments, retries=None))
+        except UpstreamError:
+            raise
         except Exception as error:  # noqa: BLE001 - classified by _translate
-            raise _translate(error) from error
+            raise _masked(_translate(error), self._key) from None
         return self._events(stream)
 
     @staticmethod
@@ -124,27 +156,32 @@ class OpenAICompatibleUpstream:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.client = httpx.AsyncClient(headers=headers, timeout=timeout_s)
+        self._key, self.timeout_s = api_key, timeout_s
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
+        async def exchange() -> tuple[int, str]:
             response = await self.client.post(self.url, json={**body, "stream": False})
+            return response.status_code, response.text
+
+        try:
+            status, text = await _within(self.timeout_s, exchange())
         except httpx.HTTPError as error:
-            raise _translate(error) from error
-        if response.status_code >= 400:
-            raise UpstreamError(response.status_code,
-                                _payload_of(response.text, response.status_code))
-        return _payload_of(response.text, response.status_code)
+            raise _translate(error) from None
+        if status >= 400:
+            raise _masked(UpstreamError(status, _payload_of(text, status)), self._key)
+        return _payload_of(text, status)
 
     async def open_stream(self, body: dict[str, Any]) -> AsyncIterator[str]:
         request = self.client.build_request("POST", self.url, json={**body, "stream": True})
         try:
-            response = await self.client.send(request, stream=True)
+            response = await _within(self.timeout_s, self.client.send(request, stream=True))
         except httpx.HTTPError as error:
-            raise _translate(error) from error
+            raise _translate(error) from None
         if response.status_code >= 400:
             text = (await response.aread()).decode("utf-8", "replace")
             await response.aclose()
-            raise UpstreamError(response.status_code, _payload_of(text, response.status_code))
+            raise _masked(UpstreamError(response.status_code,
+                                        _payload_of(text, response.status_code)), self._key)
         return self._events(response)
 
     @staticmethod

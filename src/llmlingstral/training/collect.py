@@ -26,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..api import MistralAPI, MistralAPIError, RetryPolicy
+from ..credentials import Secret, optional_secret
 from ..progress import tqdm_disable
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer, load_tokenizer
@@ -65,7 +66,9 @@ class CollectConfig:
 
     ``requests_per_second`` caps request starts across all workers; ``concurrency`` caps
     requests in flight. ``max_attempts``, ``initial_backoff`` and ``max_backoff`` (seconds)
-    set the retries on 429, 5xx and network errors.
+    set the retries on 429, 5xx and network errors; ``timeout_ms`` is the deadline of each
+    chunk's request, retries and waits included. ``api_key`` (default: ``MISTRAL_API_KEY``)
+    is held as a :class:`~llmlingstral.credentials.Secret`, shown in no repr or message.
     """
 
     model: str = DEFAULT_MODEL
@@ -78,10 +81,15 @@ class CollectConfig:
     max_backoff: float = 60.0
     temperature: float = 0.3
     max_tokens: int | None = 2048
-    api_key: str | None = None
+    api_key: Secret | None = None
     server_url: str | None = None
     timeout_ms: int = 120_000
     show_progress: bool = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "api_key":  # however it is set, the key is kept masked
+            value = optional_secret(value)
+        super().__setattr__(name, value)
 
     def validate(self) -> None:
         """A TypeError for a setting of the wrong type, a ValueError for one out of range
