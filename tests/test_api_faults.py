@@ -196,7 +196,7 @@ def test_a_retry_after_past_the_deadline_ends_a_ranking_call_at_once(v03_dir):
                                         rank_method="mistral-embed")
         elapsed = time.monotonic() - start
     assert info.value.status_code == 429 and len(server.requests) == 1
-    assert elapsed < 1.0 + 2.0
+    assert elapsed < 1.0 + 3.0  # the deadline, plus the SDK import and a loaded machine
 
 
 def test_the_deadline_bounds_every_attempt_and_wait_together():
@@ -226,7 +226,7 @@ def test_a_retry_after_past_the_deadline_ends_an_api_rerank_at_once():
         with pytest.raises(MistralAPIError, match="retry after 100000 s"):
             ranker.rank(DOCS, "What is the capital of France?")
         elapsed = time.monotonic() - start
-    assert elapsed < 1.0 + 2.0
+    assert elapsed < 1.0 + 3.0  # the deadline, plus the SDK import and a loaded machine
 
 
 def test_a_retry_after_past_the_deadline_fails_the_chunk_at_once(tmp_path):
