@@ -109,6 +109,10 @@ POSITIVE = [
     ("identifiers", "Call os.path.join() or getElementById here.", "getElementById"),
     ("identifiers", "Run it with --dry-run first, see #1234.", "--dry-run"),
     ("identifiers", "Самолёт Ту-154 взлетел.", "Ту-154"),
+    ("identifiers", "Use c6i.2xlarge nodes and db-primary.internal:5432.", "c6i.2xlarge"),
+    ("identifiers", "Use c6i.2xlarge nodes and db-primary.internal:5432.",
+     "db-primary.internal:5432"),
+    ("identifiers", "The PromptCompressor class and eBay.", "PromptCompressor"),
     # code
     ("code", "Then run `pip install x` again.", "`pip install x`"),
     ("code", "Example:\n```\nx = 1\ny = 2\n```\nDone.", "```\nx = 1\ny = 2\n```"),
@@ -130,8 +134,10 @@ NEGATIVE = [
     ("money_percent", "Dollars and euros are currencies; 5 eurostars."),
     ("urls_emails", "Write to me at the office; the site is down."),
     ("paths_versions", "Use and/or, drive at 50 km/h, 24/7, TCP/IP, I/O."),
+    ("paths_versions", "Beijing (/beɪˈdʒɪŋ/) and opaque /oʊˈpeɪk/."),
     ("paths_versions", "Version two ships soon, e.g. next week."),
     ("identifiers", "Paris, Marie Curie and NASA met at the U.S. embassy, i.e. here."),
+    ("identifiers", "McKidd, LaMarche, DiMaggio and MacGregor cost 12.50 and 3.14 each."),
     ("identifiers", "A well-known, state-of-the-art idea; don't panic!"),
     ("code", "He said 'hello' and \"bye\"."),
 ]

@@ -253,8 +253,9 @@ URLS_EMAILS = (
 
 # ----------------------------------------------------------------------------- paths and versions
 
-_SEGMENT_CHAR = rf"[^\s<>\"'`|;,(){{}}\[\]/\\{_U}]"
-_SEGMENT = rf"(?:{_SEGMENT_CHAR}*[^\s<>\"'`|;,(){{}}\[\]/\\.:!?{_U}]|\.\.?)"
+# Not in a path: brackets, quotes, separators, and IPA letters (/ˈoʊpɛk/ is a pronunciation).
+_NOT_PATH = rf"\s<>\"'`|;,(){{}}\[\]/\\{_U}\u0250-\u02ff"
+_SEGMENT = rf"(?:[^{_NOT_PATH}]*[^{_NOT_PATH}.:!?]|\.\.?)"
 _EXTENSIONS = _alternatives("""
     py pyi ipynb js mjs cjs ts tsx jsx json jsonl yaml yml toml ini cfg conf env lock md rst
     txt csv tsv log sh bash zsh ps1 bat c h cc cpp hpp rs go java kt swift rb php pl lua sql
@@ -278,8 +279,9 @@ def _relative_path(text: str) -> bool:
 
 
 PATHS_VERSIONS = (
-    _matchers("/", 0, rf"{_START}(?<![/.:~\\\-])(?:~|\.\.?)?(?:/{_SEGMENT})+/?")  # /etc/x ~/.a
-    + _matchers("/", 0, rf"{_START}(?<![/.\-~:]){_SEGMENT}(?:/{_SEGMENT})+/?",
+    _matchers("/", 0,
+              rf"{_START}(?<![/.:~\\\-])(?:~|\.\.?)?(?:/{_SEGMENT})+/?{_STOP}")  # /etc ~/.a
+    + _matchers("/", 0, rf"{_START}(?<![/.\-~:]){_SEGMENT}(?:/{_SEGMENT})+/?{_STOP}",
                 accept=_relative_path)                                  # src/a/b.py docs/
     + _matchers(r":\\", 0, rf"{_START}[A-Za-z]:\\(?:[^\\\s<>\"|*?:{_U}]+\\?)*")  # C:\Users\x
     + _matchers(rf"\.(?:{_EXTENSIONS})|{_FILE_NAMES}", 0,
@@ -298,20 +300,27 @@ PATHS_VERSIONS = (
 # ----------------------------------------------------------------------------- identifiers
 
 _ALNUM_OR_HYPHEN = rf"(?:{_ALNUM}|-)"
+# A part of a dotted name or host name: two ASCII characters or more, a letter first in the
+# first part (c6i.2xlarge, db-primary.internal; not e.g., U.S. or 3.14).
+_DOTTED_PART = r"[A-Za-z0-9_][A-Za-z0-9_\-]*[A-Za-z0-9_]"
+_DOTTED_FIRST = r"[A-Za-z_][A-Za-z0-9_\-]*[A-Za-z0-9_]"
 
 IDENTIFIERS = (
     _matchers("_", 0,
               rf"{_START}_*{_ALNUM}+(?:_+{_ALNUM}+)+_*{_STOP}",        # snake_case MAX_RETRIES
               rf"{_START}__{_ALNUM}+(?:_{_ALNUM}+)*__{_STOP}")         # __init__
-    + _matchers(r"\p{Ll}\p{Lu}", 0,
-                rf"{_START}{_ALNUM}*\p{{Ll}}\p{{Lu}}{_ALNUM}*{_STOP}")  # camelCase CamelCase
+    + _matchers(r"\p{Ll}\p{Lu}", 0,                                   # camelCase, iPhone
+                rf"{_START}\p{{Ll}}{_ALNUM}*?\p{{Lu}}{_ALNUM}*{_STOP}",
+                # CamelCase with a word of three lower-case letters or more before a
+                # capital (PromptCompressor), not a name like McKidd, LaMarche, MacGregor
+                rf"{_START}(?=\p{{Lu}}){_ALNUM}*?\p{{Ll}}{{3}}\p{{Lu}}{_ALNUM}*{_STOP}")
     + _matchers("=", 0, rf"{_START}(?<![\-])(?:--?)?[A-Za-z_][\w.\-]*="
                         r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s,;)\]}]+)")    # MAX_RETRIES=5
     + _matchers("--", 0, rf"{_START}(?<![\-])--[A-Za-z][\w\-]*")       # --dry-run
     + _matchers("#", 0, rf"{_START}(?<![#&])#\d+{_STOP}")              # #1234
-    + _matchers(r"\.[A-Za-z_]|\(\)", 0,
-                rf"{_START}(?<![.@/])[A-Za-z_]\w+(?:\.[A-Za-z_]\w+)+(?:\(\))?"
-                rf"|{_START}(?<![.])[A-Za-z_]\w*\(\)")                  # os.path.join()
+    + _matchers(r"\.\w|\(\)", 0,
+                rf"{_START}(?<![.@/\-]){_DOTTED_FIRST}(?:\.{_DOTTED_PART})+(?::\d+|\(\))?"
+                rf"|{_START}(?<![.])[A-Za-z_]\w*\(\)")   # os.path.join() db-1.internal:5432
     + _matchers(r"\d", 0,                                               # iPhone15 ABC-1234
                 rf"{_START}(?<![\-.])(?={_ALNUM_OR_HYPHEN}*?{_LETTER})"
                 rf"(?={_ALNUM_OR_HYPHEN}*?\d){_ALNUM}+(?:-{_ALNUM}+)*{_STOP}(?![\-])")

@@ -4,7 +4,7 @@ One rule for every method: :func:`protected_spans` returns the character spans o
 that must stay whole (kept whole or dropped whole, never cut), as sorted, merged,
 non-overlapping :class:`Span` tuples ``(start, end, kind)``. What it looks for is a
 :class:`Protection`; ``Protection()`` protects every class below, ``Protection.off()``
-protects nothing but the force tokens (llmlingua's behaviour).
+protects only what it is given (force tokens, patterns, digit words: llmlingua's behaviour).
 
 Classes of facts (each one a flag of :class:`Protection`, and the ``kind`` of its spans):
 
@@ -17,26 +17,28 @@ Classes of facts (each one a flag of :class:`Protection`, and the ``kind`` of it
     一百八十人, 三个, 第一个; not the article 一个).
 ``dates_times``
     ISO dates and times (2024-09-12T11:40Z), numeric dates (12/09/2024, 12.09.2024), dates
-    with month names in English, French, German, Spanish, Russian, Arabic and Hindi
+    with month names in English, French, German, Spanish, Russian, Arabic, Hindi and Thai
     (12 September 2024, September 12, 2024, 12 de septiembre de 2024), times (11:40 pm,
     14h30, 3 p.m., 9 Uhr), CJK and Korean dates and times (2024年9月12日, 九月十二日,
     2時間30分, 午後3時, 2024년 9월 12일).
 ``money_percent``
-    Amounts with a currency sign, code or word before or after (\\$3.5M, €12, 3,50 €,
+    Amounts with a currency sign, code or word before or after ($3.5M, €12, 3,50 €,
     USD 40, 3,5 millions d'euros, 100 рублей, 350 บาท, ₹500, 50元) and percentages
     (12.5 %, ٪٥٠, 50 percent, 百分之三十).
 ``urls_emails``
     URLs with a scheme or ``www.`` (https://example.org/a?b=1) and e-mail addresses
     (ana@example.org, mailto: included).
 ``paths_versions``
-    File paths (/etc/nginx/nginx.conf, ~/.bashrc, ./run.sh, C:\\\\Users\\\\x, src/a/b.py),
+    File paths (/etc/nginx/nginx.conf, ~/.bashrc, ./run.sh, C:\\Users\\x, src/a/b.py),
     file names with a known extension (nginx.conf, README.md), versions (v2.3.1, 1.2.3-rc1)
     and version constraints (numpy>=1.26, torch==2.6).
 ``identifiers``
-    snake_case and SCREAMING_CASE names, camelCase and CamelCase names, words mixing letters
-    and digits (iPhone15, H100, ABC-1234, CVE-2024-3094, 0x1f3a, a git sha, a UUID),
-    NAME=value settings (MAX_RETRIES=5, --rate=0.5), long command-line options (--dry-run),
-    issue numbers (#1234), dotted names and calls (os.path.join, compress()).
+    snake_case and SCREAMING_CASE names, camelCase names (getElementById, iPhone), CamelCase
+    names with three lower-case letters or more before a capital (PromptCompressor; not a
+    name such as McKidd or LaMarche), words mixing letters and digits (iPhone15, H100,
+    ABC-1234, CVE-2024-3094, 0x1f3a, a git sha, a UUID), NAME=value settings (MAX_RETRIES=5,
+    --rate=0.5), long command-line options (--dry-run), issue numbers (#1234), dotted names,
+    host names and calls (os.path.join, db-1.internal:5432, compress()).
 ``code``
     Code in backticks: inline (`pip install x`) and fenced blocks.
 
