@@ -59,6 +59,12 @@ def test_clusters_stay_whole_in_thai_khmer_and_burmese():
     assert pieces == ["ပွဲ", "တော်"] and "".join(pieces) == burmese
 
 
+def test_half_width_voiced_marks_stay_on_their_kana():
+    # U+FF9E / U+FF9F are letters by category but extend the kana before them (UAX #29).
+    text = "ﾊﾞｽﾊﾟﾝ"
+    assert [text[a:b] for a, b in split_span(text, 0, len(text))] == ["ﾊﾞ", "ｽ", "ﾊﾟ", "ﾝ"]
+
+
 def test_words_of_spaced_scripts_inside_unspaced_text_stay_whole():
     text = "我们用iPhone15拍了3.14张照片"
     words = split_words(text).as_list()

@@ -4,21 +4,26 @@ Chinese, Japanese, Thai, Lao, Khmer, Burmese and a few other scripts are written
 spaces between words, so a whole paragraph can be one whitespace chunk. Compression needs
 smaller pieces there, while words of scripts written with spaces stay whole.
 
-Inside a run of such a script a piece starts at a grapheme-cluster boundary (a base
-character with its combining marks; a Khmer coeng or Burmese virama stack; a Thai or Lao
-leading vowel with the consonant after it) and, when token offsets are given, only where
-a token starts as well. Pieces are then tokenizer pieces snapped to whole clusters: every
-piece costs at least one token, no token is split between two pieces and no character or
-mark is ever cut off its base (see BENCHMARKS.md for the comparison with single clusters).
+Inside a run of such a script a piece starts at a character-cluster boundary (see
+:func:`cluster_starts`: an extended grapheme cluster, such as a base character with its
+combining or voiced marks or an emoji sequence, widened so that a Khmer coeng or Burmese
+virama stack, a spacing vowel sign, and a Thai or Lao leading vowel with the consonant
+after it stay together) and, when token offsets are given, only where a token starts as
+well. Pieces are then tokenizer pieces snapped to whole clusters: every piece costs at
+least one token, no token is split between two pieces and no character or mark is ever
+cut off its base (see BENCHMARKS.md for the comparison with single clusters).
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from typing import Container, Iterable
 
-_UNSPACED_RANGES = (
+import regex
+
+UNSPACED_RANGES = (
     "\u0e00-\u0eff"            # Thai, Lao
     "\u0f00-\u0fff"            # Tibetan
     "\u1000-\u109f"            # Myanmar
@@ -36,7 +41,9 @@ _UNSPACED_RANGES = (
     "\uff00-\uffef"            # full-width and half-width forms
     "\U00020000-\U0003134f"    # CJK ideographs, supplementary planes
 )
-_UNSPACED_RUN = re.compile(f"[{_UNSPACED_RANGES}]+")
+"""Character ranges (for a regular-expression class) of scripts written without spaces."""
+_UNSPACED_RUN = re.compile(f"[{UNSPACED_RANGES}]+")
+_GRAPHEME = regex.compile(r"\X")
 # A character after one of these belongs to the same cluster (stacked consonants, joiners).
 _JOINS_NEXT = frozenset("\u17d2\u1039\u200d\u0f84")
 # Thai and Lao vowels written before the consonant they follow in speech.
@@ -49,10 +56,28 @@ def has_unspaced(text: str) -> bool:
     return _UNSPACED_RUN.search(text) is not None
 
 
-def is_cluster_boundary(text: str, position: int) -> bool:
-    """Whether a piece may start at ``position`` without cutting a character cluster."""
-    if position <= 0 or position >= len(text):
-        return True
+def cluster_starts(text: str, start: int = 0, end: int | None = None) -> list[int]:
+    """Offsets in ``text[start:end]`` where a character cluster starts, ``end`` included.
+
+    A cluster is an extended grapheme cluster (Unicode UAX #29: a character with its
+    combining and voiced marks, a Hangul syllable, an emoji ZWJ or flag sequence), widened
+    where a script keeps more together: no cluster starts at a mark, after a joiner
+    (Khmer coeng, Burmese virama, ZWJ, Tibetan halanta) or after a Thai or Lao leading
+    vowel. ``start`` must itself be a cluster start (a text's start or a whitespace edge).
+    """
+    end = len(text) if end is None else end
+    if text.isascii():  # every ASCII character is a cluster of its own but CR LF
+        return [p for p in range(start, end) if not _is_crlf_middle(text, p)] + [end]
+    found = (m.start() for m in _GRAPHEME.finditer(text, start, end))
+    return [p for p in found if p == start or _may_start_cluster(text, p)] + [end]
+
+
+def _is_crlf_middle(text: str, position: int) -> bool:
+    return position > 0 and text[position] == "\n" and text[position - 1] == "\r"
+
+
+def _may_start_cluster(text: str, position: int) -> bool:
+    """Whether the character at ``position`` may start a cluster, by the widening rules."""
     char, before = text[position], text[position - 1]
     if unicodedata.category(char) in _MARKS or char in "\u200c\u200d":
         return False
@@ -70,11 +95,15 @@ def piece_cuts(text: str, start: int, end: int,
     a number or an identifier between them stays whole. With ``token_starts`` (token
     start offsets in ``text``, best as a set), a cut must also be a token start.
     """
+    if not has_unspaced(text[start:end]):
+        return []
+    clusters = cluster_starts(text, start, end)
     cuts: list[int] = []
     for run in _UNSPACED_RUN.finditer(text, start, end):
         low, high = max(run.start(), start + 1), min(run.end(), end - 1)
-        for position in range(low, high + 1):
-            if (token_starts is None or position in token_starts) and is_cluster_boundary(text, position):
+        first = bisect.bisect_left(clusters, low)
+        for position in clusters[first:bisect.bisect_right(clusters, high)]:
+            if token_starts is None or position in token_starts:
                 cuts.append(position)
     return sorted(set(cuts))
 

@@ -1,0 +1,353 @@
+"""The patterns of the classes of facts that :mod:`.protect` keeps whole.
+
+Each class is a few regular expressions (the ``regex`` package: ``\\d`` is a digit of any
+script, ``\\p{Ll}`` a lower-case letter), with an optional test of the matched text. What the
+classes match is listed in :mod:`.protect`; this module only spells it out. Matches may
+overlap and may end inside a word: :mod:`.protect` snaps and merges them.
+
+Speed: a pattern runs only near its trigger (a digit, "/", "@", "_", ...), in a window that
+reaches far enough around it to hold every match that contains it, widened to whitespace so
+that the pattern sees the same word edges as in the whole text. Ordinary prose holds few
+triggers, so most patterns look at a small part of it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import Callable, Iterable, Iterator, NamedTuple
+
+import regex
+
+from .scripts import UNSPACED_RANGES as _U
+
+_WHITESPACE_CHAR = regex.compile(r"[ \t\n\r]")
+
+
+class Whitespace:
+    """The spaces, tabs and line breaks of a text: the edges of its whitespace-delimited
+    chunks, found by bisection (a long run of Chinese holds none, so no scanning)."""
+
+    def __init__(self, text: str) -> None:
+        self.length = len(text)
+        self.positions = [m.start() for m in _WHITESPACE_CHAR.finditer(text)]
+
+    def at_or_before(self, position: int) -> int:
+        """The last whitespace at or before ``position``, else 0."""
+        index = bisect.bisect_right(self.positions, position) - 1
+        return self.positions[index] if index >= 0 else 0
+
+    def at_or_after(self, position: int) -> int:
+        """The first whitespace at or after ``position``, else the text's length."""
+        index = bisect.bisect_left(self.positions, position)
+        return self.positions[index] if index < len(self.positions) else self.length
+
+
+class Matcher(NamedTuple):
+    """A pattern of a class of facts.
+
+    Every match contains a match of ``trigger`` and lies within ``reach`` characters of it,
+    plus the rest of the whitespace-delimited words there (no trigger: the whole text is
+    searched). A match counts when ``accept`` (if any) agrees.
+    """
+
+    pattern: regex.Pattern
+    trigger: regex.Pattern | None = None
+    reach: int = 0
+    accept: Callable[[str], bool] | None = None
+
+    def find(self, text: str, windows: Iterable[tuple[int, int]] | None = None
+             ) -> Iterator[tuple[int, int]]:
+        """The ``(start, end)`` of this pattern's matches in ``text`` (searched in
+        ``windows``, by default :meth:`windows`)."""
+        for low, high in self.windows(text) if windows is None else windows:
+            for match in self.pattern.finditer(text, low, high):
+                if self.accept is None or self.accept(match.group()):
+                    yield match.span()
+
+    def windows(self, text: str, whitespace: Whitespace | None = None
+                ) -> Iterator[tuple[int, int]]:
+        """The ``(low, high)`` parts of ``text`` that can hold a match, in order."""
+        if self.trigger is None:
+            yield 0, len(text)
+            return
+        window: tuple[int, int] | None = None
+        for hit in self.trigger.finditer(text):
+            whitespace = whitespace or Whitespace(text)
+            if window is not None and hit.start() - self.reach <= window[1]:
+                if hit.end() + self.reach > window[1]:  # extend the open window
+                    window = window[0], whitespace.at_or_after(hit.end() + self.reach)
+                continue
+            if window is not None:
+                yield window
+            window = (whitespace.at_or_before(max(0, hit.start() - self.reach)),
+                      whitespace.at_or_after(hit.end() + self.reach))
+        if window is not None:
+            yield window
+
+
+def _alternatives(words: str, ignore_case: bool = False) -> str:
+    """A regex group matching one of the whitespace-separated literal ``words`` (longest
+    first), behind a check of the first character so that a miss costs one test."""
+    ordered = sorted(set(words.split()), key=len, reverse=True)
+    firsts = {w[0] for w in ordered}
+    if ignore_case:
+        firsts |= {c.swapcase() for c in firsts} | {c.upper() for c in firsts}
+    alternation = "|".join(regex.escape(w) for w in ordered)
+    first_class = "".join(regex.escape(c) for c in sorted(firsts))
+    return f"(?=[{first_class}])" + (f"(?i:{alternation})" if ignore_case else f"(?:{alternation})")
+
+
+def _matchers(trigger: str | None, reach: int, *patterns: str,
+              accept: Callable[[str], bool] | None = None) -> list[Matcher]:
+    compiled_trigger = None if trigger is None else regex.compile(trigger)
+    return [Matcher(regex.compile(p), compiled_trigger, reach, accept) for p in patterns]
+
+
+# ----------------------------------------------------------------------------- building blocks
+
+_W = rf"[^\W{_U}]"              # a word character of a script written with spaces
+_LETTER = rf"[^\W\d_{_U}]"      # a letter (or mark) of such a script
+_ALNUM = rf"[^\W_{_U}]"         # a letter or digit of such a script
+_END = rf"(?!{_LETTER})"        # no letter of a spaced script follows
+# A fact starts and stops at the edge of a word of a spaced script; a Chinese or Thai
+# character right next to it is no word edge to respect.
+_START = rf"(?<!{_W})"
+_STOP = rf"(?!{_W})"
+_GAP = r"[\x20\u00a0\u2009\u202f]"  # space, no-break space, thin spaces
+_SIGN = rf"(?:{_START}(?<![\-.])[-+\u2212\u00b1](?=\d))?"
+_INT = (r"\d{1,2}(?:,\d{2})+,\d{3}(?!\d)"                      # 12,34,567 (India)
+        r"|\d{1,3}(?:[,.'\x20\u00a0\u2009\u202f\u066c\uff0c]\d{3})+(?!\d)"  # 1,000 · 1.250 · 1 200
+        r"|\d+")
+_NUMBER = (rf"(?<!\d){_SIGN}(?:(?:{_INT})(?:[.,\u066b\uff0e]\d+)?|{_START}(?<![.])\.\d+)"
+           r"(?:[eE][-+]?\d+)?")
+_RANGE = rf"{_NUMBER}(?:[-\u2013/:~]{_NUMBER})*"
+
+_UNITS = _alternatives("""
+    km m cm mm µm μm nm mi ft yd in² m² m2 km² km2 m³ ha kg g mg µg lb lbs oz t l L ml mL cl dl
+    gal s sec secs ms µs μs ns min mins h hr hrs Hz kHz MHz GHz B KB kB MB GB TB PB KiB MiB GiB
+    TiB bit bits kbps Kbps Mbps Gbps W kW MW GW Wh kWh MWh V mV kV A mA mAh Ω °C °F ° K px pt dpi
+    fps rpm bar psi Pa hPa kPa MPa mol cal kcal J kJ MJ dB x × km/h m/s mph
+    k M bn mn Mio Mio. Mrd Mrd. Md Md. mln mln. mld mld. million millions billion billions
+    trillion trillions thousand milliard milliards Million Millionen Milliarde Milliarden
+    millón millones mil lakh crore लाख करोड़ हज़ार हजार ألف مليون مليار
+    км м см мм кг г т л мл с сек мин ч тыс тыс. млн млн. млрд млрд. Гб ГБ Мб МБ °С
+""")
+
+# Numerals and counters of Chinese and Japanese.
+_KANJI = "[〇零一二三四五六七八九十百千万萬億亿兆两兩]"
+# Every number, date, amount and percentage holds a digit or a CJK numeral, and lies within
+# _NEAR characters of each one (3,5 millions d'euros; 12 de septiembre de 2024).
+_DIGIT = rf"[\d{_KANJI[1:-1]}]+"
+_NEAR = 40
+_DATE_COUNTERS = _alternatives("""
+    年 月 日 号 號 時 时 分 秒 時間 小时 小時 分钟 分鐘 点 點 点钟 點鐘 半 周年 世纪 世紀 ヶ月 か月 カ月
+    箇月 个月 個月 天 週間 周 週 晩
+""")
+_COUNTERS = _alternatives("""
+    个 個 つ 人 名 位 口 本 枚 匹 头 頭 只 隻 台 辆 輛 件 回 次 遍 度 倍 割 成 元 円 圓 块 塊 角 毛 米
+    公里 千米 公斤 克 斤 升 吨 噸 毫米 厘米 平方米 平方公里 页 頁 章 条 條 項 项 種 种 杯 张 張 部 家
+    所 階 层 層 棟 歩 步 番 万 萬 亿 億 兆 千 百 行 列 字 画 冊 册 篇 届 屆 期 题 題 道 歳 岁 才 美元 欧元
+    歐元 日元 港元 ドル ユーロ キロ メートル センチ ミリ グラム リットル % ％
+""") + "|" + _DATE_COUNTERS
+_CJK_PREFIXES = "第 約 约 大约 毎 每 午前 午後 上午 下午 晚上 凌晨 早上 公元 西暦 令和 平成 昭和"
+_CJK_PREFIX = _alternatives(_CJK_PREFIXES)
+# A CJK count starts with a prefix, a digit or a numeral: a cheap first test for the patterns.
+_CJK_START = f"(?=[\\d{_KANJI[1:-1]}{''.join(sorted({w[0] for w in _CJK_PREFIXES.split()}))}])"
+
+# ----------------------------------------------------------------------------- numbers
+
+NUMBERS = _matchers(
+    _DIGIT, _NEAR,
+    rf"{_RANGE}(?:{_GAP}?(?:{_UNITS}){_STOP})?",                       # 14,720 km 10-20
+    rf"{_CJK_START}(?!一[个個种種])(?:{_CJK_PREFIX})?(?:{_NUMBER}[万萬亿億千百兆]?|{_KANJI}+)"
+    rf"(?:{_COUNTERS})",                                                # 3万人 三个 一百八十人
+    rf"(?={_KANJI}*[十百千万萬億亿兆〇零]){_KANJI}{{2,}}|第{_KANJI}+",   # 一百八十 二十 第三
+)
+
+# ----------------------------------------------------------------------------- dates and times
+
+_MONTHS = _alternatives(ignore_case=True, words="""
+    January February March April May June July August September October November December
+    Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec
+    janvier février mars avril mai juin juillet août septembre octobre novembre décembre
+    janv févr avr juil sept déc
+    Januar Jänner Februar März Juni Juli Oktober Dezember
+    enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre
+    diciembre
+    январь января февраль февраля март марта апрель апреля май мая июнь июня июль июля
+    август августа сентябрь сентября октябрь октября ноябрь ноября декабрь декабря
+    يناير فبراير مارس أبريل إبريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر
+    जनवरी फ़रवरी फरवरी मार्च अप्रैल मई जून जुलाई अगस्त सितंबर सितम्बर अक्टूबर नवंबर नवम्बर
+    दिसंबर दिसम्बर
+    มกราคม กุมภาพันธ์ มีนาคม เมษายน พฤษภาคม มิถุนายน กรกฎาคม สิงหาคม กันยายน ตุลาคม
+    พฤศจิกายน ธันวาคม
+""")
+_MONTH = rf"{_MONTHS}\.?{_STOP}"
+_DAY = rf"{_START}\d{{1,2}}(?:st|nd|rd|th|er|e|\.)?"
+_YEAR = rf"\d{{4}}(?:{_GAP}?(?:г\.|года|год|гг\.))?(?!\d)"
+_CLOCK = rf"{_START}(?<![.:])\d{{1,2}}:\d{{2}}(?::\d{{2}}(?:[.,]\d+)?)?"
+_AMPM = rf"(?i:[ap]\.\x20?m\.|[ap]m){_STOP}"  # the dot of "pm." ends a sentence
+_ZONE = rf"{_GAP}?(?:UTC|GMT|CEST|CET|Z)(?:[+-]\d{{1,2}}(?::?\d{{2}})?)?{_STOP}"
+_ISO = (rf"{_START}(?<![.])\d{{4}}-\d{{1,2}}-\d{{1,2}}"
+        r"(?:[T\x20]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2}(?!\d))?")
+_NUMERIC_DATE = (rf"{_START}(?<![.])(?:\d{{4}}[./-]\d{{1,2}}[./-]\d{{1,2}}"
+                 r"|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2}))(?!\d)")
+
+DATES_TIMES = _matchers(
+    _DIGIT, _NEAR,
+    _ISO,                                                               # 2024-09-12T11:40Z
+    _NUMERIC_DATE,                                                      # 12/09/2024
+    rf"{_DAY}{_GAP}(?:de{_GAP})?{_MONTH}(?:,?{_GAP}(?:de{_GAP})?{_YEAR})?",  # 12 September 2024
+    rf"{_START}{_MONTH}{_GAP}(?:\d{{1,2}}(?:st|nd|rd|th)?(?!\d)(?:,?{_GAP}{_YEAR})?|{_YEAR})",
+    rf"{_CLOCK}(?:{_GAP}?(?:{_AMPM}|Uhr{_STOP}|hrs?{_STOP}|h{_STOP}))?(?:{_ZONE})?",  # 11:40 pm
+    rf"{_START}(?<![.:])\d{{1,2}}{_GAP}?(?:{_AMPM}|Uhr{_STOP}|h{_GAP}?\d{{2}}(?!\d))",  # 3 pm
+    rf"{_CJK_START}(?:{_CJK_PREFIX})?(?:{_NUMBER}|{_KANJI}+)"
+    rf"(?:{_DATE_COUNTERS})",                                           # 2024年 九月 十二日
+    rf"(?:(?:오전|오후){_GAP}?)?(?<!\d)\d+{_GAP}?(?:년|월|일|시간|시|분|초)",   # 2024년 9월 12일
+)
+
+# ----------------------------------------------------------------------------- money and percent
+
+_CURRENCY_SIGNS = r"(?:US\$|C\$|A\$|NZ\$|HK\$|S\$|R\$|[$€£¥₹₽₩฿₺₪₫₦₴₱¢₡₵₸₼₾﷼])"
+_CURRENCY_CODES = _alternatives("""
+    USD EUR GBP JPY CNY RMB INR RUB CHF CAD AUD KRW BRL MXN SEK NOK DKK PLN TRY ZAR HKD SGD
+    AED SAR THB NZD CZK HUF ILS EGP BTC ETH
+""")
+_CURRENCY_WORDS = _alternatives(ignore_case=True, words="""
+    dollar dollars euro euros cent cents pound pounds yen yuan renminbi rupee rupees rouble
+    roubles ruble rubles peso pesos franc francs won baht dirham dirhams riyal riyals reais
+    real lira złoty zloty kronor kroner dólares dólar
+    рублей рубля рубль руб руб. долларов доллара доллар евро бат
+    บาท ريال دولار درهم جنيه دينار يورو रुपये रुपए रुपया रु रु.
+    元 円 圓 块 塊 美元 欧元 歐元 日元 港元 人民币 韩元 ドル ユーロ 원 달러 엔 유로
+""")
+_CURRENCY = rf"(?:{_CURRENCY_SIGNS}|(?:{_CURRENCY_CODES})(?![A-Za-z]))"
+_PERCENT_WORDS = _alternatives("""
+    percent per_cent pour_cent Prozent por_ciento per_cento процентов процента процент
+    प्रतिशत بالمئة في_المئة
+""", ignore_case=True).replace("_", r"\x20")  # per_cent: "per cent"
+_MULTIPLIED = rf"{_NUMBER}(?:{_GAP}?(?:{_UNITS}){_STOP})?"
+
+MONEY_PERCENT = _matchers(
+    _DIGIT, _NEAR,
+    rf"{_CURRENCY}{_GAP}?{_MULTIPLIED}",                                # $3.5M USD 40
+    rf"{_MULTIPLIED}{_GAP}?(?:de{_GAP}|d['’])?"
+    rf"(?:{_CURRENCY}|{_CURRENCY_WORDS}){_END}",                   # 3,5 millions d'euros
+    rf"{_NUMBER}{_GAP}?(?:[%％٪‰‱]|(?:pp|bps|{_PERCENT_WORDS}){_END})",  # 12.5 %
+    rf"{_START}[%٪]{_GAP}?{_NUMBER}",                                   # %50 ٪٥٠
+    rf"百分之(?:{_NUMBER}|{_KANJI}+)(?:[点點]{_KANJI}+)?",              # 百分之三十
+)
+
+# ----------------------------------------------------------------------------- URLs and e-mails
+
+_URL_CHAR = rf"[^\s<>\"'`{_U}]"
+_URL_LAST = rf"[^\s<>\"'`{_U}.,;:!?)\]}}]"
+_DOMAIN = rf"{_W}+(?:-+{_W}+)*(?:\.{_W}+(?:-+{_W}+)*)+"
+
+URLS_EMAILS = (
+    _matchers(r"://|www\.", 0, rf"{_START}(?<![@])(?:[A-Za-z][A-Za-z0-9+.\-]*://|www\.)"
+                               rf"{_URL_CHAR}*{_URL_LAST}")
+    + _matchers("@", 0, rf"{_START}(?<![.+\-@])(?:mailto:)?{_W}(?:{_W}|[.+%\-](?={_W}))*"
+                        rf"@{_DOMAIN}")
+)
+
+# ----------------------------------------------------------------------------- paths and versions
+
+# Not in a path: brackets, quotes, separators, and IPA letters (/ˈoʊpɛk/ is a pronunciation).
+_NOT_PATH = rf"\s<>\"'`|;,(){{}}\[\]/\\{_U}\u0250-\u02ff"
+_SEGMENT = rf"(?:[^{_NOT_PATH}]*[^{_NOT_PATH}.:!?]|\.\.?)"
+_EXTENSIONS = _alternatives("""
+    py pyi ipynb js mjs cjs ts tsx jsx json jsonl yaml yml toml ini cfg conf env lock md rst
+    txt csv tsv log sh bash zsh ps1 bat c h cc cpp hpp rs go java kt swift rb php pl lua sql
+    html htm css scss xml svg png jpg jpeg gif webp pdf doc docx xls xlsx ppt pptx zip tar gz
+    tgz bz2 xz 7z whl deb rpm dmg exe dll so dylib bin safetensors gguf pt pth onnx parquet
+    arrow db sqlite service timer socket pem crt pub tf tfvars gradle mk cmake proto
+""")
+_FILE_NAMES = "Dockerfile|Makefile|Jenkinsfile|Procfile|Gemfile|Vagrantfile"
+_OPERATOR = r"(?:===|==|>=|<=|~=|!=|>|<)"
+_RELATIVE_PATH_END = regex.compile(r"\.[A-Za-z0-9]{1,8}$")
+_HAS_LETTER = regex.compile(r"[^\W\d_]")
+_HAS_DIGIT = regex.compile(r"\d")
+
+
+def _relative_path(text: str) -> bool:
+    """A relative path names a file with an extension, a directory (trailing slash) or
+    three levels, and has a letter: not "and/or", "km/h" or "12/09/2024"."""
+    deep = text.count("/") >= 2 or text.endswith("/")
+    return (deep or _RELATIVE_PATH_END.search(text) is not None) \
+        and _HAS_LETTER.search(text) is not None
+
+
+PATHS_VERSIONS = (
+    _matchers("/", 0,
+              rf"{_START}(?<![/.:~\\\-])(?:~|\.\.?)?(?:/{_SEGMENT})+/?{_STOP}")  # /etc ~/.a
+    + _matchers("/", 0, rf"{_START}(?<![/.\-~:]){_SEGMENT}(?:/{_SEGMENT})+/?{_STOP}",
+                accept=_relative_path)                                  # src/a/b.py docs/
+    + _matchers(r":\\", 0, rf"{_START}[A-Za-z]:\\(?:[^\\\s<>\"|*?:{_U}]+\\?)*")  # C:\Users\x
+    + _matchers(rf"\.(?:{_EXTENSIONS})|{_FILE_NAMES}", 0,
+                rf"{_START}(?<![.\-])(?:{_W}(?:[.\-]?{_W})*\.(?:{_EXTENSIONS})|{_FILE_NAMES})"
+                rf"{_STOP}(?![.\-])")                                   # nginx.conf README.md
+    + _matchers(r"\d", 0,
+                rf"{_START}(?<![.\-])[vV]\d+(?:\.\d+)*(?:[-+][0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*)?"
+                rf"{_STOP}",                                            # v2.3.1
+                rf"{_START}(?<![.\-])\d+\.\d+\.\d+(?:\.\d+)?"
+                rf"(?:-?(?:alpha|beta|rc|dev|post|a|b)\.?\d*)?(?:\+[0-9A-Za-z.]+)?{_STOP}")
+    + _matchers(r"[<>=!~]", 0,
+                rf"{_START}(?<![.\-])[A-Za-z][\w.\-]*(?:\[[\w,\-]+\])?{_OPERATOR}\d+"
+                rf"(?:\.[\w*]+)*(?:,{_OPERATOR}\d+(?:\.[\w*]+)*)*")     # numpy>=1.26,<3
+)
+
+# ----------------------------------------------------------------------------- identifiers
+
+_ALNUM_OR_HYPHEN = rf"(?:{_ALNUM}|-)"
+# A part of a dotted name or host name: two ASCII characters or more, a letter first in the
+# first part (c6i.2xlarge, db-primary.internal; not e.g., U.S. or 3.14).
+_DOTTED_PART = r"[A-Za-z0-9_][A-Za-z0-9_\-]*[A-Za-z0-9_]"
+_DOTTED_FIRST = r"[A-Za-z_][A-Za-z0-9_\-]*[A-Za-z0-9_]"
+
+IDENTIFIERS = (
+    _matchers("_", 0,
+              rf"{_START}_*{_ALNUM}+(?:_+{_ALNUM}+)+_*{_STOP}",        # snake_case MAX_RETRIES
+              rf"{_START}__{_ALNUM}+(?:_{_ALNUM}+)*__{_STOP}")         # __init__
+    + _matchers(r"\p{Ll}\p{Lu}", 0,                                   # camelCase, iPhone
+                rf"{_START}\p{{Ll}}{_ALNUM}*?\p{{Lu}}{_ALNUM}*{_STOP}",
+                # CamelCase with a word of three lower-case letters or more before a
+                # capital (PromptCompressor), not a name like McKidd, LaMarche, MacGregor
+                rf"{_START}(?=\p{{Lu}}){_ALNUM}*?\p{{Ll}}{{3}}\p{{Lu}}{_ALNUM}*{_STOP}")
+    + _matchers("=", 0, rf"{_START}(?<![\-])(?:--?)?[A-Za-z_][\w.\-]*="
+                        r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s,;)\]}]+)")    # MAX_RETRIES=5
+    + _matchers("--", 0, rf"{_START}(?<![\-])--[A-Za-z][\w\-]*")       # --dry-run
+    + _matchers("#", 0, rf"{_START}(?<![#&])#\d+{_STOP}")              # #1234
+    + _matchers(r"\.\w|\(\)", 0,
+                rf"{_START}(?<![.@/\-]){_DOTTED_FIRST}(?:\.{_DOTTED_PART})+(?::\d+|\(\))?"
+                rf"|{_START}(?<![.])[A-Za-z_]\w*\(\)")   # os.path.join() db-1.internal:5432
+    + _matchers(r"\d", 0,                                               # iPhone15 ABC-1234
+                rf"{_START}(?<![\-.])(?={_ALNUM_OR_HYPHEN}*?{_LETTER})"
+                rf"(?={_ALNUM_OR_HYPHEN}*?\d){_ALNUM}+(?:-{_ALNUM}+)*{_STOP}(?![\-])")
+)
+
+# ----------------------------------------------------------------------------- code
+
+# Inline code is not LaTeX-style quoting (``like this''): no '' inside double backticks,
+# no backtick right before or after single ones.
+CODE = _matchers(None, 0, r"```[\s\S]*?```|~~~[\s\S]*?~~~",
+                 r"``(?:(?!'')[^`\n])+``|(?<!`)`[^`\n]+`(?!`)")
+
+MATCHERS: dict[str, list[Matcher]] = {
+    "numbers": NUMBERS, "dates_times": DATES_TIMES, "money_percent": MONEY_PERCENT,
+    "urls_emails": URLS_EMAILS, "paths_versions": PATHS_VERSIONS, "identifiers": IDENTIFIERS,
+    "code": CODE,
+}
+
+
+def find_facts(text: str, classes: Iterable[str]) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, class)`` of every match of the patterns of ``classes`` in ``text``
+    (overlapping, unsorted); patterns with the same trigger share their windows."""
+    windows: dict[tuple, list[tuple[int, int]]] = {}
+    whitespace = Whitespace(text)
+    for kind in classes:
+        for matcher in MATCHERS[kind]:
+            key = (matcher.trigger, matcher.reach)
+            if key not in windows:
+                windows[key] = list(matcher.windows(text, whitespace))
+            yield from ((start, end, kind) for start, end in matcher.find(text, windows[key]))
