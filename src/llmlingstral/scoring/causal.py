@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..models.loader import LoadedModel
-from ..validate import check_choice
+from ..validate import MIN_WINDOW, check_choice, check_window
 from .batching import attention_limit, padded_batch
 from .stream import CONDITIONING_MODES, SurprisalStream
 from .tensor_ops import static_inv_freq, surprisal_from_logits
@@ -40,7 +40,8 @@ class CausalScorer:
         self.tokenizer = loaded.tokenizer
         self.device = loaded.device
         limit = attention_limit(self.model.config, loaded.max_position, margin=1)
-        self.window = max(32, min(limit, window or limit))
+        window = check_window("window", window)
+        self.window = max(MIN_WINDOW, min(limit, window or limit))
         # The transformer stack without its vocabulary projection, and the projection itself.
         self.decoder = self.model.get_decoder()
         self.head = self.model.get_output_embeddings()
