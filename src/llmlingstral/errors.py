@@ -17,7 +17,7 @@ class ModelUnavailableError(LLMLingstralError, OSError):
     """
 
     def __init__(self, model: str, reason: str = "", fetch: str | None = None) -> None:
-        self.model = model
+        self.model, self.reason = model, reason
         detail = f" ({reason})" if reason else ""
         how = fetch or (f"fetch it on a machine with access to the Hugging Face hub with "
                         f"`hf download {model}` (then copy the cache, or pass the downloaded "
