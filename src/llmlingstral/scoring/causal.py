@@ -29,6 +29,18 @@ _MAX_PADDING = 0.2
 _HEAD_ROWS = 1024
 
 
+def _rotary_key_width(config) -> int | None:
+    """The width of a cached key when all of it is rotary in the half-split layout (so it
+    can be moved to another position by rotation alone), else None.
+
+    Multi-head latent attention (DeepSeek-V3, Mistral Large 3, Mistral 4) caches keys with a
+    position-free part beside an interleaved rotary one: such keys are recomputed instead.
+    """
+    if getattr(config, "qk_nope_head_dim", 0) or getattr(config, "rope_interleave", False):
+        return None
+    return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+
+
 class CausalScorer:
     """Surprisal (negative log-probability, in nats) of tokens under a causal LM."""
 
@@ -45,10 +57,8 @@ class CausalScorer:
         # The transformer stack without its vocabulary projection, and the projection itself.
         self.decoder = self.model.get_decoder()
         self.head = self.model.get_output_embeddings()
-        config = self.model.config.get_text_config()
-        head_dim = getattr(config, "head_dim", None) or \
-            config.hidden_size // config.num_attention_heads
-        self.rotary_inv_freq = static_inv_freq(self.decoder, head_dim)
+        key_width = _rotary_key_width(self.model.config.get_text_config())
+        self.rotary_inv_freq = static_inv_freq(self.decoder, key_width)
 
     @torch.inference_mode()
     def forward_logits(self, ids: Sequence[int]) -> torch.Tensor:
