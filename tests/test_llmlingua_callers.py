@@ -148,6 +148,25 @@ def test_constructor_arguments_of_the_wrong_type_say_so(v03_dir, kwargs, match):
         PromptCompressor(**{"model_name": str(v03_dir), "device_map": "cpu", **kwargs})
 
 
+@pytest.mark.parametrize("window, error", [
+    (-1, InvalidArgumentError), (0, InvalidArgumentError), (1, InvalidArgumentError),
+    (31, InvalidArgumentError), (float("nan"), InvalidArgumentError),
+    (float("inf"), InvalidArgumentError), (2.5, TypeError), ("10", TypeError),
+    (True, TypeError)])
+def test_a_max_window_out_of_range_or_of_the_wrong_type_is_refused(window, error):
+    """The window is checked before any model loads, with the valid range in the message."""
+    with pytest.raises(error, match=r"model_config\['max_window'\].*>= 32"):
+        PromptCompressor("nano", device_map="cpu", model_config={"max_window": window})
+
+
+def test_max_window_caps_the_scorer_and_the_model_caps_it(nano):
+    limit = nano.scorer.window
+    assert PromptCompressor("nano", device_map="cpu",
+                            model_config={"max_window": 32}).scorer.window == 32
+    assert PromptCompressor("nano", device_map="cpu",
+                            model_config={"max_window": limit * 4}).scorer.window == limit
+
+
 # ----------------------------------------------------------------------------- names
 
 

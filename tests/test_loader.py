@@ -57,6 +57,70 @@ def test_text_only_model_saves_and_reloads_identically(vlm_dir, tmp_path):
         assert torch.equal(loaded.model(input_ids=IDS).logits, again.model(input_ids=IDS).logits)
 
 
+# The newer Mistral layouts transformers 5.24 builds: Mistral Large 3 (the `large` preset:
+# Mistral 3 wrapper, DeepSeek-V3-style text model) and Mistral 4 (Mistral Small 4), alone
+# and in the Mistral 3 wrapper.
+NEWER_LAYOUTS = [
+    (replicas.mistral_large3_vlm, "DeepseekV3ForCausalLM", "Mistral3ForConditionalGeneration"),
+    (replicas.mistral4, "Mistral4ForCausalLM", "Mistral4ForCausalLM"),
+    (replicas.mistral_small4_vlm, "Mistral4ForCausalLM", "Mistral3ForConditionalGeneration"),
+]
+
+
+@pytest.mark.parametrize("build, loaded_class, reference_class", NEWER_LAYOUTS,
+                         ids=lambda item: getattr(item, "__name__", None))
+def test_newer_mistral_layouts_load_with_their_weights_and_compress(tmp_path, build,
+                                                                   loaded_class,
+                                                                   reference_class):
+    import transformers
+    from llmlingstral import PromptCompressor
+    from multilingual import PARAGRAPHS
+
+    folder = build(tmp_path / build.__name__)
+    loaded = load_model(folder, device_map="cpu")
+    assert type(loaded.model).__name__ == loaded_class and loaded.tokenizer.kind == "tekken"
+    with torch.no_grad():
+        logits = loaded.model(input_ids=IDS).logits
+    reference = reference_logits(folder, getattr(transformers, reference_class))
+    assert torch.allclose(logits, reference, atol=1e-5)   # every weight found, none random
+
+    compressor = PromptCompressor(str(folder), device_map="cpu")
+    text = " ".join(PARAGRAPHS[lang] for lang in ("en", "zh", "ja", "th", "ar"))
+    result = compressor.compress_prompt(text, rate=0.5)
+    assert 0.35 <= result["compressed_tokens"] / result["origin_tokens"] <= 0.65
+
+
+def test_mistral_large4_is_refused_with_the_way_to_score_it(tmp_path):
+    """transformers builds it, but its sparse-attention indexer keeps a cache the scorer's
+    windows do not carry: refused before the weights load, pointing to a served model."""
+    folder = replicas.mistral_large4_vlm(tmp_path / "large4")
+    with pytest.raises(LLMLingstralError, match=r"indexer.*remote_scorer.*remote-scoring\.md"):
+        load_model(folder, device_map="cpu")
+
+
+def test_a_model_type_transformers_does_not_know_points_to_the_remote_scorer(tmp_path):
+    import json
+
+    folder = tmp_path / "future"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "mistral_large9",
+                                                    "architectures": ["MistralLarge9Model"]}))
+    with pytest.raises(LLMLingstralError,
+                       match=r"cannot build this checkpoint.*remote_scorer.*remote-scoring\.md"):
+        load_model(folder, device_map="cpu")
+
+
+def test_the_large_preset_missing_here_points_to_the_remote_scorer(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    source = MISTRAL_MODELS["large"].source
+    with pytest.raises(ModelUnavailableError) as info:
+        load_model("large", device_map="cpu")
+    message = str(info.value)
+    assert info.value.model == source and f"vllm serve {source}" in message
+    assert "remote_scorer" in message and "docs/remote-scoring.md" in message
+    assert f"hf download {source}" in message
+
+
 def test_fp8_checkpoint_dequantized_on_cpu(vlm_dir, fp8_dir):
     exact = load_model(vlm_dir, device_map="cpu").model
     fp8 = load_model(fp8_dir, device_map="cpu").model
@@ -75,7 +139,8 @@ def test_gptq_without_extra_gives_clear_error(tmp_path):
 
 
 def test_token_classifier_layouts(tmp_path):
-    for build in (replicas.mistral_token_classifier, replicas.ministral3_token_classifier):
+    for build in (replicas.mistral_token_classifier, replicas.ministral3_token_classifier,
+                  replicas.mistral4_token_classifier):
         loaded = load_model(build(tmp_path / build.__name__), task="token-classification",
                             device_map="cpu")
         with torch.no_grad():

@@ -219,10 +219,22 @@ def test_unreachable_server_and_bad_settings(server):
     ("timeout", "30", TypeError), ("timeout", float("nan"), ValueError),
     ("timeout", 0, ValueError), ("retry_base_delay", float("inf"), ValueError),
     ("max_attempts", 2.5, TypeError), ("batch_size", True, TypeError),
-    ("batch_size", 0, ValueError), ("max_window", "4096", TypeError)])
+    ("batch_size", 0, ValueError), ("max_window", "4096", TypeError),
+    ("max_window", 2.5, TypeError), ("max_window", 1, ValueError),
+    ("max_window", -1, ValueError), ("max_window", float("nan"), ValueError)])
 def test_remote_scorer_numbers_get_the_library_errors(key, value, error):
     from llmlingstral.scoring.remote import RemoteScorerSettings
 
     config = {"base_url": "http://127.0.0.1:9/v1", "model": "m", key: value}
     with pytest.raises(error, match=f"remote_scorer {key}"):
         RemoteScorerSettings.from_mapping(config)
+
+
+@pytest.mark.parametrize("window", [1, -1, float("nan")])
+def test_model_config_max_window_is_checked_for_a_remote_scorer_too(window):
+    """Refused before any request: the address below is never contacted."""
+    from llmlingstral import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match=r"max_window.*>= 32"):
+        PromptCompressor("nano", model_config={"max_window": window, "remote_scorer": {
+            "base_url": "http://127.0.0.1:9/v1", "model": "m"}})

@@ -166,6 +166,27 @@ def test_exact_stream_after_a_cut_back_scores_the_prefix_and_recent_kept_tokens(
                                                            chunk), atol=2e-4)
 
 
+@pytest.fixture(scope="module", params=["mistral_large3_vlm", "mistral_small4_vlm"])
+def latent_scorer(request, tmp_path_factory):
+    """In-place scorers on multi-head latent attention (Mistral Large 3, Mistral Small 4)."""
+    import replicas
+
+    folder = getattr(replicas, request.param)(tmp_path_factory.mktemp(request.param))
+    return CausalScorer(load_model(folder, device_map="cpu"), window=128,
+                        conditioning="in_place")
+
+
+def test_latent_attention_keys_are_recomputed_when_the_context_is_cut_back(latent_scorer):
+    """Their cached keys hold a position-free part beside an interleaved rotary one, so
+    they cannot be moved by rotation: the in-place cut-back recomputes the kept tokens."""
+    assert latent_scorer.rotary_inv_freq is None
+    ids = _sequences()[2]
+    kept = ids[60:90]
+    # Drops 60 tokens, keeps 30, then scores a chunk that forces the cut-back.
+    np.testing.assert_allclose(_stream_through_rebuild(latent_scorer, rotate=True),
+                               _fresh(latent_scorer, kept, ids[90:140]), atol=2e-4)
+
+
 def test_unknown_conditioning_is_refused(scorer):
     with pytest.raises(ValueError, match="conditioning"):
         CausalScorer(scorer.loaded, conditioning="approximate")

@@ -8,6 +8,7 @@ import pytest
 
 from llmlingstral.prompt import Segment as TaggedSegment
 from llmlingstral.tags import parse_tags as parse_structured
+from multilingual import PARAGRAPHS
 from texts import documents
 
 CODE = 'if a < b and "<div>" in html: return "<tag>"  # keep me'
@@ -156,6 +157,72 @@ def test_keyvalue_filter_drops_removable_pairs_only(compressor):
     assert out["keep"] == "tiny but protected"
     assert 1 < len(out) < len(data)
     assert all(out[k] == data[k] for k in out)
+
+
+# The shape of llmlingua's DOCUMENT.md example: two short pairs, a list, a long biography
+# with its own low rate.
+PROFILE = {
+    "id": 987654,
+    "name": "Jane Roe",
+    "skills": ["Rust", "Go", "Distributed systems", "Stream processing", "Kernel tuning"],
+    "biography": ("Jane Roe, born in Toronto in 1987, is a systems engineer with more than "
+                  "twelve years of experience building storage engines and message queues. "
+                  "She studied computer engineering at Waterloo and worked for several "
+                  "payment companies before joining a cloud provider, where she led the team "
+                  "that rewrote the replication layer. She speaks at database conferences "
+                  "about consensus protocols and the cost of tail latency, and she maintains "
+                  "an open source load generator used by many teams. In her spare time she "
+                  "climbs, restores old bicycles and plays the cello in a community orchestra. "
+                  "At her last employer she designed the tiered storage that moved cold data "
+                  "to object stores and cut the hardware bill by a third."),
+}
+PROFILE_CONFIG = {
+    "id": {"rate": 1, "compress": False, "value_type": "int", "pair_remove": True},
+    "name": {"rate": 0.7, "compress": False, "value_type": "str", "pair_remove": False},
+    "skills": {"rate": 0.2, "compress": True, "value_type": "list", "pair_remove": True},
+    "biography": {"rate": 0.3, "compress": True, "value_type": "str", "pair_remove": True},
+}
+
+
+@pytest.mark.parametrize("model", ["compressor", "nano"])
+def test_keyvalue_filter_keeps_every_pair_when_the_target_has_room(model, request):
+    """The per-key rates already bring the object under the target, so the key-value filter
+    has no room to make and must not drop a pair (llmlingua keeps "id" here too)."""
+    compressor = request.getfixturevalue(model)
+    plain = compressor.compress_json(PROFILE, PROFILE_CONFIG, rate=0.5)
+    assert plain["compressed_tokens"] <= 0.5 * plain["origin_tokens"]
+    for budget in ("+100", "+0"):
+        filtered = compressor.compress_json(PROFILE, PROFILE_CONFIG, rate=0.5,
+                                            use_keyvalue_level_filter=True,
+                                            context_budget=budget)
+        assert list(filtered["compressed_prompt"]) == list(PROFILE)
+        assert filtered["compressed_prompt"]["id"] == PROFILE["id"]
+
+
+def test_keyvalue_filter_counts_compressed_pairs_in_every_script(nano):
+    """Pairs in Chinese, Japanese, Thai and Arabic at low rates, next to short protected
+    pairs: the compressed pairs fit the target, so none is dropped."""
+    languages = ("zh", "ja", "th", "ar")
+    data = {"id": 42, "title": "港口节"} | {lang: PARAGRAPHS[lang] for lang in languages}
+    config = {"id": {"compress": False}, "title": {"compress": False, "pair_remove": False}} \
+        | {lang: {"rate": 0.3} for lang in languages}
+    result = nano.compress_json(data, config, rate=0.5, use_keyvalue_level_filter=True,
+                                context_budget="+0")
+    assert list(result["compressed_prompt"]) == list(data)
+    assert result["compressed_tokens"] <= 0.5 * result["origin_tokens"]
+
+
+def test_keyvalue_filter_drops_a_pair_when_the_compressed_pairs_exceed_the_target(compressor):
+    """Once even the compressed pairs cannot fit, the filter drops removable pairs until
+    they do; the result then lands near the target, not far below it."""
+    data = {f"note{i}": text for i, text in enumerate(documents(4, 500))}
+    config = {key: {"rate": 0.6} for key in data}
+    result = compressor.compress_json(data, config, rate=0.3, use_keyvalue_level_filter=True,
+                                      context_budget="+0")
+    out = result["compressed_prompt"]
+    assert 0 < len(out) < len(data)
+    assert result["compressed_tokens"] <= 0.3 * result["origin_tokens"] * 1.15
+    assert result["compressed_tokens"] >= 0.3 * result["origin_tokens"] * 0.6
 
 
 def test_json_config_from_a_yaml_file(compressor, tmp_path):

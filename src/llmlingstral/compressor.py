@@ -33,7 +33,7 @@ from .scoring.stream import CONDITIONING_MODES
 from .settings import settings_from
 from .tags import parse_context_tags
 from .validate import (check_choice, check_mapping, check_rate, check_target, check_text,
-                       context_segments)
+                       check_window, context_segments)
 
 DEFAULT_MODEL = MISTRAL_MODELS["default"].source
 # Parameters of the public calls that are not method settings: the prompt itself.
@@ -52,7 +52,8 @@ class PromptCompressor(LLMLinguaMethods):
         device_map: ``"auto"`` (GPU if there is one), ``"cuda"``, ``"cpu"``, ``"mps"``,
             ``"balanced"`` or a transformers device map.
         model_config: ``dtype`` and other ``from_pretrained`` keywords; ``"max_window"``
-            caps the tokens the scorer attends to at once. ``"conditioning"``: how the
+            caps the tokens the scorer attends to at once (an integer >= 32; above the
+            model's context length it is capped there). ``"conditioning"``: how the
             iterative pass conditions each window on the kept text, ``"exact"`` (default:
             as a fresh encoding of the compressed prefix) or ``"in_place"`` (faster: the
             cache of the full text with the dropped tokens deleted; see
@@ -89,7 +90,7 @@ class PromptCompressor(LLMLinguaMethods):
                             ("llmlingua2_config", llmlingua2_config)):
             check_mapping(name, value)
         options = dict(model_config or {})
-        window = options.pop("max_window", None)
+        window = check_window("model_config['max_window']", options.pop("max_window", None))
         conditioning = check_choice("model_config['conditioning']",
                                     options.pop("conditioning", "exact"), CONDITIONING_MODES)
         remote = options.pop("remote_scorer", None)

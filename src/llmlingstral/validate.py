@@ -20,6 +20,9 @@ from .errors import InvalidArgumentError
 from .prompt import Segment
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# The fewest tokens a scorer reads at once: a window must hold a BOS, the kept text it is
+# conditioned on and some new tokens, or the iterative pass would score almost nothing.
+MIN_WINDOW = 32
 
 
 def _is_number(value: object) -> bool:
@@ -135,6 +138,22 @@ def check_non_negative_int(name: str, value: object, meaning: str = "") -> int:
         what = f" ({meaning})" if meaning else ""
         raise InvalidArgumentError(f"{name} must be a non-negative integer{what}, got "
                                    f"{value!r}")
+    return int(value)
+
+
+def check_window(name: str, value: object) -> int | None:
+    """A scorer window in tokens: None (the model's own limit) or an integer >= MIN_WINDOW.
+
+    Windows above the model's context length are capped there by the scorer.
+    """
+    if value is None:
+        return None
+    meaning = (f"an integer >= {MIN_WINDOW}, the tokens the scorer reads at once, capped at "
+               f"the model's context length")
+    if _is_number(value) and not math.isfinite(value):
+        raise InvalidArgumentError(f"{name} must be {meaning}; got {value!r}")
+    if _integer(name, value, meaning) < MIN_WINDOW:
+        raise InvalidArgumentError(f"{name} must be {meaning}; got {value!r}")
     return int(value)
 
 

@@ -15,7 +15,8 @@ structure is rebuilt around the compressed strings, so the result is always vali
 (list items that compress to nothing are dropped). Objects nested deeper than
 :data:`MAX_DEPTH` levels are refused with a ValueError. With ``use_keyvalue_level_filter``
 whole pairs are first ranked (``rank_method``, question-aware where it can be) and kept
-within the budget.
+within the budget, each counted at its size after its strings are compressed, so pairs
+are dropped only when compressing the strings cannot meet the target.
 """
 
 from __future__ import annotations
@@ -245,11 +246,13 @@ def compress_json(compressor: SegmentCompressor, json_data: Mapping[str, Any] | 
     tokenizer = compressor.tokenizer
     origin = tokenizer.count(_dump(data))
     base_rate = rate_for_target(rate, target_token, origin)
+    leaves_of = {key: _leaves(key, value, configs.get(key, KeyConfig()), base_rate)
+                 for key, value in data.items()}
     keys = list(data)
     if use_keyvalue_level_filter and len(keys) > 1:
-        keys = _filter_pairs(compressor, data, configs, settings, origin * base_rate)
-    leaves = [leaf for key in keys for leaf in _leaves(key, data[key],
-                                                       configs.get(key, KeyConfig()), base_rate)]
+        keys = _filter_pairs(compressor, data, configs, leaves_of, settings,
+                             origin, origin * base_rate)
+    leaves = [leaf for key in keys for leaf in leaves_of[key]]
     texts = _compress_leaves(compressor, leaves, question, settings)
     result = _rebuild(data, keys, configs, {leaf.path: t for leaf, t in zip(leaves, texts)})
     return result_dict(result, origin, tokenizer.count(_dump(result)))
@@ -320,9 +323,15 @@ def _without_label(compressed: str | None, prefix: str) -> str:
 
 
 def _filter_pairs(compressor: SegmentCompressor, data: dict[str, Any],
-                  configs: dict[str, KeyConfig], settings: JsonSettings,
-                  target: float) -> list[str]:
-    """Keys kept by the key-value filter, in the order ``reorder_keyvalue`` asks for."""
+                  configs: dict[str, KeyConfig], leaves_of: dict[str, list[_Leaf]],
+                  settings: JsonSettings, origin: int, target: float) -> list[str]:
+    """Keys kept by the key-value filter, in the order ``reorder_keyvalue`` asks for.
+
+    Pairs are taken in rank order within the coarse budget (the target adjusted by
+    ``context_budget``), each counted at the size it will have once its strings are
+    compressed at their rates: a pair is dropped only when the compressed pairs would not
+    fit otherwise, never when the string pass alone already meets the target.
+    """
     keys = list(data)
     texts = [_dump({key: data[key]})[1:-1] for key in keys]
     from ..ranking.perplexity import perplexity_condition  # torch: only when filtering
@@ -333,10 +342,28 @@ def _filter_pairs(compressor: SegmentCompressor, data: dict[str, Any],
     ranked = [i for i, _ in compressor.get_rank_results(texts, settings.question,
                                                        settings.rank_method, condition)]
     lengths = compressor.tokenizer.count_batch(texts)
+    sizes = _compressed_sizes(compressor, keys, lengths, leaves_of, settings)
     forced = [i for i, key in enumerate(keys) if not configs.get(key, KeyConfig()).pair_remove]
-    budget = apply_context_budget(target, settings.context_budget)
-    kept = select_contexts(ranked, lengths, budget, forced)
+    # Braces and separators between the pairs stay whatever is kept.
+    syntax = max(0, origin - sum(lengths))
+    budget = apply_context_budget(target, settings.context_budget) - syntax
+    kept = select_contexts(ranked, sizes, budget, forced)
     return [keys[i] for i in reorder(kept, settings.reorder_keyvalue)]
+
+
+def _compressed_sizes(compressor: SegmentCompressor, keys: list[str], lengths: list[int],
+                      leaves_of: dict[str, list[_Leaf]], settings: JsonSettings
+                      ) -> list[float]:
+    """Each pair's expected token count once its strings are compressed at their rates
+    (its full length when no pass compresses strings)."""
+    if not (settings.use_token_level_filter or settings.use_sentence_level_filter):
+        return [float(n) for n in lengths]
+    leaves = [leaf for key in keys for leaf in leaves_of[key]]
+    counts = compressor.tokenizer.count_batch([leaf.text for leaf in leaves]) if leaves else []
+    saved = dict.fromkeys(keys, 0.0)
+    for leaf, count in zip(leaves, counts):
+        saved[leaf.key] += count * (1.0 - min(1.0, leaf.rate))
+    return [max(0.0, length - saved[key]) for key, length in zip(keys, lengths)]
 
 
 def _rebuild(data: dict[str, Any], keys: list[str], configs: dict[str, KeyConfig],

@@ -1,8 +1,11 @@
 """One loader for every Mistral checkpoint: presets, hub ids and local folders.
 
-Handles MistralForCausalLM checkpoints, Ministral 3 checkpoints stored in the Mistral 3
-vision-language layout (loaded text-only), FP8 checkpoints (dequantized to bf16 without a
-GPU), GPTQ checkpoints (with the optional ``gptq`` extra) and token classifiers.
+Handles MistralForCausalLM checkpoints, checkpoints stored in the Mistral 3
+vision-language layout (loaded text-only: Ministral 3, Mistral Large 3 with its
+DeepSeek-V3-style text model, Mistral Small 4), Mistral 4 text models, FP8 checkpoints
+(dequantized to bf16 without a GPU), GPTQ checkpoints (with the optional ``gptq`` extra) and
+token classifiers. A layout the local scorer cannot run (Mistral Large 4) or transformers
+cannot build is refused with a pointer to scoring through a server.
 
 :func:`resolve_checkpoint` is the one way to a model's files, for every model the library
 loads (scorers, classifiers, rerankers and the e5-mistral embedder alike): it looks in the
@@ -101,6 +104,8 @@ def _resolve(name_or_path: str | os.PathLike) -> tuple[Path, str]:
             return path, name
         if preset.train_command:
             return _trained_preset(preset), preset.source
+        if preset.serve_remotely:
+            return _served_preset(preset), preset.source
         name = preset.source
     path = Path(name).expanduser()
     if path.is_dir():
@@ -123,6 +128,15 @@ def _trained_preset(preset) -> Path:
         return _download_or_cached(preset.source)
     except ModelUnavailableError as error:
         raise ModelUnavailableError(preset.source, "no published checkpoint is cached here",
+                                    fetch=preset.fetch_command) from error
+
+
+def _served_preset(preset) -> Path:
+    """A preset usually served elsewhere: cached copy, else say how to score through a server."""
+    try:
+        return _download_or_cached(preset.source)
+    except ModelUnavailableError as error:
+        raise ModelUnavailableError(preset.source, error.reason,
                                     fetch=preset.fetch_command) from error
 
 
@@ -208,8 +222,6 @@ def load_model(name_or_path: str | os.PathLike, *, task: Task = "causal-lm",
     ``from_pretrained``. ``num_labels`` (token classification only) builds a fresh head on a
     base model, for training; without it the checkpoint must already be a token classifier.
     """
-    from transformers import AutoConfig
-
     if task not in ("causal-lm", "token-classification"):
         raise ValueError(f"unknown task {task!r}; use 'causal-lm' or 'token-classification'")
     options = dict(model_config or {})
@@ -217,7 +229,7 @@ def load_model(name_or_path: str | os.PathLike, *, task: Task = "causal-lm",
     device, hf_device_map = choose_device(device_map)
     dtype = choose_dtype(options.pop("dtype", options.pop("torch_dtype", None)), device)
     options.pop("trust_remote_code", None)  # Mistral classes are native to transformers
-    config = AutoConfig.from_pretrained(path)
+    config = _read_config(path, name)
     _check_quantization(config, name)
     text_config, key_mapping = _text_only_config(config)
     # transformers' "Loading weights" bar belongs on a terminal, not in logs and pipes.
@@ -234,7 +246,8 @@ def load_model(name_or_path: str | os.PathLike, *, task: Task = "causal-lm",
         model.to(device)
     model.eval()
     preset = MISTRAL_MODELS.get(os.fspath(name_or_path))
-    tokenizer = tokenizer_for_checkpoint(path, getattr(text_config, "vocab_size", None),
+    vocab_size = getattr(text_config.get_text_config(), "vocab_size", None)
+    tokenizer = tokenizer_for_checkpoint(path, vocab_size,
                                          fallback=preset.tokenizer if preset else None)
     return LoadedModel(model=model, tokenizer=tokenizer, name=name, path=path, device=device)
 
@@ -286,15 +299,67 @@ def _check_quantization(config, name: str) -> None:
         logger.info("%s: FP8 weights are dequantized to bf16 on CPU", name)
 
 
-def _load_causal_lm(path, config, key_mapping, dtype, hf_device_map, options):
+# Model types transformers builds but the local scorer cannot drive, and why.
+_NOT_SCORABLE_HERE = {
+    "mistral_large4": "its sparse attention keeps a cache of indexer keys beside the key-value "
+                      "cache, which the scorer's window-by-window cache does not carry",
+}
+_REMOTE_HINT = ("score it through a server that runs it instead (vLLM): model_config="
+                "{'remote_scorer': {'base_url': 'http://<host>:8000/v1', 'model': '<served "
+                "name>'}}, see docs/remote-scoring.md")
+
+
+def _read_config(path: Path, name: str):
+    """The checkpoint's transformers config; a model type this transformers does not know
+    is refused with the way out."""
+    import transformers
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(path)
+    except ValueError as error:
+        if "does not recognize this architecture" not in str(error):
+            raise
+        raise LLMLingstralError(
+            f"{name}: transformers {transformers.__version__} cannot build this checkpoint "
+            f"(its model type is unknown to it); upgrade transformers, or "
+            f"{_REMOTE_HINT}") from error
+
+
+def _causal_lm_class(config, name: str):
+    """The class that loads ``config`` with a language-model head.
+
+    AutoModelForCausalLM where it knows the config, else the ``<Model>ForCausalLM`` class
+    transformers defines without registering it (Mistral 4 in transformers 5.24).
+    """
+    import transformers
     from transformers import AutoModelForCausalLM
 
+    reason = _NOT_SCORABLE_HERE.get(getattr(config, "model_type", None))
+    if reason is not None:
+        raise LLMLingstralError(f"{name}: transformers {transformers.__version__} builds this "
+                                f"{config.model_type} model, but llmlingstral cannot score it "
+                                f"locally ({reason}); {_REMOTE_HINT}")
+    if type(config) in AutoModelForCausalLM._model_mapping:
+        return AutoModelForCausalLM
+    stem = type(config).__name__.removesuffix("Config")
+    causal = getattr(transformers, f"{stem}ForCausalLM", None)
+    if causal is not None:
+        return causal
+    raise LLMLingstralError(
+        f"{name}: transformers {transformers.__version__} has no causal language model for "
+        f"its model type {config.model_type!r}, so it cannot be scored here; "
+        f"{_REMOTE_HINT}")
+
+
+def _load_causal_lm(path, config, key_mapping, dtype, hf_device_map, options):
     architectures = getattr(config, "architectures", None) or []
     if any("ForTokenClassification" in a for a in architectures):
         raise LLMLingstralError(f"{path} is a token classifier; pass it with use_llmlingua2=True")
+    model_class = _causal_lm_class(config, str(path))
     kwargs = _from_pretrained_kwargs(config, key_mapping, dtype, hf_device_map, options)
     with _quiet_vision_keys(key_mapping is not None):
-        return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        return model_class.from_pretrained(path, **kwargs)
 
 
 def _load_token_classifier(path, config, key_mapping, dtype, num_labels, hf_device_map, options):

@@ -18,6 +18,8 @@ class ModelPreset:
 
     ``tokenizer`` names the bundled Mistral tokenizer of the model (``"v3"``, ``"tekken"``,
     ...): the loader uses it when a checkpoint folder has no tokenizer file of its own.
+    ``serve_remotely``: the model needs a multi-GPU node, so the usual way to use it is to
+    serve it (vLLM) and score through the server; its fetch command says so.
     """
 
     name: str
@@ -27,6 +29,7 @@ class ModelPreset:
     tokenizer: str
     embedded: bool = False
     train_command: str | None = None
+    serve_remotely: bool = False
 
     @property
     def local_path(self) -> Path | None:
@@ -42,6 +45,13 @@ class ModelPreset:
             return "set MISTRAL_API_KEY (Mistral API)"
         if self.train_command:
             return f"train it with `{self.train_command}` and pass the output folder"
+        if self.serve_remotely:
+            return (f"serve it on a multi-GPU node (`vllm serve {self.source}`) and score "
+                    f"through the server, without the weights here: PromptCompressor("
+                    f"{self.name!r}, model_config={{'remote_scorer': {{'base_url': "
+                    f"'http://<host>:8000/v1', 'model': {self.source!r}}}}}) (see "
+                    f"docs/remote-scoring.md); or `hf download {self.source}` and load it "
+                    f"across GPUs with device_map='auto'")
         return f"hf download {self.source}"
 
 
@@ -52,8 +62,8 @@ _PRESETS = (
                 "light scorer; base for LLMLingua-2 small and SecurityLingua", "tekken"),
     ModelPreset("medium", "mistralai/Ministral-3-8B-Instruct-2512", "causal-lm",
                 "scorer for a standard 16-24 GB GPU", "tekken"),
-    ModelPreset("large", "mistralai/Mistral-Large-3", "causal-lm",
-                "multi-GPU scorer, or served elsewhere", "tekken"),
+    ModelPreset("large", "mistralai/Mistral-Large-3-675B-Instruct-2512", "causal-lm",
+                "multi-GPU scorer, or served elsewhere", "tekken", serve_remotely=True),
     ModelPreset("quantized", "TheBloke/Mistral-7B-Instruct-v0.2-GPTQ", "causal-lm",
                 "4-bit GPTQ scorer for GPUs under 8 GB (extra: llmlingstral[gptq])", "v3"),
     ModelPreset("embedding", "intfloat/e5-mistral-7b-instruct", "embedder",

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..models.loader import LoadedModel
-from ..validate import check_choice
+from ..validate import MIN_WINDOW, check_choice, check_window
 from .batching import attention_limit, padded_batch
 from .stream import CONDITIONING_MODES, SurprisalStream
 from .tensor_ops import static_inv_freq, surprisal_from_logits
@@ -27,6 +27,18 @@ _BATCH_TOKENS = 8192
 _MAX_PADDING = 0.2
 # Rows of hidden states turned into vocabulary logits at once (bounds logits memory).
 _HEAD_ROWS = 1024
+
+
+def _rotary_key_width(config) -> int | None:
+    """The width of a cached key when all of it is rotary in the half-split layout (so it
+    can be moved to another position by rotation alone), else None.
+
+    Multi-head latent attention (DeepSeek-V3, Mistral Large 3, Mistral 4) caches keys with a
+    position-free part beside an interleaved rotary one: such keys are recomputed instead.
+    """
+    if getattr(config, "qk_nope_head_dim", 0) or getattr(config, "rope_interleave", False):
+        return None
+    return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
 
 class CausalScorer:
@@ -40,14 +52,13 @@ class CausalScorer:
         self.tokenizer = loaded.tokenizer
         self.device = loaded.device
         limit = attention_limit(self.model.config, loaded.max_position, margin=1)
-        self.window = max(32, min(limit, window or limit))
+        window = check_window("window", window)
+        self.window = max(MIN_WINDOW, min(limit, window or limit))
         # The transformer stack without its vocabulary projection, and the projection itself.
         self.decoder = self.model.get_decoder()
         self.head = self.model.get_output_embeddings()
-        config = self.model.config.get_text_config()
-        head_dim = getattr(config, "head_dim", None) or \
-            config.hidden_size // config.num_attention_heads
-        self.rotary_inv_freq = static_inv_freq(self.decoder, head_dim)
+        key_width = _rotary_key_width(self.model.config.get_text_config())
+        self.rotary_inv_freq = static_inv_freq(self.decoder, key_width)
 
     @torch.inference_mode()
     def forward_logits(self, ids: Sequence[int]) -> torch.Tensor:

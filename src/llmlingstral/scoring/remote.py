@@ -37,7 +37,7 @@ from ..errors import LLMLingstralError
 from ..retry import (AttemptTimedOut, Deadline, GaveUp, RetryPolicy, Transient,
                      call_with_retries, finish_within, parse_retry_after)
 from ..tokenization import MistralTextTokenizer
-from ..validate import check_finite, check_positive_int
+from ..validate import MIN_WINDOW, check_finite, check_positive_int, check_window
 
 LOGPROB_MODES = ("prompt_logprobs", "echo")
 # Window when neither the settings nor the server's /v1/models give one.
@@ -72,8 +72,8 @@ class RemoteScorerSettings:
     timeout: deadline in seconds for one request, retries and waits included (default 120).
     max_attempts, retry_base_delay: retries with exponential backoff (default 5, 0.5 s).
     logprobs_mode: ``"prompt_logprobs"`` (vLLM, default) or ``"echo"``.
-    max_window: prompt tokens per request (default: the server's ``max_model_len`` minus
-        the one generated token, else 4096).
+    max_window: prompt tokens per request, an integer >= 32 (default: the server's
+        ``max_model_len`` minus the one generated token, else 4096).
     tokenizer: a bundled name (``"v3"``, ``"tekken"``), file or folder; default: the
         tokenizer of the compressor's model name.
     batch_size: prompts per request when several sequences are scored (default 16).
@@ -122,10 +122,9 @@ class RemoteScorerSettings:
                              f"{self.logprobs_mode!r}")
         for name in ("timeout", "retry_base_delay"):
             check_finite(f"remote_scorer {name}", getattr(self, name), meaning="seconds")
-        for name in ("max_attempts", "batch_size", "max_window"):
-            value = getattr(self, name)
-            if value is not None or name != "max_window":
-                check_positive_int(f"remote_scorer {name}", value)
+        for name in ("max_attempts", "batch_size"):
+            check_positive_int(f"remote_scorer {name}", getattr(self, name))
+        check_window("remote_scorer max_window", self.max_window)
 
 
 # --------------------------------------------------------------------------- HTTP client
@@ -291,7 +290,7 @@ class RemoteScorer:
                  window: int, batch_size: int = 16) -> None:
         self.tokenizer = tokenizer
         self.source = source
-        self.window = max(32, int(window))
+        self.window = max(MIN_WINDOW, int(window))
         self.batch_size = batch_size
 
     def sequence_surprisal(self, sequences: Sequence[Sequence[int]],
@@ -401,7 +400,7 @@ def build_remote_scorer(model_name: str, config: Mapping[str, Any],
                         "'mistralai/Mistral-7B-v0.3'}")
     settings = RemoteScorerSettings.from_mapping(config)
     source = config.get("client") or CompletionsClient(settings)
-    window = window or settings.max_window
+    window = check_window("max_window", window) or settings.max_window
     if window is None and isinstance(source, CompletionsClient):
         served = source.max_model_len()
         # Each request also asks for one generated token, which must fit too.
