@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from langchain_classic.retrievers import ContextualCompressionRetriever
@@ -10,6 +11,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
+from llmlingstral import PromptCompressor
 from llmlingstral.integrations.langchain import LLMLingstralCompressor
 from multilingual import PARAGRAPHS
 from texts import documents, multilingual_documents
@@ -126,6 +128,55 @@ def test_llmlingua2_by_model_name(nano_lingua2):
     assert abs(achieved - 0.4) <= 0.05
 
 
+def test_llmlingua2_ranks_by_keep_probability(nano_lingua2):
+    """docs/integrations.md: with LLMLingua-2 and no rank_method the documents are ranked by
+    the classifier's keep probability; order="rank" and score_mode follow it."""
+    inputs = _documents()
+    plain = LLMLingstralCompressor(compressor=nano_lingua2, rate=0.4).compress_documents(
+        inputs, QUERY)
+    ranked = LLMLingstralCompressor(compressor=nano_lingua2, rate=0.4, order="rank",
+                                    score_mode="ranking").compress_documents(inputs, QUERY)
+    keep = dict(nano_lingua2.get_rank_results([d.page_content for d in inputs], QUERY,
+                                              "llmlingua"))
+    sources = [d.metadata["source_index"] for d in ranked]
+    assert sorted(sources) == [d.metadata["source_index"] for d in plain]  # same survivors
+    assert sources == sorted(sources, key=lambda i: -keep[i]) and sources != sorted(sources)
+    assert [d.metadata["relevance_score"] for d in ranked] == \
+        pytest.approx([keep[i] for i in sources])
+    assert all("relevance_score" not in d.metadata for d in plain)
+
+
+def test_normalized_scores_lie_in_0_1_in_the_ranking_order(nano):
+    inputs = _documents()
+    raw, normalized = (
+        {d.id: d.metadata["relevance_score"] for d in LLMLingstralCompressor(
+            compressor=nano, rate=0.5, score_mode=mode).compress_documents(inputs, QUERY)}
+        for mode in ("ranking", "normalized"))
+    assert raw.keys() == normalized.keys() and len(raw) > 2
+    assert all(score < 0 for score in raw.values())  # minus the query's surprisal
+    assert all(0.0 <= score <= 1.0 for score in normalized.values())
+    ids = list(raw)
+    assert sorted(ids, key=raw.get) == sorted(ids, key=normalized.get)
+
+
+def test_model_dump_json_round_trips():
+    compressor = PromptCompressor("nano", device_map="cpu",
+                                  open_api_config={"api_key": "sk-do-not-write-me"})
+    component = LLMLingstralCompressor(compressor=compressor, device_map="cpu", rate=0.4,
+                                       order="rank", score_mode="normalized", source_key="at")
+    saved = component.model_dump_json()
+    assert "sk-do-not-write-me" not in saved
+    data = json.loads(saved)
+    assert (data["model_name"], data["method"]) == ("nano", "longllmlingua")
+    rebuilt = LLMLingstralCompressor.model_validate_json(saved)
+    reattached = LLMLingstralCompressor.model_validate({**data, "compressor": compressor})
+    assert rebuilt.compressor is not compressor and reattached.compressor is compressor
+    inputs = _documents()
+    expected = component.compress_documents(inputs, QUERY)
+    assert rebuilt.compress_documents(inputs, QUERY) == expected
+    assert reattached.compress_documents(inputs, QUERY) == expected
+
+
 class KeywordRetriever(BaseRetriever):
     """Documents sharing the most words with the query, best first."""
 
@@ -167,6 +218,7 @@ def test_empty_and_blank_inputs(nano):
     ({"rate": 1.5}, r"rate must be in \(0, 1\] \(the fraction of the documents"),
     ({"target_token": 0}, "target_token must be a positive, finite token count"),
     ({"compress_kwargs": {"rate": 0.3}}, "may not set 'rate'"),
+    ({"model_name": "nano-lingua2"}, "not the model of the compressor given"),
 ])
 def test_bad_settings_are_named(nano, fields, message):
     if fields:

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import replace
 
 import pytest
 from llama_index.core import SummaryIndex
 from llama_index.core.llms import MockLLM
+from llama_index.core.postprocessor import SimilarityPostprocessor
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import (NodeRelationship, NodeWithScore, QueryBundle,
                                      RelatedNodeInfo, TextNode)
 
+from llmlingstral import PromptCompressor
 from llmlingstral.integrations.llama_index import LLMLingstralPostprocessor
 from llmlingstral.ranking.base import relevance_scores
 from texts import documents, multilingual_documents
@@ -72,6 +76,116 @@ def test_ranking_scores_reflect_the_coarse_pass(nano):
         assert output.score == pytest.approx(ranking[int(output.node.id_.split("-")[1])])
     scores = [n.score for n in outputs]
     assert scores == sorted(scores, reverse=True)
+
+
+def _position(node: NodeWithScore) -> int:
+    return int(node.node.id_.split("-")[1])
+
+
+def test_llmlingua2_ranks_by_keep_probability(nano_lingua2):
+    """docs/integrations.md: with LLMLingua-2 and no rank_method the nodes are ranked by the
+    classifier's keep probability; order="rank" and score_mode="ranking" follow it."""
+    inputs = _nodes()
+    plain = LLMLingstralPostprocessor(compressor=nano_lingua2, rate=0.4).postprocess_nodes(
+        inputs, QueryBundle(QUERY))
+    ranked = LLMLingstralPostprocessor(compressor=nano_lingua2, rate=0.4, order="rank",
+                                       score_mode="ranking").postprocess_nodes(
+        _nodes(), QueryBundle(QUERY))
+    keep = dict(nano_lingua2.get_rank_results([n.node.text for n in inputs], QUERY, "llmlingua"))
+    assert {n.node.id_ for n in ranked} == {n.node.id_ for n in plain}  # same survivors
+    assert [n.score for n in ranked] == pytest.approx([keep[_position(n)] for n in ranked])
+    assert [n.score for n in ranked] == sorted((n.score for n in ranked), reverse=True)
+    assert [_position(n) for n in ranked] != sorted(_position(n) for n in ranked)
+    assert all(0 <= n.score <= 1 for n in ranked)
+    _assert_identity(inputs, ranked)
+
+
+@pytest.mark.parametrize("fixture", ["nano", "nano_lingua2"])
+def test_normalized_scores_lie_in_0_1_in_the_ranking_order(request, fixture):
+    compressor = request.getfixturevalue(fixture)
+    raw, normalized = (
+        {n.node.id_: n.score for n in LLMLingstralPostprocessor(
+            compressor=compressor, rate=0.5, score_mode=mode).postprocess_nodes(
+            _nodes(), QueryBundle(QUERY))}
+        for mode in ("ranking", "normalized"))
+    assert raw.keys() == normalized.keys() and len(raw) > 2
+    assert all(0.0 <= score <= 1.0 for score in normalized.values())
+    ids = list(raw)
+    assert sorted(ids, key=raw.get) == sorted(ids, key=normalized.get)
+    if fixture == "nano":  # -log p(query | node), negated: below zero
+        assert all(score < 0 for score in raw.values())
+
+
+def test_a_score_cutoff_after_normalized_scores(nano):
+    """A SimilarityPostprocessor cut-off placed after the component reads [0, 1] scores."""
+    engine = SummaryIndex([n.node for n in _nodes()]).as_query_engine(
+        llm=MockLLM(max_tokens=8), node_postprocessors=[
+            LLMLingstralPostprocessor(compressor=nano, rate=0.5, score_mode="normalized"),
+            SimilarityPostprocessor(similarity_cutoff=0.5)])
+    without_cutoff = LLMLingstralPostprocessor(compressor=nano, rate=0.5,
+                                               score_mode="normalized").postprocess_nodes(
+        _nodes(), QueryBundle(QUERY))
+    sources = engine.query(QUERY).source_nodes
+    assert 0 < len(sources) < len(without_cutoff)
+    assert {n.node.id_ for n in sources} == \
+        {n.node.id_ for n in without_cutoff if n.score >= 0.5}
+
+
+def test_one_node_is_ranked_too(nano):
+    node = _nodes()[6:7]
+    ranking = LLMLingstralPostprocessor(compressor=nano, rate=0.9, score_mode="ranking")
+    normalized = LLMLingstralPostprocessor(compressor=nano, rate=0.9, score_mode="normalized")
+    [ranked] = ranking.postprocess_nodes(node, QueryBundle(QUERY))
+    [rescaled] = normalized.postprocess_nodes(_nodes()[6:7], QueryBundle(QUERY))
+    [(_, surprisal)] = nano.get_rank_results([node[0].node.text], QUERY, "longllmlingua")
+    assert ranked.score == pytest.approx(-surprisal) and ranked.score < 0
+    assert rescaled.score == 1.0
+
+
+# --------------------------------------------------------------------------- serialisation
+
+
+def _same_output(first: LLMLingstralPostprocessor, second: LLMLingstralPostprocessor) -> None:
+    def run(component):
+        return [(n.node.id_, n.node.text, n.score)
+                for n in component.postprocess_nodes(_nodes(), QueryBundle(QUERY))]
+
+    assert run(first) == run(second)
+
+
+def test_a_component_built_on_a_compressor_round_trips():
+    compressor = PromptCompressor("nano", device_map="cpu",
+                                  open_api_config={"api_key": "sk-do-not-write-me"})
+    component = LLMLingstralPostprocessor(compressor=compressor, device_map="cpu", rate=0.4,
+                                          order="rank", score_mode="normalized",
+                                          compress_kwargs={"context_budget": "+50"})
+    saved = component.to_json()
+    assert "sk-do-not-write-me" not in saved
+    data = json.loads(saved)
+    assert (data["model_name"], data["method"]) == ("nano", "longllmlingua")
+    rebuilt = LLMLingstralPostprocessor.from_json(saved)
+    assert rebuilt.compressor is not compressor
+    assert rebuilt.settings == replace(component.settings, method="longllmlingua")
+    _same_output(component, rebuilt)
+    reattached = LLMLingstralPostprocessor.from_dict(component.to_dict(), compressor=compressor)
+    assert reattached.compressor is compressor
+    _same_output(component, reattached)
+
+
+def test_a_classifier_round_trips_as_a_classifier(nano_lingua2):
+    component = LLMLingstralPostprocessor(compressor=nano_lingua2, device_map="cpu", rate=0.4,
+                                          order="rank", score_mode="ranking")
+    data = component.to_dict()
+    assert data["method"] == "llmlingua2"
+    rebuilt = LLMLingstralPostprocessor.from_dict(data)
+    assert rebuilt.compressor.classifier is not None
+    _same_output(component, rebuilt)
+
+
+def test_a_compressor_of_another_model_is_refused(nano, nano_lingua2):
+    data = LLMLingstralPostprocessor(compressor=nano).to_dict()
+    with pytest.raises(ValueError, match="not the model of the compressor given"):
+        LLMLingstralPostprocessor.from_dict(data, compressor=nano_lingua2)
 
 
 def test_the_rate_is_met_over_the_nodes(nano_lingua2):

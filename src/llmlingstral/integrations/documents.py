@@ -6,10 +6,17 @@ documents, its relevance to the query. Identity comes from the compressor's
 ``kept_context_ids`` / ``compressed_contexts`` result keys, never from markers in the text.
 Budgets (``rate``, ``target_token``) count the documents' Mistral tokens only: the query is
 used for ranking and conditioning but is not part of what is kept.
+
+Relevance comes in two scales (``SCORE_MODES``): ``"ranking"``, the ranker's own quantity
+turned so that higher is more relevant (minus the question's mean surprisal in nats per
+token for LongLLMLingua, a keep probability for LLMLingua-2, a bm25 score, a similarity,
+minus a gzip distance, ...), and ``"normalized"``, the same order rescaled to [0, 1] over
+the documents of one call.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import weakref
 from dataclasses import dataclass, field, fields
@@ -19,10 +26,13 @@ from ..compressor import PromptCompressor
 from ..models.registry import MISTRAL_MODELS
 from ..prompt import CONTEXT_SEPARATOR, join_prompt
 from ..ranking.base import RankResults, relevance_scores
-from ..validate import check_choice, check_mapping, check_rate, check_target
+from ..ranking.perplexity import perplexity_condition
+from ..ranking.registry import PERPLEXITY_METHODS, scores_ascend
+from ..validate import check_choice, check_mapping, check_rate, check_str, check_target
 
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
 ORDERS = ("original", "rank")
+SCORE_MODES = ("ranking", "normalized")
 # compress_prompt keywords that the settings own; anything else passes through.
 _OWNED_KEYWORDS = {"context": "the documents", "question": "the query", "rate": "rate",
                    "target_token": "target_token", "rank_method": "rank_method",
@@ -46,7 +56,13 @@ class CompressedText:
 
     source: int
     text: str
-    relevance: float | None  # the coarse pass's score for the query (higher: more relevant)
+    relevance: float | None  # the ranking's score for the query (higher: more relevant)
+    normalized: float | None = None  # relevance rescaled to [0, 1] over the call's documents
+
+    def score(self, mode: str) -> float | None:
+        """The relevance on the scale ``mode`` names (one of ``SCORE_MODES``)."""
+        return self.relevance if check_choice("score_mode", mode, SCORE_MODES) == "ranking" \
+            else self.normalized
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,8 @@ class CompressionSettings:
         check_choice("order", self.order, ORDERS)
         check_number_setting("rate", self.rate)
         check_number_setting("target_token", self.target_token)
+        if self.rank_method is not None:
+            check_str("rank_method", self.rank_method)
         for key in check_mapping("compress_kwargs", self.compress_kwargs):
             if key in _OWNED_KEYWORDS:
                 raise ValueError(f"compress_kwargs may not set {key!r}: it is set from "
@@ -106,6 +124,38 @@ def build_compressor(model_name: str, device_map: Any = "auto",
     return PromptCompressor(model_name, device_map=device_map, use_llmlingua2=classifier)
 
 
+def component_compressor(compressor: PromptCompressor | None, model_name: str | None,
+                         device_map: Any, method: str | None) -> PromptCompressor:
+    """The compressor a component runs: ``compressor`` when given, else one built for
+    ``model_name``; ValueError when neither is given, or when both are and they name
+    different models (a saved component is reloaded by model name, or with ``compressor=``
+    of that model)."""
+    if compressor is None:
+        if model_name is None:
+            raise ValueError("pass compressor=PromptCompressor(...) or model_name= (for "
+                             "example 'nano', or 'default' for Mistral-7B-v0.3)")
+        compressor = build_compressor(model_name, device_map, method)
+    elif model_name is not None and isinstance(compressor, PromptCompressor) and \
+            str(model_name) != saved_model_name(None, compressor):
+        raise ValueError(f"model_name={model_name!r} is not the model of the compressor "
+                         f"given ({compressor.model_name!r}); pass only one of them")
+    resolve_method(compressor, method)
+    return compressor
+
+
+def saved_model_name(model_name: str | None, compressor: PromptCompressor) -> str:
+    """``model_name`` as a component writes it: the model its compressor holds, so that
+    loading the component rebuilds that model. The compressor itself is never written (it
+    holds weights, and its ``open_api_config`` may hold API keys)."""
+    return str(compressor.model_name) if model_name is None else model_name
+
+
+def saved_method(method: str | None, compressor: PromptCompressor) -> str:
+    """``method`` as a component writes it: the method it runs, so that a token classifier
+    loaded from a folder or hub id is loaded as one again."""
+    return resolve_method(compressor, method)
+
+
 def resolve_method(compressor: PromptCompressor, method: str | None) -> str:
     """The method to run on ``compressor``; ValueError when the two do not fit."""
     if not isinstance(compressor, PromptCompressor):
@@ -122,10 +172,14 @@ def resolve_method(compressor: PromptCompressor, method: str | None) -> str:
 
 
 def compress_texts(compressor: PromptCompressor, texts: Sequence[str], query: str,
-                   settings: CompressionSettings) -> list[CompressedText]:
+                   settings: CompressionSettings, *, scored: bool = False
+                   ) -> list[CompressedText]:
     """Compress ``texts`` for ``query``; the survivors, in ``settings.order``.
 
-    Documents dropped by the coarse pass, or compressed to nothing, are not returned.
+    Documents dropped by the coarse pass, or compressed to nothing, are not returned. With
+    ``scored`` (or ``order="rank"``) the documents are ranked even where the coarse pass
+    would not rank them (one document, no context-level filter, LLMLingua-2's own
+    ranking), so every survivor carries its relevance.
     """
     settings.validate()
     texts = _checked_texts(texts)
@@ -135,10 +189,11 @@ def compress_texts(compressor: PromptCompressor, texts: Sequence[str], query: st
     if not any(t.strip() for t in texts):
         return []
     method = resolve_method(compressor, settings.method)
+    wanted = scored or settings.order == "rank"
     with _lock_for(compressor):
-        ranking = _rank(compressor, texts, query, method, settings)
+        ranking = _rank(compressor, texts, query, method, settings, wanted)
         result = _compress(compressor, texts, query, method, settings, ranking)
-    return _survivors(result, ranking, settings.order)
+    return _survivors(result, ranking, texts, settings.order)
 
 
 def _checked_texts(texts: Sequence[str]) -> list[str]:
@@ -172,25 +227,67 @@ class _FixedRanking:
         return list(self.results)
 
 
-def _rank(compressor, texts, query, method, settings) -> RankResults | None:
-    """The coarse pass's ranking with scores, or None when that pass will not rank."""
+def _rank(compressor, texts, query, method, settings, wanted) -> _Ranking | None:
+    """The ranking of ``texts`` with scores, or None when neither the coarse pass nor the
+    caller (``wanted``) needs one."""
     options = {**_METHOD_DEFAULTS[method], **settings.compress_kwargs}
-    if len(texts) < 2 or not options.get("use_context_level_filter", True):
-        return None
-    rank_method = settings.rank_method
+    filtering = len(texts) >= 2 and options.get("use_context_level_filter", True)
+    rank_method = _rank_method(method, settings.rank_method, query)
+    if not wanted and (not filtering or (method == "llmlingua2" and rank_method == "llmlingua")):
+        return None  # ranked inside the compression, or not at all
+    # The method's own condition, given explicitly so that the scores' direction follows
+    # from it; a classifier's "llmlingua" ranking is its keep probability, unconditioned.
+    perplexity = rank_method in PERPLEXITY_METHODS and compressor.classifier is None
+    condition = perplexity_condition(rank_method, "none") if perplexity else "none"
+    results = compressor.get_rank_results(texts, query, rank_method,
+                                          condition_in_question=condition)
+    return _Ranking(results, scores_ascend(rank_method, condition))
+
+
+def _rank_method(method: str, rank_method: str | None, query: str) -> str:
+    """The rank method the coarse pass uses: ``"llmlingua"`` on a classifier is its keep
+    probability, which is also what LLMLingua-2 ranks by without a query."""
     if method == "llmlingua2":
-        if rank_method in (None, "llmlingua") or not query.strip():
-            return None  # the classifier ranks by its own keep probabilities
-    elif rank_method is None:
-        rank_method = method if query.strip() else "llmlingua"
-    return compressor.get_rank_results(texts, query, rank_method)
+        return "llmlingua" if rank_method is None or not query.strip() else rank_method.strip()
+    if rank_method is None:
+        return method if query.strip() else "llmlingua"
+    return rank_method.strip()
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    """``get_rank_results`` pairs (best first) and the direction their scores run."""
+
+    results: RankResults
+    ascending: bool
+
+    def relevance(self, texts: Sequence[str]) -> tuple[dict[int, float], dict[int, float]]:
+        """``({index: relevance}, {index: relevance in [0, 1]})``, higher: more relevant."""
+        relevance = relevance_scores(self.results, self.ascending)
+        return relevance, _rescaled(relevance, texts)
+
+
+def _rescaled(relevance: Mapping[int, float], texts: Sequence[str]) -> dict[int, float]:
+    """``relevance`` mapped linearly onto [0, 1] over the documents with text: the most
+    relevant 1.0, the least 0.0, all 1.0 when they tie; order kept."""
+    finite = [v for i, v in relevance.items() if texts[i].strip() and math.isfinite(v)]
+    low, high = (min(finite), max(finite)) if finite else (0.0, 0.0)
+
+    def scale(value: float) -> float:
+        if not math.isfinite(value):
+            return 1.0 if value > 0 else 0.0
+        if high == low:
+            return 1.0
+        return min(1.0, max(0.0, (value - low) / (high - low)))
+
+    return {i: scale(v) for i, v in relevance.items()}
 
 
 def _compress(compressor, texts, query, method, settings, ranking) -> dict[str, Any]:
     keywords = {**_METHOD_DEFAULTS[method], **settings.compress_kwargs}
     keywords["target_token"] = _target_tokens(compressor, texts, query, settings)
     if ranking is not None:
-        keywords["rank_method"] = _FixedRanking(ranking, len(texts))
+        keywords["rank_method"] = _FixedRanking(ranking.results, len(texts))
     elif method != "llmlingua2":
         keywords["rank_method"] = settings.rank_method or method  # nothing left to rank
     if method == "llmlingua2":
@@ -218,15 +315,13 @@ def _target_tokens(compressor, texts, query, settings) -> float:
 # --------------------------------------------------------------------------- result
 
 
-def _survivors(result: Mapping[str, Any], ranking: RankResults | None,
+def _survivors(result: Mapping[str, Any], ranking: _Ranking | None, texts: Sequence[str],
                order: str) -> list[CompressedText]:
-    relevance = relevance_scores(ranking) if ranking is not None else {}
-    kept = [CompressedText(int(i), text, relevance.get(int(i)))
+    relevance, normalized = ranking.relevance(texts) if ranking is not None else ({}, {})
+    kept = [CompressedText(int(i), text, relevance.get(int(i)), normalized.get(int(i)))
             for i, text in zip(result["kept_context_ids"], result["compressed_contexts"])
             if text.strip()]
-    if order == "original":
+    if order == "original" or ranking is None:  # order="rank" always has a ranking
         return sorted(kept, key=lambda k: k.source)
-    if ranking is not None:
-        position = {index: p for p, (index, _) in enumerate(ranking)}
-        return sorted(kept, key=lambda k: position[k.source])
-    return kept
+    position = {index: p for p, (index, _) in enumerate(ranking.results)}
+    return sorted(kept, key=lambda k: position[k.source])

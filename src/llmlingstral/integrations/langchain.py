@@ -15,11 +15,12 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("llmlingstral.integrations.langchain needs langchain-core: "
                       "pip install 'llmlingstral[langchain]'") from error
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_serializer, field_validator, \
+    model_validator
 
 from ..compressor import PromptCompressor
-from .documents import CompressedText, CompressionSettings, build_compressor, \
-    check_number_setting, compress_texts, resolve_method
+from .documents import CompressedText, CompressionSettings, check_number_setting, \
+    component_compressor, compress_texts, saved_method, saved_model_name
 
 __all__ = ["LLMLingstralCompressor"]
 
@@ -35,13 +36,19 @@ class LLMLingstralCompressor(BaseDocumentCompressor):
     coarse pass drops are not returned; the others come back in their input order
     (``order="original"``) or most relevant first (``order="rank"``). Each returned document
     carries its input position under ``metadata[source_key]`` (None: not added).
-    ``compress_kwargs`` passes further ``compress_prompt`` keywords.
+    ``score_mode="ranking"`` adds ``metadata["relevance_score"]``, the relevance of the
+    documents' ranking for the query on the ranker's own scale (higher: more relevant), as
+    LangChain's rerankers do; ``"normalized"`` that relevance rescaled to [0, 1] over the
+    call's documents (order unchanged); None adds no score. ``compress_kwargs`` passes
+    further ``compress_prompt`` keywords. ``model_dump`` / ``model_dump_json`` write the
+    settings and the compressor's model name, never the compressor; ``model_validate``
+    rebuilds the model, or takes ``compressor`` in the data to re-attach a loaded one.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid",
                               protected_namespaces=())
 
-    compressor: Optional[PromptCompressor] = None
+    compressor: Optional[PromptCompressor] = Field(default=None, exclude=True)
     model_name: Optional[str] = None
     device_map: Any = "auto"
     method: Optional[Literal["llmlingua", "longllmlingua", "llmlingua2"]] = None
@@ -50,6 +57,7 @@ class LLMLingstralCompressor(BaseDocumentCompressor):
     rank_method: Optional[str] = None
     order: Literal["original", "rank"] = "original"
     source_key: Optional[str] = "source_index"
+    score_mode: Optional[Literal["ranking", "normalized"]] = None
     compress_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("rate", "target_token", mode="before")
@@ -59,14 +67,18 @@ class LLMLingstralCompressor(BaseDocumentCompressor):
 
     @model_validator(mode="after")
     def _load_and_check(self) -> "LLMLingstralCompressor":
-        if self.compressor is None:
-            if self.model_name is None:
-                raise ValueError("pass compressor=PromptCompressor(...) or model_name= (for "
-                                 "example 'nano', or 'default' for Mistral-7B-v0.3)")
-            self.compressor = build_compressor(self.model_name, self.device_map, self.method)
-        resolve_method(self.compressor, self.method)
+        self.compressor = component_compressor(self.compressor, self.model_name,
+                                               self.device_map, self.method)
         self.settings.validate()
         return self
+
+    @field_serializer("model_name")
+    def _save_model_name(self, model_name: Optional[str]) -> str:
+        return saved_model_name(model_name, self.compressor)
+
+    @field_serializer("method")
+    def _save_method(self, method: Optional[str]) -> str:
+        return saved_method(method, self.compressor)
 
     @property
     def settings(self) -> CompressionSettings:
@@ -81,7 +93,7 @@ class LLMLingstralCompressor(BaseDocumentCompressor):
         """
         documents = list(documents)
         kept = compress_texts(self.compressor, [d.page_content for d in documents], query,
-                              self.settings)
+                              self.settings, scored=self.score_mode is not None)
         return [self._compressed_document(documents[k.source], k) for k in kept]
 
     def _compressed_document(self, original: Document, kept: CompressedText) -> Document:
@@ -92,4 +104,6 @@ class LLMLingstralCompressor(BaseDocumentCompressor):
                                  f"{self.source_key!r}; pass source_key=<another name> "
                                  f"(or None to add no key)")
             metadata[self.source_key] = kept.source
+        if self.score_mode is not None:
+            metadata["relevance_score"] = kept.score(self.score_mode)
         return Document(page_content=kept.text, metadata=metadata, id=original.id)

@@ -11,7 +11,7 @@ from typing import Any, List, Literal, Optional
 
 try:
     from llama_index.core.bridge.pydantic import ConfigDict, Field, ValidationInfo, \
-        field_validator, model_validator
+        field_serializer, field_validator, model_validator
     from llama_index.core.postprocessor.types import BaseNodePostprocessor
     from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 except ImportError as error:  # pragma: no cover - exercised only without the extra
@@ -19,8 +19,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
                       "pip install 'llmlingstral[llama-index]'") from error
 
 from ..compressor import PromptCompressor
-from .documents import CompressedText, CompressionSettings, build_compressor, \
-    check_number_setting, compress_texts, resolve_method
+from .documents import CompressedText, CompressionSettings, check_number_setting, \
+    component_compressor, compress_texts, saved_method, saved_model_name
 
 __all__ = ["LLMLingstralPostprocessor"]
 
@@ -34,8 +34,12 @@ class LLMLingstralPostprocessor(BaseNodePostprocessor):
     :class:`llmlingstral.integrations.documents.CompressionSettings`. Each surviving node is
     a copy of its input node (same ``id_``, metadata, relationships) holding the compressed
     text; nodes the coarse pass drops are not returned. ``score_mode="retriever"`` keeps each
-    node's score; ``"ranking"`` replaces it, where the coarse pass ranked the nodes, by the
-    relevance that pass gave it (higher: more relevant), as rerankers do.
+    node's score; ``"ranking"`` replaces it by the relevance of the documents' ranking for
+    the query, on the ranker's own scale (higher: more relevant), as rerankers do;
+    ``"normalized"`` by that relevance rescaled to [0, 1] over the call's nodes (order
+    unchanged), for score cut-offs. ``to_dict``/``to_json`` write the settings and the
+    compressor's model name, never the compressor; ``from_dict`` rebuilds the model, or
+    takes ``compressor=`` to re-attach a loaded one.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
@@ -48,7 +52,7 @@ class LLMLingstralPostprocessor(BaseNodePostprocessor):
     target_token: float = -1
     rank_method: Optional[str] = None
     order: Literal["original", "rank"] = "original"
-    score_mode: Literal["retriever", "ranking"] = "retriever"
+    score_mode: Literal["retriever", "ranking", "normalized"] = "retriever"
     compress_kwargs: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("rate", "target_token", mode="before")
@@ -58,14 +62,18 @@ class LLMLingstralPostprocessor(BaseNodePostprocessor):
 
     @model_validator(mode="after")
     def _load_and_check(self) -> "LLMLingstralPostprocessor":
-        if self.compressor is None:
-            if self.model_name is None:
-                raise ValueError("pass compressor=PromptCompressor(...) or model_name= (for "
-                                 "example 'nano', or 'default' for Mistral-7B-v0.3)")
-            self.compressor = build_compressor(self.model_name, self.device_map, self.method)
-        resolve_method(self.compressor, self.method)
+        self.compressor = component_compressor(self.compressor, self.model_name,
+                                               self.device_map, self.method)
         self.settings.validate()
         return self
+
+    @field_serializer("model_name")
+    def _save_model_name(self, model_name: Optional[str]) -> str:
+        return saved_model_name(model_name, self.compressor)
+
+    @field_serializer("method")
+    def _save_method(self, method: Optional[str]) -> str:
+        return saved_method(method, self.compressor)
 
     @classmethod
     def class_name(cls) -> str:
@@ -86,13 +94,12 @@ class LLMLingstralPostprocessor(BaseNodePostprocessor):
                                 f"{type(item.node).__name__}; only text nodes can be compressed")
             texts.append(item.node.get_content(metadata_mode=MetadataMode.NONE))
         query = query_bundle.query_str if query_bundle is not None else ""
-        kept = compress_texts(self.compressor, texts, query, self.settings)
+        kept = compress_texts(self.compressor, texts, query, self.settings,
+                              scored=self.score_mode != "retriever")
         return [self._compressed_node(nodes[k.source], k) for k in kept]
 
     def _compressed_node(self, original: NodeWithScore, kept: CompressedText) -> NodeWithScore:
         node = original.node.model_copy(deep=True)  # the caller's node stays as it was
         node.set_content(kept.text)
-        score = original.score
-        if self.score_mode == "ranking" and kept.relevance is not None:
-            score = kept.relevance
+        score = original.score if self.score_mode == "retriever" else kept.score(self.score_mode)
         return NodeWithScore(node=node, score=score)

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from ..validate import check_positive_int
+
 if TYPE_CHECKING:
     import ray.data
 
@@ -82,7 +84,13 @@ def compress_dataset(dataset: ray.data.Dataset, model_name: str = "nano", *,
     ``batch_size`` rows go to one ``compress_prompts`` call; ``compress_options`` are its
     keywords (``rate``, ``target_token``, ``rank_method``, ...).
     """
-    options: dict[str, Any] = {"concurrency": concurrency, "batch_size": batch_size,
+    from ray.data import ActorPoolStrategy
+
+    # A fixed pool through ``compute``: Ray 2.51 deprecated map_batches' ``concurrency``.
+    pool = ActorPoolStrategy(size=check_positive_int("concurrency", concurrency,
+                                                     "the number of actors"))
+    options: dict[str, Any] = {"compute": pool,
+                               "batch_size": check_positive_int("batch_size", batch_size),
                                "batch_format": "numpy"}
     if num_gpus:
         options["num_gpus"] = num_gpus

@@ -29,14 +29,17 @@ def sort_by_distance(distances: Sequence[float]) -> RankResults:
     return [(i, float(distances[i])) for i in order]
 
 
-def relevance_scores(ranking: RankResults) -> dict[int, float]:
+def relevance_scores(ranking: RankResults, ascending: bool | None = None) -> dict[int, float]:
     """``{index: score}`` oriented so that higher is more relevant.
 
     ``get_rank_results`` pairs carry each method's own quantity, best first: similarities
     descend, but distances and question-conditioned perplexities ascend; those are negated.
+    Pass ``ascending`` where the method is known (``registry.scores_ascend``); left out,
+    it is read off the ranking, which cannot tell for one document or equal scores.
     """
     scores = [s for _, s in ranking]
-    ascending = len(scores) > 1 and scores[0] < scores[-1]
+    if ascending is None:
+        ascending = len(scores) > 1 and scores[0] < scores[-1]
     return {int(i): -float(s) if ascending else float(s) for i, s in ranking}
 
 

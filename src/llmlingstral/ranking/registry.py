@@ -74,6 +74,19 @@ def resolve_rank_method(name: object, *, stacklevel: int | None = None) -> str:
                      f"(legacy names {', '.join(LEGACY_RANK_METHODS)} map to these)")
 
 
+def scores_ascend(method: str, condition: str = "none") -> bool:
+    """Whether ``get_rank_results`` scores for rank ``method`` run lowest first.
+
+    gzip's compression distance and a perplexity method's question-conditioned perplexity
+    (``condition`` "before" or "after", as :func:`~.perplexity.perplexity_condition` gives
+    it) are lowest first; every other score (bm25, similarities, reranker and hybrid scores,
+    a classifier's keep probability, unconditioned perplexity) is highest first. Legacy
+    names all map to similarity rankers, so no name needs resolving (and no warning).
+    """
+    key = method.strip() if isinstance(method, str) else method
+    return key == "gzip" or (key in PERPLEXITY_METHODS and condition != "none")
+
+
 def build_ranker(method: str, *, config: Mapping[str, Any] | None = None,
                  loaded: LoadedModel | None = None) -> Ranker:
     """A ranker for a canonical, non-perplexity ``method``.
