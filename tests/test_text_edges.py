@@ -175,3 +175,53 @@ def test_deletion_only_and_repeatable_over_random_texts(any_compressor):
         runs = {any_compressor.compress_prompt(text, rate=0.4)["compressed_prompt"]
                 for _ in range(3)}
         assert len(runs) == 1
+
+
+def random_context_lists(count: int, seed: int = 1) -> list[list[str]]:
+    """Lists of one to twelve contexts: random texts, single words and blank contexts."""
+    rng = random.Random(seed)
+    words = [w for text in PARAGRAPHS.values() for w in text.split()]
+    pool = random_texts(200, seed)
+    choices = [lambda: rng.choice(pool), lambda: rng.choice(words), lambda: rng.choice(["", " "])]
+    return [[rng.choice(choices)() for _ in range(rng.randint(1, 12))] for _ in range(count)]
+
+
+def test_kept_contexts_hold_text_and_a_high_rate_keeps_nearly_all(any_compressor):
+    for contexts in random_context_lists(40):
+        if not any(c.strip() for c in contexts):
+            continue
+        for rate in (0.3, 0.99):
+            result = any_compressor.compress_prompt(contexts, rate=rate)
+            for i, text in zip(result["kept_context_ids"], result["compressed_contexts"]):
+                assert text.strip() and is_deletion_of(text, contexts[i]), (contexts, rate)
+            if rate == 0.99:
+                # Blank contexts cost nothing: measured against the prompt without them.
+                shown = "\n\n".join(c for c in contexts if c.strip())
+                whole = any_compressor.get_token_length(shown, use_oai_tokenizer=True)
+                share = result["compressed_tokens"] / whole
+                assert share >= 0.95, (contexts, result["compressed_prompt"])
+
+
+# ----------------------------------------------------------------------------- blank contexts
+
+
+@pytest.mark.parametrize("instruction,question", [("", ""), ("Answer briefly.", "When?")])
+def test_blank_contexts_cost_nothing(any_compressor, instruction, question):
+    # A thousand empty contexts used to come back as 999 blank lines (2,003 tokens).
+    result = any_compressor.compress_prompt([""] * 1000, instruction=instruction,
+                                            question=question, rate=0.3)
+    expected = "\n\n".join(p for p in (instruction, question) if p)
+    # LLMLingua-2's compress_prompt returns the contexts alone, as llmlingua's does.
+    assert result["compressed_prompt"] == ("" if any_compressor.classifier else expected)
+    mixed = any_compressor.compress_prompt(["", "", PARAGRAPHS["en"], "", ""], rate=0.5)
+    assert "\n\n" not in mixed["compressed_prompt"].strip()
+    assert mixed["kept_context_ids"] == [2]
+
+
+@pytest.mark.parametrize("contexts", [[""], [], ["  "], ["one short context"]])
+def test_force_context_ids_out_of_range_is_refused_whatever_the_prompt(any_compressor,
+                                                                         contexts):
+    with pytest.raises(ValueError, match="force_context_ids"):
+        any_compressor.compress_prompt(contexts, force_context_ids=[3], rate=0.5)
+
+

@@ -141,7 +141,7 @@ def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruct
     target = target_tokens(origin, settings.rate, settings.target_token)
     own_rates = any(s.rate is not None and s.rate < 1 for c in contexts for s in c)
     if (target >= origin and not own_rates) or not any(t.strip() for t in texts):
-        prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts),
+        prompt = join_prompt(instruction, join_contexts(texts),
                              question if settings.concate_question else "")
         kept_text = prompt_kept(instruction, texts, question, whole(texts),
                                 show_question=settings.concate_question)
@@ -189,7 +189,8 @@ def filter_contexts(scorer, contexts, texts, question, settings, target, ranker,
     n = len(contexts)
     forced = set(check_context_ids("force_context_ids", settings.force_context_ids, n))
     if settings.strict_preserve_uncompressed:
-        forced |= {i for i, c in enumerate(contexts) if any(not s.compress for s in c)}
+        forced |= {i for i, c in enumerate(contexts)
+                   if any(not s.compress and not s.attached for s in c)}
     if not settings.use_context_level_filter or n <= 1:
         ranked = list(range(n))
         kept = ranked
