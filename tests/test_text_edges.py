@@ -225,3 +225,38 @@ def test_force_context_ids_out_of_range_is_refused_whatever_the_prompt(any_compr
         any_compressor.compress_prompt(contexts, force_context_ids=[3], rate=0.5)
 
 
+# ----------------------------------------------------------------------------- bidi controls
+
+RLO, LRI, RLI, PDF, PDI = "\u202e", "\u2066", "\u2067", "\u202c", "\u2069"
+BIDI_CODE = [
+    f'access_level = "user"  # {RLO}تحقق من صلاحية المستخدم قبل المتابعة{PDF} {LRI}admin{PDI}\n'
+    f'if access_level != "user{RLO} {LRI}// שלום עולם, בדיקת הרשאות{PDI}{PDF} {LRI}":{PDI}\n'
+    f'    print("{RLI}مرحبا بالعالم، هذا نص طويل للاختبار{PDI} and {RLI}שלום{PDI}")\n' * 4,
+    f"{RLI}השרת מחזיר את הרשימה המלאה של המשתמשים הפעילים בכל בקשה{PDI} return users\n" * 5,
+]
+
+
+def assert_bidi_balanced(text: str) -> None:
+    """Every opener closed by its own kind of closer on its line, and no stray closer (the
+    test texts are well formed, so a plain stack checks them)."""
+    closer_of = {c: "\u202c" for c in "\u202a\u202b\u202d\u202e"}
+    closer_of.update({c: "\u2069" for c in "\u2066\u2067\u2068"})
+    for line in text.split("\n"):
+        open_ = []
+        for char in line:
+            if char in closer_of:
+                open_.append(closer_of[char])
+            elif char in "\u202c\u2069":
+                assert open_ and open_.pop() == char, repr(line)
+        assert not open_, repr(line)
+
+
+@pytest.mark.parametrize("rate", [0.3, 0.5, 0.7])
+def test_bidi_controls_stay_balanced_in_code_with_arabic_and_hebrew(any_compressor, rate):
+    result = any_compressor.compress_prompt(BIDI_CODE, rate=rate)
+    for text in result["compressed_contexts"]:
+        assert_bidi_balanced(text)
+    sentences = any_compressor.compress_prompt(BIDI_CODE, rate=rate,
+                                               use_sentence_level_filter=True)
+    for text in sentences["compressed_contexts"]:
+        assert_bidi_balanced(text)

@@ -24,6 +24,7 @@ from ..ranking.perplexity import PerplexityRanker, parse_condition, perplexity_c
 from ..scoring.causal import CausalScorer
 from ..scoring.stream import ContrastiveStream
 from ..settings import INTERNAL
+from ..text.bidi import balanced
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer
 from ..validate import (check_choice, check_context_ids, check_finite, check_non_negative_int,
@@ -154,6 +155,7 @@ def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruct
     kept, deltas = filter_contexts(scorer, contexts, texts, question, settings, budget, ranker)
     ranges = yield from _fine(scorer, [contexts[i] for i in kept], instruction, question,
                               settings, budget, deltas)
+    ranges = [balanced(texts[i], r) for i, r in zip(kept, ranges)]
     compressed = [cut(texts[i], r) for i, r in zip(kept, ranges)]
     prompt = join_prompt(instruction, join_contexts(compressed),
                          question if settings.concate_question else "")
