@@ -203,3 +203,14 @@ def test_batched_scores_match_single_streams(compressor):
             keep = rng.random(len(c)) < 0.5
             a.commit(keep)
             b.commit(keep)
+
+
+def test_short_and_blank_contexts_batch_equals_one_by_one(nano):
+    prompts = [{"context": ["Hello", "world"], "rate": 0.99},
+               ["The cat sat.", "Dogs bark loudly.", "Rain fell today.", "We ate lunch."],
+               {"context": ["Hello world"] * 10, "rate": 0.99},
+               {"context": ["", "", "Rain fell today.", ""], "question": "When?"}]
+    batch = nano.compress_prompts(prompts, rate=0.3)
+    assert batch == _one_by_one(nano, prompts, rate=0.3)
+    assert all(r["compressed_contexts"] and all(t.strip() for t in r["compressed_contexts"])
+               for r in batch)

@@ -283,3 +283,50 @@ def test_window_budgets_edges():
                                        np.array([True, False, False]), np.zeros(3), placement)
         assert budgets.keep(np.arange(3), np.array([0.0, 5.0, 9.0])).tolist() == \
             [True, False, False]
+
+
+def test_pooled_threshold_rounds_to_the_nearest_item():
+    # 0.99 of two one-token words is 1.98 tokens: both words, not one.
+    assert budget.pooled_threshold(np.array([0.2, 0.8]), np.ones(2), 0.99) == 0.2
+    assert budget.pooled_threshold(np.array([0.2, 0.8]), np.ones(2), 0.6) == 0.8
+    assert budget.pooled_threshold(np.array([0.2, 0.8]), np.ones(2), 0.2) == np.inf
+
+
+def _walk_groups(budgets, values, group):
+    """Each group's units as one window, in group order (as the token pass meets contexts)."""
+    keep = np.zeros(len(group), dtype=bool)
+    for g in np.unique(group):
+        members = np.flatnonzero(group == g)
+        keep[members] = budgets.keep(members, values[members])
+    return budgets.settled(keep)
+
+
+@pytest.mark.parametrize("placement", budget.PLACEMENTS)
+def test_chained_groups_pass_on_what_short_groups_cannot_spend(placement):
+    # Ten contexts of two one-token words at 0.99: each group's 1.98 tokens used to round
+    # down to one word, keeping half of the text.
+    group = np.repeat(np.arange(10), 2)
+    cost, forced = np.ones(20), np.zeros(20, bool)
+    budgets = budget.WindowBudgets(cost * 0.99, cost, forced, group, placement, chain=10)
+    keep = _walk_groups(budgets, np.linspace(0, 1, 20), group)
+    assert keep.sum() >= 19
+    # One-word contexts at 0.5 keep every other word instead of none.
+    group = np.arange(20)
+    budgets = budget.WindowBudgets(cost * 0.5, cost, forced, group, placement, chain=20)
+    keep = _walk_groups(budgets, np.ones(20), group)
+    assert keep.sum() == 10 and not (keep[:-1] & keep[1:]).any()
+
+
+@pytest.mark.parametrize("placement", budget.PLACEMENTS)
+def test_tied_units_are_paid_for_and_kept_only_with_their_group(placement):
+    # Per group: a tied two-token separator, then a one-token word; 60 tokens in all.
+    group = np.repeat(np.arange(20), 2)
+    tied = np.tile([True, False], 20)
+    cost = np.tile([2.0, 1.0], 20)
+    budgets = budget.WindowBudgets(cost * 0.5, cost, np.zeros(40, bool), group, placement,
+                                   tied=tied, chain=20)
+    keep = _walk_groups(budgets, np.ones(40), group)
+    shown = keep[~tied]
+    assert (keep[tied] == shown).all()           # a separator only with its word
+    assert 8 <= shown.sum() <= 12                # about half of the 60 tokens: 10 contexts
+    assert abs(cost[keep].sum() - 30) <= 3

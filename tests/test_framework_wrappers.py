@@ -105,6 +105,15 @@ def test_langchain_wrapper_on_a_ready_compressor(nano, llmlingua_alias):
     assert len({d.metadata["doc"] for d in outputs}) < len(inputs)  # the coarse pass worked
 
 
+def test_langchain_wrapper_returns_no_empty_document_on_a_small_budget(nano, llmlingua_alias):
+    # At 80 tokens a document whose words were all dropped came back as its two markers,
+    # which the wrapper turned into a Document with empty page_content.
+    inputs = _documents()
+    outputs = LLMLinguaCompressor(lingua=nano, target_token=80).compress_documents(inputs, QUERY)
+    _assert_every_document_found(inputs, outputs)
+    assert all(d.page_content.strip() for d in outputs), [d.page_content for d in outputs]
+
+
 def test_langchain_wrapper_when_nothing_needs_cutting(nano, llmlingua_alias):
     inputs = _documents()
     outputs = LLMLinguaCompressor(lingua=nano, target_token=5000).compress_documents(inputs,

@@ -196,6 +196,57 @@ def test_bad_options(compressor, kwargs, match):
         compressor.compress_prompt(documents(3), rate=0.5, **kwargs)
 
 
+# ----------------------------------------------------------------------------- short contexts
+
+SHORT = ["The cat sat.", "Dogs bark loudly.", "Rain fell today.", "We ate lunch.",
+         "Birds sing songs."]
+
+
+def kept_share(result) -> float:
+    return result["compressed_tokens"] / result["origin_tokens"]
+
+
+def assert_kept_contexts_hold_text(result, contexts):
+    assert len(result["kept_context_ids"]) == len(result["compressed_contexts"])
+    for i, text in zip(result["kept_context_ids"], result["compressed_contexts"]):
+        assert text.strip() and is_subsequence(words(text), words(contexts[i]))
+
+
+@pytest.mark.parametrize("contexts", [["Hello", "world"], ["Hello world"] * 10, SHORT],
+                         ids=["two-words", "ten-pairs", "five-sentences"])
+def test_short_contexts_land_on_the_rate(nano, contexts):
+    # Each context's budget used to round down to the word below, and the blank lines
+    # between contexts took the rest: 0.99 kept 0 % or 50 %, 0.3 kept nothing.
+    high = nano.compress_prompt(contexts, rate=0.99)
+    assert kept_share(high) >= 0.95
+    low = nano.compress_prompt(contexts, rate=0.3)
+    assert low["compressed_prompt"].strip()
+    assert 0.15 <= kept_share(low) <= 0.5
+    for result in (high, low):
+        assert_kept_contexts_hold_text(result, contexts)
+
+
+def test_many_one_word_contexts_keep_about_the_rate(nano):
+    # The blank lines between one-word contexts are two thirds of the tokens; forced, they
+    # left no room for any word, and only the question came back.
+    contexts = [f"word{i % 10}" for i in range(400)]
+    result = nano.compress_prompt(contexts, question="Which word?", rate=0.5)
+    assert 0.4 <= kept_share(result) <= 0.6
+    assert len(result["kept_context_ids"]) > 100
+    assert_kept_contexts_hold_text(result, contexts)
+    assert "\n\n\n" not in result["compressed_prompt"]
+
+
+def test_a_context_left_with_only_its_markers_is_dropped_with_them(nano):
+    # LangChain's LLMLinguaCompressor wraps each document in <#refN#> markers; a document
+    # whose words were all dropped came back as its two markers, an empty document.
+    contexts = [f"<#ref{i}#> {text} <#ref{i}#>" for i, text in enumerate(documents(6, 300))]
+    result = nano.compress_prompt(contexts, target_token=60, use_context_level_filter=False)
+    assert result["kept_context_ids"]
+    for i, text in zip(result["kept_context_ids"], result["compressed_contexts"]):
+        assert text.replace(f"<#ref{i}#>", "").strip(), text
+
+
 # ----------------------------------------------------------------------------- segmentation
 
 

@@ -181,3 +181,88 @@ def test_deletion_only_and_repeatable_over_random_texts(any_compressor):
         runs = {any_compressor.compress_prompt(text, rate=0.4)["compressed_prompt"]
                 for _ in range(3)}
         assert len(runs) == 1
+
+
+def random_context_lists(count: int, seed: int = 1) -> list[list[str]]:
+    """Lists of one to twelve contexts: random texts, single words and blank contexts."""
+    rng = random.Random(seed)
+    words = [w for text in PARAGRAPHS.values() for w in text.split()]
+    pool = random_texts(200, seed)
+    choices = [lambda: rng.choice(pool), lambda: rng.choice(words), lambda: rng.choice(["", " "])]
+    return [[rng.choice(choices)() for _ in range(rng.randint(1, 12))] for _ in range(count)]
+
+
+def test_kept_contexts_hold_text_and_a_high_rate_keeps_nearly_all(any_compressor):
+    for contexts in random_context_lists(40):
+        if not any(c.strip() for c in contexts):
+            continue
+        for rate in (0.3, 0.99):
+            result = any_compressor.compress_prompt(contexts, rate=rate)
+            for i, text in zip(result["kept_context_ids"], result["compressed_contexts"]):
+                assert text.strip() and is_deletion_of(text, contexts[i]), (contexts, rate)
+            if rate == 0.99:
+                # Blank contexts cost nothing: measured against the prompt without them.
+                shown = "\n\n".join(c for c in contexts if c.strip())
+                whole = any_compressor.get_token_length(shown, use_oai_tokenizer=True)
+                share = result["compressed_tokens"] / whole
+                assert share >= 0.95, (contexts, result["compressed_prompt"])
+
+
+# ----------------------------------------------------------------------------- blank contexts
+
+
+@pytest.mark.parametrize("instruction,question", [("", ""), ("Answer briefly.", "When?")])
+def test_blank_contexts_cost_nothing(any_compressor, instruction, question):
+    # A thousand empty contexts used to come back as 999 blank lines (2,003 tokens).
+    result = any_compressor.compress_prompt([""] * 1000, instruction=instruction,
+                                            question=question, rate=0.3)
+    expected = "\n\n".join(p for p in (instruction, question) if p)
+    # LLMLingua-2's compress_prompt returns the contexts alone, as llmlingua's does.
+    assert result["compressed_prompt"] == ("" if any_compressor.classifier else expected)
+    mixed = any_compressor.compress_prompt(["", "", PARAGRAPHS["en"], "", ""], rate=0.5)
+    assert "\n\n" not in mixed["compressed_prompt"].strip()
+    assert mixed["kept_context_ids"] == [2]
+
+
+@pytest.mark.parametrize("contexts", [[""], [], ["  "], ["one short context"]])
+def test_force_context_ids_out_of_range_is_refused_whatever_the_prompt(any_compressor,
+                                                                         contexts):
+    with pytest.raises(ValueError, match="force_context_ids"):
+        any_compressor.compress_prompt(contexts, force_context_ids=[3], rate=0.5)
+
+
+# ----------------------------------------------------------------------------- bidi controls
+
+RLO, LRI, RLI, PDF, PDI = "\u202e", "\u2066", "\u2067", "\u202c", "\u2069"
+BIDI_CODE = [
+    f'access_level = "user"  # {RLO}تحقق من صلاحية المستخدم قبل المتابعة{PDF} {LRI}admin{PDI}\n'
+    f'if access_level != "user{RLO} {LRI}// שלום עולם, בדיקת הרשאות{PDI}{PDF} {LRI}":{PDI}\n'
+    f'    print("{RLI}مرحبا بالعالم، هذا نص طويل للاختبار{PDI} and {RLI}שלום{PDI}")\n' * 4,
+    f"{RLI}השרת מחזיר את הרשימה המלאה של המשתמשים הפעילים בכל בקשה{PDI} return users\n" * 5,
+]
+
+
+def assert_bidi_balanced(text: str) -> None:
+    """Every opener closed by its own kind of closer on its line, and no stray closer (the
+    test texts are well formed, so a plain stack checks them)."""
+    closer_of = {c: "\u202c" for c in "\u202a\u202b\u202d\u202e"}
+    closer_of.update({c: "\u2069" for c in "\u2066\u2067\u2068"})
+    for line in text.split("\n"):
+        open_ = []
+        for char in line:
+            if char in closer_of:
+                open_.append(closer_of[char])
+            elif char in "\u202c\u2069":
+                assert open_ and open_.pop() == char, repr(line)
+        assert not open_, repr(line)
+
+
+@pytest.mark.parametrize("rate", [0.3, 0.5, 0.7])
+def test_bidi_controls_stay_balanced_in_code_with_arabic_and_hebrew(any_compressor, rate):
+    result = any_compressor.compress_prompt(BIDI_CODE, rate=rate)
+    for text in result["compressed_contexts"]:
+        assert_bidi_balanced(text)
+    sentences = any_compressor.compress_prompt(BIDI_CODE, rate=rate,
+                                               use_sentence_level_filter=True)
+    for text in sentences["compressed_contexts"]:
+        assert_bidi_balanced(text)

@@ -344,10 +344,11 @@ def aim(attempt: Callable[[float], tuple[float, T]], target: float,
         passes: int = AIM_PASSES) -> T:
     """The result of ``attempt(budget) -> (tokens, result)`` closest to ``target`` tokens.
 
-    Starts with ``budget = target`` and shifts the budget by each miss; stops once within
+    Starts with the budget of ``target`` rounded to whole tokens (rounded down, 0.99 of a
+    one-token word would keep nothing) and shifts the budget by each miss; stops once within
     2 tokens or 2 % of the target.
     """
-    budget, best = target, None
+    budget, best = math.floor(target + 0.5), None
     for _ in range(max(1, passes)):
         tokens, result = attempt(budget)
         miss = tokens - target
@@ -363,14 +364,20 @@ def aim(attempt: Callable[[float], tuple[float, T]], target: float,
 
 
 def pooled_threshold(values: np.ndarray, costs: np.ndarray, rate: float) -> float:
-    """The lowest value among the most valuable items whose summed cost fits ``rate`` of
-    all the costs: items at or above it make up that share of the tokens (+inf if none fit).
+    """The lowest value among the most valuable items whose summed cost comes closest to
+    ``rate`` of all the costs (ties: fewer): items at or above it make up that share of the
+    tokens (+inf if keeping none comes closest). Rounding to the nearest item, not down,
+    lets a group of a few words kept at 0.99 keep them all.
     """
     if len(values) == 0:
         return np.inf
     order = np.argsort(-values, kind="stable")
     spent = np.cumsum(costs[order])
-    count = int(np.searchsorted(spent, rate * spent[-1] + _EPSILON, side="right"))
+    wanted = rate * spent[-1]
+    count = int(np.searchsorted(spent, wanted + _EPSILON, side="right"))
+    below = float(spent[count - 1]) if count else 0.0
+    if count < len(spent) and spent[count] - wanted < wanted - below - _EPSILON:
+        count += 1
     return float(values[order[count - 1]]) if count else np.inf
 
 
@@ -387,46 +394,97 @@ class WindowBudgets:
     spends more than the group has left once its forced units to come are paid for, nor
     less than the later windows can still make up, so each group lands on its total either
     way.
+
+    ``tied`` units (the blank line before a context, a reference marker) are kept only with
+    other text of their group: their cost is paid once, when the group first keeps another
+    unit (in a chain, the first group shown pays nothing: it is meant for the blank line
+    before it, which the prompt leaves out), and :meth:`settled` drops them from a group that
+    kept nothing else.
+    The first ``chain`` groups (the contexts, in prompt order) pass on what they leave
+    unspent: each may spend its share of the running total, rounded to whole tokens, less
+    what the groups before it kept. Without it every short context would round its budget
+    down to the word below, and a context whose words cost more than its share would
+    waste it.
     """
 
     def __init__(self, quota: np.ndarray, cost: np.ndarray, forced: np.ndarray,
-                 group: np.ndarray, placement: str = "pooled") -> None:
+                 group: np.ndarray, placement: str = "pooled", *,
+                 tied: np.ndarray | None = None, chain: int = 0) -> None:
         if placement not in PLACEMENTS:
             raise ValueError(f"budget placement must be one of {PLACEMENTS}, got {placement!r}")
         self.placement = placement
         self.quota, self.cost, self.forced = quota, cost, forced
+        self.tied = np.zeros(len(cost), dtype=bool) if tied is None else np.asarray(tied, bool)
         self.group = np.asarray(group, dtype=np.int64)
-        n = int(self.group.max()) + 1 if len(self.group) else 0
+        n = max(int(self.group.max()) + 1 if len(self.group) else 0, chain)
+        own = ~self.tied
         self.total = np.bincount(self.group, weights=quota, minlength=n)
-        self.unseen = np.bincount(self.group, weights=cost, minlength=n)
-        self.unseen_forced = np.bincount(self.group, weights=cost * forced, minlength=n)
-        free_cost = np.bincount(self.group, weights=cost * ~forced, minlength=n)
-        free_quota = np.bincount(self.group, weights=quota * ~forced, minlength=n)
+        self.fee = np.bincount(self.group, weights=cost * self.tied, minlength=n)
+        self.unseen = np.bincount(self.group, weights=cost * own, minlength=n)
+        self.unseen_forced = np.bincount(self.group, weights=cost * (forced & own), minlength=n)
+        free_cost = np.bincount(self.group, weights=cost * (~forced & own), minlength=n)
+        free_quota = np.bincount(self.group, weights=quota * (~forced & own), minlength=n)
         self.rate = np.divide(free_quota, free_cost, out=np.zeros(n), where=free_cost > 0)
         self.promised, self.kept = np.zeros(n), np.zeros(n)
+        self.shown, self.entered = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        self.chain_ends = np.floor(np.cumsum(self.total[:chain]) + 0.5)
         self.pool: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n)]
 
     def keep(self, units: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The keep mask over ``units`` (one group's units in the next window, all of one
-        group) given each unit's value (higher = more worth keeping)."""
+        group) given each unit's value (higher = more worth keeping). Tied units come back
+        kept; :meth:`settled` gives the final mask."""
         if len(units) == 0:
             return np.zeros(0, dtype=bool)
         g = int(self.group[units[0]])
         if np.any(self.group[units] != g):
             raise ValueError("WindowBudgets.keep takes the units of one budget group at a time")
-        cost, forced = self.cost[units], self.forced[units]
+        self._enter(g)
         self.promised[g] += float(self.quota[units].sum())
+        chosen = self.tied[units].copy()
+        own = ~chosen
+        if own.any():
+            chosen[own] = self._keep_own(g, units[own], values[own])
+        return chosen
+
+    def settled(self, keep: np.ndarray) -> np.ndarray:
+        """``keep`` without the tied units of groups that kept nothing else."""
+        return keep & ~(self.tied & ~self.shown[self.group])
+
+    def _enter(self, g: int) -> None:
+        """On a chained group's first window: its total becomes its share of the running
+        total, in whole tokens, less what the chain kept before it."""
+        if self.entered[g] or g >= len(self.chain_ends):
+            return
+        self.entered[g] = True
+        total = float(self.chain_ends[g]) - float(self.kept[:g].sum())
+        self.promised[g] += total - self.total[g]
+        self.total[g] = total
+
+    def _fee(self, g: int) -> float:
+        """What showing group ``g`` costs in tied units: in a chain, nothing for the first
+        group shown, whose separator the prompt leaves out."""
+        if g < len(self.chain_ends) and not self.shown[:g].any():
+            return 0.0
+        return float(self.fee[g])
+
+    def _keep_own(self, g: int, units: np.ndarray, values: np.ndarray) -> np.ndarray:
+        cost, forced = self.cost[units], self.forced[units]
         self.unseen[g] -= float(cost.sum())
         self.unseen_forced[g] -= float(cost[forced].sum())
-        allowed = self.promised[g] - self.kept[g]
+        fee = 0.0 if self.shown[g] else self._fee(g)
+        allowed = self.promised[g] - self.kept[g] - fee
         if self.placement == "pooled":
-            allowed = self._pooled(g, values, cost, forced)
+            allowed = self._pooled(g, values, cost, forced, fee)
         chosen = keep_best(values, cost, forced, allowed)
+        if chosen.any() and not self.shown[g]:
+            self.shown[g] = True
+            self.kept[g] += fee
         self.kept[g] += float(cost[chosen].sum())
         return chosen
 
     def _pooled(self, g: int, values: np.ndarray, cost: np.ndarray,
-                forced: np.ndarray) -> float:
+                forced: np.ndarray, fee: float) -> float:
         """What a window of group ``g`` spends under the pooled threshold, between what the
         later windows could not make up and what the group has left for free units."""
         self.pool[g].append((values[~forced], cost[~forced]))
@@ -434,5 +492,5 @@ class WindowBudgets:
                                      np.concatenate([c for _, c in self.pool[g]]),
                                      float(self.rate[g]))
         wanted = float(cost[forced].sum() + cost[~forced & (values >= threshold)].sum())
-        left = self.total[g] - self.kept[g]
+        left = self.total[g] - self.kept[g] - fee
         return min(left - self.unseen_forced[g], max(left - self.unseen[g], wanted))

@@ -32,8 +32,8 @@ from .scoring.causal import CausalScorer
 from .scoring.stream import CONDITIONING_MODES
 from .settings import settings_from
 from .tags import parse_context_tags
-from .validate import (check_choice, check_mapping, check_rate, check_target, check_text,
-                       check_window, context_segments)
+from .validate import (check_choice, check_context_ids, check_mapping, check_rate, check_target,
+                       check_text, check_window, context_segments)
 
 DEFAULT_MODEL = MISTRAL_MODELS["default"].source
 # Parameters of the public calls that are not method settings: the prompt itself.
@@ -202,6 +202,9 @@ class PromptCompressor(LLMLinguaMethods):
                             f"compress_prompt and compress_prompt_llmlingua2")
         instruction, question = check_text("instruction", instruction), \
             check_text("question", question)
+        # Checked here, before a method can return early (a blank or short prompt), so a
+        # wrong id is refused whatever the prompt holds.
+        check_context_ids("force_context_ids", options.get("force_context_ids"), len(contexts))
         contexts, options["strict_preserve_uncompressed"] = _with_markers_protected(
             [list(c) for c in contexts], options.get("strict_preserve_uncompressed", True))
         if self.classifier is not None:

@@ -106,6 +106,6 @@ def _joined(parts: Sequence[tuple[str, Sequence[Range]]], skip_empty: bool) -> l
 
 
 def whole(texts: Sequence[str]) -> list[Range]:
-    """:func:`block_ranges` for contexts kept whole: the joined text, separators and all."""
-    joined = CONTEXT_SEPARATOR.join(texts)
-    return [(0, len(joined))] if joined else []
+    """:func:`block_ranges` for contexts kept whole (an empty one is not shown, and leaves
+    no separator)."""
+    return block_ranges(texts, {i: [(0, len(text))] for i, text in enumerate(texts)})

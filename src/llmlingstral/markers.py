@@ -4,7 +4,8 @@ Frameworks such as LangChain's ``LLMLinguaCompressor`` wrap each document in mar
 ``<#ref3#>`` and read them back from the compressed prompt to restore the document's
 metadata. Compression must therefore never cut a marker. Markers are kept verbatim at
 every level (sentences, words, LLMLingua-2 words) without pinning their document: a
-document that the coarse pass drops takes its markers with it.
+document that the coarse pass drops, or whose every word the fine pass drops, takes its
+markers with it (they are ``attached`` segments).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def _split(segment: Segment) -> list[Segment]:
     for match in REFERENCE_MARKER.finditer(segment.text):
         if match.start() > position:
             pieces.append(Segment(segment.text[position:match.start()], segment.rate, True))
-        pieces.append(Segment(match.group(), None, False))
+        pieces.append(Segment(match.group(), None, False, attached=True))
         position = match.end()
     if position < len(segment.text):
         pieces.append(Segment(segment.text[position:], segment.rate, True))

@@ -26,12 +26,14 @@ class Segment:
     """A piece of a context with its own compression setting.
 
     ``rate`` is the keep fraction for this piece (None: the global rate);
-    ``compress=False`` keeps the piece verbatim.
+    ``compress=False`` keeps the piece verbatim. An ``attached`` piece (a reference
+    marker) is kept verbatim while its context keeps other text, and leaves with it.
     """
 
     text: str
     rate: float | None = None
     compress: bool = True
+    attached: bool = False
 
 
 Context = Sequence[Segment]
@@ -43,7 +45,8 @@ def context_text(segments: Context) -> str:
 
 
 def join_contexts(texts: Sequence[str]) -> str:
-    """Contexts as they stand in a prompt: non-empty ones, separated by a blank line."""
+    """Contexts as they stand in a prompt: non-empty ones, separated by a blank line (an
+    empty context leaves no separator behind)."""
     return CONTEXT_SEPARATOR.join(t for t in texts if t)
 
 

@@ -24,6 +24,7 @@ from ..ranking.perplexity import PerplexityRanker, parse_condition, perplexity_c
 from ..scoring.causal import CausalScorer
 from ..scoring.stream import ContrastiveStream
 from ..settings import INTERNAL
+from ..text.bidi import balanced
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer
 from ..validate import (check_choice, check_context_ids, check_finite, check_non_negative_int,
@@ -141,7 +142,7 @@ def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruct
     target = target_tokens(origin, settings.rate, settings.target_token)
     own_rates = any(s.rate is not None and s.rate < 1 for c in contexts for s in c)
     if (target >= origin and not own_rates) or not any(t.strip() for t in texts):
-        prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts),
+        prompt = join_prompt(instruction, join_contexts(texts),
                              question if settings.concate_question else "")
         kept_text = prompt_kept(instruction, texts, question, whole(texts),
                                 show_question=settings.concate_question)
@@ -154,6 +155,7 @@ def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruct
     kept, deltas = filter_contexts(scorer, contexts, texts, question, settings, budget, ranker)
     ranges = yield from _fine(scorer, [contexts[i] for i in kept], instruction, question,
                               settings, budget, deltas)
+    ranges = [balanced(texts[i], r) for i, r in zip(kept, ranges)]
     compressed = [cut(texts[i], r) for i, r in zip(kept, ranges)]
     prompt = join_prompt(instruction, join_contexts(compressed),
                          question if settings.concate_question else "")
@@ -189,7 +191,8 @@ def filter_contexts(scorer, contexts, texts, question, settings, target, ranker,
     n = len(contexts)
     forced = set(check_context_ids("force_context_ids", settings.force_context_ids, n))
     if settings.strict_preserve_uncompressed:
-        forced |= {i for i, c in enumerate(contexts) if any(not s.compress for s in c)}
+        forced |= {i for i, c in enumerate(contexts)
+                   if any(not s.compress and not s.attached for s in c)}
     if not settings.use_context_level_filter or n <= 1:
         ranked = list(range(n))
         kept = ranked

@@ -106,6 +106,7 @@ class _Context:
     fixed_rate: np.ndarray    # NaN where the word follows the global budget
     selectable: np.ndarray    # may be kept (not a free-standing whitespace run)
     starts_with_space: bool
+    attached: np.ndarray      # kept only with other words of the context (markers)
 
 
 # --------------------------------------------------------------------------- construction
@@ -158,7 +159,7 @@ def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
     nothing_to_cut = target >= origin and not threshold_mode and not _explicit_context_filter(
         settings)
     if nothing_to_cut or not any(t.strip() for t in texts):
-        prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts),
+        prompt = join_prompt(instruction, join_contexts(texts),
                              question if settings.concate_question else "")
         return _unchanged(prompt, origin, tokenizer.count(prompt), texts, settings,
                           place.kept(whole(texts)))
@@ -223,7 +224,8 @@ def _forced_context_ids(settings: LLMLingua2Settings, contexts) -> set[int]:
     forced = set(check_context_ids("force_context_ids", settings.force_context_ids,
                                    len(contexts)))
     if settings.strict_preserve_uncompressed:
-        forced |= {i for i, c in enumerate(contexts) if any(not s.compress for s in c)}
+        forced |= {i for i, c in enumerate(contexts)
+                   if any(not s.compress and not s.attached for s in c)}
     return forced
 
 
@@ -294,10 +296,13 @@ def _constraints(index: int, segments: Sequence[Segment], scores: WordScores,
     if settings.force_reserve_digit:
         forced |= np.array([bool(_DIGIT.search(words.word(i))) for i in range(n)], dtype=bool)
     fixed_rate = np.full(n, np.nan)
+    attached = np.zeros(n, dtype=bool)
     offset = 0
     for segment in segments:
         end = offset + len(segment.text)
         inside = (words.ends > offset) & (words.word_starts < end)
+        if segment.attached:
+            attached |= inside
         if not segment.compress:
             forced |= inside
         elif segment.rate is not None:
@@ -306,7 +311,7 @@ def _constraints(index: int, segments: Sequence[Segment], scores: WordScores,
     selectable = (words.role != SPACE) | forced
     text = scores.text
     return _Context(index, scores, forced, force_word, fixed_rate, selectable,
-                    starts_with_space=text[:1].isspace())
+                    starts_with_space=text[:1].isspace(), attached=attached & ~force_word)
 
 
 def _force_token_words(words, tokens: Sequence[str]) -> np.ndarray:
@@ -356,15 +361,15 @@ def _fine(scored: list[_Context], settings: LLMLingua2Settings, context_target: 
     if not settings.use_token_level_filter:
         return [c.selectable.copy() for c in scored]
     if threshold_mode:
-        return _drop_repeats([_keep_above(c, settings.keep_threshold) for c in scored],
-                             scored, settings)
+        return _settled([_keep_above(c, settings.keep_threshold) for c in scored],
+                        scored, settings)
     def attempt(budget: float) -> tuple[float, list[np.ndarray]]:
-        keep = _drop_repeats(keep_within([c.scores.probs for c in scored],
-                                         [c.scores.costs for c in scored],
-                                         [c.forced for c in scored],
-                                         [c.fixed_rate for c in scored],
-                                         [c.selectable for c in scored], budget),
-                             scored, settings)
+        keep = _settled(keep_within([c.scores.probs for c in scored],
+                                    [c.scores.costs for c in scored],
+                                    [c.forced for c in scored],
+                                    [c.fixed_rate for c in scored],
+                                    [c.selectable for c in scored], budget),
+                        scored, settings)
         texts = [join_kept(c.scores.words, k, strip_start=not c.starts_with_space)
                  for c, k in zip(scored, keep)]
         prompt = join_prompt(instruction, join_contexts(texts), question)
@@ -381,6 +386,18 @@ def _keep_above(context: _Context, threshold: float) -> np.ndarray:
     fixed = ~np.isnan(context.fixed_rate) & ~context.forced
     keep[fixed] = keep_fixed_rates(probs, costs, context.fixed_rate, fixed)[fixed]
     return keep
+
+
+def _settled(keeps: list[np.ndarray], scored: list[_Context],
+             settings: LLMLingua2Settings) -> list[np.ndarray]:
+    """The final keep masks: repeats dropped, and the markers of a context that kept no
+    other visible word dropped with it."""
+    keeps = _drop_repeats(keeps, scored, settings)
+    for keep, c in zip(keeps, scored):
+        others = keep & ~c.attached & (c.scores.words.role != SPACE)
+        if not others.any():
+            keep &= ~c.attached
+    return keeps
 
 
 def _drop_repeats(keeps: list[np.ndarray], scored: list[_Context],

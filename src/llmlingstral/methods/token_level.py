@@ -48,6 +48,7 @@ class _Layout:
     context_of_unit: np.ndarray
     cost: np.ndarray          # tokens per unit
     forced: np.ndarray        # kept whatever the budget
+    tied: np.ndarray          # kept only with other kept text of its context
     fixed_rate: np.ndarray    # NaN where the unit follows the global rate
     budget_group: np.ndarray  # units sharing one running budget: a context's free text, or a segment with its own rate
     token_ids: list[int]
@@ -92,10 +93,11 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
     deltas = np.zeros(len(contexts)) if context_deltas is None else np.asarray(context_deltas)
     quota = unit_quotas(layout.cost, layout.forced, layout.fixed_rate,
                         deltas[layout.context_of_unit], float(target_tokens))
-    budgets = WindowBudgets(quota, layout.cost, layout.forced, layout.budget_group, placement)
+    budgets = WindowBudgets(quota, layout.cost, layout.forced, layout.budget_group, placement,
+                            tied=layout.tied, chain=len(contexts))
     keep = yield from _select_units(stream, layout, budgets, max(1, int(iterative_size)),
                                     show_progress)
-    return _kept_ranges(layout, keep, contexts)
+    return _kept_ranges(layout, budgets.settled(keep), contexts)
 
 
 # --------------------------------------------------------------------------- layout
@@ -109,14 +111,14 @@ class _Protection:
 
 def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[Segment]],
                   keep_split: bool, protect: _Protection = _Protection()) -> _Layout:
-    starts, ends, separator, context_of_unit, forced, fixed_rate = [], [], [], [], [], []
-    group, context_starts, offset = [], [], 0
+    starts, ends, separator, context_of_unit, pinned, follows = [], [], [], [], [], []
+    fixed_rate, group, context_starts, offset = [], [], [], 0
     n_groups = len(contexts)  # groups 0..n-1: each context's free text
     text = CONTEXT_SEPARATOR.join("".join(s.text for s in c) for c in contexts)
     encoding = tokenizer.encode_with_offsets(text)
     token_starts = token_start_set(encoding.offsets)
 
-    def add_units(piece: str, context: int, is_forced: bool, rate: float | None, split: bool,
+    def add_units(piece: str, context: int, segment: Segment | None, split: bool,
                   budget_group: int):
         units = split_units(piece, keep_split=split,
                             token_starts=ShiftedStarts(token_starts, offset))
@@ -124,36 +126,52 @@ def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[S
         ends.extend((units.ends + offset).tolist())
         separator.extend(units.separator.tolist())
         context_of_unit.extend([context] * len(units))
-        # A whitespace-only unit ends a segment; dropping it would glue two words together.
+        # Whitespace-only units join the words around them and markers label them: both
+        # stay while their context keeps a word, as does the blank line before it.
         blank = np.array([piece[a:b].isspace() for a, b in zip(units.starts, units.ends)],
                          dtype=bool)
+        attached = segment is None or segment.attached
+        follows.extend((units.separator | blank | attached).tolist())
         protected = protected_units(piece, units, protect.phrases, protect.digits)
-        forced.extend((units.separator | blank | protected | is_forced).tolist())
+        pinned.extend((protected | (not attached and not segment.compress)).tolist())
+        rate = None if segment is None else segment.rate
         fixed_rate.extend([np.nan if rate is None else rate] * len(units))
         group.extend([budget_group] * len(units))
 
     for c, segments in enumerate(contexts):
         if c:
-            add_units(CONTEXT_SEPARATOR, c, True, None, False, c)
+            add_units(CONTEXT_SEPARATOR, c, None, False, c)
             offset += len(CONTEXT_SEPARATOR)
         context_starts.append(offset)
         for segment in segments:
             budget_group = c
             if segment.compress and segment.rate is not None:
                 budget_group, n_groups = n_groups, n_groups + 1
-            add_units(segment.text, c, not segment.compress, segment.rate, keep_split,
-                      budget_group)
+            add_units(segment.text, c, segment, keep_split, budget_group)
             offset += len(segment.text)
     units = Units(np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64),
                   np.array(separator, dtype=bool))
     token_begin = np.array([s for s, _ in encoding.offsets], dtype=np.int64)
     unit_of_token = owner_of_tokens(units.starts, token_begin)
     cost = np.bincount(unit_of_token, minlength=len(units)).astype(np.float64)
-    return _Layout(text=text, units=units, context_of_unit=np.array(context_of_unit, dtype=np.int64),
-                   cost=cost, forced=np.array(forced, dtype=bool),
-                   fixed_rate=np.array(fixed_rate, dtype=np.float64),
+    context_of_unit = np.array(context_of_unit, dtype=np.int64)
+    fixed_rate = np.array(fixed_rate, dtype=np.float64)
+    forced, tied = _ties(context_of_unit, np.array(pinned, dtype=bool),
+                         np.array(follows, dtype=bool), ~np.isnan(fixed_rate), len(contexts))
+    return _Layout(text=text, units=units, context_of_unit=context_of_unit, cost=cost,
+                   forced=forced, tied=tied, fixed_rate=fixed_rate,
                    budget_group=np.array(group, dtype=np.int64), token_ids=encoding.ids,
                    unit_of_token=unit_of_token, context_starts=context_starts)
+
+
+def _ties(context_of_unit: np.ndarray, pinned: np.ndarray, follows: np.ndarray,
+          has_rate: np.ndarray, n_contexts: int) -> tuple[np.ndarray, np.ndarray]:
+    """The forced and the tied units. A unit that follows its context's words is forced
+    where the context is sure to be shown (it holds protected text or a segment with its
+    own rate), and tied to the context's other kept units elsewhere."""
+    sure = np.bincount(context_of_unit, weights=pinned | has_rate, minlength=n_contexts) > 0
+    tied = follows & ~sure[context_of_unit]
+    return pinned | (follows & ~tied), tied
 
 
 # --------------------------------------------------------------------------- selection

@@ -20,6 +20,7 @@ from typing import Container, Sequence
 
 import numpy as np
 
+from .bidi import balanced_pieces
 from .scripts import has_unspaced, split_span
 from .units import owner_of_tokens
 
@@ -169,7 +170,7 @@ def kept_ranges(words: Words, keep: np.ndarray, *,
 def _kept_pieces(words: Words, keep: np.ndarray,
                  strip_start: bool) -> list[tuple[int, int] | str]:
     """What :func:`join_kept` writes: ranges of the text, or a space standing in for a
-    dropped SPACE word."""
+    dropped SPACE word; bidirectional controls balanced (see :mod:`.bidi`)."""
     text = words.text
     pieces: list[tuple[int, int] | str] = []
     strip = strip_start and not text[:1].isspace()
@@ -186,7 +187,7 @@ def _kept_pieces(words: Words, keep: np.ndarray,
         pieces.append((int(words.word_starts[i]), int(words.ends[i])))
         after_newline = text[words.word_starts[i]:words.ends[i]].endswith("\n")
         last_chunk = chunk
-    return pieces
+    return balanced_pieces(text, pieces)
 
 
 def _leading_whitespace(words: Words, keep: np.ndarray, i: int) -> tuple[int, int] | str:
