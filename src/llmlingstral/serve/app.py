@@ -140,7 +140,7 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
     async def compress(request: Request) -> JSONResponse:
         body = await read_json(request, config.max_body_bytes)
         engine.require_ready()
-        job = parse_compress_request(body, engine.available())
+        job = parse_compress_request(body, engine.available(), config.rankers)
         if config.log_prompts:
             logger.info("compress %s prompt: %r", job.method, job.original)
         started = time.perf_counter()

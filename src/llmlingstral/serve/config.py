@@ -17,6 +17,8 @@ from ..validate import check_finite, check_positive_int, check_rate
 API_KEYS_ENV = "LLMLINGSTRAL_API_KEYS"
 UPSTREAM_KEY_ENV = "LLMLINGSTRAL_UPSTREAM_API_KEY"
 UPSTREAMS = ("mistral", "openai")
+# Rankers that need nothing but the models the service already holds: no download, no API.
+LOCAL_RANKERS = ("bm25", "gzip", "hybrid", "mistral-rerank")
 _UPSTREAM_FALLBACK_ENV = {"mistral": "MISTRAL_API_KEY", "openai": "OPENAI_API_KEY"}
 
 
@@ -37,6 +39,11 @@ class ServeConfig:
     of role user, system or tool with at least ``proxy_min_tokens`` tokens are compressed to
     ``proxy_rate`` unless the request says otherwise. ``upstream_timeout_s`` bounds each
     upstream call (a stream: until it opens).
+
+    Rankers: ``rankers`` lists the ``rank_method`` values requests may name beyond the
+    methods' own perplexity ranking (``llmlingua``, ``longllmlingua``); the default is the
+    local ones. ``e5-mistral`` (a model) and ``mistral-embed`` (the Mistral API, on the
+    operator's key) run only when listed, and are built when the service starts.
 
     Keys: ``api_keys`` (what clients must send) and ``upstream_api_key`` are held as
     :class:`~llmlingstral.credentials.Secret`, shown in no repr, dump or message.
@@ -62,6 +69,7 @@ class ServeConfig:
     proxy_min_tokens: int = 1000
     guard: bool = False
     log_prompts: bool = False
+    rankers: tuple[str, ...] = LOCAL_RANKERS
 
     def __setattr__(self, name: str, value: Any) -> None:
         # However they are set, the keys are kept masked.
@@ -89,6 +97,7 @@ class ServeConfig:
         check_rate("proxy_rate", self.proxy_rate)
         if self.proxy_method not in (None, "llmlingua", "llmlingua2"):
             raise ValueError("proxy_method must be llmlingua or llmlingua2")
+        self.rankers = canonical_rankers(self.rankers)
         return self
 
     def resolved_upstream_key(self) -> str | None:
@@ -112,3 +121,16 @@ def load_api_keys(key_file: str | os.PathLike | None = None,
         keys += [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
                  if not line.lstrip().startswith("#")]
     return tuple(dict.fromkeys(k for k in keys if k))
+
+
+def canonical_rankers(names: Any) -> tuple[str, ...]:
+    """The canonical names of ``names`` (legacy and short names resolved), checked."""
+    import warnings
+
+    from ..ranking.registry import resolve_rank_method
+
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise TypeError("rankers must be a list of rank method names, e.g. ['bm25', 'gzip']")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return tuple(dict.fromkeys(resolve_rank_method(n) for n in names))

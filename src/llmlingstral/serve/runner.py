@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from .config import API_KEYS_ENV, UPSTREAM_KEY_ENV, ServeConfig, load_api_keys
+from .config import API_KEYS_ENV, LOCAL_RANKERS, UPSTREAM_KEY_ENV, ServeConfig, load_api_keys
 
 INSTALL_HINT = "pip install 'llmlingstral[serve]'"
 
@@ -52,6 +52,11 @@ def _add_load_options(cmd) -> None:
                      "running before 429 (default 64)")
     cmd.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in "
                      "seconds (default 60)")
+    cmd.add_argument("--rankers", default=",".join(LOCAL_RANKERS),
+                     help="rank_method values requests may use besides perplexity ranking, "
+                          f"comma separated (default {','.join(LOCAL_RANKERS)}); e5-mistral "
+                          "loads its model at start, mistral-embed calls the Mistral API on "
+                          "the operator's key")
     cmd.add_argument("--max-body-bytes", type=int, default=4_000_000, help="largest request "
                      "body (default 4000000)")
 
@@ -85,7 +90,8 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         api_keys=load_api_keys(args.api_key_file), upstream=args.upstream,
         upstream_url=args.upstream_url, proxy_method=args.proxy_method,
         proxy_rate=args.proxy_rate, proxy_min_tokens=args.proxy_min_tokens,
-        log_prompts=args.log_prompts).validate()
+        log_prompts=args.log_prompts,
+        rankers=tuple(n.strip() for n in args.rankers.split(",") if n.strip())).validate()
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -1,0 +1,131 @@
+"""``llmlingstral serve`` under hostile and clumsy traffic, over real HTTP on 127.0.0.1.
+
+Each test sends what an attacker or a careless client would, and checks that the request is
+refused clearly and that it neither stalls the others nor reaches beyond the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import httpx
+import pytest
+
+from live_server import LiveServer
+from local_api import LocalAPIServer, chat_completion_payload, chat_stream_payloads
+from texts import stdlib_prose as _stdlib_prose
+
+pytestmark = pytest.mark.xdist_group("serve")
+UPSTREAM_KEY = "upstream-secret-77c2"
+CLIENT_KEY = "client-key-hostile"
+MULTILINGUAL = ["委员会在关于成本和延误的长时间辩论后批准了北方铁路线的新预算。",
+                "委員会はコストと遅延について長い議論の末、北部鉄道線の新しい予算を承認した。",
+                "คณะกรรมการอนุมัติงบประมาณใหม่สำหรับทางรถไฟสายเหนือหลังการอภิปรายที่ยาวนาน",
+                "وافقت اللجنة على الميزانية الجديدة لخط السكك الحديدية الشمالي بعد نقاش طويل."]
+
+
+def stdlib_prose(chars: int) -> str:
+    text = _stdlib_prose(chars)[:chars]
+    return text[:text.rfind(" ")]
+
+
+def _reply_handler(body):
+    if body.get("stream"):
+        return 200, chat_stream_payloads(body["model"], ["Hel", "lo", "!"])
+    return 200, chat_completion_payload(body["model"], "Hello!")
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    with LocalAPIServer({"/v1/chat/completions": _reply_handler}) as server:
+        yield server
+
+
+def _config(upstream, **settings):
+    from llmlingstral.serve import ServeConfig
+
+    base = dict(model="nano", llmlingua2_model="nano-lingua2", device="cpu",
+                upstream="openai", upstream_url=f"{upstream.url}/v1",
+                upstream_api_key=UPSTREAM_KEY)
+    return ServeConfig(**{**base, **settings})
+
+
+@pytest.fixture(scope="module")
+def service(upstream):
+    """Both nano models, no keys, the default settings."""
+    from llmlingstral.serve import create_app
+
+    with LiveServer(create_app(_config(upstream))) as server:
+        yield server
+
+
+def _post(server, path, body, **kwargs):
+    kwargs.setdefault("timeout", 60)
+    return httpx.post(f"{server.url}{path}", json=body, **kwargs)
+
+
+def _healthz_seconds(server) -> float:
+    started = time.perf_counter()
+    assert httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200
+    return time.perf_counter() - started
+
+
+# --------------------------------------------------------------------------- 1: rankers
+
+
+@pytest.mark.parametrize("rank_method, shown", [
+    ("e5-mistral", "'e5-mistral'"), ("bge", "'bge' (e5-mistral)"),
+    ("sentbert", "'sentbert' (e5-mistral)"), ("mistral-embed", "'mistral-embed'"),
+    ("openai", "'openai' (mistral-embed)")])
+@pytest.mark.parametrize("method", ["longllmlingua", "llmlingua2"])
+def test_a_ranker_the_operator_did_not_enable_is_refused_at_once(service, monkeypatch,
+                                                                 method, rank_method, shown):
+    # With a key in the environment, mistral-embed would spend it on the real API.
+    monkeypatch.setenv("MISTRAL_API_KEY", "operator-key-never-used")
+    body = {"method": method, "context": ["a b", "c d"], "question": "q",
+            "rank_method": rank_method}
+    if method == "llmlingua2":
+        body["use_context_level_filter"] = True
+    started = time.perf_counter()
+    response = _post(service, "/v1/compress", body)
+    assert time.perf_counter() - started < 5
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert f"rank_method {shown} is not enabled" in message
+    assert "bm25" in message and "--rankers" in message
+
+
+def test_enabled_local_rankers_still_work(service):
+    docs = ["The festival opens on 14 July in Lyon.", "Tickets cost 20 euros.", *MULTILINGUAL]
+    for rank_method in ("bm25", "gzip", "hybrid"):
+        response = _post(service, "/v1/compress", {
+            "method": "longllmlingua", "context": docs, "question": "When does it open?",
+            "rank_method": rank_method, "rate": 0.5})
+        assert response.status_code == 200, response.text
+
+
+def test_an_enabled_model_ranker_loads_at_start_and_its_failure_is_kept(upstream):
+    """e5-mistral enabled but not on disk (and no hub): the service says so from the start,
+    and requests get 503 without trying the load again."""
+    from llmlingstral.serve import create_app
+
+    config = _config(upstream, model=None, rankers=("bm25", "e5-mistral"))
+    with LiveServer(create_app(config), wait_ready=False) as server:
+        deadline = time.monotonic() + 120
+        while "error" not in (ready := httpx.get(f"{server.url}/readyz")).json():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert ready.status_code == 503 and "e5-mistral" in ready.json()["error"]
+        started = time.perf_counter()
+        response = _post(server, "/v1/compress", {"context": "a b c"})
+        assert response.status_code == 503 and time.perf_counter() - started < 2
+
+
+def test_rankers_setting_is_checked():
+    from llmlingstral.serve import ServeConfig
+
+    assert ServeConfig(rankers=("bm25", "bge")).validate().rankers == ("bm25", "e5-mistral")
+    with pytest.raises(ValueError, match="unknown rank_method 'nope'"):
+        ServeConfig(rankers=("nope",)).validate()
