@@ -129,3 +129,62 @@ def test_rankers_setting_is_checked():
     assert ServeConfig(rankers=("bm25", "bge")).validate().rankers == ("bm25", "e5-mistral")
     with pytest.raises(ValueError, match="unknown rank_method 'nope'"):
         ServeConfig(rankers=("nope",)).validate()
+
+
+# --------------------------------------------------------------------------- 2: event loop
+
+
+def _big_text(chars: int) -> str:
+    unit = stdlib_prose(20_000) + "\n\n" + "\n".join(MULTILINGUAL) + "\n\n"
+    return (unit * (chars // len(unit) + 1))[:chars]
+
+
+@pytest.fixture(scope="module")
+def roomy_service(upstream):
+    """Room for 5 MB bodies."""
+    from llmlingstral.serve import create_app
+
+    with LiveServer(create_app(_config(upstream, max_body_bytes=5_000_000))) as server:
+        yield server
+
+
+def _worst_healthz_while(server, send) -> tuple[float, httpx.Response]:
+    """Run ``send(client)`` and poll /healthz until it returns; the slowest answer."""
+    async def scenario():
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
+            task = asyncio.create_task(send(client))
+            worst = 0.0
+            await asyncio.sleep(0.2)
+            while not task.done():
+                started = time.perf_counter()
+                assert (await client.get("/healthz")).status_code == 200
+                worst = max(worst, time.perf_counter() - started)
+                await asyncio.sleep(0.05)
+            return worst, await task
+
+    return asyncio.run(scenario())
+
+
+def test_counting_a_huge_chat_message_does_not_freeze_the_server(roomy_service):
+    message = {"role": "user", "content": _big_text(3_500_000), "compress": False}
+
+    async def send(client):
+        return await client.post("/v1/chat/completions",
+                                  json={"model": "m", "messages": [message]})
+
+    worst, reply = _worst_healthz_while(roomy_service, send)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["llmlingstral"]["origin_tokens"] > 500_000
+    assert worst < 1.0, f"/healthz took {worst:.2f} s while the chat was counted"
+
+
+def test_a_chat_of_many_tiny_messages_does_not_freeze_the_server(roomy_service):
+    messages = [{"role": "user", "content": f"m{i} 東京 ไทย"} for i in range(60_000)]
+
+    async def send(client):
+        return await client.post("/v1/chat/completions",
+                                 json={"model": "m", "messages": messages})
+
+    worst, reply = _worst_healthz_while(roomy_service, send)
+    assert reply.status_code == 200, reply.text
+    assert worst < 1.0, f"/healthz took {worst:.2f} s while the chat was read"

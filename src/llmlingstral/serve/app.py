@@ -103,8 +103,20 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:
             raise _TooLarge()
         chunks.append(chunk)
+    body = b"".join(chunks)
+    # Decoding megabytes is CPU work: off the event loop, except for small bodies.
+    if len(body) > _DECODE_INLINE_BYTES:
+        return await asyncio.to_thread(decode_json, body)
+    return decode_json(body)
+
+
+_DECODE_INLINE_BYTES = 64_000
+
+
+def decode_json(body: bytes) -> Any:
+    """``body`` decoded as JSON, or a 400 :class:`RequestError` saying why not."""
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(f"the request body is not valid JSON: {error}", 400) from error
 

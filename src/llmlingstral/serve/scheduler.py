@@ -1,8 +1,11 @@
 """Where compression work runs: one compute thread, a bounded queue, micro-batching.
 
 Models run on one worker thread (torch already spreads one forward pass over the cores;
-two passes at once only fight over them). Every job is admitted against ``max_queue``
-first: a full queue raises :class:`Overloaded`, which the service answers with 429.
+two passes at once only fight over them). Reading a request (finding the texts of a chat,
+counting their tokens) runs on a second thread, the "prepare" lane, so that it never waits
+behind a model and a model never waits behind it. Every job, in either lane, is admitted
+against ``max_queue`` first: a full queue raises :class:`Overloaded`, which the service
+answers with 429. No CPU work of a request runs on the event loop.
 
 Token-classifier jobs go through a :class:`MicroBatcher`: the first job opens a short
 window, jobs arriving within it (or while the previous batch is running) join, and the
@@ -48,6 +51,9 @@ class Scheduler:
         self.timeout_s = timeout_s
         self.pending = 0
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmlingstral")
+        self.lanes = {"compute": self.executor,
+                      "prepare": ThreadPoolExecutor(max_workers=1,
+                                                    thread_name_prefix="llmlingstral-prepare")}
         self._job_seconds = 0.05  # running mean, for Retry-After
 
     def admit(self) -> None:
@@ -68,12 +74,13 @@ class Scheduler:
         """Seconds until the queue has likely drained enough to take a job."""
         return max(1, math.ceil(self.pending * self._job_seconds))
 
-    async def run(self, function: Callable[[], T]) -> T:
-        """Run ``function`` on the compute thread, admitted and bounded by the timeout."""
+    async def run(self, function: Callable[[], T], *, lane: str = "compute") -> T:
+        """Run ``function`` on the thread of ``lane`` (``"compute"`` for models,
+        ``"prepare"`` for reading requests), admitted and bounded by the timeout."""
         self.admit()
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        work: Future = self.executor.submit(function)
+        work: Future = self.lanes[lane].submit(function)
         work.add_done_callback(lambda _: loop.call_soon_threadsafe(
             self.release, time.perf_counter() - started))
         return await self.wait(asyncio.wrap_future(work, loop=loop))
@@ -89,7 +96,8 @@ class Scheduler:
 
     async def shutdown(self) -> None:
         """Let the jobs already admitted finish, then stop the compute thread."""
-        await asyncio.to_thread(self.executor.shutdown, wait=True)
+        for executor in self.lanes.values():
+            await asyncio.to_thread(executor.shutdown, wait=True)
 
 
 @dataclass
