@@ -188,3 +188,64 @@ def test_a_chat_of_many_tiny_messages_does_not_freeze_the_server(roomy_service):
     worst, reply = _worst_healthz_while(roomy_service, send)
     assert reply.status_code == 200, reply.text
     assert worst < 1.0, f"/healthz took {worst:.2f} s while the chat was read"
+
+
+# --------------------------------------------------------------------------- 3: cancellation
+
+
+@pytest.fixture(scope="module")
+def impatient_service(upstream):
+    """A 1.5 s request timeout and room for big bodies."""
+    from llmlingstral.serve import create_app
+
+    config = _config(upstream, request_timeout_s=1.5, max_body_bytes=5_000_000)
+    with LiveServer(create_app(config)) as server:
+        yield server
+
+
+def _documents(chars: int, size: int = 8_000) -> list[str]:
+    text = _big_text(chars)
+    return [text[i:i + size] for i in range(0, len(text), size)]
+
+
+# Work made of many forward passes (what a cancelled job stops between).
+BIG_JOBS = {
+    "llmlingua2": {"method": "llmlingua2", "context": _documents(600_000), "rate": 0.5},
+    "llmlingua": {"method": "llmlingua", "context": _documents(300_000), "rate": 0.5},
+    "json": {"method": "json", "json_data": {f"k{i}": _big_text(20_000) for i in range(15)}},
+}
+
+
+def _seconds_until_idle(server) -> float:
+    """Seconds until no compression job waits or runs (the compute thread is free)."""
+    import re
+
+    started = time.perf_counter()
+    while True:
+        metrics = httpx.get(f"{server.url}/metrics", timeout=30).text
+        depth = float(re.search(r"^llmlingstral_queue_depth (\S+)$", metrics, re.M).group(1))
+        if depth == 0:
+            return time.perf_counter() - started
+        assert time.perf_counter() - started < 120
+        time.sleep(0.05)
+
+
+# The whole of each big job takes a minute or more here; a cancelled one stops at its next
+# forward pass, after the text preparation that comes before the first (a few seconds on a
+# loaded machine).
+STOP_WITHIN_S = 12
+
+
+@pytest.mark.parametrize("kind", list(BIG_JOBS))
+def test_a_timed_out_request_stops_computing(impatient_service, kind):
+    response = _post(impatient_service, "/v1/compress", BIG_JOBS[kind])
+    assert response.status_code == 504, response.text
+    waited = _seconds_until_idle(impatient_service)
+    assert waited < STOP_WITHIN_S, f"abandoned work ran {waited:.1f} s past the timeout"
+
+
+def test_a_client_that_leaves_stops_its_job(service):
+    with pytest.raises(httpx.TimeoutException):
+        _post(service, "/v1/compress", BIG_JOBS["llmlingua2"], timeout=1.5)
+    waited = _seconds_until_idle(service)
+    assert waited < STOP_WITHIN_S, f"a departed client's job ran {waited:.1f} s more"

@@ -9,7 +9,7 @@ import logging
 import time
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, Awaitable, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -25,6 +25,7 @@ from .scheduler import JobTimeout, Overloaded
 from .upstream import UpstreamError, build_upstream
 
 logger = logging.getLogger("llmlingstral.serve")
+T = TypeVar("T")
 STATIC = resources.files("llmlingstral.serve") / "static"
 
 
@@ -156,7 +157,7 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
         if config.log_prompts:
             logger.info("compress %s prompt: %r", job.method, job.original)
         started = time.perf_counter()
-        result = await engine.compress(job)
+        result = await unless_client_leaves(request, engine.compress(job))
         result["method"] = job.method
         result["elapsed_seconds"] = round(time.perf_counter() - started, 4)
         return JSONResponse(result)
@@ -165,7 +166,7 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
     async def chat(request: Request) -> Response:
         body = await read_json(request, config.max_body_bytes)
         engine.require_ready()
-        prepared = await prepare(body, config, engine)
+        prepared = await unless_client_leaves(request, prepare(body, config, engine))
         if config.log_prompts:
             logger.info("chat request after compression: %r", prepared.body.get("messages"))
         upstream = request.app.state.upstream
@@ -176,6 +177,32 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
         reply = await upstream.complete(prepared.body)
         reply["llmlingstral"] = prepared.figures
         return JSONResponse(reply, headers=prepared.headers())
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its answer was ready."""
+
+
+async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
+    """``await work``, cancelled (and its compression stopped) if the client disconnects."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnect(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+    if task.cancelled() or not task.done():
+        await asyncio.gather(task, return_exceptions=True)
+        raise ClientGone()
+    return task.result()
+
+
+async def _disconnect(request: Request) -> None:
+    """Returns once the client has gone (the body has been read already)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _sse(events):
@@ -203,6 +230,12 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("a valid API key is required: send 'Authorization: "
                                        "Bearer <key>'", "authentication_error"),
                             status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(ClientGone)
+    async def client_gone(_: Request, __: Exception) -> JSONResponse:
+        # Nobody reads it; 499 (client closed request) keeps the metrics and the log honest.
+        return JSONResponse(error_body("the client closed the connection", "client_closed"),
+                            status_code=499)
 
     @app.exception_handler(_TooLarge)
     async def too_large(request: Request, _: Exception) -> JSONResponse:
