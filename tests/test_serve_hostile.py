@@ -249,3 +249,46 @@ def test_a_client_that_leaves_stops_its_job(service):
         _post(service, "/v1/compress", BIG_JOBS["llmlingua2"], timeout=1.5)
     waited = _seconds_until_idle(service)
     assert waited < STOP_WITHIN_S, f"a departed client's job ran {waited:.1f} s more"
+
+
+# --------------------------------------------------------------------------- 4: bad requests
+
+
+@pytest.fixture(scope="module")
+def batching_service(upstream):
+    """LLMLingua-2 only, with a 300 ms batch window so that concurrent requests share one."""
+    from llmlingstral.serve import create_app
+
+    config = _config(upstream, model=None, batch_window_ms=300)
+    with LiveServer(create_app(config)) as server:
+        yield server
+
+
+def _forward_passes(server, bodies) -> tuple[int, list[httpx.Response]]:
+    """Classifier forward passes spent on ``bodies`` sent at once, and the replies."""
+    model = server.app.state.engine.classifier.model
+    calls = []
+    hook = model.register_forward_hook(lambda *_: calls.append(1))
+
+    async def send_all():
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            return await asyncio.gather(*(client.post("/v1/compress", json=b) for b in bodies))
+
+    try:
+        replies = asyncio.run(send_all())
+    finally:
+        hook.remove()
+    return len(calls), replies
+
+
+def test_a_bad_request_never_reruns_its_batch(batching_service):
+    texts = [stdlib_prose(1500), *MULTILINGUAL]
+    good = [{"method": "llmlingua2", "context": t, "rate": 0.5} for t in texts]
+    alone, replies = _forward_passes(batching_service, good)
+    assert [r.status_code for r in replies] == [200] * len(good)
+    bad = [{"method": "llmlingua2", "context": "x y z", "rate": 2},
+           {"method": "llmlingua2", "context": texts[0], "force_tokens": ["a"] * 500}]
+    mixed, replies = _forward_passes(batching_service, [bad[0], *good[:2], bad[1], *good[2:]])
+    assert [r.status_code for r in replies] == [422, 200, 200, 422] + [200] * (len(good) - 2)
+    assert "rate must be in (0, 1]" in replies[0].json()["error"]["message"]
+    assert mixed == alone, "the honest requests were scored again because of a bad one"

@@ -18,8 +18,10 @@ from typing import Iterator
 _local = threading.local()
 
 
-class Cancelled(Exception):
-    """The work was cancelled: its caller no longer waits for it."""
+class Cancelled(BaseException):
+    """The work was cancelled: its caller no longer waits for it. A BaseException, like
+    :class:`asyncio.CancelledError`, so that no ``except Exception`` on the way keeps the
+    work going."""
 
 
 class CancelToken:

@@ -18,11 +18,13 @@ logger = logging.getLogger("llmlingstral.serve")
 PREBUILT_RANKERS = ("e5-mistral", "mistral-embed")
 
 
-def compress_batch(compressor: Any, prompts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """LLMLingua-2 results for several requests (each a mapping of keyword arguments), with
-    the windows of all prompts scored in shared forward passes
-    (:meth:`PromptCompressor.compress_prompts`)."""
-    return compressor.compress_prompts(list(prompts), show_progress=False)
+def compress_batch(compressor: Any, prompts: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """LLMLingua-2 outcomes for several requests (each a mapping of keyword arguments): a
+    result, or the exception that request alone raised. The windows of all prompts are
+    scored in shared forward passes; a bad request fails alone and reruns nothing."""
+    from ..batch import compress_requests
+
+    return compress_requests(compressor, list(prompts), show_progress=False)
 
 
 def result_spans(original: str, result: Mapping[str, Any]) -> list[dict[str, Any]]:

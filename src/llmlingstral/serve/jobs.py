@@ -94,10 +94,22 @@ def parse_compress_request(body: Any, available: Mapping[str, bool],
                            f" to compress")
     if "rank_method" in fields:
         check_rank_method(fields["rank_method"], rankers)
+    _check_budget(fields)
     if method == "json" and isinstance(fields.get("json_config"), str):
         raise RequestError("json_config must be a JSON object here; the service does not read "
                            "configuration files")
     return CompressJob(method, _with_defaults(method, fields), original_text(method, fields))
+
+
+def _check_budget(fields: Mapping[str, Any]) -> None:
+    """Refuse a bad ``rate`` or ``target_token`` here, before the request joins a batch
+    (the library's own checks and messages)."""
+    from ..validate import check_rate, check_target
+
+    if "rate" in fields:
+        check_rate("rate", fields["rate"])
+    if "target_token" in fields:
+        check_target("target_token", fields["target_token"])
 
 
 def check_rank_method(name: Any, rankers: Sequence[str]) -> None:

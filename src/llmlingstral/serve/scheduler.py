@@ -130,8 +130,9 @@ class _Item:
 class MicroBatcher:
     """Groups jobs that arrive together into one call of ``batch_function``.
 
-    ``batch_function`` takes a list of payloads and returns one result per payload. If it
-    raises, each payload of that batch is run alone, so one bad request fails alone.
+    ``batch_function`` takes a list of payloads and returns one outcome per payload: its
+    result, or the exception raised for that payload alone (which fails only its caller).
+    If the whole call raises, every caller of the batch gets that error; nothing is rerun.
     """
 
     def __init__(self, scheduler: Scheduler, batch_function: BatchFunction, *,
@@ -220,14 +221,9 @@ class MicroBatcher:
         with cancellable(token):
             try:
                 results = self.batch_function(payloads)
-                return [(True, r) for r in results]
-            except Cancelled as error:
+            except (Exception, Cancelled) as error:  # noqa: BLE001 - to every caller
                 return [(False, error)] * len(payloads)
-            except Exception:  # noqa: BLE001 - retried one by one to find the culprit
-                if len(payloads) == 1:
-                    return [_outcome(self.batch_function, payloads[0])]
-                logger.debug("batch of %d failed; running its jobs one by one", len(payloads))
-                return [_outcome(self.batch_function, p) for p in payloads]
+        return [(not isinstance(r, Exception), r) for r in results]
 
 
 def _cancelled_when_all_gone(items: list[_Item]) -> CancelToken:
@@ -241,10 +237,3 @@ def _cancelled_when_all_gone(items: list[_Item]) -> CancelToken:
     for item in items:
         item.future.add_done_callback(gone)
     return token
-
-
-def _outcome(batch_function: BatchFunction, payload: Any) -> tuple[bool, Any]:
-    try:
-        return True, batch_function([payload])[0]
-    except Exception as error:  # noqa: BLE001 - handed to the caller's future
-        return False, error
