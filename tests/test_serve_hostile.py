@@ -292,3 +292,38 @@ def test_a_bad_request_never_reruns_its_batch(batching_service):
     assert [r.status_code for r in replies] == [422, 200, 200, 422] + [200] * (len(good) - 2)
     assert "rate must be in (0, 1]" in replies[0].json()["error"]["message"]
     assert mixed == alone, "the honest requests were scored again because of a bad one"
+
+
+# --------------------------------------------------------------------------- 6: cross-site
+
+
+def test_a_foreign_host_or_a_cross_site_body_never_reaches_the_upstream(service, upstream):
+    seen = len(upstream.requests)
+    body = '{"model": "m", "messages": [{"role": "user", "content": "東京 مرحبا"}]}'
+    rebinding = httpx.post(f"{service.url}/v1/chat/completions", content=body, headers={
+        "Host": "rebind.attacker.example", "Origin": "http://x",
+        "Content-Type": "application/json"})
+    assert rebinding.status_code == 421
+    assert "--allowed-hosts" in rebinding.json()["error"]["message"]
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", ""):
+        form = httpx.post(f"{service.url}/v1/chat/completions", content=body,
+                          headers={"Origin": "http://x", "Content-Type": content_type})
+        assert form.status_code == 415, content_type
+        assert "application/json" in form.json()["error"]["message"]
+        assert not any(h.lower().startswith("access-control-") for h in form.headers)
+    assert len(upstream.requests) == seen
+    port = service.url.rsplit(":", 1)[1]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", "[::1]"):
+        reply = httpx.post(f"{service.url}/v1/chat/completions", content=body,
+                           headers={"Host": host, "Content-Type": "application/json"})
+        assert reply.status_code == 200, (host, reply.text)
+        assert not any(h.lower().startswith("access-control-") for h in reply.headers)
+
+
+def test_allowed_hosts_behind_a_reverse_proxy():
+    from llmlingstral.serve.guards import allowed_host_names, host_name
+
+    names = allowed_host_names("0.0.0.0", ["Compress.Example.com"])
+    assert host_name("compress.example.com:443") in names and "0.0.0.0" not in names
+    assert allowed_host_names("10.0.0.5", []) >= {"10.0.0.5", "localhost"}
+    assert allowed_host_names("127.0.0.1", ["*"]) is None

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from ..errors import LLMLingstralError
 from .config import ServeConfig
 from .engine import Engine
+from .guards import RequestGuard, allowed_host_names
 from .jobs import RequestError, parse_compress_request
 from .metrics import Metrics
 from .proxy import PreparedRequest, prepare
@@ -56,6 +57,8 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     app = FastAPI(title="llmlingstral", summary="Prompt compression on Mistral models",
                   lifespan=lifespan)
     app.state.config, app.state.engine, app.state.metrics = config, engine, metrics
+    app.add_middleware(RequestGuard,
+                       allowed_hosts=allowed_host_names(config.host, config.allowed_hosts))
     app.add_middleware(_ObserveMiddleware, metrics=metrics)
     _add_error_handlers(app)
     _add_routes(app, config, engine, metrics)

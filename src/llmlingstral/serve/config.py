@@ -45,6 +45,9 @@ class ServeConfig:
     local ones. ``e5-mistral`` (a model) and ``mistral-embed`` (the Mistral API, on the
     operator's key) run only when listed, and are built when the service starts.
 
+    Hosts: requests must name in ``Host`` a loopback name, ``host`` (the address the
+    service is bound to, unless a wildcard) or one of ``allowed_hosts`` (``"*"``: any).
+
     Keys: ``api_keys`` (what clients must send) and ``upstream_api_key`` are held as
     :class:`~llmlingstral.credentials.Secret`, shown in no repr, dump or message.
     """
@@ -70,6 +73,8 @@ class ServeConfig:
     guard: bool = False
     log_prompts: bool = False
     rankers: tuple[str, ...] = LOCAL_RANKERS
+    host: str = "127.0.0.1"
+    allowed_hosts: tuple[str, ...] = ()
 
     def __setattr__(self, name: str, value: Any) -> None:
         # However they are set, the keys are kept masked.

@@ -20,6 +20,9 @@ def add_serve_command(commands) -> None:
                     "(or OPENAI_API_KEY with --upstream openai).")
     cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
                      "127.0.0.1)")
+    cmd.add_argument("--allowed-hosts", default="", help="comma-separated host names clients "
+                     "may reach the service by, besides localhost and --host (the public name "
+                     "behind a reverse proxy); '*' allows any")
     cmd.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     cmd.add_argument("--model", default="nano", help="causal LM for llmlingua, longllmlingua, "
                      "structured and json (default nano; 'none' for no causal LM)")
@@ -90,7 +93,8 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         api_keys=load_api_keys(args.api_key_file), upstream=args.upstream,
         upstream_url=args.upstream_url, proxy_method=args.proxy_method,
         proxy_rate=args.proxy_rate, proxy_min_tokens=args.proxy_min_tokens,
-        log_prompts=args.log_prompts,
+        log_prompts=args.log_prompts, host=args.host,
+        allowed_hosts=tuple(h.strip() for h in args.allowed_hosts.split(",") if h.strip()),
         rankers=tuple(n.strip() for n in args.rankers.split(",") if n.strip())).validate()
 
 
