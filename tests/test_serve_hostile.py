@@ -327,3 +327,39 @@ def test_allowed_hosts_behind_a_reverse_proxy():
     assert host_name("compress.example.com:443") in names and "0.0.0.0" not in names
     assert allowed_host_names("10.0.0.5", []) >= {"10.0.0.5", "localhost"}
     assert allowed_host_names("127.0.0.1", ["*"]) is None
+
+
+# --------------------------------------------------------------------------- 7: queue share
+
+
+@pytest.fixture(scope="module")
+def small_queue_service(upstream):
+    """A queue of 4 places, of which one request may hold 2."""
+    from llmlingstral.serve import create_app
+
+    config = _config(upstream, max_queue=4, max_jobs_per_request=2, batch_window_ms=50)
+    with LiveServer(create_app(config)) as server:
+        yield server
+
+
+def test_one_request_cannot_fill_the_queue_and_always_fits(small_queue_service):
+    import re
+
+    parts = [{"type": "text", "text": t} for t in [stdlib_prose(600), *MULTILINGUAL] * 2]
+    chat = {"model": "m", "messages": [{"role": "user", "content": parts, "compress": True}]}
+    deepest = []
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=small_queue_service.url, timeout=120) as client:
+            task = asyncio.create_task(client.post("/v1/chat/completions", json=chat))
+            while not task.done():
+                text = (await client.get("/metrics")).text
+                deepest.append(float(re.search(r"^llmlingstral_queue_depth (\S+)$", text,
+                                               re.M).group(1)))
+                await asyncio.sleep(0.01)
+            return await task
+
+    reply = asyncio.run(scenario())
+    assert reply.status_code == 200, reply.text      # 10 texts, a queue of 4: still fits
+    assert reply.json()["llmlingstral"]["compressed_messages"] == 1
+    assert max(deepest) <= 2

@@ -32,7 +32,9 @@ class ServeConfig:
 
     Load: token-classifier requests arriving within ``batch_window_ms`` of each other share
     one forward pass (at most ``max_batch_size`` prompts); at most ``max_queue`` compression
-    jobs wait or run at once, more are answered 429; a request gets ``request_timeout_s``.
+    jobs wait or run at once, more are answered 429; one request holds at most
+    ``max_jobs_per_request`` of them at a time (a chat's texts beyond it wait their turn);
+    a request gets ``request_timeout_s``.
 
     Proxy: ``upstream`` is ``"mistral"`` (the official SDK; ``upstream_url`` overrides the
     API address) or ``"openai"`` (any OpenAI-compatible base URL ending in ``/v1``). Messages
@@ -60,6 +62,7 @@ class ServeConfig:
     batch_window_ms: float = 5.0
     max_batch_size: int = 16
     max_queue: int = 64
+    max_jobs_per_request: int = 8
     request_timeout_s: float = 60.0
     max_body_bytes: int = 4_000_000
     api_keys: tuple[Secret, ...] = field(default=(), repr=False)
@@ -97,13 +100,18 @@ class ServeConfig:
             raise ValueError("the guard needs a SecurityLingua classifier: --guard-model")
         for name in ("batch_window_ms", "request_timeout_s", "upstream_timeout_s"):
             check_finite(name, getattr(self, name), allow_zero=True)
-        for name in ("max_batch_size", "max_queue", "max_body_bytes"):
+        for name in ("max_batch_size", "max_queue", "max_body_bytes", "max_jobs_per_request"):
             check_positive_int(name, getattr(self, name))
         check_rate("proxy_rate", self.proxy_rate)
         if self.proxy_method not in (None, "llmlingua", "llmlingua2"):
             raise ValueError("proxy_method must be llmlingua or llmlingua2")
         self.rankers = canonical_rankers(self.rankers)
         return self
+
+    @property
+    def request_share(self) -> int:
+        """Queue places one request may hold at once."""
+        return min(self.max_jobs_per_request, self.max_queue)
 
     def resolved_upstream_key(self) -> str | None:
         """The key for the upstream API: given, or from the environment."""

@@ -218,8 +218,7 @@ async def prepare(body: Any, config: ServeConfig, engine: Engine) -> PreparedReq
     options = request_options(body, config, engine)
     plan = await engine.scheduler.run(lambda: _plan(body, options, engine), lane="prepare")
     chosen = plan.chosen
-    results = await asyncio.gather(*(engine.compress(_job(p, options.method), with_spans=False)
-                                     for p in chosen))
+    results = await _compress_pieces(engine, chosen, options.method, config.request_share)
     for piece, result in zip(chosen, results):
         piece.result = result["compressed_prompt"]
     originals, messages, after = await engine.scheduler.run(
@@ -233,6 +232,19 @@ async def prepare(body: Any, config: ServeConfig, engine: Engine) -> PreparedReq
                "compressed_messages": len({p.message for p in chosen}),
                "method": options.method, "guarded": options.guard}
     return PreparedRequest(body, figures)
+
+
+async def _compress_pieces(engine: Engine, pieces: list[_Piece], method: str,
+                           share: int) -> list[dict[str, Any]]:
+    """Compress ``pieces``, at most ``share`` of them in the queue at once: however many
+    texts a request holds, it never fills the queue, and it always fits."""
+    places = asyncio.Semaphore(share)
+
+    async def one(piece: _Piece) -> dict[str, Any]:
+        async with places:
+            return await engine.compress(_job(piece, method), with_spans=False)
+
+    return await asyncio.gather(*(one(p) for p in pieces))
 
 
 def _write(messages: list[dict[str, Any]], piece: _Piece, text: str) -> None:

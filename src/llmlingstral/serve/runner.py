@@ -53,6 +53,9 @@ def _add_load_options(cmd) -> None:
                      "(default 16)")
     cmd.add_argument("--max-queue", type=int, default=64, help="compression jobs waiting or "
                      "running before 429 (default 64)")
+    cmd.add_argument("--max-jobs-per-request", type=int, default=8, help="queue places one "
+                     "request may hold at once; a chat's further texts wait their turn "
+                     "(default 8)")
     cmd.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in "
                      "seconds (default 60)")
     cmd.add_argument("--rankers", default=",".join(LOCAL_RANKERS),
@@ -89,6 +92,7 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         guard_model=_none(args.guard_model), guard=args.guard, device=args.device,
         batching=not args.no_batching, batch_window_ms=args.batch_window_ms,
         max_batch_size=args.max_batch_size, max_queue=args.max_queue,
+        max_jobs_per_request=args.max_jobs_per_request,
         request_timeout_s=args.timeout, max_body_bytes=args.max_body_bytes,
         api_keys=load_api_keys(args.api_key_file), upstream=args.upstream,
         upstream_url=args.upstream_url, proxy_method=args.proxy_method,
