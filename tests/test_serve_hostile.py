@@ -363,3 +363,20 @@ def test_one_request_cannot_fill_the_queue_and_always_fits(small_queue_service):
     assert reply.status_code == 200, reply.text      # 10 texts, a queue of 4: still fits
     assert reply.json()["llmlingstral"]["compressed_messages"] == 1
     assert max(deepest) <= 2
+
+
+# --------------------------------------------------------------------------- 10: odd input
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ('{"context": ' + "[" * 10_000 + "]" * 10_000 + "}", 400, "nested too deeply"),
+    ('{"method": "llmlingua", "context": "a b c", "target_token": ' + "9" * 4000 + "}", 422,
+     "target_token is far too large"),
+    ('{"method": "json", "json_data": "' + "[" * 5000 + "]" * 5000 + '"}', 422,
+     "json_data is nested too deeply"),
+])
+def test_absurd_input_gets_a_json_error_not_a_crash(service, body, status, message):
+    response = httpx.post(f"{service.url}/v1/compress", content=body,
+                          headers={"Content-Type": "application/json"}, timeout=60)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]["message"]

@@ -123,6 +123,8 @@ def decode_json(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(f"the request body is not valid JSON: {error}", 400) from error
+    except RecursionError:
+        raise RequestError("the request body is JSON nested too deeply to read", 400) from None
 
 
 # --------------------------------------------------------------------------- routes
@@ -228,6 +230,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid(_: Request, error: Exception) -> JSONResponse:
         return JSONResponse(error_body(str(error), "invalid_request_error"), status_code=422)
 
+    @app.exception_handler(RecursionError)
+    async def too_deep(_: Request, __: Exception) -> JSONResponse:
+        return JSONResponse(error_body("a value is nested too deeply to process; flatten it",
+                                       "invalid_request_error"), status_code=422)
+
     @app.exception_handler(_Unauthorized)
     async def unauthorized(_: Request, __: Exception) -> JSONResponse:
         return JSONResponse(error_body("a valid API key is required: send 'Authorization: "
@@ -286,6 +293,14 @@ class _ObserveMiddleware:
 
         try:
             await self.app(scope, receive, observed_send)
+        except Exception as error:  # noqa: BLE001 - answered, and logged on one line
+            # No traceback: a request that can trigger this must not flood the log.
+            logger.error("%s %s failed: %s: %s", scope["method"], scope["path"],
+                         type(error).__name__, str(error)[:300])
+            if status == 500:  # nothing was sent yet
+                await JSONResponse(error_body("the service failed on this request; the "
+                                              "operator's log has the cause", "server_error"),
+                                   status_code=500)(scope, receive, observed_send)
         finally:
             seconds = time.perf_counter() - started
             self.metrics.observe_request(scope["path"], status, seconds)

@@ -95,10 +95,23 @@ def parse_compress_request(body: Any, available: Mapping[str, bool],
     if "rank_method" in fields:
         check_rank_method(fields["rank_method"], rankers)
     _check_budget(fields)
+    if method == "json" and isinstance(fields.get("json_data"), str):
+        fields["json_data"] = _decoded_json_data(fields["json_data"])
     if method == "json" and isinstance(fields.get("json_config"), str):
         raise RequestError("json_config must be a JSON object here; the service does not read "
                            "configuration files")
     return CompressJob(method, _with_defaults(method, fields), original_text(method, fields))
+
+
+def _decoded_json_data(text: str) -> Any:
+    """``json_data`` sent as a JSON string, decoded here (as the library would) so that a
+    malformed or absurdly nested one is a clear 422."""
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise RequestError(f"json_data is a string that is not valid JSON: {error}") from None
+    except RecursionError:
+        raise RequestError("json_data is nested too deeply to compress") from None
 
 
 def _check_budget(fields: Mapping[str, Any]) -> None:
