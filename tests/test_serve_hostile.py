@@ -380,3 +380,18 @@ def test_absurd_input_gets_a_json_error_not_a_crash(service, body, status, messa
                           headers={"Content-Type": "application/json"}, timeout=60)
     assert response.status_code == status, response.text
     assert message in response.json()["error"]["message"]
+
+
+# --------------------------------------------------------------------------- 11: log lines
+
+
+def test_a_path_cannot_forge_log_lines_or_colour_the_terminal(service, caplog):
+    forged = "/x%0a2026-12-07 12:00:00,000 INFO llmlingstral.serve: FAKE%1b[31m%e6%9d%b1"
+    with caplog.at_level("INFO", logger="llmlingstral.serve"):
+        assert httpx.get(f"{service.url}{forged}").status_code == 404
+        deadline = time.monotonic() + 10
+        while "FAKE" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
+    line = next(r.getMessage() for r in caplog.records if "FAKE" in r.getMessage())
+    assert "\n" not in line and "\x1b" not in line
+    assert "\\n2026-12-07" in line and "\\x1b[31m" in line and "東" in line

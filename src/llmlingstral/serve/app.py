@@ -20,12 +20,14 @@ from .config import ServeConfig
 from .engine import Engine
 from .guards import RequestGuard, allowed_host_names
 from .jobs import RequestError, parse_compress_request
+from .logs import escape_control_characters
 from .metrics import Metrics
 from .proxy import PreparedRequest, prepare
 from .scheduler import JobTimeout, Overloaded
 from .upstream import UpstreamError, build_upstream
 
 logger = logging.getLogger("llmlingstral.serve")
+escape_control_characters(logger)
 T = TypeVar("T")
 STATIC = resources.files("llmlingstral.serve") / "static"
 
