@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from live_server import LiveServer
-from local_api import LocalAPIServer, chat_completion_payload, chat_stream_payloads
+from local_api import CUT_STREAM, LocalAPIServer, chat_completion_payload, chat_stream_payloads
 from texts import stdlib_prose as _stdlib_prose
 
 pytestmark = pytest.mark.xdist_group("serve")
@@ -33,7 +33,10 @@ def stdlib_prose(chars: int) -> str:
 
 def _reply_handler(body):
     if body.get("stream"):
-        return 200, chat_stream_payloads(body["model"], ["Hel", "lo", "!"])
+        pieces = chat_stream_payloads(body["model"], ["Hel", "lo", "!"])
+        if body["messages"][-1]["content"] == "cut":  # fail after the first piece
+            pieces = [pieces[0], CUT_STREAM]
+        return 200, pieces
     return 200, chat_completion_payload(body["model"], "Hello!")
 
 
@@ -43,11 +46,11 @@ def upstream():
         yield server
 
 
-def _config(upstream, **settings):
+def _config(local_api, **settings):
     from llmlingstral.serve import ServeConfig
 
     base = dict(model="nano", llmlingua2_model="nano-lingua2", device="cpu",
-                upstream="openai", upstream_url=f"{upstream.url}/v1",
+                upstream="openai", upstream_url=f"{local_api.url}/v1",
                 upstream_api_key=UPSTREAM_KEY)
     return ServeConfig(**{**base, **settings})
 
@@ -395,3 +398,40 @@ def test_a_path_cannot_forge_log_lines_or_colour_the_terminal(service, caplog):
     line = next(r.getMessage() for r in caplog.records if "FAKE" in r.getMessage())
     assert "\n" not in line and "\x1b" not in line
     assert "\\n2026-12-07" in line and "\\x1b[31m" in line and "東" in line
+
+
+# --------------------------------------------------------------------------- 12: streams
+
+
+@pytest.fixture(scope="module")
+def mistral_upstream_service(upstream):
+    from llmlingstral.serve import create_app
+
+    config = _config(upstream, model=None, upstream="mistral", upstream_url=upstream.url)
+    with LiveServer(create_app(config)) as server:
+        yield server
+
+
+@pytest.mark.parametrize("kind", ["openai", "mistral"])
+def test_a_stream_that_fails_midway_ends_with_an_error_event(service, mistral_upstream_service,
+                                                              kind):
+    server = service if kind == "openai" else mistral_upstream_service
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": "cut"}]}
+    response = _post(server, "/v1/chat/completions", body)
+    assert response.status_code == 200
+    events = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert "Hel" in events[0]
+    assert "mid-stream" in events[-2] and '"error"' in events[-2]
+    assert events[-1] == "[DONE]"
+    whole = _post(server, "/v1/chat/completions", {**body, "messages": [
+        {"role": "user", "content": "สวัสดี"}]})
+    assert whole.text.rstrip().endswith("data: [DONE]") and "error" not in whole.text
+
+
+def test_stream_must_be_a_boolean(service, upstream):
+    seen = len(upstream.requests)
+    body = {"model": "m", "stream": "no", "messages": [{"role": "user", "content": "hi"}]}
+    response = _post(service, "/v1/chat/completions", body)
+    assert response.status_code == 422
+    assert "stream must be true or false" in response.json()["error"]["message"]
+    assert len(upstream.requests) == seen

@@ -213,8 +213,16 @@ async def _disconnect(request: Request) -> None:
 
 
 async def _sse(events):
-    async for data in events:
-        yield f"data: {data}\n\n"
+    """Server-sent events; a failure mid-stream ends it with an error event and ``[DONE]``,
+    so that clients see the failure instead of a reply cut short."""
+    try:
+        async for data in events:
+            yield f"data: {data}\n\n"
+    except Exception as error:  # noqa: BLE001 - told to the client, in the stream
+        logger.warning("upstream stream failed: %s", type(error).__name__)
+        message = "the upstream failed mid-stream; the reply is incomplete"
+        yield f"data: {json.dumps(error_body(message, 'upstream_error'))}\n\n"
+        yield "data: [DONE]\n\n"
 
 
 # --------------------------------------------------------------------------- errors

@@ -215,6 +215,8 @@ async def prepare(body: Any, config: ServeConfig, engine: Engine) -> PreparedReq
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object", 400)
     body = dict(body)
+    if not isinstance(body.get("stream", False), bool):
+        raise RequestError(f"stream must be true or false, got {body['stream']!r}")
     options = request_options(body, config, engine)
     plan = await engine.scheduler.run(lambda: _plan(body, options, engine), lane="prepare")
     chosen = plan.chosen

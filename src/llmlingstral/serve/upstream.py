@@ -40,6 +40,13 @@ class UpstreamError(Exception):
         self.payload = payload
 
 
+class StreamBroken(Exception):
+    """The upstream's stream ended before its end marker (``[DONE]`` or a finish reason)."""
+
+    def __init__(self) -> None:
+        super().__init__("the upstream stream ended before it was complete")
+
+
 def _error_payload(message: str, kind: str = "upstream_error") -> dict[str, Any]:
     return {"error": {"message": message, "type": kind}}
 
@@ -123,9 +130,14 @@ class MistralUpstream:
 
     @staticmethod
     async def _events(stream) -> AsyncIterator[str]:
+        finished = False
         async with stream:
             async for event in stream:
-                yield json.dumps(_dump(event.data), ensure_ascii=False)
+                data = _dump(event.data)
+                finished |= any(c.get("finish_reason") for c in data.get("choices") or [])
+                yield json.dumps(data, ensure_ascii=False)
+        if not finished:
+            raise StreamBroken()
         yield "[DONE]"
 
     async def close(self) -> None:
@@ -186,12 +198,17 @@ class OpenAICompatibleUpstream:
 
     @staticmethod
     async def _events(response: httpx.Response) -> AsyncIterator[str]:
+        done = False
         try:
             async for line in response.aiter_lines():
                 if line.startswith("data:"):
-                    yield line[5:].strip()
+                    data = line[5:].strip()
+                    done = data == "[DONE]"
+                    yield data
         finally:
             await response.aclose()
+        if not done:
+            raise StreamBroken()
 
     async def close(self) -> None:
         await self.client.aclose()
