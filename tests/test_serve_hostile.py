@@ -435,3 +435,24 @@ def test_stream_must_be_a_boolean(service, upstream):
     assert response.status_code == 422
     assert "stream must be true or false" in response.json()["error"]["message"]
     assert len(upstream.requests) == seen
+
+
+# --------------------------------------------------------------------------- 13: open routes
+
+
+@pytest.fixture(scope="module")
+def keyed_service(upstream):
+    from llmlingstral.serve import create_app
+
+    with LiveServer(create_app(_config(upstream, model=None, api_keys=(CLIENT_KEY,)))) as server:
+        yield server
+
+
+def test_with_keys_only_health_and_a_minimal_readyz_are_open(keyed_service):
+    url = keyed_service.url
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert httpx.get(f"{url}{path}").status_code in (401, 404), path
+    assert httpx.get(f"{url}/healthz").status_code == 200
+    assert httpx.get(f"{url}/readyz").json() == {"ready": True, "auth": True}
+    full = httpx.get(f"{url}/readyz", headers={"Authorization": f"Bearer {CLIENT_KEY}"}).json()
+    assert full["models"]["llmlingua2_model"] == "nano-lingua2"

@@ -56,8 +56,12 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             await engine.stop()
             await app.state.upstream.close()
 
+    # With keys, the API description is not served: only /healthz and a minimal /readyz
+    # answer without one.
+    documented = {} if not config.api_keys else \
+        {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(title="llmlingstral", summary="Prompt compression on Mistral models",
-                  lifespan=lifespan)
+                  lifespan=lifespan, **documented)
     app.state.config, app.state.engine, app.state.metrics = config, engine, metrics
     app.add_middleware(RequestGuard,
                        allowed_hosts=allowed_host_names(config.host, config.allowed_hosts))
@@ -143,14 +147,21 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    is_authorized = _authorize(config)
+
     @app.get("/readyz")
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
+        status = 200 if engine.ready else 503
+        try:
+            is_authorized(request)
+        except _Unauthorized:  # models and load errors are for the operator's clients
+            return JSONResponse({"ready": engine.ready, "auth": True}, status_code=status)
         body = {"ready": engine.ready, "models": engine.models(),
                 "methods": [m for m, ok in engine.available().items() if ok] if engine.ready
                 else [], "auth": bool(config.api_keys)}
         if engine.load_error:
             body["error"] = engine.load_error
-        return JSONResponse(body, status_code=200 if engine.ready else 503)
+        return JSONResponse(body, status_code=status)
 
     @app.get("/metrics", dependencies=[auth])
     async def prometheus() -> Response:
