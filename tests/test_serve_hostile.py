@@ -456,3 +456,32 @@ def test_with_keys_only_health_and_a_minimal_readyz_are_open(keyed_service):
     assert httpx.get(f"{url}/readyz").json() == {"ready": True, "auth": True}
     full = httpx.get(f"{url}/readyz", headers={"Authorization": f"Bearer {CLIENT_KEY}"}).json()
     assert full["models"]["llmlingua2_model"] == "nano-lingua2"
+
+
+# --------------------------------------------------------------------------- 9: upstream
+
+
+@pytest.mark.parametrize("status", [200, 302])
+def test_a_misbehaving_upstream_gives_502_and_never_the_key(service, upstream, status):
+    upstream.echo_authorization = True
+    try:
+        upstream.fail_next(status)  # an error object quoting the Authorization header
+        response = _post(service, "/v1/chat/completions",
+                         {"model": "m", "messages": [{"role": "user", "content": "東京"}]})
+    finally:
+        upstream.echo_authorization = False
+    assert response.status_code == 502, response.text
+    assert "without a chat completion" in response.json()["error"]["message"]
+    assert UPSTREAM_KEY not in response.text and UPSTREAM_KEY not in str(response.headers)
+
+
+def test_an_echoed_key_is_masked_in_an_error_relayed(service, upstream):
+    upstream.echo_authorization = True
+    try:
+        upstream.fail_next(400)
+        response = _post(service, "/v1/chat/completions",
+                         {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    finally:
+        upstream.echo_authorization = False
+    assert response.status_code == 400 and "refused credentials" in response.text
+    assert UPSTREAM_KEY not in response.text

@@ -8,8 +8,9 @@
 Both return plain JSON dicts, stream server-sent-event payloads as strings, and raise
 :class:`UpstreamError` with the upstream status for failures. A reply (for a stream: its
 opening) that takes longer than the deadline ``timeout_s`` is a 504, however the upstream
-sends it. The upstream key is sent only to the upstream and appears in no message, not even
-in an error body that echoes it.
+sends it. The upstream key is sent only to the upstream and appears in nothing relayed, not
+even in a reply or an error body that echoes it; a success that is not a chat completion (a
+redirect, another page) is a 502.
 """
 
 from __future__ import annotations
@@ -79,6 +80,20 @@ def _payload_of(text: str, status: int) -> dict[str, Any]:
     return _error_payload(f"upstream answered HTTP {status}: {text[:300]}")
 
 
+def _not_a_completion(status: int) -> UpstreamError:
+    return UpstreamError(502, _error_payload(
+        f"the upstream answered HTTP {status} without a chat completion (a redirect, or "
+        f"not an OpenAI-compatible chat endpoint); check --upstream-url"))
+
+
+def chat_completion(text: str, status: int) -> dict[str, Any]:
+    """A successful upstream reply, checked to be a chat completion (else a 502)."""
+    payload = _payload_of(text, status) if 200 <= status < 300 else None
+    if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
+        raise _not_a_completion(status)
+    return payload
+
+
 class MistralUpstream:
     """Chat completions through ``mistralai.Mistral``."""
 
@@ -115,7 +130,7 @@ class MistralUpstream:
             raise
         except Exception as error:  # noqa: BLE001 - classified by _translate
             raise _masked(_translate(error), self._key) from None
-        return _dump(response)
+        return json.loads(redact(json.dumps(_dump(response)), self._key))
 
     async def open_stream(self, body: dict[str, Any]) -> AsyncIterator[str]:
         arguments = self._arguments(body)
@@ -126,16 +141,16 @@ class MistralUpstream:
             raise
         except Exception as error:  # noqa: BLE001 - classified by _translate
             raise _masked(_translate(error), self._key) from None
-        return self._events(stream)
+        return self._events(stream, self._key)
 
     @staticmethod
-    async def _events(stream) -> AsyncIterator[str]:
+    async def _events(stream, key: str | None) -> AsyncIterator[str]:
         finished = False
         async with stream:
             async for event in stream:
                 data = _dump(event.data)
                 finished |= any(c.get("finish_reason") for c in data.get("choices") or [])
-                yield json.dumps(data, ensure_ascii=False)
+                yield redact(json.dumps(data, ensure_ascii=False), key)
         if not finished:
             raise StreamBroken()
         yield "[DONE]"
@@ -179,9 +194,10 @@ class OpenAICompatibleUpstream:
             status, text = await _within(self.timeout_s, exchange())
         except httpx.HTTPError as error:
             raise _translate(error) from None
+        text = redact(text, self._key)
         if status >= 400:
-            raise _masked(UpstreamError(status, _payload_of(text, status)), self._key)
-        return _payload_of(text, status)
+            raise UpstreamError(status, _payload_of(text, status))
+        return chat_completion(text, status)
 
     async def open_stream(self, body: dict[str, Any]) -> AsyncIterator[str]:
         request = self.client.build_request("POST", self.url, json={**body, "stream": True})
@@ -194,15 +210,18 @@ class OpenAICompatibleUpstream:
             await response.aclose()
             raise _masked(UpstreamError(response.status_code,
                                         _payload_of(text, response.status_code)), self._key)
-        return self._events(response)
+        if response.status_code >= 300:
+            await response.aclose()
+            raise _not_a_completion(response.status_code)
+        return self._events(response, self._key)
 
     @staticmethod
-    async def _events(response: httpx.Response) -> AsyncIterator[str]:
+    async def _events(response: httpx.Response, key: str | None) -> AsyncIterator[str]:
         done = False
         try:
             async for line in response.aiter_lines():
                 if line.startswith("data:"):
-                    data = line[5:].strip()
+                    data = redact(line[5:].strip(), key)
                     done = data == "[DONE]"
                     yield data
         finally:
