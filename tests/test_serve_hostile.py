@@ -485,3 +485,72 @@ def test_an_echoed_key_is_masked_in_an_error_relayed(service, upstream):
         upstream.echo_authorization = False
     assert response.status_code == 400 and "refused credentials" in response.text
     assert UPSTREAM_KEY not in response.text
+
+
+# --------------------------------------------------------------------------- 5: slowloris
+
+
+@pytest.fixture(scope="module")
+def limited_service(upstream):
+    """At most 50 connections, each with 1 s to send its request head."""
+    from llmlingstral.serve import create_app
+
+    config = _config(upstream, model=None, max_connections=50, header_timeout_s=1.0)
+    with LiveServer(create_app(config)) as server:
+        yield server
+
+
+def _closed_by_server(sock) -> bool:
+    import socket
+
+    try:
+        return sock.recv(1) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except (socket.timeout, BlockingIOError):
+        return False
+
+
+def test_slowloris_connections_are_capped_and_timed_out(limited_service):
+    import socket
+
+    host, port = limited_service.url.rsplit("//", 1)[1].split(":")
+    sockets = []
+    try:
+        for _ in range(200):
+            sock = socket.create_connection((host, int(port)))
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            sockets.append(sock)
+        time.sleep(0.3)
+        for sock in sockets:
+            sock.settimeout(0.01)
+        refused = sum(_closed_by_server(s) for s in sockets)
+        assert refused >= 140, f"only {refused} of 200 connections past the limit were closed"
+        deadline = time.monotonic() + 5
+        open_ = [s for s in sockets if not _closed_by_server(s)]
+        while open_ and time.monotonic() < deadline:
+            time.sleep(0.1)
+            open_ = [s for s in open_ if not _closed_by_server(s)]
+        assert not open_, f"{len(open_)} connections kept sending headers past the timeout"
+        assert _healthz_seconds(limited_service) < 1.0
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_slow_honest_body_is_not_cut_by_the_header_timeout(limited_service):
+    import socket
+
+    host, port = limited_service.url.rsplit("//", 1)[1].split(":")
+    body = b'{"context": "Le comit\\u00e9 a approuv\\u00e9 le budget.", "rate": 0.5}'
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(b"POST /v1/compress HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                     b"application/json\r\nContent-Length: " + str(len(body)).encode() +
+                     b"\r\nConnection: close\r\n\r\n")
+        time.sleep(1.5)  # past the header timeout, but the head is complete
+        sock.sendall(body)
+        reply = b""
+        sock.settimeout(30)
+        while chunk := sock.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200"), reply[:200]

@@ -24,6 +24,7 @@ from .logs import escape_control_characters
 from .metrics import Metrics
 from .proxy import PreparedRequest, prepare
 from .scheduler import JobTimeout, Overloaded
+from .server import QuietLoopErrors
 from .upstream import UpstreamError, build_upstream
 
 logger = logging.getLogger("llmlingstral.serve")
@@ -45,6 +46,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        asyncio.get_running_loop().set_exception_handler(QuietLoopErrors())
         engine.start()
         loading = asyncio.create_task(asyncio.to_thread(engine.load))
         app.state.upstream = build_upstream(config.upstream, config.resolved_upstream_key(),

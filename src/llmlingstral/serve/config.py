@@ -47,6 +47,9 @@ class ServeConfig:
     local ones. ``e5-mistral`` (a model) and ``mistral-embed`` (the Mistral API, on the
     operator's key) run only when listed, and are built when the service starts.
 
+    Connections: at most ``max_connections`` open at once; each must send a complete
+    request head within ``header_timeout_s``.
+
     Hosts: requests must name in ``Host`` a loopback name, ``host`` (the address the
     service is bound to, unless a wildcard) or one of ``allowed_hosts`` (``"*"``: any).
 
@@ -65,6 +68,8 @@ class ServeConfig:
     max_jobs_per_request: int = 8
     request_timeout_s: float = 60.0
     max_body_bytes: int = 4_000_000
+    max_connections: int = 1024
+    header_timeout_s: float = 10.0
     api_keys: tuple[Secret, ...] = field(default=(), repr=False)
     upstream: str = "mistral"
     upstream_url: str | None = None
@@ -98,9 +103,11 @@ class ServeConfig:
                              "http://127.0.0.1:8001/v1)")
         if self.guard and self.guard_model is None:
             raise ValueError("the guard needs a SecurityLingua classifier: --guard-model")
-        for name in ("batch_window_ms", "request_timeout_s", "upstream_timeout_s"):
+        for name in ("batch_window_ms", "request_timeout_s", "upstream_timeout_s",
+                     "header_timeout_s"):
             check_finite(name, getattr(self, name), allow_zero=True)
-        for name in ("max_batch_size", "max_queue", "max_body_bytes", "max_jobs_per_request"):
+        for name in ("max_batch_size", "max_queue", "max_body_bytes", "max_jobs_per_request",
+                     "max_connections"):
             check_positive_int(name, getattr(self, name))
         check_rate("proxy_rate", self.proxy_rate)
         if self.proxy_method not in (None, "llmlingua", "llmlingua2"):

@@ -63,6 +63,11 @@ def _add_load_options(cmd) -> None:
                           f"comma separated (default {','.join(LOCAL_RANKERS)}); e5-mistral "
                           "loads its model at start, mistral-embed calls the Mistral API on "
                           "the operator's key")
+    cmd.add_argument("--max-connections", type=int, default=1024, help="open connections "
+                     "before new ones are closed at once (default 1024, kept below the "
+                     "open-file limit)")
+    cmd.add_argument("--header-timeout", type=float, default=10.0, help="seconds a connection "
+                     "has to send a complete request head (default 10)")
     cmd.add_argument("--max-body-bytes", type=int, default=4_000_000, help="largest request "
                      "body (default 4000000)")
 
@@ -93,7 +98,8 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         batching=not args.no_batching, batch_window_ms=args.batch_window_ms,
         max_batch_size=args.max_batch_size, max_queue=args.max_queue,
         max_jobs_per_request=args.max_jobs_per_request,
-        request_timeout_s=args.timeout, max_body_bytes=args.max_body_bytes,
+        request_timeout_s=args.timeout, max_connections=args.max_connections,
+        header_timeout_s=args.header_timeout, max_body_bytes=args.max_body_bytes,
         api_keys=load_api_keys(args.api_key_file), upstream=args.upstream,
         upstream_url=args.upstream_url, proxy_method=args.proxy_method,
         proxy_rate=args.proxy_rate, proxy_min_tokens=args.proxy_min_tokens,
@@ -109,11 +115,14 @@ def run_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from .app import create_app
+        from .server import server_config
     except ImportError as error:
         raise ImportError(f"llmlingstral serve needs the serve extra: {INSTALL_HINT}") \
             from error
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level,
-                access_log=False, timeout_graceful_shutdown=args.graceful_timeout)
+    server = uvicorn.Server(server_config(
+        create_app(config), args.host, args.port, log_level=args.log_level, access_log=False,
+        timeout_graceful_shutdown=args.graceful_timeout))
+    server.run()
     return 0
