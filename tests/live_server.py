@@ -17,8 +17,10 @@ class LiveServer:
         self.app = app
         self.wait_ready = wait_ready
         self.ready_timeout = ready_timeout
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                access_log=False, timeout_graceful_shutdown=10)
+        from llmlingstral.serve.server import server_config
+
+        config = server_config(app, "127.0.0.1", 0, log_level="warning", access_log=False,
+                               timeout_graceful_shutdown=10)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

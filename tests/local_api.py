@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+# In a streamed reply, where the server stops as if it had failed (no ``[DONE]``).
+CUT_STREAM = {"cut": "here"}
 Handler = Callable[[dict[str, Any]], tuple[int, dict[str, Any] | list[dict[str, Any]]]]
 
 
@@ -145,6 +147,9 @@ class LocalAPIServer(LoopbackServer):
                 self.send_header("Connection", "close")
                 self.end_headers()
                 for event in events:
+                    if event == CUT_STREAM:  # the upstream fails mid-stream: no [DONE]
+                        self.close_connection = True
+                        return
                     self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                     self.wfile.flush()
                 self.wfile.write(b"data: [DONE]\n\n")

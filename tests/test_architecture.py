@@ -19,8 +19,8 @@ LEAVES = {"llmlingstral.prompt": set(), "llmlingstral.budget": {"llmlingstral.er
           "llmlingstral.tags": {"llmlingstral.prompt"},
           "llmlingstral.markers": {"llmlingstral.prompt"},
           "llmlingstral.validate": {"llmlingstral.prompt", "llmlingstral.errors"},
-          "llmlingstral.credentials": set(),
-          "llmlingstral.retry": {"llmlingstral.validate"}}
+          "llmlingstral.credentials": set(), "llmlingstral.cancel": set(),
+          "llmlingstral.retry": {"llmlingstral.validate", "llmlingstral.cancel"}}
 
 
 def module_name(path: Path) -> str:

@@ -80,3 +80,23 @@ def test_an_attempt_is_abandoned_at_its_deadline():
                                              ("-3", None), ("nan", None)])
 def test_retry_after_headers(header, seconds):
     assert parse_retry_after(header) == seconds
+
+
+def test_a_cancelled_caller_stops_retrying_at_once():
+    """A caller that gave up (a request that timed out) ends the backoff wait at once."""
+    import threading
+    import time
+
+    from llmlingstral.cancel import CancelToken, Cancelled, cancellable
+    from llmlingstral.retry import Deadline, RetryPolicy, Transient, call_with_retries
+
+    def attempt(number, left):
+        raise Transient("connection refused")
+
+    token = CancelToken()
+    threading.Timer(0.3, token.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled), cancellable(token):
+        call_with_retries(attempt, RetryPolicy(max_attempts=5, base_delay=10.0),
+                          Deadline(60))
+    assert time.monotonic() - started < 3

@@ -26,7 +26,8 @@ from .models.registry import MISTRAL_MODELS
 from .prompt import DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, Segment, context_text
 from .ranking.base import Ranker, RankResults
 from .ranking.perplexity import PerplexityRanker, perplexity_condition
-from .ranking.registry import PERPLEXITY_METHODS, cached_ranker, resolve_rank_method
+from .ranking.registry import (PERPLEXITY_METHODS, cached_ranker, ranker_cache_key,
+                               resolve_rank_method)
 from .recover import recover as recover_text
 from .scoring.causal import CausalScorer
 from .scoring.stream import CONDITIONING_MODES
@@ -359,6 +360,15 @@ class PromptCompressor(LLMLinguaMethods):
         if ranker is None:  # a token classifier ranks by its mean keep-probability
             return llmlingua2_method.rank_by_keep_probability(self.classifier, documents)
         return ranker.rank(documents, question)
+
+    def keep_ranker(self, rank_method: str, ranker: Ranker) -> None:
+        """Rank with ``ranker`` whenever a later call names ``rank_method``.
+
+        A service builds its model-backed rankers once, at start, and shares them between
+        its compressors, so that no request ever loads a model.
+        """
+        method = resolve_rank_method(rank_method)
+        self._rankers[ranker_cache_key(method, self.open_api_config)] = ranker
 
     def _resolve_ranker(self, rank_method: Any, condition_in_question: str) -> Ranker | None:
         """The one ranker of a call, or None for the method's own ranking (LLMLingua-2's

@@ -19,9 +19,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
+from .cancel import check_cancelled, sleep
 from .validate import check_finite, check_positive_int
 
 T = TypeVar("T")
+_CANCEL_POLL_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,13 @@ def call_with_retries(attempt: Callable[[int, float], T], policy: RetryPolicy,
                       deadline: Deadline) -> T:
     """``attempt(number, seconds_left)`` until one succeeds; :class:`GaveUp` when none can.
 
-    Exceptions other than :class:`Transient` end the call as they are.
+    Exceptions other than :class:`Transient` end the call as they are; so does a
+    cancellation (:mod:`.cancel`), checked before each attempt and during each wait.
     """
     number = 0
     while True:
         number += 1
+        check_cancelled()
         try:
             return attempt(number, deadline.left())
         except Transient as failure:
@@ -109,7 +113,7 @@ def call_with_retries(attempt: Callable[[int, float], T], policy: RetryPolicy,
             raise GaveUp("retry_after", number, last, deadline)
         if wait >= left:
             raise GaveUp("deadline", number, last, deadline)
-        time.sleep(wait)
+        sleep(wait)
 
 
 class AttemptTimedOut(Exception):
@@ -136,8 +140,12 @@ def finish_within(seconds: float, request: Callable[[], T]) -> T:
             finished.set()
 
     threading.Thread(target=run, name="llmlingstral-request", daemon=True).start()
-    if not finished.wait(seconds):
-        raise AttemptTimedOut(f"no complete reply within {seconds:.3g} s")
+    end = time.monotonic() + seconds
+    # Woken every so often, so that a cancelled caller does not wait out a silent server.
+    while not finished.wait(min(_CANCEL_POLL_S, max(0.0, end - time.monotonic()))):
+        check_cancelled()
+        if time.monotonic() >= end:
+            raise AttemptTimedOut(f"no complete reply within {seconds:.3g} s")
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

@@ -35,6 +35,11 @@ def _number(name: str, value: object, meaning: str) -> float:
     if not _is_number(value):
         raise TypeError(f"{name} must be a number ({meaning}), got {type(value).__name__} "
                         f"{value!r}")
+    try:
+        float(value)
+    except OverflowError:  # an int of hundreds of digits: no budget is that large
+        raise InvalidArgumentError(f"{name} is far too large ({meaning}): a number of "
+                                   f"{len(str(abs(value)))} digits") from None
     return value
 
 

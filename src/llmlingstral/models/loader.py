@@ -28,6 +28,7 @@ from typing import Any, Literal, Mapping
 
 import torch
 
+from ..cancel import check_cancelled
 from ..errors import LLMLingstralError, ModelUnavailableError
 from ..progress import stderr_is_terminal, transformers_bars_hidden
 from ..tokenization import MistralTextTokenizer, tokenizer_for_checkpoint
@@ -68,6 +69,26 @@ class LoadedModel:
     def max_position(self) -> int:
         """The longest sequence the model was built for."""
         return int(getattr(self.model.config, "max_position_embeddings", 4096) or 4096)
+
+
+def _stop_when_cancelled(model: torch.nn.Module) -> None:
+    """Make a cancelled caller (a request that timed out) stop at the model's next forward
+    pass: of the whole model, of its decoder or of its output head, which scorers call on
+    their own (:mod:`llmlingstral.cancel`)."""
+    parts = {id(model): model}
+    for getter in ("get_decoder", "get_output_embeddings"):
+        try:
+            part = getattr(model, getter)()
+        except (AttributeError, NotImplementedError):
+            continue
+        if isinstance(part, torch.nn.Module):
+            parts[id(part)] = part
+    for part in parts.values():
+        part.register_forward_pre_hook(_stop_if_cancelled)
+
+
+def _stop_if_cancelled(module: torch.nn.Module, args: Any) -> None:
+    check_cancelled()
 
 
 # --------------------------------------------------------------------------- resolution
@@ -245,6 +266,7 @@ def load_model(name_or_path: str | os.PathLike, *, task: Task = "causal-lm",
     if hf_device_map is None:
         model.to(device)
     model.eval()
+    _stop_when_cancelled(model)
     preset = MISTRAL_MODELS.get(os.fspath(name_or_path))
     vocab_size = getattr(text_config.get_text_config(), "vocab_size", None)
     tokenizer = tokenizer_for_checkpoint(path, vocab_size,

@@ -111,10 +111,15 @@ def cached_ranker(cache: MutableMapping[tuple, Ranker], method: str,
 
     Rankers hold models and clients, so their owner keeps them for its next calls.
     """
-    key = (method, repr(sorted((config or {}).items())))
+    key = ranker_cache_key(method, config)
     if key not in cache:
         cache[key] = build_ranker(method, config=config, loaded=loaded)
     return cache[key]
+
+
+def ranker_cache_key(method: str, config: Mapping[str, Any] | None) -> tuple:
+    """Where :func:`cached_ranker` keeps the ranker of ``method`` built with ``config``."""
+    return (method, repr(sorted((config or {}).items())))
 
 
 # --------------------------------------------------------------------------- builders

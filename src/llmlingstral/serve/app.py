@@ -9,7 +9,7 @@ import logging
 import time
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, Awaitable, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -18,13 +18,18 @@ from fastapi.staticfiles import StaticFiles
 from ..errors import LLMLingstralError
 from .config import ServeConfig
 from .engine import Engine
+from .guards import RequestGuard, allowed_host_names
 from .jobs import RequestError, parse_compress_request
+from .logs import escape_control_characters
 from .metrics import Metrics
 from .proxy import PreparedRequest, prepare
 from .scheduler import JobTimeout, Overloaded
+from .server import QuietLoopErrors
 from .upstream import UpstreamError, build_upstream
 
 logger = logging.getLogger("llmlingstral.serve")
+escape_control_characters(logger)
+T = TypeVar("T")
 STATIC = resources.files("llmlingstral.serve") / "static"
 
 
@@ -41,6 +46,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        asyncio.get_running_loop().set_exception_handler(QuietLoopErrors())
         engine.start()
         loading = asyncio.create_task(asyncio.to_thread(engine.load))
         app.state.upstream = build_upstream(config.upstream, config.resolved_upstream_key(),
@@ -52,9 +58,15 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
             await engine.stop()
             await app.state.upstream.close()
 
+    # With keys, the API description is not served: only /healthz and a minimal /readyz
+    # answer without one.
+    documented = {} if not config.api_keys else \
+        {"docs_url": None, "redoc_url": None, "openapi_url": None}
     app = FastAPI(title="llmlingstral", summary="Prompt compression on Mistral models",
-                  lifespan=lifespan)
+                  lifespan=lifespan, **documented)
     app.state.config, app.state.engine, app.state.metrics = config, engine, metrics
+    app.add_middleware(RequestGuard,
+                       allowed_hosts=allowed_host_names(config.host, config.allowed_hosts))
     app.add_middleware(_ObserveMiddleware, metrics=metrics)
     _add_error_handlers(app)
     _add_routes(app, config, engine, metrics)
@@ -103,10 +115,24 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:
             raise _TooLarge()
         chunks.append(chunk)
+    body = b"".join(chunks)
+    # Decoding megabytes is CPU work: off the event loop, except for small bodies.
+    if len(body) > _DECODE_INLINE_BYTES:
+        return await asyncio.to_thread(decode_json, body)
+    return decode_json(body)
+
+
+_DECODE_INLINE_BYTES = 64_000
+
+
+def decode_json(body: bytes) -> Any:
+    """``body`` decoded as JSON, or a 400 :class:`RequestError` saying why not."""
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(f"the request body is not valid JSON: {error}", 400) from error
+    except RecursionError:
+        raise RequestError("the request body is JSON nested too deeply to read", 400) from None
 
 
 # --------------------------------------------------------------------------- routes
@@ -123,14 +149,21 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    is_authorized = _authorize(config)
+
     @app.get("/readyz")
-    async def readyz() -> JSONResponse:
+    async def readyz(request: Request) -> JSONResponse:
+        status = 200 if engine.ready else 503
+        try:
+            is_authorized(request)
+        except _Unauthorized:  # models and load errors are for the operator's clients
+            return JSONResponse({"ready": engine.ready, "auth": True}, status_code=status)
         body = {"ready": engine.ready, "models": engine.models(),
                 "methods": [m for m, ok in engine.available().items() if ok] if engine.ready
                 else [], "auth": bool(config.api_keys)}
         if engine.load_error:
             body["error"] = engine.load_error
-        return JSONResponse(body, status_code=200 if engine.ready else 503)
+        return JSONResponse(body, status_code=status)
 
     @app.get("/metrics", dependencies=[auth])
     async def prometheus() -> Response:
@@ -140,11 +173,11 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
     async def compress(request: Request) -> JSONResponse:
         body = await read_json(request, config.max_body_bytes)
         engine.require_ready()
-        job = parse_compress_request(body, engine.available())
+        job = parse_compress_request(body, engine.available(), config.rankers)
         if config.log_prompts:
             logger.info("compress %s prompt: %r", job.method, job.original)
         started = time.perf_counter()
-        result = await engine.compress(job)
+        result = await unless_client_leaves(request, engine.compress(job))
         result["method"] = job.method
         result["elapsed_seconds"] = round(time.perf_counter() - started, 4)
         return JSONResponse(result)
@@ -153,7 +186,7 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
     async def chat(request: Request) -> Response:
         body = await read_json(request, config.max_body_bytes)
         engine.require_ready()
-        prepared = await prepare(body, config, engine)
+        prepared = await unless_client_leaves(request, prepare(body, config, engine))
         if config.log_prompts:
             logger.info("chat request after compression: %r", prepared.body.get("messages"))
         upstream = request.app.state.upstream
@@ -166,9 +199,43 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
         return JSONResponse(reply, headers=prepared.headers())
 
 
+class ClientGone(Exception):
+    """The client closed the connection before its answer was ready."""
+
+
+async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
+    """``await work``, cancelled (and its compression stopped) if the client disconnects."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnect(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+        if not task.done():
+            task.cancel()
+    if task.cancelled() or not task.done():
+        await asyncio.gather(task, return_exceptions=True)
+        raise ClientGone()
+    return task.result()
+
+
+async def _disconnect(request: Request) -> None:
+    """Returns once the client has gone (the body has been read already)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
 async def _sse(events):
-    async for data in events:
-        yield f"data: {data}\n\n"
+    """Server-sent events; a failure mid-stream ends it with an error event and ``[DONE]``,
+    so that clients see the failure instead of a reply cut short."""
+    try:
+        async for data in events:
+            yield f"data: {data}\n\n"
+    except Exception as error:  # noqa: BLE001 - told to the client, in the stream
+        logger.warning("upstream stream failed: %s", type(error).__name__)
+        message = "the upstream failed mid-stream; the reply is incomplete"
+        yield f"data: {json.dumps(error_body(message, 'upstream_error'))}\n\n"
+        yield "data: [DONE]\n\n"
 
 
 # --------------------------------------------------------------------------- errors
@@ -186,11 +253,22 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid(_: Request, error: Exception) -> JSONResponse:
         return JSONResponse(error_body(str(error), "invalid_request_error"), status_code=422)
 
+    @app.exception_handler(RecursionError)
+    async def too_deep(_: Request, __: Exception) -> JSONResponse:
+        return JSONResponse(error_body("a value is nested too deeply to process; flatten it",
+                                       "invalid_request_error"), status_code=422)
+
     @app.exception_handler(_Unauthorized)
     async def unauthorized(_: Request, __: Exception) -> JSONResponse:
         return JSONResponse(error_body("a valid API key is required: send 'Authorization: "
                                        "Bearer <key>'", "authentication_error"),
                             status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(ClientGone)
+    async def client_gone(_: Request, __: Exception) -> JSONResponse:
+        # Nobody reads it; 499 (client closed request) keeps the metrics and the log honest.
+        return JSONResponse(error_body("the client closed the connection", "client_closed"),
+                            status_code=499)
 
     @app.exception_handler(_TooLarge)
     async def too_large(request: Request, _: Exception) -> JSONResponse:
@@ -238,6 +316,14 @@ class _ObserveMiddleware:
 
         try:
             await self.app(scope, receive, observed_send)
+        except Exception as error:  # noqa: BLE001 - answered, and logged on one line
+            # No traceback: a request that can trigger this must not flood the log.
+            logger.error("%s %s failed: %s: %s", scope["method"], scope["path"],
+                         type(error).__name__, str(error)[:300])
+            if status == 500:  # nothing was sent yet
+                await JSONResponse(error_body("the service failed on this request; the "
+                                              "operator's log has the cause", "server_error"),
+                                   status_code=500)(scope, receive, observed_send)
         finally:
             seconds = time.perf_counter() - started
             self.metrics.observe_request(scope["path"], status, seconds)

@@ -17,6 +17,8 @@ from ..validate import check_finite, check_positive_int, check_rate
 API_KEYS_ENV = "LLMLINGSTRAL_API_KEYS"
 UPSTREAM_KEY_ENV = "LLMLINGSTRAL_UPSTREAM_API_KEY"
 UPSTREAMS = ("mistral", "openai")
+# Rankers that need nothing but the models the service already holds: no download, no API.
+LOCAL_RANKERS = ("bm25", "gzip", "hybrid", "mistral-rerank")
 _UPSTREAM_FALLBACK_ENV = {"mistral": "MISTRAL_API_KEY", "openai": "OPENAI_API_KEY"}
 
 
@@ -30,13 +32,26 @@ class ServeConfig:
 
     Load: token-classifier requests arriving within ``batch_window_ms`` of each other share
     one forward pass (at most ``max_batch_size`` prompts); at most ``max_queue`` compression
-    jobs wait or run at once, more are answered 429; a request gets ``request_timeout_s``.
+    jobs wait or run at once, more are answered 429; one request holds at most
+    ``max_jobs_per_request`` of them at a time (a chat's texts beyond it wait their turn);
+    a request gets ``request_timeout_s``.
 
     Proxy: ``upstream`` is ``"mistral"`` (the official SDK; ``upstream_url`` overrides the
     API address) or ``"openai"`` (any OpenAI-compatible base URL ending in ``/v1``). Messages
     of role user, system or tool with at least ``proxy_min_tokens`` tokens are compressed to
     ``proxy_rate`` unless the request says otherwise. ``upstream_timeout_s`` bounds each
     upstream call (a stream: until it opens).
+
+    Rankers: ``rankers`` lists the ``rank_method`` values requests may name beyond the
+    methods' own perplexity ranking (``llmlingua``, ``longllmlingua``); the default is the
+    local ones. ``e5-mistral`` (a model) and ``mistral-embed`` (the Mistral API, on the
+    operator's key) run only when listed, and are built when the service starts.
+
+    Connections: at most ``max_connections`` open at once; each must send a complete
+    request head within ``header_timeout_s``.
+
+    Hosts: requests must name in ``Host`` a loopback name, ``host`` (the address the
+    service is bound to, unless a wildcard) or one of ``allowed_hosts`` (``"*"``: any).
 
     Keys: ``api_keys`` (what clients must send) and ``upstream_api_key`` are held as
     :class:`~llmlingstral.credentials.Secret`, shown in no repr, dump or message.
@@ -50,8 +65,11 @@ class ServeConfig:
     batch_window_ms: float = 5.0
     max_batch_size: int = 16
     max_queue: int = 64
+    max_jobs_per_request: int = 8
     request_timeout_s: float = 60.0
     max_body_bytes: int = 4_000_000
+    max_connections: int = 1024
+    header_timeout_s: float = 10.0
     api_keys: tuple[Secret, ...] = field(default=(), repr=False)
     upstream: str = "mistral"
     upstream_url: str | None = None
@@ -62,6 +80,9 @@ class ServeConfig:
     proxy_min_tokens: int = 1000
     guard: bool = False
     log_prompts: bool = False
+    rankers: tuple[str, ...] = LOCAL_RANKERS
+    host: str = "127.0.0.1"
+    allowed_hosts: tuple[str, ...] = ()
 
     def __setattr__(self, name: str, value: Any) -> None:
         # However they are set, the keys are kept masked.
@@ -82,14 +103,22 @@ class ServeConfig:
                              "http://127.0.0.1:8001/v1)")
         if self.guard and self.guard_model is None:
             raise ValueError("the guard needs a SecurityLingua classifier: --guard-model")
-        for name in ("batch_window_ms", "request_timeout_s", "upstream_timeout_s"):
+        for name in ("batch_window_ms", "request_timeout_s", "upstream_timeout_s",
+                     "header_timeout_s"):
             check_finite(name, getattr(self, name), allow_zero=True)
-        for name in ("max_batch_size", "max_queue", "max_body_bytes"):
+        for name in ("max_batch_size", "max_queue", "max_body_bytes", "max_jobs_per_request",
+                     "max_connections"):
             check_positive_int(name, getattr(self, name))
         check_rate("proxy_rate", self.proxy_rate)
         if self.proxy_method not in (None, "llmlingua", "llmlingua2"):
             raise ValueError("proxy_method must be llmlingua or llmlingua2")
+        self.rankers = canonical_rankers(self.rankers)
         return self
+
+    @property
+    def request_share(self) -> int:
+        """Queue places one request may hold at once."""
+        return min(self.max_jobs_per_request, self.max_queue)
 
     def resolved_upstream_key(self) -> str | None:
         """The key for the upstream API: given, or from the environment."""
@@ -112,3 +141,16 @@ def load_api_keys(key_file: str | os.PathLike | None = None,
         keys += [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
                  if not line.lstrip().startswith("#")]
     return tuple(dict.fromkeys(k for k in keys if k))
+
+
+def canonical_rankers(names: Any) -> tuple[str, ...]:
+    """The canonical names of ``names`` (legacy and short names resolved), checked."""
+    import warnings
+
+    from ..ranking.registry import resolve_rank_method
+
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise TypeError("rankers must be a list of rank method names, e.g. ['bm25', 'gzip']")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return tuple(dict.fromkeys(resolve_rank_method(n) for n in names))

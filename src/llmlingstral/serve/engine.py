@@ -14,13 +14,17 @@ from .scheduler import MicroBatcher, Scheduler
 from .spans import kept_spans, ranges_spans
 
 logger = logging.getLogger("llmlingstral.serve")
+# Rankers holding a model or an API client: built at start when enabled, never by a request.
+PREBUILT_RANKERS = ("e5-mistral", "mistral-embed")
 
 
-def compress_batch(compressor: Any, prompts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """LLMLingua-2 results for several requests (each a mapping of keyword arguments), with
-    the windows of all prompts scored in shared forward passes
-    (:meth:`PromptCompressor.compress_prompts`)."""
-    return compressor.compress_prompts(list(prompts), show_progress=False)
+def compress_batch(compressor: Any, prompts: Sequence[Mapping[str, Any]]) -> list[Any]:
+    """LLMLingua-2 outcomes for several requests (each a mapping of keyword arguments): a
+    result, or the exception that request alone raised. The windows of all prompts are
+    scored in shared forward passes; a bad request fails alone and reruns nothing."""
+    from ..batch import compress_requests
+
+    return compress_requests(compressor, list(prompts), show_progress=False)
 
 
 def result_spans(original: str, result: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -72,6 +76,7 @@ class Engine:
                 from ..methods.security import SecurityLingua
 
                 self.guard = SecurityLingua(self.config.guard_model, device_map=self.config.device)
+            self._build_rankers()
         except Exception as error:  # noqa: BLE001 - reported by /readyz and the log
             self.load_error = f"{type(error).__name__}: {error}"
             logger.error("model loading failed: %s", self.load_error)
@@ -79,6 +84,21 @@ class Engine:
             logger.info("models loaded in %.1f s", time.perf_counter() - started)
         finally:
             self._loaded.set()
+
+    def _build_rankers(self) -> None:
+        """Build the enabled rankers that hold a model or an API client now, once, and share
+        them: a ranker that cannot be built fails the start, not a request."""
+        from ..ranking.registry import build_ranker
+
+        for name in self.config.rankers:
+            if name not in PREBUILT_RANKERS:
+                continue
+            ranker = build_ranker(name, config={})
+            if name == "e5-mistral":
+                ranker.model  # noqa: B018 - loads the weights now, not in a request
+            for compressor in (self.causal, self.classifier):
+                if compressor is not None:
+                    compressor.keep_ranker(name, ranker)
 
     def require_ready(self) -> None:
         """Raise a 503 :class:`RequestError` while the models load or after they failed."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import inspect
 import json
+import warnings
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2", "structured", "json")
 # What ``llmlingstral compress --method longllmlingua`` uses; a request may override each.
@@ -66,8 +67,10 @@ def parameter_names(method: str) -> frozenset[str]:
     return frozenset(names - _SERVER_ONLY)
 
 
-def parse_compress_request(body: Any, available: Mapping[str, bool]) -> CompressJob:
-    """Check a decoded request body; ``available`` says which methods have a model."""
+def parse_compress_request(body: Any, available: Mapping[str, bool],
+                           rankers: Sequence[str] = ()) -> CompressJob:
+    """Check a decoded request body; ``available`` says which methods have a model and
+    ``rankers`` which rank methods the operator enabled (besides perplexity ranking)."""
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object", 400)
     fields = dict(body)
@@ -89,10 +92,57 @@ def parse_compress_request(body: Any, available: Mapping[str, bool]) -> Compress
         raise RequestError(f"{required!r} is required: the "
                            f"{'JSON object' if method == 'json' else 'text or list of documents'}"
                            f" to compress")
+    if "rank_method" in fields:
+        check_rank_method(fields["rank_method"], rankers)
+    _check_budget(fields)
+    if method == "json" and isinstance(fields.get("json_data"), str):
+        fields["json_data"] = _decoded_json_data(fields["json_data"])
     if method == "json" and isinstance(fields.get("json_config"), str):
         raise RequestError("json_config must be a JSON object here; the service does not read "
                            "configuration files")
     return CompressJob(method, _with_defaults(method, fields), original_text(method, fields))
+
+
+def _decoded_json_data(text: str) -> Any:
+    """``json_data`` sent as a JSON string, decoded here (as the library would) so that a
+    malformed or absurdly nested one is a clear 422."""
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise RequestError(f"json_data is a string that is not valid JSON: {error}") from None
+    except RecursionError:
+        raise RequestError("json_data is nested too deeply to compress") from None
+
+
+def _check_budget(fields: Mapping[str, Any]) -> None:
+    """Refuse a bad ``rate`` or ``target_token`` here, before the request joins a batch
+    (the library's own checks and messages)."""
+    from ..validate import check_rate, check_target
+
+    if "rate" in fields:
+        check_rate("rate", fields["rate"])
+    if "target_token" in fields:
+        check_target("target_token", fields["target_token"])
+
+
+def check_rank_method(name: Any, rankers: Sequence[str]) -> None:
+    """Refuse a ``rank_method`` the operator did not enable: a request never makes the
+    service load a model or call an API on the operator's key."""
+    from ..ranking.registry import PERPLEXITY_METHODS, resolve_rank_method
+
+    if not isinstance(name, str):
+        return  # the library's own TypeError names the mistake
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            canonical = resolve_rank_method(name)
+        except ValueError:
+            canonical = None
+    enabled = (*PERPLEXITY_METHODS, *rankers)
+    if canonical not in enabled:
+        shown = repr(name) if canonical in (None, name) else f"{name!r} ({canonical})"
+        raise RequestError(f"rank_method {shown} is not enabled on this service; enabled: "
+                           f"{', '.join(enabled)} (the operator enables others with --rankers)")
 
 
 def _with_defaults(method: str, fields: dict[str, Any]) -> dict[str, Any]:

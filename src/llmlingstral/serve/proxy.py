@@ -171,36 +171,82 @@ def _job(piece: _Piece, method: str) -> CompressJob:
     return CompressJob("structured", {"context": [piece.text], "rate": piece.rate}, "")
 
 
-async def prepare(body: Any, config: ServeConfig, engine: Engine) -> PreparedRequest:
-    """Compress (and guard) a chat request; returns what to forward and the figures."""
-    if not isinstance(body, dict):
-        raise RequestError("the request body must be a JSON object", 400)
-    body = dict(body)
-    options = request_options(body, config, engine)
+@dataclass
+class _Plan:
+    """A chat request's texts, their token counts and which of them to compress."""
+
+    messages: list[Any]
+    pieces: list[_Piece]
+    counts: list[int]
+
+    @property
+    def chosen(self) -> list[_Piece]:
+        return [p for p in self.pieces if p.rate is not None]
+
+
+def _plan(body: dict[str, Any], options: ProxyOptions, engine: Engine) -> _Plan:
+    """Find the texts and count their tokens (CPU work: runs off the event loop)."""
     messages = [dict(m) if isinstance(m, dict) else m for m in _messages(body)]
     pieces, flags = _pieces(messages)
     counts = engine.count_tokens([p.text for p in pieces])
     _choose(pieces, flags, messages, counts, options)
-    chosen = [p for p in pieces if p.rate is not None]
-    results = await asyncio.gather(*(engine.compress(_job(p, options.method), with_spans=False)
-                                     for p in chosen))
+    return _Plan(messages, pieces, counts)
+
+
+def _assembled(plan: _Plan, engine: Engine) -> tuple[list[Any], list[Any], list[int]]:
+    """The original and the compressed messages, and the token counts of what is sent
+    (CPU work: runs off the event loop)."""
+    messages, originals = plan.messages, [dict(m) for m in plan.messages]
+    sent = []
+    for piece in plan.pieces:
+        original = _untagged(piece.text)
+        _write(originals, piece, original)
+        sent.append(piece.result if piece.result is not None else original)
+        _write(messages, piece, sent[-1])
+    return originals, messages, engine.count_tokens(sent)
+
+
+async def prepare(body: Any, config: ServeConfig, engine: Engine) -> PreparedRequest:
+    """Compress (and guard) a chat request; returns what to forward and the figures.
+
+    Finding and counting the texts is admitted through the queue and runs off the event
+    loop like compression itself, so no request can stall the others while it is read.
+    """
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object", 400)
+    body = dict(body)
+    if not isinstance(body.get("stream", False), bool):
+        raise RequestError(f"stream must be true or false, got {body['stream']!r}")
+    options = request_options(body, config, engine)
+    plan = await engine.scheduler.run(lambda: _plan(body, options, engine), lane="prepare")
+    chosen = plan.chosen
+    results = await _compress_pieces(engine, chosen, options.method, config.request_share)
     for piece, result in zip(chosen, results):
         piece.result = result["compressed_prompt"]
-    originals = [dict(m) for m in messages]
-    for piece in pieces:
-        _write(originals, piece, _untagged(piece.text))
-        _write(messages, piece, piece.result if piece.result is not None else _untagged(piece.text))
+    originals, messages, after = await engine.scheduler.run(
+        lambda: _assembled(plan, engine), lane="prepare")
     if options.guard:
         messages = await _guarded(engine, originals, messages)
-    after = engine.count_tokens([p.result if p.result is not None else _untagged(p.text)
-                                 for p in pieces])
     body["messages"] = messages
-    origin, compressed = sum(counts), sum(after)
+    origin, compressed = sum(plan.counts), sum(after)
     figures = {"origin_tokens": origin, "compressed_tokens": compressed,
                "rate": compressed / origin if origin else 1.0,
                "compressed_messages": len({p.message for p in chosen}),
                "method": options.method, "guarded": options.guard}
     return PreparedRequest(body, figures)
+
+
+async def _compress_pieces(engine: Engine, pieces: list[_Piece], method: str,
+                           share: int) -> list[dict[str, Any]]:
+    """Compress ``pieces``, at most ``share`` of them in the queue at once: however many
+    texts a request holds, it never fills the queue, and it always fits."""
+    places = asyncio.Semaphore(share)
+
+    async def one(piece: _Piece) -> dict[str, Any]:
+        async with places:
+            return await engine.compress(_job(piece, method), with_spans=False)
+
+    return await asyncio.gather(*(one(p) for p in pieces))
 
 
 def _write(messages: list[dict[str, Any]], piece: _Piece, text: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
-from .config import API_KEYS_ENV, UPSTREAM_KEY_ENV, ServeConfig, load_api_keys
+from .config import API_KEYS_ENV, LOCAL_RANKERS, UPSTREAM_KEY_ENV, ServeConfig, load_api_keys
 
 INSTALL_HINT = "pip install 'llmlingstral[serve]'"
 
@@ -20,6 +20,9 @@ def add_serve_command(commands) -> None:
                     "(or OPENAI_API_KEY with --upstream openai).")
     cmd.add_argument("--host", default="127.0.0.1", help="address to listen on (default "
                      "127.0.0.1)")
+    cmd.add_argument("--allowed-hosts", default="", help="comma-separated host names clients "
+                     "may reach the service by, besides localhost and --host (the public name "
+                     "behind a reverse proxy); '*' allows any")
     cmd.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     cmd.add_argument("--model", default="nano", help="causal LM for llmlingua, longllmlingua, "
                      "structured and json (default nano; 'none' for no causal LM)")
@@ -50,8 +53,21 @@ def _add_load_options(cmd) -> None:
                      "(default 16)")
     cmd.add_argument("--max-queue", type=int, default=64, help="compression jobs waiting or "
                      "running before 429 (default 64)")
+    cmd.add_argument("--max-jobs-per-request", type=int, default=8, help="queue places one "
+                     "request may hold at once; a chat's further texts wait their turn "
+                     "(default 8)")
     cmd.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in "
                      "seconds (default 60)")
+    cmd.add_argument("--rankers", default=",".join(LOCAL_RANKERS),
+                     help="rank_method values requests may use besides perplexity ranking, "
+                          f"comma separated (default {','.join(LOCAL_RANKERS)}); e5-mistral "
+                          "loads its model at start, mistral-embed calls the Mistral API on "
+                          "the operator's key")
+    cmd.add_argument("--max-connections", type=int, default=1024, help="open connections "
+                     "before new ones are closed at once (default 1024, kept below the "
+                     "open-file limit)")
+    cmd.add_argument("--header-timeout", type=float, default=10.0, help="seconds a connection "
+                     "has to send a complete request head (default 10)")
     cmd.add_argument("--max-body-bytes", type=int, default=4_000_000, help="largest request "
                      "body (default 4000000)")
 
@@ -81,11 +97,15 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         guard_model=_none(args.guard_model), guard=args.guard, device=args.device,
         batching=not args.no_batching, batch_window_ms=args.batch_window_ms,
         max_batch_size=args.max_batch_size, max_queue=args.max_queue,
-        request_timeout_s=args.timeout, max_body_bytes=args.max_body_bytes,
+        max_jobs_per_request=args.max_jobs_per_request,
+        request_timeout_s=args.timeout, max_connections=args.max_connections,
+        header_timeout_s=args.header_timeout, max_body_bytes=args.max_body_bytes,
         api_keys=load_api_keys(args.api_key_file), upstream=args.upstream,
         upstream_url=args.upstream_url, proxy_method=args.proxy_method,
         proxy_rate=args.proxy_rate, proxy_min_tokens=args.proxy_min_tokens,
-        log_prompts=args.log_prompts).validate()
+        log_prompts=args.log_prompts, host=args.host,
+        allowed_hosts=tuple(h.strip() for h in args.allowed_hosts.split(",") if h.strip()),
+        rankers=tuple(n.strip() for n in args.rankers.split(",") if n.strip())).validate()
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -95,11 +115,14 @@ def run_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from .app import create_app
+        from .server import server_config
     except ImportError as error:
         raise ImportError(f"llmlingstral serve needs the serve extra: {INSTALL_HINT}") \
             from error
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level=args.log_level,
-                access_log=False, timeout_graceful_shutdown=args.graceful_timeout)
+    server = uvicorn.Server(server_config(
+        create_app(config), args.host, args.port, log_level=args.log_level, access_log=False,
+        timeout_graceful_shutdown=args.graceful_timeout))
+    server.run()
     return 0

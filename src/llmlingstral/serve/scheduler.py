@@ -1,8 +1,11 @@
 """Where compression work runs: one compute thread, a bounded queue, micro-batching.
 
 Models run on one worker thread (torch already spreads one forward pass over the cores;
-two passes at once only fight over them). Every job is admitted against ``max_queue``
-first: a full queue raises :class:`Overloaded`, which the service answers with 429.
+two passes at once only fight over them). Reading a request (finding the texts of a chat,
+counting their tokens) runs on a second thread, the "prepare" lane, so that it never waits
+behind a model and a model never waits behind it. Every job, in either lane, is admitted
+against ``max_queue`` first: a full queue raises :class:`Overloaded`, which the service
+answers with 429. No CPU work of a request runs on the event loop.
 
 Token-classifier jobs go through a :class:`MicroBatcher`: the first job opens a short
 window, jobs arriving within it (or while the previous batch is running) join, and the
@@ -20,6 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, TypeVar
 
+from ..cancel import CancelToken, Cancelled, cancellable
 from .metrics import Metrics
 
 T = TypeVar("T")
@@ -48,6 +52,9 @@ class Scheduler:
         self.timeout_s = timeout_s
         self.pending = 0
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmlingstral")
+        self.lanes = {"compute": self.executor,
+                      "prepare": ThreadPoolExecutor(max_workers=1,
+                                                    thread_name_prefix="llmlingstral-prepare")}
         self._job_seconds = 0.05  # running mean, for Retry-After
 
     def admit(self) -> None:
@@ -68,28 +75,49 @@ class Scheduler:
         """Seconds until the queue has likely drained enough to take a job."""
         return max(1, math.ceil(self.pending * self._job_seconds))
 
-    async def run(self, function: Callable[[], T]) -> T:
-        """Run ``function`` on the compute thread, admitted and bounded by the timeout."""
+    async def run(self, function: Callable[[], T], *, lane: str = "compute") -> T:
+        """Run ``function`` on the thread of ``lane`` (``"compute"`` for models,
+        ``"prepare"`` for reading requests), admitted and bounded by the timeout.
+
+        If the caller gives up (timeout, or its task is cancelled because the client left),
+        the work is cancelled: skipped if it has not started, else stopped at its next
+        forward pass (:mod:`llmlingstral.cancel`).
+        """
         self.admit()
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        work: Future = self.executor.submit(function)
+        token = CancelToken()
+        work: Future = self.lanes[lane].submit(_run_cancellable, token, function)
         work.add_done_callback(lambda _: loop.call_soon_threadsafe(
             self.release, time.perf_counter() - started))
-        return await self.wait(asyncio.wrap_future(work, loop=loop))
+        return await self.wait(asyncio.wrap_future(work, loop=loop), on_abandon=token.cancel)
 
-    async def wait(self, future: asyncio.Future) -> Any:
-        """Await ``future`` for at most the request timeout (cancelling it after)."""
+    async def wait(self, future: asyncio.Future,
+                   on_abandon: Callable[[], None] | None = None) -> Any:
+        """Await ``future`` for at most the request timeout (cancelling it after); call
+        ``on_abandon`` when the caller stops waiting before it is done."""
         try:
             return await asyncio.wait_for(future, self.timeout_s or None)
         except TimeoutError as error:
+            if on_abandon is not None:
+                on_abandon()
             raise JobTimeout(f"compression did not finish within the request timeout of "
                              f"{self.timeout_s:g} s; send a shorter prompt or retry later") \
                 from error
+        except asyncio.CancelledError:
+            if on_abandon is not None:
+                on_abandon()
+            raise
 
     async def shutdown(self) -> None:
         """Let the jobs already admitted finish, then stop the compute thread."""
-        await asyncio.to_thread(self.executor.shutdown, wait=True)
+        for executor in self.lanes.values():
+            await asyncio.to_thread(executor.shutdown, wait=True)
+
+
+def _run_cancellable(token: CancelToken, function: Callable[[], T]) -> T:
+    with cancellable(token):
+        return function()
 
 
 @dataclass
@@ -102,8 +130,9 @@ class _Item:
 class MicroBatcher:
     """Groups jobs that arrive together into one call of ``batch_function``.
 
-    ``batch_function`` takes a list of payloads and returns one result per payload. If it
-    raises, each payload of that batch is run alone, so one bad request fails alone.
+    ``batch_function`` takes a list of payloads and returns one outcome per payload: its
+    result, or the exception raised for that payload alone (which fails only its caller).
+    If the whole call raises, every caller of the batch gets that error; nothing is rerun.
     """
 
     def __init__(self, scheduler: Scheduler, batch_function: BatchFunction, *,
@@ -172,8 +201,9 @@ class MicroBatcher:
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
         self.scheduler.metrics.batch_size.observe(len(items))
+        token = _cancelled_when_all_gone(items)
         outcomes = await loop.run_in_executor(self.scheduler.executor, self._outcomes,
-                                              [item.payload for item in items])
+                                              [item.payload for item in items], token)
         seconds = (time.perf_counter() - started) / len(items)
         for item, (ok, value) in zip(items, outcomes):
             self.scheduler.release(seconds)
@@ -185,20 +215,25 @@ class MicroBatcher:
             else:
                 item.future.set_exception(value)
 
-    def _outcomes(self, payloads: list[Any]) -> list[tuple[bool, Any]]:
-        """(ok, result or exception) per payload; runs on the compute thread."""
-        try:
-            results = self.batch_function(payloads)
-            return [(True, r) for r in results]
-        except Exception:  # noqa: BLE001 - retried one by one to find the culprit
-            if len(payloads) == 1:
-                return [_outcome(self.batch_function, payloads[0])]
-            logger.debug("batch of %d failed; running its jobs one by one", len(payloads))
-            return [_outcome(self.batch_function, p) for p in payloads]
+    def _outcomes(self, payloads: list[Any], token: CancelToken) -> list[tuple[bool, Any]]:
+        """(ok, result or exception) per payload; runs on the compute thread, and stops at
+        the next forward pass once every caller of the batch has gone."""
+        with cancellable(token):
+            try:
+                results = self.batch_function(payloads)
+            except (Exception, Cancelled) as error:  # noqa: BLE001 - to every caller
+                return [(False, error)] * len(payloads)
+        return [(not isinstance(r, Exception), r) for r in results]
 
 
-def _outcome(batch_function: BatchFunction, payload: Any) -> tuple[bool, Any]:
-    try:
-        return True, batch_function([payload])[0]
-    except Exception as error:  # noqa: BLE001 - handed to the caller's future
-        return False, error
+def _cancelled_when_all_gone(items: list[_Item]) -> CancelToken:
+    """A token cancelled once no caller of ``items`` waits any more."""
+    token = CancelToken()
+
+    def gone(_: asyncio.Future) -> None:
+        if all(item.future.done() for item in items):
+            token.cancel()
+
+    for item in items:
+        item.future.add_done_callback(gone)
+    return token

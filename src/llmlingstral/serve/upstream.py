@@ -8,8 +8,9 @@
 Both return plain JSON dicts, stream server-sent-event payloads as strings, and raise
 :class:`UpstreamError` with the upstream status for failures. A reply (for a stream: its
 opening) that takes longer than the deadline ``timeout_s`` is a 504, however the upstream
-sends it. The upstream key is sent only to the upstream and appears in no message, not even
-in an error body that echoes it.
+sends it. The upstream key is sent only to the upstream and appears in nothing relayed, not
+even in a reply or an error body that echoes it; a success that is not a chat completion (a
+redirect, another page) is a 502.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ class UpstreamError(Exception):
         super().__init__(f"upstream answered {status}")
         self.status = status
         self.payload = payload
+
+
+class StreamBroken(Exception):
+    """The upstream's stream ended before its end marker (``[DONE]`` or a finish reason)."""
+
+    def __init__(self) -> None:
+        super().__init__("the upstream stream ended before it was complete")
 
 
 def _error_payload(message: str, kind: str = "upstream_error") -> dict[str, Any]:
@@ -70,6 +78,20 @@ def _payload_of(text: str, status: int) -> dict[str, Any]:
     if isinstance(payload, dict):
         return payload
     return _error_payload(f"upstream answered HTTP {status}: {text[:300]}")
+
+
+def _not_a_completion(status: int) -> UpstreamError:
+    return UpstreamError(502, _error_payload(
+        f"the upstream answered HTTP {status} without a chat completion (a redirect, or "
+        f"not an OpenAI-compatible chat endpoint); check --upstream-url"))
+
+
+def chat_completion(text: str, status: int) -> dict[str, Any]:
+    """A successful upstream reply, checked to be a chat completion (else a 502)."""
+    payload = _payload_of(text, status) if 200 <= status < 300 else None
+    if not isinstance(payload, dict) or not isinstance(payload.get("choices"), list):
+        raise _not_a_completion(status)
+    return payload
 
 
 class MistralUpstream:
@@ -108,7 +130,7 @@ class MistralUpstream:
             raise
         except Exception as error:  # noqa: BLE001 - classified by _translate
             raise _masked(_translate(error), self._key) from None
-        return _dump(response)
+        return json.loads(redact(json.dumps(_dump(response)), self._key))
 
     async def open_stream(self, body: dict[str, Any]) -> AsyncIterator[str]:
         arguments = self._arguments(body)
@@ -119,13 +141,18 @@ class MistralUpstream:
             raise
         except Exception as error:  # noqa: BLE001 - classified by _translate
             raise _masked(_translate(error), self._key) from None
-        return self._events(stream)
+        return self._events(stream, self._key)
 
     @staticmethod
-    async def _events(stream) -> AsyncIterator[str]:
+    async def _events(stream, key: str | None) -> AsyncIterator[str]:
+        finished = False
         async with stream:
             async for event in stream:
-                yield json.dumps(_dump(event.data), ensure_ascii=False)
+                data = _dump(event.data)
+                finished |= any(c.get("finish_reason") for c in data.get("choices") or [])
+                yield redact(json.dumps(data, ensure_ascii=False), key)
+        if not finished:
+            raise StreamBroken()
         yield "[DONE]"
 
     async def close(self) -> None:
@@ -167,9 +194,10 @@ class OpenAICompatibleUpstream:
             status, text = await _within(self.timeout_s, exchange())
         except httpx.HTTPError as error:
             raise _translate(error) from None
+        text = redact(text, self._key)
         if status >= 400:
-            raise _masked(UpstreamError(status, _payload_of(text, status)), self._key)
-        return _payload_of(text, status)
+            raise UpstreamError(status, _payload_of(text, status))
+        return chat_completion(text, status)
 
     async def open_stream(self, body: dict[str, Any]) -> AsyncIterator[str]:
         request = self.client.build_request("POST", self.url, json={**body, "stream": True})
@@ -182,16 +210,24 @@ class OpenAICompatibleUpstream:
             await response.aclose()
             raise _masked(UpstreamError(response.status_code,
                                         _payload_of(text, response.status_code)), self._key)
-        return self._events(response)
+        if response.status_code >= 300:
+            await response.aclose()
+            raise _not_a_completion(response.status_code)
+        return self._events(response, self._key)
 
     @staticmethod
-    async def _events(response: httpx.Response) -> AsyncIterator[str]:
+    async def _events(response: httpx.Response, key: str | None) -> AsyncIterator[str]:
+        done = False
         try:
             async for line in response.aiter_lines():
                 if line.startswith("data:"):
-                    yield line[5:].strip()
+                    data = redact(line[5:].strip(), key)
+                    done = data == "[DONE]"
+                    yield data
         finally:
             await response.aclose()
+        if not done:
+            raise StreamBroken()
 
     async def close(self) -> None:
         await self.client.aclose()
