@@ -49,6 +49,11 @@ class CausalScorer:
             config.hidden_size // config.num_attention_heads
         self.rotary_inv_freq = static_inv_freq(self.decoder, head_dim)
 
+    @property
+    def dtype(self) -> str:
+        """The dtype the model computes in (surprisals are fp32 whatever it is)."""
+        return self.loaded.dtype
+
     @torch.inference_mode()
     def forward_logits(self, ids: Sequence[int]) -> torch.Tensor:
         """Logits of one plain forward pass (the speed floor benchmarks compare against)."""

@@ -125,7 +125,7 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        body = {"ready": engine.ready, "models": engine.models(),
+        body = {"ready": engine.ready, "models": engine.models(), "dtypes": engine.dtypes(),
                 "methods": [m for m, ok in engine.available().items() if ok] if engine.ready
                 else [], "auth": bool(config.api_keys)}
         if engine.load_error:
