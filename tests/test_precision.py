@@ -58,19 +58,26 @@ def test_detection_reads_torchs_cpu_capabilities(monkeypatch, flags, expected):
 # ----------------------------------------------------------------------------- the choice
 
 
-@pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("requested", [None, "auto"])
-def test_auto_is_bf16_only_on_a_cpu_with_native_bf16(native_bf16, task, requested):
+def test_auto_runs_a_classifier_in_bf16_only_on_a_cpu_with_native_bf16(native_bf16, requested):
     native_bf16(True)
-    assert choose_dtype(requested, CPU, task) == torch.bfloat16
+    assert choose_dtype(requested, CPU, "token-classification") == torch.bfloat16
     native_bf16(False)
-    assert choose_dtype(requested, CPU, task) == torch.float32
+    assert choose_dtype(requested, CPU, "token-classification") == torch.float32
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_keeps_the_causal_scorer_fp32_on_every_cpu(native_bf16, native):
+    # bf16 changed more LLMLingua keep decisions on NQ than the 2 % allowed (BENCHMARKS.md).
+    native_bf16(native)
+    assert choose_dtype("auto", CPU, "causal-lm") == torch.float32
 
 
 @pytest.mark.parametrize("device", ["cuda", "mps"])
 def test_auto_on_an_accelerator_stays_bf16(native_bf16, device):
     native_bf16(False)
-    assert choose_dtype("auto", torch.device(device)) == torch.bfloat16
+    for task in TASKS:
+        assert choose_dtype("auto", torch.device(device), task) == torch.bfloat16
 
 
 @pytest.mark.parametrize("requested, expected", [
@@ -129,6 +136,8 @@ def test_auto_loads_the_model_in_the_dtype_it_picks_and_reports_it(native_bf16):
         assert {p.dtype for p in compressor.model.parameters()} == {getattr(torch, expected)}
         result = compressor.compress_prompt_llmlingua2(PARAGRAPHS["en"], rate=0.5)
         assert result["dtype"] == expected
+    native_bf16(True)
+    assert PromptCompressor("nano", device_map="cpu").dtype == "float32"
 
 
 def test_every_path_reports_the_dtype_that_ran(nano_pair, lingua2_pair):
@@ -202,7 +211,7 @@ def word_decisions(result) -> np.ndarray:
 
 
 def _texts() -> list[str]:
-    return [stdlib_prose(6000)[:6000], *(PARAGRAPHS[k] * 3 for k in ("zh", "ja", "th", "ar"))]
+    return [stdlib_prose(3000)[:3000], *(PARAGRAPHS[k] * 3 for k in ("zh", "ja", "th", "ar"))]
 
 
 @pytest.mark.parametrize("method", ["llmlingua", "llmlingua2"])

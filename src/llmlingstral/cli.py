@@ -150,9 +150,9 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
 def add_dtype_option(cmd) -> None:
     """--dtype, shared by compress and compress-batch."""
     cmd.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto",
-                     help="compute dtype of the local models: auto (default: bfloat16 on a GPU "
-                          "and on CPUs with native bf16, AVX-512 BF16 or AMX; else float32), "
-                          "float32, bfloat16 or float16")
+                     help="compute dtype of the local model: auto (default: bfloat16 on a GPU, "
+                          "and for llmlingua2 on CPUs with native bf16, AVX-512 BF16 or AMX; "
+                          "else float32), float32, bfloat16 or float16")
 
 
 # --------------------------------------------------------------------------- compress-batch

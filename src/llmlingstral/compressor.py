@@ -52,8 +52,9 @@ class PromptCompressor(LLMLinguaMethods):
             a Hugging Face id, or a local checkpoint folder.
         device_map: ``"auto"`` (GPU if there is one), ``"cuda"``, ``"cpu"``, ``"mps"``,
             ``"balanced"`` or a transformers device map.
-        model_config: ``"dtype"``: the compute dtype, ``"auto"`` (default: bf16 on a GPU
-            and on CPUs with native bf16, AVX-512 BF16 or AMX; else fp32), ``"float32"``,
+        model_config: ``"dtype"``: the compute dtype, ``"auto"`` (default: bf16 on a GPU,
+            and for token classifiers on CPUs with native bf16, AVX-512 BF16 or AMX; else
+            fp32; see :mod:`llmlingstral.models.precision`), ``"float32"``,
             ``"bfloat16"`` or ``"float16"``; the one that ran is :attr:`dtype` and each
             result's ``"dtype"``. Other ``from_pretrained`` keywords pass through.
             ``"max_window"`` caps the tokens the scorer attends to at once. ``"conditioning"``: how the

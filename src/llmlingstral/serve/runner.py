@@ -31,8 +31,9 @@ def add_serve_command(commands) -> None:
     cmd.add_argument("--guard", action="store_true", help="guard every proxied request")
     cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     cmd.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto",
-                     help="compute dtype of the models: auto (default: bfloat16 on a GPU and on "
-                          "CPUs with native bf16, else float32), float32, bfloat16 or float16")
+                     help="compute dtype of the models: auto (default: bfloat16 on a GPU, and "
+                          "for the classifiers on CPUs with native bf16; else float32), float32, "
+                          "bfloat16 or float16")
     _add_load_options(cmd)
     _add_proxy_options(cmd)
     cmd.add_argument("--api-key-file", default=None, help="file with one client key per line")
