@@ -92,13 +92,33 @@ def in_subprocess(fn: Callable[..., Any], *args: Any) -> Any:
         return pool.submit(fn, *args).result()
 
 
+def dtype_label(requested: str, ran: str | None) -> str:
+    """The dtype a run computed in, marked when "auto" chose it."""
+    return f"{ran} (auto)" if requested == "auto" else str(ran)
+
+
 def machine() -> str:
     import torch
 
-    cpu = platform.processor() or platform.machine()
+    from llmlingstral.models.precision import cpu_has_native_bf16
+
+    cpu = _cpu_model() or platform.processor() or platform.machine()
+    bf16 = "native bf16 (AVX-512 BF16 or AMX)" if cpu_has_native_bf16() else "no native bf16"
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{platform.system()} {cpu}, {torch.get_num_threads()} torch threads, {device}, "
-            f"Python {platform.python_version()}, torch {torch.__version__}")
+    return (f"{platform.system()} {cpu} ({bf16}), {torch.get_num_threads()} torch threads, "
+            f"{device}, Python {platform.python_version()}, torch {torch.__version__}")
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name as Linux reports it (None elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
 
 
 def markdown_table(headers: list[str], rows: list[list[Any]]) -> str:

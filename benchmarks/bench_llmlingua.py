@@ -8,6 +8,7 @@ measured in a fresh process per run, as growth of the resident set over the load
 
     python benchmarks/bench_llmlingua.py                       # embedded nano model
     python benchmarks/bench_llmlingua.py --random wide         # random 8-layer, 1024-wide model
+    python benchmarks/bench_llmlingua.py --dtype float32 bfloat16   # rows for both dtypes
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (alternating_medians, in_subprocess, machine, markdown_table,  # noqa: E402
-                     prompt_of_tokens, rss_growth_mb)  # noqa: E402
+from _common import (alternating_medians, dtype_label, in_subprocess, machine,  # noqa: E402
+                     markdown_table, prompt_of_tokens, rss_growth_mb)  # noqa: E402
+from llmlingstral.validate import DTYPE_CHOICES  # noqa: E402
 
 RANDOM_SHAPES = {
     # hidden, intermediate, layers, heads, kv heads, window
@@ -44,10 +46,11 @@ def build_random_model(shape: str, folder: Path) -> Path:
     return folder
 
 
-def load(model: str, conditioning: str = "exact"):
+def load(model: str, conditioning: str = "exact", dtype: str = "auto"):
     from llmlingstral import PromptCompressor
 
-    return PromptCompressor(model, device_map="cpu", model_config={"conditioning": conditioning})
+    return PromptCompressor(model, device_map="cpu",
+                            model_config={"conditioning": conditioning, "dtype": dtype})
 
 
 def floor_call(compressor, prompt: str):
@@ -68,25 +71,25 @@ def compress_call(compressor, prompt: str, mode: str, rate: float):
     return lambda: compressor.compress_prompt(prompt, target_token=target, show_progress=False)
 
 
-def time_one(model: str, n_tokens: int, rate: float, repeats: int) -> dict:
+def time_one(model: str, n_tokens: int, rate: float, repeats: int, dtype: str = "auto") -> dict:
     """Alternating timings of floor, rate and target_token compression for one length, and
-    of rate compression with in-place conditioning."""
-    compressor = load(model)
+    of rate compression with in-place conditioning, all in ``dtype``."""
+    compressor = load(model, dtype=dtype)
     prompt = prompt_of_tokens(compressor.tokenizer, n_tokens)
     calls = {"floor": floor_call(compressor, prompt),
              "rate": compress_call(compressor, prompt, "rate", rate),
              "target": compress_call(compressor, prompt, "target", rate),
-             "in_place": compress_call(load(model, "in_place"), prompt, "rate", rate)}
+             "in_place": compress_call(load(model, "in_place", dtype), prompt, "rate", rate)}
     times, results = alternating_medians(calls, repeats)
     origin = compressor.tokenizer.count(prompt)
-    return {"tokens": origin, **times,
+    return {"tokens": origin, "dtype": dtype_label(dtype, compressor.dtype), **times,
             "rate_achieved": results["rate"]["compressed_tokens"] / origin,
             "target_achieved": results["target"]["compressed_tokens"] / origin}
 
 
-def memory_one(model: str, n_tokens: int, rate: float, what: str) -> float:
+def memory_one(model: str, n_tokens: int, rate: float, what: str, dtype: str = "auto") -> float:
     """Peak RSS growth (MiB) of one floor or compression run over the loaded model."""
-    compressor = load(model)
+    compressor = load(model, dtype=dtype)
     return rss_growth_mb(compressor, n_tokens, what, floor_call, compress_call, rate)
 
 
@@ -99,6 +102,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
+    parser.add_argument("--dtype", nargs="+", choices=DTYPE_CHOICES, default=["auto"],
+                        help="compute dtypes to measure, each in its own rows (default auto)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,19 +111,19 @@ def main() -> None:
             else args.model
         label = f"random {args.random} shape" if args.random else args.model
         rows = []
-        for n in args.lengths:
-            t = in_subprocess(time_one, model, n, args.rate, args.repeats)
+        for n, dtype in ((n, d) for n in args.lengths for d in args.dtype):
+            t = in_subprocess(time_one, model, n, args.rate, args.repeats, dtype)
             mem = ("-", "-") if args.no_memory else (
-                f"{in_subprocess(memory_one, model, n, args.rate, 'floor'):.0f}",
-                f"{in_subprocess(memory_one, model, n, args.rate, 'rate'):.0f}")
-            rows.append([t["tokens"], f"{t['floor']:.3f}", f"{t['rate']:.3f}",
+                f"{in_subprocess(memory_one, model, n, args.rate, 'floor', dtype):.0f}",
+                f"{in_subprocess(memory_one, model, n, args.rate, 'rate', dtype):.0f}")
+            rows.append([t["tokens"], t["dtype"], f"{t['floor']:.3f}", f"{t['rate']:.3f}",
                          f"{t['rate'] / t['floor']:.2f}", f"{t['target'] / t['floor']:.2f}",
                          f"{t['in_place'] / t['floor']:.2f}",
                          f"{t['rate_achieved']:.3f}", f"{t['target_achieved']:.3f}", *mem])
-            print(f"done {n} tokens", file=sys.stderr, flush=True)
+            print(f"done {n} tokens in {dtype}", file=sys.stderr, flush=True)
     print(f"model: {label}; rate {args.rate}; median of {args.repeats}; {machine()}\n")
     print(markdown_table(
-        ["prompt tokens", "floor s", "compress s (rate)", "ratio (rate)", "ratio (target_token)",
+        ["prompt tokens", "dtype", "floor s", "compress s (rate)", "ratio (rate)", "ratio (target_token)",
          "ratio (rate, in_place)",
          "achieved rate", "achieved rate (target)", "floor peak MiB", "compress peak MiB"],
         rows))

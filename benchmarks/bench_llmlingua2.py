@@ -12,6 +12,7 @@ does not depend on the weights):
 
     python benchmarks/bench_llmlingua2.py                      # nano shape, CPU
     python benchmarks/bench_llmlingua2.py --shape wide --device cuda
+    python benchmarks/bench_llmlingua2.py --dtype float32 bfloat16   # rows for both dtypes
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (alternating_medians, in_subprocess, machine, markdown_table,  # noqa: E402
-                     prompt_of_tokens, rss_growth_mb)
+from _common import (alternating_medians, dtype_label, in_subprocess, machine,  # noqa: E402
+                     markdown_table, prompt_of_tokens, rss_growth_mb)
+from llmlingstral.validate import DTYPE_CHOICES  # noqa: E402
 
 SHAPES = {
     # hidden, intermediate, layers, heads, kv heads
@@ -49,10 +51,11 @@ def build_classifier(shape: str, folder: Path) -> Path:
     return folder
 
 
-def load(model: str, device: str, batch_size: int = 50):
+def load(model: str, device: str, batch_size: int = 50, dtype: str = "auto"):
     from llmlingstral import PromptCompressor
 
     return PromptCompressor(model, device_map=device, use_llmlingua2=True,
+                            model_config={"dtype": dtype},
                             llmlingua2_config={"max_batch_size": batch_size})
 
 
@@ -88,32 +91,34 @@ def compress_call(compressor, prompt: str, mode: str, rate: float):
                                                          force_tokens=["\n", "."])
 
 
-def time_one(model: str, device: str, n_tokens: int, rate: float, repeats: int) -> dict:
+def time_one(model: str, device: str, n_tokens: int, rate: float, repeats: int,
+             dtype: str = "auto") -> dict:
     """Alternating timings of the floor, budget mode and threshold mode for one length."""
-    compressor = load(model, device)
+    compressor = load(model, device, dtype=dtype)
     prompt = prompt_of_tokens(compressor.tokenizer, n_tokens)
     calls = {"floor": floor_call(compressor, prompt),
              "rate": compress_call(compressor, prompt, "rate", rate),
              "threshold": compress_call(compressor, prompt, "threshold", rate)}
     times, results = alternating_medians(calls, repeats)
     origin = compressor.tokenizer.count(prompt)
-    return {"tokens": origin, **times,
+    return {"tokens": origin, "dtype": dtype_label(dtype, compressor.dtype), **times,
             "rate_achieved": results["rate"]["compressed_tokens"] / origin}
 
 
 def throughput_one(model: str, device: str, n_tokens: int, batch_size: int, rate: float,
-                   repeats: int) -> float:
+                   repeats: int, dtype: str = "auto") -> float:
     """Compression tokens per second with ``max_batch_size=batch_size``."""
-    compressor = load(model, device, batch_size)
+    compressor = load(model, device, batch_size, dtype)
     prompt = prompt_of_tokens(compressor.tokenizer, n_tokens)
     times, _ = alternating_medians({"rate": compress_call(compressor, prompt, "rate", rate)},
                                    repeats)
     return compressor.tokenizer.count(prompt) / times["rate"]
 
 
-def memory_one(model: str, device: str, n_tokens: int, rate: float, what: str) -> float:
+def memory_one(model: str, device: str, n_tokens: int, rate: float, what: str,
+               dtype: str = "auto") -> float:
     """Peak RSS growth (MiB) of one floor or compression run over the loaded model."""
-    compressor = load(model, device)
+    compressor = load(model, device, dtype=dtype)
     return rss_growth_mb(compressor, n_tokens, what, floor_call, compress_call, rate)
 
 
@@ -130,33 +135,36 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.33)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-memory", action="store_true", help="skip the memory runs")
+    parser.add_argument("--dtype", nargs="+", choices=DTYPE_CHOICES, default=["auto"],
+                        help="compute dtypes to measure, each in its own rows (default auto)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or str(build_classifier(args.shape, Path(tmp) / args.shape))
         label = args.model or f"random {args.shape}-shape MistralForTokenClassification"
         rows = []
-        for n in args.lengths:
-            t = in_subprocess(time_one, model, args.device, n, args.rate, args.repeats)
+        for n, dtype in ((n, d) for n in args.lengths for d in args.dtype):
+            t = in_subprocess(time_one, model, args.device, n, args.rate, args.repeats, dtype)
             mem = ("-", "-") if args.no_memory else tuple(
-                f"{in_subprocess(memory_one, model, args.device, n, args.rate, what):.0f}"
+                f"{in_subprocess(memory_one, model, args.device, n, args.rate, what, dtype):.0f}"
                 for what in ("floor", "rate"))
-            rows.append([t["tokens"], f"{t['floor']:.3f}", f"{t['rate']:.3f}",
+            rows.append([t["tokens"], t["dtype"], f"{t['floor']:.3f}", f"{t['rate']:.3f}",
                          f"{t['rate'] / t['floor']:.2f}", f"{t['threshold'] / t['floor']:.2f}",
                          f"{t['rate_achieved']:.3f}", *mem])
-            print(f"done {n} tokens", file=sys.stderr, flush=True)
+            print(f"done {n} tokens in {dtype}", file=sys.stderr, flush=True)
         speeds = []
-        for size in args.batch_sizes:
+        for size, dtype in ((s, d) for s in args.batch_sizes for d in args.dtype):
             speed = in_subprocess(throughput_one, model, args.device, args.throughput_tokens,
-                                  size, args.rate, args.repeats)
-            speeds.append([size, f"{speed:,.0f}"])
+                                  size, args.rate, args.repeats, dtype)
+            speeds.append([size, dtype, f"{speed:,.0f}"])
     print(f"model: {label}; device {args.device}; rate {args.rate}; median of {args.repeats}; "
           f"{machine()}\n")
     print(markdown_table(
-        ["prompt tokens", "floor s", "compress s (rate)", "ratio (rate)", "ratio (threshold)",
+        ["prompt tokens", "dtype", "floor s", "compress s (rate)", "ratio (rate)",
+         "ratio (threshold)",
          "achieved rate", "floor peak MiB", "compress peak MiB"], rows))
     print(f"\nCompression throughput on a {args.throughput_tokens}-token prompt:\n")
-    print(markdown_table(["max_batch_size", "tokens/s"], speeds))
+    print(markdown_table(["max_batch_size", "dtype", "tokens/s"], speeds))
 
 
 if __name__ == "__main__":

@@ -56,6 +56,26 @@ def test_compress_json_reports_counts_and_meets_target(prompt_file, v03_dir, cap
     assert report["method"] == "llmlingua" and report["ratio"] > 1
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+def test_dtype_option_runs_the_model_in_that_dtype_and_reports_it(prompt_file, v03_dir, capsys,
+                                                                  tmp_path, dtype):
+    code, out, _ = _run(["compress", prompt_file, "--model", v03_dir, "--rate", "0.5", "--json",
+                         "--device", "cpu", "--dtype", dtype, "--quiet"], capsys)
+    assert code == 0 and json.loads(out)["dtype"] == dtype
+    records = tmp_path / "in.jsonl"
+    records.write_text(json.dumps({"id": 1, "context": prompt_file.read_text()}) + "\n")
+    code, _, _ = _run(["compress-batch", records, tmp_path / "out.jsonl", "--model", v03_dir,
+                       "--device", "cpu", "--dtype", dtype, "--quiet"], capsys)
+    assert code == 0
+    assert json.loads((tmp_path / "out.jsonl").read_text())["dtype"] == dtype
+
+
+def test_a_wrong_dtype_is_refused_with_the_choices(prompt_file, capsys):
+    with pytest.raises(SystemExit):
+        main(["compress", str(prompt_file), "--dtype", "int8"])
+    assert "auto, float32, bfloat16, float16" in capsys.readouterr().err.replace("'", "")
+
+
 def test_force_token_survives_at_low_rate(tmp_path, v03_dir, capsys):
     first, second = documents(2, 1500)
     text = first + " The vault code is 7741-ALPHA-93. " + second

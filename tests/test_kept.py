@@ -133,5 +133,5 @@ def test_structured_and_protected_text(nano):
 def test_the_result_keys_are_unchanged(nano):
     result = nano.compress_prompt("the cat saw the dog " * 10, rate=0.5)
     assert set(result) == {"compressed_prompt", "origin_tokens", "compressed_tokens", "ratio",
-                           "rate", "saving", "kept_context_ids", "compressed_contexts"}
+                           "rate", "saving", "kept_context_ids", "compressed_contexts", "dtype"}
     assert isinstance(result, dict) and result.kept is not None

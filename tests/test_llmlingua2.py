@@ -95,7 +95,7 @@ def test_result_keys_and_word_labels(lingua2, prompt_1k):
     assert set(result) == {"compressed_prompt", "compressed_prompt_list", "origin_tokens",
                            "compressed_tokens", "ratio", "rate", "saving",
                            "fn_labeled_original_prompt", "kept_context_ids",
-                           "compressed_contexts"}
+                           "compressed_contexts", "dtype"}
     assert re.fullmatch(r"\d+\.\dx", result["ratio"]) and result["rate"].endswith("%")
     labels = kept_words(result)
     assert [w for w, _ in labels] == [w for w in split_words(prompt_1k).as_list() if w.strip()]

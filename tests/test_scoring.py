@@ -190,3 +190,58 @@ def test_latent_attention_keys_are_recomputed_when_the_context_is_cut_back(laten
 def test_unknown_conditioning_is_refused(scorer):
     with pytest.raises(ValueError, match="conditioning"):
         CausalScorer(scorer.loaded, conditioning="approximate")
+
+
+# ----------------------------------------------------------------------------- bf16
+
+
+@pytest.fixture(scope="module", params=["v03_dir", "vlm_dir"])
+def bf16_scorer(request):
+    loaded = load_model(request.getfixturevalue(request.param), device_map="cpu",
+                        model_config={"dtype": "bfloat16"})
+    assert loaded.model.dtype == torch.bfloat16
+    return CausalScorer(loaded, window=128)
+
+
+def _ulp(values: torch.Tensor) -> float:
+    """One bf16 step at the magnitude of the largest value."""
+    return 2.0 ** (float(torch.floor(torch.log2(values.float().abs().max()))) - 7)
+
+
+def test_bf16_shifted_keys_are_the_earlier_keys_to_bf16_rounding(bf16_scorer):
+    from llmlingstral.scoring.tensor_ops import shift_rotary_keys
+
+    ids = _sequences()[1][:40]
+    late, early = _cached_keys(bf16_scorer, ids, 90), _cached_keys(bf16_scorer, ids, 3)
+    for moved, expected in zip(late, early):
+        moved = shift_rotary_keys(moved, torch.full((len(ids),), 87), bf16_scorer.rotary_inv_freq)
+        assert moved.dtype == torch.bfloat16
+        torch.testing.assert_close(moved.float(), expected.float(), rtol=0,
+                                   atol=2 * _ulp(expected))
+
+
+def test_bf16_in_place_cut_back_keeps_a_bf16_cache_scoring_like_a_recomputed_one(bf16_scorer):
+    rotated = _stream_through_rebuild(bf16_scorer, rotate=True)
+    recomputed = _stream_through_rebuild(bf16_scorer, rotate=False)
+    assert rotated.dtype == np.float32 and np.isfinite(rotated).all()
+    np.testing.assert_allclose(rotated, recomputed, atol=5e-3)
+
+
+def test_bf16_exact_stream_scores_each_window_as_a_fresh_encoding(bf16_scorer):
+    ids, prefix = _sequences()[2], _sequences()[1][:9]
+    rng = np.random.default_rng(3)
+    stream = bf16_scorer.stream(prefix)
+    kept: list[int] = []
+    # The fourth window passes the 128-token window: the context is cut back and recomputed.
+    for start, end, share in ((0, 50, 0.5), (50, 90, 0.0), (90, 150, 1.0), (150, 210, 0.3)):
+        chunk = ids[start:end]
+        got = stream.score(chunk)
+        room = bf16_scorer.window // 4 - 1
+        context = kept if len(prefix) + len(kept) + len(chunk) + 1 <= bf16_scorer.window \
+            else kept[-room:]
+        np.testing.assert_allclose(got, _fresh(bf16_scorer, prefix + context, chunk), atol=5e-3)
+        keep = rng.random(len(chunk)) < share
+        stream.commit(keep)
+        kept += [t for t, k in zip(chunk, keep) if k]
+    for layer in stream.cache.layers:
+        assert layer.keys.dtype == layer.values.dtype == torch.bfloat16

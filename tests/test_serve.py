@@ -13,11 +13,14 @@ import re
 
 import httpx
 import pytest
+import torch
 
 from live_server import LiveServer
 from local_api import LocalAPIServer, chat_completion_payload, chat_stream_payloads
 from multilingual import PARAGRAPHS
 from texts import documents, stdlib_prose as _stdlib_prose
+
+from llmlingstral.models.precision import choose_dtype, dtype_name
 
 pytestmark = pytest.mark.xdist_group("serve")
 UPSTREAM_KEY = "upstream-secret-9d41"
@@ -262,6 +265,12 @@ def test_health_ready_and_metrics(service):
     assert ready["ready"] is True
     assert set(ready["methods"]) == {"llmlingua", "longllmlingua", "llmlingua2", "structured",
                                      "json"}
+    # "auto": the dtype this machine's CPU computes best in, named for each model.
+    auto = {task: dtype_name(choose_dtype("auto", torch.device("cpu"), task))
+            for task in ("causal-lm", "token-classification")}
+    assert ready["dtypes"] == {"model": auto["causal-lm"],
+                               "llmlingua2_model": auto["token-classification"],
+                               "guard_model": auto["token-classification"]}
     before = _metric(service, 'llmlingstral_tokens_in_total{method="llmlingua2"}')
     result = _post(service, "/v1/compress", {"method": "llmlingua2",
                                              "context": stdlib_prose(400)}).json()

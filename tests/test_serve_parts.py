@@ -124,3 +124,24 @@ def test_a_dribbling_upstream_cannot_hold_the_proxy_past_its_deadline(kind):
         asyncio.run(upstream.close())
     assert info.value.status == 504 and "deadline" in info.value.payload["error"]["message"]
     assert elapsed < 1.0 + 2.0
+
+
+def test_the_dtype_setting_reaches_the_models_and_readyz_reports_it():
+    from llmlingstral.cli import build_parser
+    from llmlingstral.serve.engine import Engine
+    from llmlingstral.serve.metrics import Metrics
+    from llmlingstral.serve.runner import config_from_args
+
+    args = build_parser().parse_args(["serve", "--model", "none", "--dtype", "bfloat16",
+                                      "--device", "cpu", "--guard-model", "nano-lingua2"])
+    engine = Engine(config_from_args(args), Metrics())
+    engine.load()
+    assert engine.ready, engine.load_error
+    assert engine.dtypes() == {"model": None, "llmlingua2_model": "bfloat16",
+                               "guard_model": "bfloat16"}
+
+
+@pytest.mark.parametrize("dtype", ["half", "int8", ""])
+def test_a_wrong_dtype_setting_names_the_choices(dtype):
+    with pytest.raises(ValueError, match="auto, float32, bfloat16, float16"):
+        ServeConfig(dtype=dtype).validate()

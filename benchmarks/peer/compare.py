@@ -237,7 +237,8 @@ def time_cases(runner: Runner, kind: str, cases: list[Case], repeats: int, v3,
             if lib in workers and workers[lib].proc.poll() is None:
                 continue
             workers[lib], loaded = runner.start(lib, kind)
-            versions[lib] = {k: loaded[k] for k in ("library", "transformers", "torch", "threads")}
+            versions[lib] = {k: loaded.get(k) for k in ("library", "transformers", "torch",
+                                                        "threads", "dtype")}
             _progress(f"{NAMES[lib]} loaded the {kind} model in {loaded['seconds']:.1f} s")
 
     warmed: set = set()
@@ -581,7 +582,7 @@ def main(argv=None) -> None:
         f"Machine: {where}",
         f"Workers: {args.threads} torch threads each; "
         + "; ".join(f"{PACKAGES[lib]} {v.get('library')} with transformers {v.get('transformers')}"
-                    for lib, v in versions.items()),
+                    f", computing in {v.get('dtype')}" for lib, v in versions.items()),
         *model_lines,
         f"Timing: median of {args.repeats} alternating runs per prose case; NQ: median "
         f"s/prompt over {args.nq_questions} dev questions, libraries alternating; every rate "

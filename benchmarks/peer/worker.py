@@ -101,6 +101,10 @@ class Library:
         self.compressor = PromptCompressor(model, device_map="cpu", use_llmlingua2=classifier)
         self.kind = kind
 
+    def dtype(self) -> str:
+        """The dtype the loaded model computes in (both libraries on their defaults)."""
+        return str(self.compressor.model.dtype).removeprefix("torch.")
+
     def supports(self, method: str) -> str | None:
         """None if ``method`` can run, else why not."""
         if method == "compress2" and not hasattr(self.compressor, "compress_prompt_llmlingua2"):
@@ -139,7 +143,7 @@ def serve(lib: Library, out) -> None:
                 start = time.perf_counter()
                 lib.load(request["kind"], request["model"])
                 reply({"op": "loaded", "seconds": time.perf_counter() - start,
-                       "rss_kib": status_kib("VmRSS"), **lib.versions()})
+                       "rss_kib": status_kib("VmRSS"), "dtype": lib.dtype(), **lib.versions()})
             elif op == "run":
                 method = request["method"]
                 reason = lib.supports(method)

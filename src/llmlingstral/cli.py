@@ -18,6 +18,7 @@ from . import __version__
 from .errors import LLMLingstralError, ModelUnavailableError
 from .models.registry import MISTRAL_MODELS, ModelPreset
 from .progress import stderr_is_terminal, transformers_bars_hidden
+from .validate import DTYPE_CHOICES
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FILE, EXIT_NO_MODEL = 0, 1, 2, 3, 4
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
@@ -95,6 +96,7 @@ def _add_compress(commands) -> None:
                                   f"own scores), longllmlingua, bm25, gzip, llmlingua, "
                                   f"e5-mistral, mistral-embed, mistral-rerank")
     cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    add_dtype_option(cmd)
     cmd.add_argument("--json", action="store_true",
                      help="print JSON with the compressed text, token counts and ratio")
     cmd.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
@@ -112,6 +114,7 @@ def _run_compress(args: argparse.Namespace) -> int:
 
     with transformers_bars_hidden(args.quiet):
         compressor = PromptCompressor(model, device_map=args.device,
+                                      model_config={"dtype": args.dtype},
                                       use_llmlingua2=args.method == "llmlingua2")
     result = _compress(compressor, text, args)
     if args.json:
@@ -142,6 +145,14 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
         documents, instruction=args.instruction, question=args.question, rate=args.rate,
         target_token=target, context_segs=[p for p, _ in segments],
         context_segs_compress=[f for _, f in segments], show_progress=progress, **options)
+
+
+def add_dtype_option(cmd) -> None:
+    """--dtype, shared by compress and compress-batch."""
+    cmd.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto",
+                     help="compute dtype of the local model: auto (default: bfloat16 on a GPU, "
+                          "and for llmlingua2 on CPUs with native bf16, AVX-512 BF16 or AMX; "
+                          "else float32), float32, bfloat16 or float16")
 
 
 # --------------------------------------------------------------------------- compress-batch
@@ -183,6 +194,7 @@ def _add_compress_batch(commands) -> None:
     cmd.add_argument("--errors", default=None,
                      help="JSONL file of skipped records (default: OUT with .errors.jsonl)")
     cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    add_dtype_option(cmd)
     cmd.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
     cmd.set_defaults(handler=_run_compress_batch)
 
@@ -199,7 +211,7 @@ def _run_compress_batch(args: argparse.Namespace) -> int:
     from .compressor import PromptCompressor  # torch import only when needed
 
     compressor = PromptCompressor(args.model or DEFAULT_MODEL_FOR[args.method],
-                                  device_map=args.device,
+                                  device_map=args.device, model_config={"dtype": args.dtype},
                                   use_llmlingua2=args.method == "llmlingua2")
     report = run_jsonl_job(compressor, source, output, errors, args, _documents)
     earlier = f", {report.already_done} done in an earlier run" if report.already_done else ""
@@ -246,7 +258,7 @@ def _json_report(result: dict[str, Any], args: argparse.Namespace, model: str) -
     return {"compressed_prompt": result["compressed_prompt"], "origin_tokens": origin,
             "compressed_tokens": kept, "ratio": round(origin / kept, 3) if kept else None,
             "rate": round(kept / origin, 4) if origin else None,
-            "method": args.method, "model": model,
+            "method": args.method, "model": model, "dtype": result.get("dtype"),
             **({"rank_method": args.rank_method or DEFAULT_RANK_METHOD}
                if args.method == "longllmlingua" else {})}
 

@@ -22,6 +22,7 @@ from .methods.llmlingua import LLMLinguaSettings
 from .methods.llmlingua2 import LLMLingua2Settings
 from .methods.security import GuardedRequest, SecurityLingua
 from .models.loader import LoadedModel, load_model
+from .models.precision import check_dtype
 from .models.registry import MISTRAL_MODELS
 from .prompt import DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, Segment, context_text
 from .ranking.base import Ranker, RankResults
@@ -52,9 +53,13 @@ class PromptCompressor(LLMLinguaMethods):
             a Hugging Face id, or a local checkpoint folder.
         device_map: ``"auto"`` (GPU if there is one), ``"cuda"``, ``"cpu"``, ``"mps"``,
             ``"balanced"`` or a transformers device map.
-        model_config: ``dtype`` and other ``from_pretrained`` keywords; ``"max_window"``
-            caps the tokens the scorer attends to at once (an integer >= 32; above the
-            model's context length it is capped there). ``"conditioning"``: how the
+        model_config: ``"dtype"``: the compute dtype, ``"auto"`` (default: bf16 on a GPU,
+            and for token classifiers on CPUs with native bf16, AVX-512 BF16 or AMX; else
+            fp32; see :mod:`llmlingstral.models.precision`), ``"float32"``,
+            ``"bfloat16"`` or ``"float16"``; the one that ran is :attr:`dtype` and each
+            result's ``"dtype"``. Other ``from_pretrained`` keywords pass through.
+            ``"max_window"`` caps the tokens the scorer attends to at once (an integer
+            >= 32; above the model's context length it is capped there). ``"conditioning"``: how the
             iterative pass conditions each window on the kept text, ``"exact"`` (default:
             as a fresh encoding of the compressed prefix) or ``"in_place"`` (faster: the
             cache of the full text with the dropped tokens deleted; see
@@ -95,9 +100,8 @@ class PromptCompressor(LLMLinguaMethods):
         conditioning = check_choice("model_config['conditioning']",
                                     options.pop("conditioning", "exact"), CONDITIONING_MODES)
         remote = options.pop("remote_scorer", None)
-        if remote is not None and conditioning != "exact":
-            raise ValueError("a remote scorer always scores the kept text afresh; drop "
-                             "model_config['conditioning'] or use a local model")
+        if remote is not None:
+            _check_remote_options(options, conditioning)
         self.model_name = model_name
         self.open_api_config = dict(open_api_config or {})
         self.use_llmlingua2 = bool(use_llmlingua2)
@@ -110,6 +114,7 @@ class PromptCompressor(LLMLinguaMethods):
         self.loaded: LoadedModel = load_model(model_name, task=task, device_map=device_map,
                                               model_config=options)
         self.model = self.loaded.model
+        self.dtype: str | None = self.loaded.dtype
         self.tokenizer = self.loaded.tokenizer
         self.device = self.loaded.device
         self.max_position_embeddings = self.loaded.max_position
@@ -129,13 +134,15 @@ class PromptCompressor(LLMLinguaMethods):
 
         self.scorer = build_remote_scorer(self.model_name, config, window)
         self.loaded, self.model, self.classifier, self._security = None, None, None, None
+        self.dtype = None
         self._rankers = {}
         self.tokenizer = self.scorer.tokenizer
         self.device = None
         self.max_position_embeddings = self.scorer.window
 
     def __repr__(self) -> str:
-        return f"PromptCompressor(model_name={self.model_name!r}, device={self.device})"
+        return (f"PromptCompressor(model_name={self.model_name!r}, device={self.device}, "
+                f"dtype={self.dtype})")
 
     def __call__(self, *args, **kwargs) -> dict[str, Any]:
         return self.compress_prompt(*args, **kwargs)
@@ -451,6 +458,17 @@ def _check_model_name(model_name: object) -> None:
     if not isinstance(model_name, (str, os.PathLike)):
         raise TypeError(f"model_name must be a preset name (such as 'nano'), a Hugging Face id "
                         f"or a local folder, got {type(model_name).__name__} {model_name!r}")
+
+
+def _check_remote_options(options: Mapping[str, Any], conditioning: str) -> None:
+    """Refuse local-model settings that a remote scorer cannot honour."""
+    if conditioning != "exact":
+        raise ValueError("a remote scorer always scores the kept text afresh; drop "
+                         "model_config['conditioning'] or use a local model")
+    requested = options.get("dtype", options.get("torch_dtype"))
+    if check_dtype(requested, "model_config['dtype']") != "auto":
+        raise ValueError("a remote scorer computes in the server's own dtype; drop "
+                         "model_config['dtype'] or use a local model")
 
 
 def _options(call_locals: Mapping[str, Any]) -> dict[str, Any]:

@@ -100,6 +100,7 @@ class CompressionOutcome:
     ``compressed_contexts`` their compressed texts, aligned with them. ``word_labels``
     is set when the caller asked for them (LLMLingua-2). ``with_list`` adds llmlingua-2's
     ``compressed_prompt_list``. ``kept`` locates the kept text in the original prompt.
+    ``dtype`` names the dtype the local model computed in (None: scored by a server).
     """
 
     compressed_prompt: str
@@ -110,6 +111,7 @@ class CompressionOutcome:
     word_labels: list[tuple[str, int]] | None = None
     with_list: bool = False
     kept: KeptText | None = None
+    dtype: str | None = None
 
     @property
     def compressed_prompt_list(self) -> list[str]:
@@ -119,8 +121,8 @@ class CompressionOutcome:
     def as_dict(self, word_sep: str = DEFAULT_WORD_SEP,
                 label_sep: str = DEFAULT_LABEL_SEP) -> CompressionResult:
         """llmlingua's keys, plus ``kept_context_ids`` and ``compressed_contexts`` for the
-        contexts that appear in the compressed prompt, in the order they appear; ``kept``
-        rides along as an attribute."""
+        contexts that appear in the compressed prompt, in the order they appear, and
+        ``dtype`` where a local model scored; ``kept`` rides along as an attribute."""
         result = CompressionResult(result_dict(self.compressed_prompt, self.origin_tokens,
                                                self.compressed_tokens))
         result.kept = self.kept
@@ -132,4 +134,6 @@ class CompressionOutcome:
         if self.word_labels is not None:
             result["fn_labeled_original_prompt"] = word_sep.join(
                 f"{word}{label_sep}{label}" for word, label in self.word_labels)
+        if self.dtype is not None:
+            result["dtype"] = self.dtype
         return result

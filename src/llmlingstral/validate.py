@@ -23,6 +23,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # The fewest tokens a scorer reads at once: a window must hold a BOS, the kept text it is
 # conditioned on and some new tokens, or the iterative pass would score almost nothing.
 MIN_WINDOW = 32
+# Compute dtypes a local model can be asked for (what each means: models/precision.py).
+DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
 
 
 def _is_number(value: object) -> bool:
@@ -175,6 +177,20 @@ def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
+
+
+def check_dtype_name(name: str, value: object) -> str:
+    """A compute dtype by name, one of :data:`DTYPE_CHOICES` (a ``torch.`` prefix and any
+    case allowed); None is ``"auto"``."""
+    if value is None:
+        return "auto"
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {', '.join(DTYPE_CHOICES)}, got "
+                        f"{type(value).__name__} {value!r}")
+    text = value.strip().lower().removeprefix("torch.")
+    if text not in DTYPE_CHOICES:
+        raise ValueError(f"unknown {name} {value!r}; use one of {', '.join(DTYPE_CHOICES)}")
+    return text
 
 
 def check_string_list(name: str, value: object) -> list[str]:

@@ -133,7 +133,17 @@ def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: s
 def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
                    question: str, settings: LLMLinguaSettings,
                    ranker: Ranker | None = None) -> Steps[CompressionOutcome]:
-    """:func:`compress`, yielding each token-level window to be scored (see :mod:`.steps`)."""
+    """:func:`compress`, yielding each token-level window to be scored (see :mod:`.steps`);
+    the outcome names the scorer's dtype."""
+    outcome = yield from _compress_steps(scorer, contexts, instruction, question, settings,
+                                         ranker)
+    outcome.dtype = scorer.dtype
+    return outcome
+
+
+def _compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
+                    question: str, settings: LLMLinguaSettings,
+                    ranker: Ranker | None) -> Steps[CompressionOutcome]:
     settings.validate()
     tokenizer = scorer.tokenizer
     texts = [context_text(c) for c in contexts]

@@ -144,7 +144,15 @@ def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
              settings: LLMLingua2Settings, *, instruction: str = "", question: str = "",
              ranker: Ranker | None = None) -> CompressionOutcome:
     """Compress ``contexts`` with LLMLingua-2; ``ranker`` orders contexts for ``question``
-    (default: by mean keep-probability)."""
+    (default: by mean keep-probability). The outcome names the classifier's dtype."""
+    outcome = _compress(classifier, contexts, settings, instruction, question, ranker)
+    outcome.dtype = classifier.dtype
+    return outcome
+
+
+def _compress(classifier: TokenClassifier, contexts: list[list[Segment]],
+              settings: LLMLingua2Settings, instruction: str, question: str,
+              ranker: Ranker | None) -> CompressionOutcome:
     settings.validate()
     tokenizer = classifier.tokenizer
     texts = [context_text(c) for c in contexts]

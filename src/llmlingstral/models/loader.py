@@ -32,6 +32,7 @@ from ..cancel import check_cancelled
 from ..errors import LLMLingstralError, ModelUnavailableError
 from ..progress import stderr_is_terminal, transformers_bars_hidden
 from ..tokenization import MistralTextTokenizer, tokenizer_for_checkpoint
+from .precision import check_dtype, choose_dtype, dtype_name
 from .registry import MISTRAL_MODELS
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,11 @@ class LoadedModel:
     def max_position(self) -> int:
         """The longest sequence the model was built for."""
         return int(getattr(self.model.config, "max_position_embeddings", 4096) or 4096)
+
+    @property
+    def dtype(self) -> str:
+        """The dtype the model computes in, by name (``"float32"``, ``"bfloat16"``...)."""
+        return dtype_name(self.model.dtype)
 
 
 def _stop_when_cancelled(model: torch.nn.Module) -> None:
@@ -219,18 +225,6 @@ def choose_device(device_map: Any) -> tuple[torch.device, Any]:
                          f"dict") from error
 
 
-def choose_dtype(requested: Any, device: torch.device) -> torch.dtype | str:
-    """bf16 on accelerators, fp32 on CPU, unless the caller asked for something else."""
-    if requested is None:
-        return torch.bfloat16 if device.type in {"cuda", "mps"} else torch.float32
-    if isinstance(requested, torch.dtype) or requested == "auto":
-        return requested
-    dtype = getattr(torch, str(requested).replace("torch.", ""), None)
-    if not isinstance(dtype, torch.dtype):
-        raise ValueError(f"unknown dtype {requested!r}; use e.g. 'float32' or 'bfloat16'")
-    return dtype
-
-
 # --------------------------------------------------------------------------- loading
 
 
@@ -239,16 +233,19 @@ def load_model(name_or_path: str | os.PathLike, *, task: Task = "causal-lm",
                num_labels: int | None = None) -> LoadedModel:
     """Load a scorer (``task="causal-lm"``) or a keep/drop classifier (``"token-classification"``).
 
-    ``model_config`` takes ``dtype`` (or ``torch_dtype``) and any other keyword for
+    ``model_config`` takes ``dtype`` (or ``torch_dtype``): ``"auto"`` (default), ``"float32"``,
+    ``"bfloat16"`` or ``"float16"`` (see :mod:`.precision`), and any other keyword for
     ``from_pretrained``. ``num_labels`` (token classification only) builds a fresh head on a
     base model, for training; without it the checkpoint must already be a token classifier.
     """
     if task not in ("causal-lm", "token-classification"):
         raise ValueError(f"unknown task {task!r}; use 'causal-lm' or 'token-classification'")
     options = dict(model_config or {})
+    requested = check_dtype(options.pop("dtype", options.pop("torch_dtype", None)),
+                            "model_config['dtype']")
     path, name = resolve_checkpoint(name_or_path, purpose=task)
     device, hf_device_map = choose_device(device_map)
-    dtype = choose_dtype(options.pop("dtype", options.pop("torch_dtype", None)), device)
+    dtype = choose_dtype(requested, device, task)
     options.pop("trust_remote_code", None)  # Mistral classes are native to transformers
     config = _read_config(path, name)
     _check_quantization(config, name)

@@ -60,6 +60,11 @@ class CausalScorer:
         key_width = _rotary_key_width(self.model.config.get_text_config())
         self.rotary_inv_freq = static_inv_freq(self.decoder, key_width)
 
+    @property
+    def dtype(self) -> str:
+        """The dtype the model computes in (surprisals are fp32 whatever it is)."""
+        return self.loaded.dtype
+
     @torch.inference_mode()
     def forward_logits(self, ids: Sequence[int]) -> torch.Tensor:
         """Logits of one plain forward pass (the speed floor benchmarks compare against)."""

@@ -94,6 +94,11 @@ class TokenClassifier:
         self.pad_id = pad if pad is not None and pad >= 0 else self.tokenizer.eos_id
 
     @property
+    def dtype(self) -> str:
+        """The dtype the model computes in (keep-probabilities are fp32 whatever it is)."""
+        return self.loaded.dtype
+
+    @property
     def chunk_limit(self) -> int:
         """Text tokens per chunk (the window minus the BOS)."""
         return self.max_seq_len - 1

@@ -286,6 +286,9 @@ def _client_error(url: str, status: int, detail: str) -> str:
 class RemoteScorer:
     """The parts of :class:`.causal.CausalScorer` that LLMLingua uses, scored remotely."""
 
+    # The server's compute dtype is its own: nothing here knows or reports it.
+    dtype: str | None = None
+
     def __init__(self, tokenizer: MistralTextTokenizer, source: PromptLogprobSource, *,
                  window: int, batch_size: int = 16) -> None:
         self.tokenizer = tokenizer

@@ -158,7 +158,7 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
             is_authorized(request)
         except _Unauthorized:  # models and load errors are for the operator's clients
             return JSONResponse({"ready": engine.ready, "auth": True}, status_code=status)
-        body = {"ready": engine.ready, "models": engine.models(),
+        body = {"ready": engine.ready, "models": engine.models(), "dtypes": engine.dtypes(),
                 "methods": [m for m, ok in engine.available().items() if ok] if engine.ready
                 else [], "auth": bool(config.api_keys)}
         if engine.load_error:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..credentials import Secret, optional_secret
-from ..validate import check_finite, check_positive_int, check_rate
+from ..validate import check_dtype_name, check_finite, check_positive_int, check_rate
 
 API_KEYS_ENV = "LLMLINGSTRAL_API_KEYS"
 UPSTREAM_KEY_ENV = "LLMLINGSTRAL_UPSTREAM_API_KEY"
@@ -28,7 +28,8 @@ class ServeConfig:
 
     Models: ``model`` (a causal LM for LLMLingua, LongLLMLingua, structured and JSON),
     ``llmlingua2_model`` (a token classifier for LLMLingua-2), ``guard_model`` (a
-    SecurityLingua classifier for the chat proxy); None leaves one out.
+    SecurityLingua classifier for the chat proxy); None leaves one out. All run on
+    ``device`` in ``dtype`` (``"auto"``, ``"float32"``, ``"bfloat16"`` or ``"float16"``).
 
     Load: token-classifier requests arriving within ``batch_window_ms`` of each other share
     one forward pass (at most ``max_batch_size`` prompts); at most ``max_queue`` compression
@@ -61,6 +62,7 @@ class ServeConfig:
     llmlingua2_model: str | None = "nano-lingua2"
     guard_model: str | None = None
     device: str = "auto"
+    dtype: str = "auto"
     batching: bool = True
     batch_window_ms: float = 5.0
     max_batch_size: int = 16
@@ -110,6 +112,7 @@ class ServeConfig:
                      "max_connections"):
             check_positive_int(name, getattr(self, name))
         check_rate("proxy_rate", self.proxy_rate)
+        self.dtype = check_dtype_name("dtype", self.dtype)
         if self.proxy_method not in (None, "llmlingua", "llmlingua2"):
             raise ValueError("proxy_method must be llmlingua or llmlingua2")
         self.rankers = canonical_rankers(self.rankers)

@@ -66,16 +66,17 @@ class Engine:
 
         started = time.perf_counter()
         try:
+            where = {"device_map": self.config.device,
+                     "model_config": {"dtype": self.config.dtype}}
             if self.config.model:
-                self.causal = PromptCompressor(self.config.model, device_map=self.config.device)
+                self.causal = PromptCompressor(self.config.model, **where)
             if self.config.llmlingua2_model:
                 self.classifier = PromptCompressor(self.config.llmlingua2_model,
-                                                   device_map=self.config.device,
-                                                   use_llmlingua2=True)
+                                                   use_llmlingua2=True, **where)
             if self.config.guard_model:
                 from ..methods.security import SecurityLingua
 
-                self.guard = SecurityLingua(self.config.guard_model, device_map=self.config.device)
+                self.guard = SecurityLingua(self.config.guard_model, **where)
             self._build_rankers()
         except Exception as error:  # noqa: BLE001 - reported by /readyz and the log
             self.load_error = f"{type(error).__name__}: {error}"
@@ -125,6 +126,13 @@ class Engine:
     def models(self) -> dict[str, str | None]:
         return {"model": self.config.model, "llmlingua2_model": self.config.llmlingua2_model,
                 "guard_model": self.config.guard_model}
+
+    def dtypes(self) -> dict[str, str | None]:
+        """The dtype each loaded model computes in (None: not loaded)."""
+        guard = getattr(self.guard, "classifier", None)
+        return {"model": getattr(self.causal, "dtype", None),
+                "llmlingua2_model": getattr(self.classifier, "dtype", None),
+                "guard_model": getattr(guard, "dtype", None)}
 
     # ----------------------------------------------------------------------- jobs
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..validate import DTYPE_CHOICES
 from .config import API_KEYS_ENV, LOCAL_RANKERS, UPSTREAM_KEY_ENV, ServeConfig, load_api_keys
 
 INSTALL_HINT = "pip install 'llmlingstral[serve]'"
@@ -32,6 +33,10 @@ def add_serve_command(commands) -> None:
                      "the proxy's guard (on for every request with --guard)")
     cmd.add_argument("--guard", action="store_true", help="guard every proxied request")
     cmd.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    cmd.add_argument("--dtype", choices=DTYPE_CHOICES, default="auto",
+                     help="compute dtype of the models: auto (default: bfloat16 on a GPU, and "
+                          "for the classifiers on CPUs with native bf16; else float32), float32, "
+                          "bfloat16 or float16")
     _add_load_options(cmd)
     _add_proxy_options(cmd)
     cmd.add_argument("--api-key-file", default=None, help="file with one client key per line")
@@ -95,7 +100,7 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
     return ServeConfig(
         model=_none(args.model), llmlingua2_model=_none(args.llmlingua2_model),
         guard_model=_none(args.guard_model), guard=args.guard, device=args.device,
-        batching=not args.no_batching, batch_window_ms=args.batch_window_ms,
+        dtype=args.dtype, batching=not args.no_batching, batch_window_ms=args.batch_window_ms,
         max_batch_size=args.max_batch_size, max_queue=args.max_queue,
         max_jobs_per_request=args.max_jobs_per_request,
         request_timeout_s=args.timeout, max_connections=args.max_connections,
