@@ -6,7 +6,6 @@ import threading
 import time
 
 import httpx
-import uvicorn
 
 
 class LiveServer:
@@ -17,11 +16,10 @@ class LiveServer:
         self.app = app
         self.wait_ready = wait_ready
         self.ready_timeout = ready_timeout
-        from llmlingstral.serve.server import server_config
+        from llmlingstral.serve.server import graceful_server
 
-        config = server_config(app, "127.0.0.1", 0, log_level="warning", access_log=False,
-                               timeout_graceful_shutdown=10)
-        self.server = uvicorn.Server(config)
+        self.server = graceful_server(app, "127.0.0.1", 0, grace_s=10, log_level="warning",
+                                      access_log=False)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

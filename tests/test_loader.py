@@ -195,3 +195,23 @@ def test_cuda_request_without_gpu_falls_back(monkeypatch):
         device, _ = choose_device("cuda")
     assert device.type == "cpu"
     assert choose_device("auto")[0].type == "cpu"
+
+
+def test_a_cancelled_forward_pass_stops_within_one_decoder_layer():
+    """A long batch through the decoder stops at the next layer once its caller gives up,
+    not after the whole pass (a service's shutdown and timeouts wait on this)."""
+    from llmlingstral.cancel import CancelToken, Cancelled, cancellable
+
+    decoder = load_model("nano", device_map="cpu").model.get_decoder()
+    layers = list(decoder.layers)
+    assert len(layers) > 1
+    token, ran = CancelToken(), []
+    handles = [layer.register_forward_hook(lambda *_: ran.append(1)) for layer in layers]
+    handles.append(layers[0].register_forward_hook(lambda *_: token.cancel()))
+    try:
+        with cancellable(token), pytest.raises(Cancelled), torch.no_grad():
+            decoder(input_ids=IDS)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert len(ran) == 1, f"{len(ran)} of {len(layers)} layers ran after the cancellation"

@@ -554,3 +554,105 @@ def test_a_slow_honest_body_is_not_cut_by_the_header_timeout(limited_service):
         while chunk := sock.recv(65536):
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
+
+
+# --------------------------------------------------------------------------- 9: shutdown
+
+
+def _cli_service(tmp_path, *options: str):
+    """``llmlingstral serve`` in a subprocess on a free port, once ready: (process, url)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "serve.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llmlingstral.cli", "serve", "--port", str(port), "--device",
+         "cpu", "--llmlingua2-model", "none", *options],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log.close()
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError((tmp_path / "serve.log").read_text())
+        time.sleep(0.2)
+
+
+def test_shutdown_answers_every_request_by_the_grace_period_and_exits(tmp_path):
+    import signal
+    import threading
+
+    grace = 2.0
+    process, url = _cli_service(tmp_path, "--graceful-timeout", str(grace), "--timeout", "300",
+                                "--max-body-bytes", "5000000")
+    replies: dict[str, tuple[float, httpx.Response]] = {}
+    signalled = threading.Event()
+    sent_at = [0.0]
+
+    def send(name: str, **request) -> None:
+        with httpx.Client(base_url=url, timeout=120) as client:
+            response = client.post("/v1/compress", headers={"content-type": "application/json"},
+                                   **request)
+        replies[name] = (time.monotonic() - sent_at[0], response)
+
+    # Two jobs of a minute or more (one running, one queued behind it), and a refused
+    # request whose body is still arriving when the signal comes.
+    slow_parts = [b'{"method": "llmlingua", "context": "x y z", ', b'"rate": 2}']
+    clients = [threading.Thread(target=send, args=(f"big{i}",),
+                                kwargs={"json": BIG_JOBS["llmlingua"]}) for i in range(2)]
+    clients.append(threading.Thread(target=send, args=("refused",), kwargs={
+        "content": _after(signalled, slow_parts)}))
+    try:
+        for client in clients:
+            client.start()
+        waited = time.monotonic() + 60
+        while _queue_depth(url) < 2:
+            assert time.monotonic() < waited, "the big jobs never queued"
+            time.sleep(0.05)
+        sent_at[0] = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        signalled.set()
+        process.wait(timeout=grace + 30)
+        exited_s = time.monotonic() - sent_at[0]
+        for client in clients:
+            client.join(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    log = (tmp_path / "serve.log").read_text()
+    seconds, refused = replies["refused"]
+    assert refused.status_code == 422 and seconds < grace, (seconds, refused.text)
+    for name in ("big0", "big1"):
+        seconds, response = replies[name]
+        assert response.status_code == 503, (response.status_code, response.text, log[-2000:])
+        assert response.json()["error"]["type"] == "service_unavailable"
+        assert grace - 0.2 < seconds < grace + 3, f"{name} answered {seconds:.1f} s after SIGTERM"
+    for seconds, response in replies.values():  # no client reuses a closing connection
+        assert response.headers.get("connection") == "close", response.headers
+    assert exited_s < grace + 4, f"the process exited {exited_s:.1f} s after SIGTERM"
+    assert "Application shutdown complete" in log
+
+
+def _after(event, parts: list[bytes]):
+    """The first of ``parts`` now, the rest half a second after ``event`` is set."""
+    yield parts[0]
+    event.wait(120)
+    time.sleep(0.5)
+    yield from parts[1:]
+
+
+def _queue_depth(url: str) -> float:
+    import re
+
+    metrics = httpx.get(f"{url}/metrics", timeout=30).text
+    return float(re.search(r"^llmlingstral_queue_depth (\S+)$", metrics, re.M).group(1))

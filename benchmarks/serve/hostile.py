@@ -4,10 +4,13 @@ Starts ``llmlingstral serve`` in a subprocess on 127.0.0.1 with the embedded mod
 small OpenAI-compatible upstream on 127.0.0.1 for the chat proxy), then runs one phase per
 attack: ``--clients`` honest clients send LLMLingua-2 ``/v1/compress`` requests back to back
 for ``--duration`` seconds while the attack runs beside them and a prober times
-``/healthz`` every 100 ms. The first phase has no attack (the clean run).
+``/healthz`` every 100 ms. The first phase has no attack (the clean run). Before each
+phase, the run waits (at most ``--settle`` seconds) until the service's queue is empty, so
+that work one attack left behind (abandoned jobs, say) does not slow the next phase.
 
 Prints, per phase, the honest throughput and p95 latency (and their ratio to the clean
-run), the slowest ``/healthz`` answer, and what the attack's requests got. Every phase is
+run), the slowest ``/healthz`` answer, what the attack's requests got, and how long the
+queue took to empty before the phase ("busy": not within ``--settle``). Every phase is
 bounded in time; all traffic goes to 127.0.0.1.
 
     python benchmarks/serve/hostile.py                       # 16 honest clients, 20 s each
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -158,6 +162,22 @@ async def probe_healthz(url: str, deadline: float, worst: list[float]) -> None:
             await asyncio.sleep(0.1)
 
 
+def wait_until_idle(url: str, limit_s: float) -> float | None:
+    """Seconds until the service's queue is empty (no job waits or runs; read from
+    ``/metrics``), so that one phase's leftover work does not run into the next; None if it
+    is still busy after ``limit_s``."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit_s:
+        metrics = httpx.get(f"{url}/metrics", timeout=30).text
+        depth = re.search(r"^llmlingstral_queue_depth (\S+)$", metrics, re.M)
+        if depth is None:
+            raise RuntimeError("/metrics has no llmlingstral_queue_depth")
+        if float(depth.group(1)) == 0:
+            return time.perf_counter() - started
+        time.sleep(0.1)
+    return None
+
+
 async def phase(url: str, port: int, attack: str | None, bodies: list[dict], args):
     deadline = time.perf_counter() + args.duration
     seen, health = Counter(), []
@@ -178,6 +198,8 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--max-requests", type=int, default=20_000, help="cap per phase")
     parser.add_argument("--slowloris", type=int, default=200, help="slowloris connections")
+    parser.add_argument("--settle", type=float, default=60.0, help="at most this many "
+                        "seconds to wait, before each phase, for the queue to empty")
     parser.add_argument("--attacks", default="ranker,chat-count,invalid,abandoned,queue-share,"
                         "slowloris,cross-site,deep-json")
     args = parser.parse_args()
@@ -191,13 +213,15 @@ def main() -> None:
     try:
         asyncio.run(run_phase(url, bodies, args.clients, 3.0, 200))  # warm up
         for attack in [None, *[a for a in args.attacks.split(",") if a]]:
+            settled = wait_until_idle(url, args.settle)
             honest, worst, seen = asyncio.run(phase(url, port, attack, bodies, args))
             rps, p95 = honest.ok / honest.seconds, honest.percentile(0.95)
             clean = clean or (rps, p95)
             rows.append([attack or "(clean)", f"{rps:.1f}", f"{rps / clean[0]:.2f}",
                          f"{p95:.0f}", f"{p95 / clean[1]:.2f}" if clean[1] else "-",
                          sum(honest.errors.values()), f"{worst * 1000:.0f}",
-                         ", ".join(f"{k}: {v}" for k, v in seen.most_common(3))])
+                         ", ".join(f"{k}: {v}" for k, v in seen.most_common(3)),
+                         "busy" if settled is None else f"{settled:.1f}"])
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -207,7 +231,8 @@ def main() -> None:
         upstream.shutdown()
     print(f"\n{args.clients} honest LLMLingua-2 clients, {args.duration:g} s per phase\n")
     print(markdown_table(["attack", "honest req/s", "vs clean", "p95 ms", "vs clean",
-                          "honest errors", "worst /healthz ms", "attack got"], rows))
+                          "honest errors", "worst /healthz ms", "attack got",
+                          "idle wait before s"], rows))
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ class LoadedModel:
 def _stop_when_cancelled(model: torch.nn.Module) -> None:
     """Make a cancelled caller (a request that timed out) stop at the model's next forward
     pass: of the whole model, of its decoder or of its output head, which scorers call on
-    their own (:mod:`llmlingstral.cancel`)."""
+    their own, or of one decoder layer, so that a long batch stops within one layer's work
+    (:mod:`llmlingstral.cancel`)."""
     parts = {id(model): model}
     for getter in ("get_decoder", "get_output_embeddings"):
         try:
@@ -89,8 +90,15 @@ def _stop_when_cancelled(model: torch.nn.Module) -> None:
             continue
         if isinstance(part, torch.nn.Module):
             parts[id(part)] = part
+            parts.update((id(layer), layer) for layer in _layers(part))
     for part in parts.values():
         part.register_forward_pre_hook(_stop_if_cancelled)
+
+
+def _layers(module: torch.nn.Module) -> list[torch.nn.Module]:
+    """The blocks of a decoder (``layers`` in Mistral-style models), else none."""
+    layers = getattr(module, "layers", None)
+    return list(layers) if isinstance(layers, torch.nn.ModuleList) else []
 
 
 def _stop_if_cancelled(module: torch.nn.Module, args: Any) -> None:

@@ -25,6 +25,7 @@ from .metrics import Metrics
 from .proxy import PreparedRequest, prepare
 from .scheduler import JobTimeout, Overloaded
 from .server import QuietLoopErrors
+from .shutdown import DrainMiddleware, Draining
 from .upstream import UpstreamError, build_upstream
 
 logger = logging.getLogger("llmlingstral.serve")
@@ -65,6 +66,9 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     app = FastAPI(title="llmlingstral", summary="Prompt compression on Mistral models",
                   lifespan=lifespan, **documented)
     app.state.config, app.state.engine, app.state.metrics = config, engine, metrics
+    app.state.draining = Draining()
+    # Innermost of the three, so that the 503 it answers at the deadline is observed.
+    app.add_middleware(DrainMiddleware, draining=app.state.draining)
     app.add_middleware(RequestGuard,
                        allowed_hosts=allowed_host_names(config.host, config.allowed_hosts))
     app.add_middleware(_ObserveMiddleware, metrics=metrics)

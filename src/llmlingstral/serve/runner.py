@@ -45,7 +45,8 @@ def add_serve_command(commands) -> None:
     cmd.add_argument("--log-level", default="info", choices=("debug", "info", "warning",
                                                                "error"))
     cmd.add_argument("--graceful-timeout", type=float, default=30.0, help="seconds requests in "
-                     "flight get to finish on shutdown (default 30)")
+                     "flight get to finish on shutdown; those still running then are stopped "
+                     "and answered 503 (default 30)")
     cmd.set_defaults(handler=run_serve)
 
 
@@ -114,20 +115,18 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Run the service until SIGINT/SIGTERM; requests in flight are finished first."""
+    """Run the service until SIGINT/SIGTERM; requests in flight get the grace period."""
     config = config_from_args(args)
     try:
-        import uvicorn
-
         from .app import create_app
-        from .server import server_config
+        from .server import graceful_server
     except ImportError as error:
         raise ImportError(f"llmlingstral serve needs the serve extra: {INSTALL_HINT}") \
             from error
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = uvicorn.Server(server_config(
-        create_app(config), args.host, args.port, log_level=args.log_level, access_log=False,
-        timeout_graceful_shutdown=args.graceful_timeout))
+    server = graceful_server(create_app(config), args.host, args.port,
+                             grace_s=args.graceful_timeout, log_level=args.log_level,
+                             access_log=False)
     server.run()
     return 0

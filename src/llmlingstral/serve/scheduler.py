@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence, TypeVar
 
-from ..cancel import CancelToken, Cancelled, cancellable
+from ..cancel import CancelToken, Cancelled, cancellable, check_cancelled
 from .metrics import Metrics
 
 T = TypeVar("T")
@@ -117,6 +117,7 @@ class Scheduler:
 
 def _run_cancellable(token: CancelToken, function: Callable[[], T]) -> T:
     with cancellable(token):
+        check_cancelled()  # abandoned while it waited for the thread: skip it entirely
         return function()
 
 

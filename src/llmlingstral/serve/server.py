@@ -21,6 +21,9 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
+from ..validate import check_finite
+from .shutdown import ANSWER_MARGIN_S, GracefulServer
+
 logger = logging.getLogger("llmlingstral.serve")
 _FILES_KEPT_FREE = 64  # for models, logs and the upstream's connections
 
@@ -78,6 +81,17 @@ def server_config(app: Any, host: str, port: int, **options: Any) -> uvicorn.Con
     protocol = guarded_protocol(connection_limit(config.max_connections),
                                 config.header_timeout_s)
     return uvicorn.Config(app, host=host, port=port, http=protocol, **options)
+
+
+def graceful_server(app: Any, host: str, port: int, *, grace_s: float,
+                    **options: Any) -> GracefulServer:
+    """The server for ``app``: on shutdown, requests in flight get ``grace_s`` seconds, then
+    a JSON 503 (see :mod:`.shutdown`)."""
+    grace_s = check_finite("--graceful-timeout", grace_s, allow_zero=True,
+                           meaning="seconds requests in flight get on shutdown")
+    config = server_config(app, host, port,
+                           timeout_graceful_shutdown=grace_s + ANSWER_MARGIN_S, **options)
+    return GracefulServer(config, app.state.draining, grace_s)
 
 
 class QuietLoopErrors:
