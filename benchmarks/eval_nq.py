@@ -189,9 +189,14 @@ def main() -> None:
     parser.add_argument("--sentence-strings", choices=["joined", "separate"], default=None,
                         help="how the question-aware sentence filter forms the scored string "
                              "(default: the library's)")
+    parser.add_argument("--bos", choices=["on", "off"], default=None,
+                        help="whether the token-level pass reads the text after BOS "
+                             "(default: the library's)")
     args = parser.parse_args()
+    bos = None if args.bos is None else args.bos == "on"
     extra = {key: value for key, value in (("budget_placement", args.placement),
-                                           ("sentence_strings", args.sentence_strings))
+                                           ("sentence_strings", args.sentence_strings),
+                                           ("token_level_bos", bos))
              if value is not None}
 
     from llmlingstral import PromptCompressor

@@ -212,8 +212,11 @@ def _window_tokens(window: np.ndarray, token_bounds: np.ndarray, ids: list[int],
 
 
 def _mean_by_unit(values: np.ndarray, owner: np.ndarray, n_units: int) -> np.ndarray:
-    sums = np.bincount(owner, weights=values, minlength=n_units)
-    counts = np.bincount(owner, minlength=n_units)
+    """Each unit's mean score over its scored tokens (NaN: a token with nothing before it
+    to predict it from); +inf, always worth keeping, for a unit with none."""
+    scored = ~np.isnan(values)
+    sums = np.bincount(owner[scored], weights=values[scored], minlength=n_units)
+    counts = np.bincount(owner[scored], minlength=n_units)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
 
