@@ -183,7 +183,7 @@ def main() -> None:
                         help="compression rows to run (default: all)")
     parser.add_argument("--conditioning", choices=["exact", "in_place"], default="exact",
                         help="how the token-level pass conditions on the kept text")
-    parser.add_argument("--placement", choices=["pooled", "window"], default=None,
+    parser.add_argument("--placement", choices=["pooled", "window", "prompt"], default=None,
                         help="how the token-level pass places each context's budget over its "
                              "windows (default: the library's)")
     parser.add_argument("--sentence-strings", choices=["joined", "separate"], default=None,

@@ -258,3 +258,40 @@ def test_each_context_meets_the_rate_whatever_the_budget_placement(nano, placeme
 def test_budget_placement_is_checked(nano):
     with pytest.raises(ValueError, match="budget_placement must be one of"):
         nano.compress_prompt(documents(2), rate=0.3, budget_placement="best")
+
+
+def _first_window_kept(nano, tail: str, placement: str) -> tuple[int, int]:
+    """Tokens of a fixed opening paragraph (the first window) kept at rate 0.5, and its
+    tokens, when ``tail`` follows it in the same context."""
+    import random
+
+    from llmlingstral.methods.llmlingua import token_level_pass
+    from llmlingstral.methods.steps import run_steps
+    from llmlingstral.prompt import Segment
+
+    words = stdlib_prose(4000).split()
+    opening = " ".join(words[:94])
+    tokenizer = nano.tokenizer
+    assert 180 <= tokenizer.count(opening) <= 200
+    if tail == "shuffled":
+        rest = words[94:420]
+        random.Random(0).shuffle(rest)
+    else:
+        rest = words[94:420]
+    text = opening + " " + " ".join(rest)
+    ranges = run_steps(token_level_pass(nano.scorer, [[Segment(text)]],
+                                        0.5 * tokenizer.count(text), iterative_size=200,
+                                        placement=placement))[0]
+    kept = "".join(text[a:min(b, len(opening))] for a, b in ranges if a < len(opening))
+    return tokenizer.count(kept), tokenizer.count(opening)
+
+
+def test_prompt_placement_thresholds_over_the_whole_prompt_as_llmlingua(nano):
+    """llmlingua's threshold is a percentile over the whole prompt's first-pass scores, so
+    the first window keeps less when surprising (shuffled) words follow it than when more
+    prose does; the pooled placement sees only the windows reached so far."""
+    prose, total = _first_window_kept(nano, "prose", "prompt")
+    shuffled, _ = _first_window_kept(nano, "shuffled", "prompt")
+    assert shuffled < prose - 0.08 * total
+    assert _first_window_kept(nano, "prose", "pooled") == \
+        _first_window_kept(nano, "shuffled", "pooled")

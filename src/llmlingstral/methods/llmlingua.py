@@ -70,8 +70,9 @@ class LLMLinguaSettings:
     force_reserve_digit: bool = field(default=False, metadata=INTERNAL)
     # Benchmark switches (keywords of compress_prompt, not in its signature; BENCHMARKS.md
     # has the measurements): how the token pass places a context's budget over its windows
-    # ("pooled", the default: a threshold over the context so far, as llmlingua's percentile
-    # over the losses seen so far; "window": each window its share), and
+    # ("pooled", the default: a threshold over the context's scores so far; "window": each
+    # window its share; "prompt": llmlingua's threshold over the whole prompt's first-pass
+    # scores, at the cost of that first pass), and
     # the strings the question-aware sentence filter scores ("joined": llmlingua's).
     budget_placement: str = field(default="pooled", metadata=INTERNAL)
     sentence_strings: str = field(default="joined", metadata=INTERNAL)
@@ -339,13 +340,17 @@ def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]]
     without BOS, as llmlingua does."""
     tokenizer = scorer.tokenizer
     prefix = tokenizer.encode(prefix_text + CONTEXT_SEPARATOR) if prefix_text else []
-    if contrastive and prefix:
-        stream = ContrastiveStream(scorer.stream(bos=bos), scorer.stream(prefix, bos=bos))
-    else:
-        stream = scorer.stream(prefix, bos=bos)
-    return (yield from token_level_steps(stream, tokenizer, contexts, target,
+
+    def new_stream():
+        if contrastive and prefix:
+            return ContrastiveStream(scorer.stream(bos=bos), scorer.stream(prefix, bos=bos))
+        return scorer.stream(prefix, bos=bos)
+
+    # llmlingua's placement scores the whole uncompressed prompt first, on a stream of its own.
+    first_pass = new_stream() if placement == "prompt" else None
+    return (yield from token_level_steps(new_stream(), tokenizer, contexts, target,
                                          iterative_size=iterative_size, keep_split=keep_split,
                                          context_deltas=deltas, show_progress=show_progress,
                                          force_tokens=force_tokens,
                                          force_reserve_digit=force_reserve_digit,
-                                         placement=placement))
+                                         placement=placement, first_pass=first_pass))
