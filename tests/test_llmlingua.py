@@ -273,11 +273,9 @@ def _first_window_kept(nano, tail: str, placement: str) -> tuple[int, int]:
     opening = " ".join(words[:94])
     tokenizer = nano.tokenizer
     assert 180 <= tokenizer.count(opening) <= 200
+    rest = words[94:420]
     if tail == "shuffled":
-        rest = words[94:420]
         random.Random(0).shuffle(rest)
-    else:
-        rest = words[94:420]
     text = opening + " " + " ".join(rest)
     ranges = run_steps(token_level_pass(nano.scorer, [[Segment(text)]],
                                         0.5 * tokenizer.count(text), iterative_size=200,
