@@ -240,10 +240,12 @@ def test_conditioning_is_checked_before_the_model_loads():
             "base_url": "http://127.0.0.1:9/v1", "model": "m"}})
 
 
-@pytest.mark.parametrize("placement", [None, "window", "pooled"])
-def test_each_context_meets_the_rate_whatever_the_budget_placement(nano, placement):
+@pytest.mark.parametrize("extra", [{}, {"budget_placement": "window"},
+                                   {"budget_placement": "pooled"},
+                                   {"budget_placement": "prompt"},
+                                   {"token_level_bos": False}])
+def test_each_context_meets_the_rate_whatever_the_budget_placement(nano, extra):
     docs = documents(5, chars=1600)
-    extra = {} if placement is None else {"budget_placement": placement}
     result = nano.compress_prompt(docs, rate=0.3, use_context_level_filter=False,
                                   iterative_size=64, show_progress=False, **extra)
     assert result["kept_context_ids"] == list(range(5))
@@ -258,6 +260,8 @@ def test_each_context_meets_the_rate_whatever_the_budget_placement(nano, placeme
 def test_budget_placement_is_checked(nano):
     with pytest.raises(ValueError, match="budget_placement must be one of"):
         nano.compress_prompt(documents(2), rate=0.3, budget_placement="best")
+    with pytest.raises(TypeError, match="token_level_bos must be True or False"):
+        nano.compress_prompt(documents(2), rate=0.3, token_level_bos="no")
 
 
 def _first_window_kept(nano, tail: str, placement: str) -> tuple[int, int]:
