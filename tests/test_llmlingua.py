@@ -297,3 +297,30 @@ def test_prompt_placement_thresholds_over_the_whole_prompt_as_llmlingua(nano):
     assert shuffled < prose - 0.08 * total
     assert _first_window_kept(nano, "prose", "pooled") == \
         _first_window_kept(nano, "shuffled", "pooled")
+
+
+@pytest.mark.parametrize("bos", [True, False])
+def test_token_level_pass_reads_the_text_after_bos_unless_told_not_to(nano, bos):
+    """BOS by default (what Mistral models expect); token_level_bos=False encodes the text
+    as llmlingua does. The first window's scores equal a fresh forward pass encoded so."""
+    import numpy as np
+    import torch
+
+    from llmlingstral.methods.llmlingua import token_level_pass
+    from llmlingstral.prompt import Segment
+
+    text = "The Eiffel Tower was completed in 1889 for the World's Fair in Paris."
+    steps = token_level_pass(nano.scorer, [[Segment(text)]], 8, bos=bos)
+    stream, ids = next(steps)
+    assert ids == nano.tokenizer.encode(text)
+    fed = [nano.tokenizer.bos_id, *ids] if bos else ids
+    assert nano.scorer.stream(bos=bos).bos_ids + ids == fed
+    with torch.no_grad():
+        logits = nano.scorer.model(input_ids=torch.tensor([fed])).logits[0].float()
+    shift = 1 if bos else 0
+    second = float(torch.nn.functional.cross_entropy(logits[shift:shift + 1],
+                                                     torch.tensor(ids[1:2])))
+    scores = stream.score(ids)
+    assert scores[1] == pytest.approx(second, abs=1e-3)
+    assert np.isnan(scores[0]) != bos  # without BOS nothing predicts the first token
+    steps.close()
