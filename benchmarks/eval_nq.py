@@ -122,6 +122,8 @@ def compression_methods(compressor, extra: dict | None = None
         "LongLLMLingua, hybrid ranking": call(**{**longllmlingua, "rank_method": "hybrid"}),
         "LongLLMLingua, sentence filter": call(**longllmlingua, use_sentence_level_filter=True),
         "LLMLingua": call(rank_method="llmlingua"),
+        "LLMLingua, token level only": call(rank_method="llmlingua",
+                                            use_context_level_filter=False),
         "bm25, coarse only": call(rank_method="bm25", use_token_level_filter=False),
         "random dropping": lambda ex, rate: random_drop(ex, rate, zlib.crc32(ex.question.encode())),
     }
@@ -148,24 +150,30 @@ def evaluate_rankers(compressor, examples: list[Example], methods: list[str]) ->
 
 def evaluate_compression(compressor, examples: list[Example], only: list[str] | None,
                          extra: dict | None = None) -> list[list]:
+    """One row per method and rate. Each question's outcome at each rate is also printed to
+    stderr as it comes, so a run cut short still gives paired results."""
     tokenizer = compressor.tokenizer
     rows = []
     for name, run in compression_methods(compressor, extra).items():
         if only is not None and name not in only:
             continue
-        for label, rate in RATES.items():
-            kept = retained = 0
-            origin_total = 0
-            start = time.perf_counter()
-            for ex in examples:
+        totals = {label: [0, 0, 0, 0.0] for label in RATES}  # retained, kept, origin, seconds
+        for index, ex in enumerate(examples):
+            origin = tokenizer.count("\n\n".join(ex.documents))
+            for label, rate in RATES.items():
+                start = time.perf_counter()
                 text = run(ex, rate)
-                retained += has_answer(text, ex.answers)
-                kept += tokenizer.count(text)
-                origin_total += tokenizer.count("\n\n".join(ex.documents))
-            seconds = (time.perf_counter() - start) / len(examples)
-            rows.append([name, label, f"{retained / len(examples):.3f}",
-                         f"{kept / origin_total:.3f}", f"{seconds:.2f}"])
-            print(f"compressed with {name} at {label}", file=sys.stderr, flush=True)
+                total = totals[label]
+                total[3] += time.perf_counter() - start
+                retained, kept = has_answer(text, ex.answers), tokenizer.count(text)
+                total[0] += retained
+                total[1] += kept
+                total[2] += origin
+                print(f"{name}\t{label}\tquestion {index}\tretained {int(retained)}\t"
+                      f"tokens {kept}/{origin}", file=sys.stderr, flush=True)
+        for label, (retained, kept, origin, seconds) in totals.items():
+            rows.append([name, label, f"{retained / len(examples):.3f}", f"{kept / origin:.3f}",
+                         f"{seconds / len(examples):.2f}"])
     return rows
 
 
@@ -183,15 +191,20 @@ def main() -> None:
                         help="compression rows to run (default: all)")
     parser.add_argument("--conditioning", choices=["exact", "in_place"], default="exact",
                         help="how the token-level pass conditions on the kept text")
-    parser.add_argument("--placement", choices=["pooled", "window"], default=None,
+    parser.add_argument("--placement", choices=["pooled", "window", "prompt"], default=None,
                         help="how the token-level pass places each context's budget over its "
                              "windows (default: the library's)")
     parser.add_argument("--sentence-strings", choices=["joined", "separate"], default=None,
                         help="how the question-aware sentence filter forms the scored string "
                              "(default: the library's)")
+    parser.add_argument("--bos", choices=["on", "off"], default=None,
+                        help="whether the token-level pass reads the text after BOS "
+                             "(default: the library's)")
     args = parser.parse_args()
+    bos = None if args.bos is None else args.bos == "on"
     extra = {key: value for key, value in (("budget_placement", args.placement),
-                                           ("sentence_strings", args.sentence_strings))
+                                           ("sentence_strings", args.sentence_strings),
+                                           ("token_level_bos", bos))
              if value is not None}
 
     from llmlingstral import PromptCompressor

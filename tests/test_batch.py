@@ -181,7 +181,8 @@ def vlm_compressor(vlm_dir):
     return PromptCompressor(str(vlm_dir), device_map="cpu", model_config={"max_window": 256})
 
 
-def test_batched_scores_match_single_streams(compressor):
+@pytest.mark.parametrize("bos", [True, False])
+def test_batched_scores_match_single_streams(compressor, bos):
     import numpy as np
 
     from llmlingstral.scoring.batched import score_together
@@ -189,10 +190,13 @@ def test_batched_scores_match_single_streams(compressor):
 
     rng = np.random.default_rng(1)
     scorer = compressor.scorer
-    lone = [scorer.stream(), scorer.stream([5, 6, 7]),
-            ContrastiveStream(scorer.stream(), scorer.stream([9, 10]))]
-    paired = [scorer.stream(), scorer.stream([5, 6, 7]),
-              ContrastiveStream(scorer.stream(), scorer.stream([9, 10]))]
+
+    def streams():
+        # Without BOS, a stream with no prefix has nothing cached before its first chunk.
+        return [scorer.stream(bos=bos), scorer.stream([5, 6, 7], bos=bos),
+                ContrastiveStream(scorer.stream(bos=bos), scorer.stream([9, 10], bos=bos))]
+
+    lone, paired = streams(), streams()
     for step in range(5):
         chunks = [rng.integers(800, 32000, size=n).tolist() for n in (90 - 15 * step, 17, 40)]
         expected = [s.score(c) for s, c in zip(lone, chunks)]

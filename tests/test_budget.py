@@ -254,7 +254,8 @@ def test_window_budgets_land_each_group_on_its_total(placement, seed):
     surprising = [windows[2], windows[10]]
     values = rng.random(n)
     values[np.concatenate(surprising)] += 5
-    budgets = budget.WindowBudgets(quota, cost, forced, group, placement)
+    # "prompt" reads the windows not reached yet at their first-pass values (here: the same).
+    budgets = budget.WindowBudgets(quota, cost, forced, group, placement, prior=values)
     keep = _walk(budgets, values, windows)
     assert keep[forced].all()
     for g in (0, 1):
@@ -262,7 +263,7 @@ def test_window_budgets_land_each_group_on_its_total(placement, seed):
         assert abs(cost[keep & members].sum() - quota[members].sum()) < 3  # within one unit
     for w in surprising:
         kept, share = cost[w][keep[w]].sum(), quota[w].sum()
-        if placement == "pooled":   # a surprising window takes more than its share
+        if placement != "window":   # a surprising window takes more than its share
             assert kept > 1.4 * share
         else:                       # every window keeps its own share
             assert abs(kept - share) < 3
@@ -277,10 +278,13 @@ def test_window_budgets_edges():
     two = budget.WindowBudgets(np.ones(2), np.ones(2), np.zeros(2, bool), np.array([0, 1]))
     with pytest.raises(ValueError, match="one budget group at a time"):
         two.keep(np.array([0, 1]), np.zeros(2))
-    # Nothing to keep: only forced units stay, in both placements.
+    with pytest.raises(ValueError, match="prior value for every unit"):
+        budget.WindowBudgets(np.zeros(2), np.ones(2), np.zeros(2, bool), np.zeros(2), "prompt")
+    # Nothing to keep: only forced units stay, in every placement.
     for placement in budget.PLACEMENTS:
         budgets = budget.WindowBudgets(np.array([1.0, 0.0, 0.0]), np.ones(3),
-                                       np.array([True, False, False]), np.zeros(3), placement)
+                                       np.array([True, False, False]), np.zeros(3), placement,
+                                       prior=np.zeros(3))
         assert budgets.keep(np.arange(3), np.array([0.0, 5.0, 9.0])).tolist() == \
             [True, False, False]
 
@@ -307,12 +311,15 @@ def test_chained_groups_pass_on_what_short_groups_cannot_spend(placement):
     # down to one word, keeping half of the text.
     group = np.repeat(np.arange(10), 2)
     cost, forced = np.ones(20), np.zeros(20, bool)
-    budgets = budget.WindowBudgets(cost * 0.99, cost, forced, group, placement, chain=10)
-    keep = _walk_groups(budgets, np.linspace(0, 1, 20), group)
+    values = np.linspace(0, 1, 20)
+    budgets = budget.WindowBudgets(cost * 0.99, cost, forced, group, placement, prior=values,
+                                   chain=10)
+    keep = _walk_groups(budgets, values, group)
     assert keep.sum() >= 19
     # One-word contexts at 0.5 keep every other word instead of none.
     group = np.arange(20)
-    budgets = budget.WindowBudgets(cost * 0.5, cost, forced, group, placement, chain=20)
+    budgets = budget.WindowBudgets(cost * 0.5, cost, forced, group, placement,
+                                   prior=np.ones(20), chain=20)
     keep = _walk_groups(budgets, np.ones(20), group)
     assert keep.sum() == 10 and not (keep[:-1] & keep[1:]).any()
 
@@ -324,9 +331,27 @@ def test_tied_units_are_paid_for_and_kept_only_with_their_group(placement):
     tied = np.tile([True, False], 20)
     cost = np.tile([2.0, 1.0], 20)
     budgets = budget.WindowBudgets(cost * 0.5, cost, np.zeros(40, bool), group, placement,
-                                   tied=tied, chain=20)
+                                   prior=np.ones(40), tied=tied, chain=20)
     keep = _walk_groups(budgets, np.ones(40), group)
     shown = keep[~tied]
     assert (keep[tied] == shown).all()           # a separator only with its word
     assert 8 <= shown.sum() <= 12                # about half of the 60 tokens: 10 contexts
     assert abs(cost[keep].sum() - 30) <= 3
+
+
+def test_prompt_placement_counts_the_windows_not_reached_yet():
+    """llmlingua's threshold: the rate of the whole prompt's tokens, the windows ahead at
+    their first-pass values, so a window followed by more surprising text keeps less."""
+    cost, forced, group = np.ones(8), np.zeros(8, bool), np.zeros(8, dtype=np.int64)
+    quota = cost * 0.5
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    prior = np.array([1.0, 2.0, 3.0, 4.0, 10.0, 10.0, 10.0, 10.0])
+    windows = [np.arange(4), np.arange(4, 8)]
+    kept = {}
+    for placement in ("pooled", "prompt"):
+        budgets = budget.WindowBudgets(quota, cost, forced, group, placement, prior=prior)
+        kept[placement] = _walk(budgets, values, windows)
+        assert kept[placement].sum() == 4
+    assert kept["pooled"].tolist() == [False, False, True, True, False, False, True, True]
+    # The first window's values are all below the four best first-pass values ahead.
+    assert kept["prompt"].tolist() == [False] * 4 + [True] * 4

@@ -291,10 +291,12 @@ def test_conditioning_is_checked_before_the_model_loads():
             "base_url": "http://127.0.0.1:9/v1", "model": "m"}})
 
 
-@pytest.mark.parametrize("placement", [None, "window", "pooled"])
-def test_each_context_meets_the_rate_whatever_the_budget_placement(nano, placement):
+@pytest.mark.parametrize("extra", [{}, {"budget_placement": "window"},
+                                   {"budget_placement": "pooled"},
+                                   {"budget_placement": "prompt"},
+                                   {"token_level_bos": False}])
+def test_each_context_meets_the_rate_whatever_the_budget_placement(nano, extra):
     docs = documents(5, chars=1600)
-    extra = {} if placement is None else {"budget_placement": placement}
     result = nano.compress_prompt(docs, rate=0.3, use_context_level_filter=False,
                                   iterative_size=64, show_progress=False, **extra)
     assert result["kept_context_ids"] == list(range(5))
@@ -309,3 +311,67 @@ def test_each_context_meets_the_rate_whatever_the_budget_placement(nano, placeme
 def test_budget_placement_is_checked(nano):
     with pytest.raises(ValueError, match="budget_placement must be one of"):
         nano.compress_prompt(documents(2), rate=0.3, budget_placement="best")
+    with pytest.raises(TypeError, match="token_level_bos must be True or False"):
+        nano.compress_prompt(documents(2), rate=0.3, token_level_bos="no")
+
+
+def _first_window_kept(nano, tail: str, placement: str) -> tuple[int, int]:
+    """Tokens of a fixed opening paragraph (the first window) kept at rate 0.5, and its
+    tokens, when ``tail`` follows it in the same context."""
+    import random
+
+    from llmlingstral.methods.llmlingua import token_level_pass
+    from llmlingstral.methods.steps import run_steps
+    from llmlingstral.prompt import Segment
+
+    words = stdlib_prose(4000).split()
+    opening = " ".join(words[:94])
+    tokenizer = nano.tokenizer
+    assert 180 <= tokenizer.count(opening) <= 200
+    rest = words[94:420]
+    if tail == "shuffled":
+        random.Random(0).shuffle(rest)
+    text = opening + " " + " ".join(rest)
+    ranges = run_steps(token_level_pass(nano.scorer, [[Segment(text)]],
+                                        0.5 * tokenizer.count(text), iterative_size=200,
+                                        placement=placement))[0]
+    kept = "".join(text[a:min(b, len(opening))] for a, b in ranges if a < len(opening))
+    return tokenizer.count(kept), tokenizer.count(opening)
+
+
+def test_prompt_placement_thresholds_over_the_whole_prompt_as_llmlingua(nano):
+    """llmlingua's threshold is a percentile over the whole prompt's first-pass scores, so
+    the first window keeps less when surprising (shuffled) words follow it than when more
+    prose does; the pooled placement sees only the windows reached so far."""
+    prose, total = _first_window_kept(nano, "prose", "prompt")
+    shuffled, _ = _first_window_kept(nano, "shuffled", "prompt")
+    assert shuffled < prose - 0.08 * total
+    assert _first_window_kept(nano, "prose", "pooled") == \
+        _first_window_kept(nano, "shuffled", "pooled")
+
+
+@pytest.mark.parametrize("bos", [True, False])
+def test_token_level_pass_reads_the_text_after_bos_unless_told_not_to(nano, bos):
+    """BOS by default (what Mistral models expect); token_level_bos=False encodes the text
+    as llmlingua does. The first window's scores equal a fresh forward pass encoded so."""
+    import numpy as np
+    import torch
+
+    from llmlingstral.methods.llmlingua import token_level_pass
+    from llmlingstral.prompt import Segment
+
+    text = "The Eiffel Tower was completed in 1889 for the World's Fair in Paris."
+    steps = token_level_pass(nano.scorer, [[Segment(text)]], 8, bos=bos)
+    stream, ids = next(steps)
+    assert ids == nano.tokenizer.encode(text)
+    fed = [nano.tokenizer.bos_id, *ids] if bos else ids
+    assert nano.scorer.stream(bos=bos).bos_ids + ids == fed
+    with torch.no_grad():
+        logits = nano.scorer.model(input_ids=torch.tensor([fed])).logits[0].float()
+    shift = 1 if bos else 0
+    second = float(torch.nn.functional.cross_entropy(logits[shift:shift + 1],
+                                                     torch.tensor(ids[1:2])))
+    scores = stream.score(ids)
+    assert scores[1] == pytest.approx(second, abs=1e-3)
+    assert np.isnan(scores[0]) != bos  # without BOS nothing predicts the first token
+    steps.close()

@@ -85,6 +85,16 @@ def test_remote_compression_equals_plain_local_compression(server, remote, in_pr
     assert all("prompt_logprobs" in body for body in server.requests)
 
 
+def test_without_bos_and_with_the_prompt_placement_remote_equals_local(server, remote, local):
+    server.requests.clear()
+    options = {"token_level_bos": False, "budget_placement": "prompt"}
+    for case in _cases()[:2]:
+        assert remote.compress_prompt(**case, **options) == local.compress_prompt(**case, **options)
+    # The token-level prompts (those sent for the plain, question-free text) have no BOS.
+    prompts = [p for body in server.requests for p in body["prompt"]]
+    assert any(p[0] != remote.tokenizer.bos_id for p in prompts)
+
+
 def test_remote_tokenizer_is_the_models(remote, nano_model):
     text = " ".join(SCRIPTS)
     assert remote.tokenizer.encode(text) == nano_model.tokenizer.encode(text)

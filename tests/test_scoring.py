@@ -135,6 +135,36 @@ def test_exact_stream_scores_each_window_as_a_fresh_encoding_of_the_kept_text(sc
         kept += [t for t, k in zip(chunk, keep) if k]
 
 
+def _fresh_without_bos(scorer: CausalScorer, context: list[int], chunk: list[int]) -> np.ndarray:
+    """Surprisal of ``chunk`` from one plain forward pass over context + chunk, no BOS (as
+    llmlingua encodes its token-level text); NaN for a first token with nothing before it."""
+    full = torch.tensor([context + chunk])
+    with torch.no_grad():
+        logits = scorer.model(input_ids=full).logits[0].float()
+    surprisal = torch.logsumexp(logits[:-1], -1) - logits[:-1].gather(-1, full[0, 1:, None])[:, 0]
+    values = np.concatenate([[np.nan], surprisal.numpy()])
+    return values[len(context):]
+
+
+@pytest.mark.parametrize("prefix_length", [0, 9])
+def test_stream_without_bos_scores_as_a_fresh_encoding_without_bos(scorer, prefix_length):
+    ids = _sequences()[2]
+    prefix = _sequences()[1][:prefix_length]
+    stream = scorer.stream(prefix, bos=False)
+    # A first window dropped whole leaves the next one with nothing (or the prefix) before it.
+    for chunk, keep in ((ids[:40], False), (ids[40:100], True)):
+        got = stream.score(chunk)
+        np.testing.assert_allclose(got, _fresh_without_bos(scorer, prefix, chunk), atol=2e-4)
+        assert np.isnan(got[0]) == (not prefix)
+        stream.commit(np.full(len(chunk), keep))
+    kept = ids[40:100]
+    fresh = _fresh_without_bos(scorer, prefix + kept, ids[100:160])
+    np.testing.assert_allclose(stream.score(ids[100:160]), fresh, atol=2e-4)
+    # Without BOS the same token after the same text scores differently.
+    with_bos = _fresh(scorer, prefix + kept, ids[100:160])
+    assert np.abs(with_bos - fresh).mean() > 1e-3
+
+
 def test_in_place_stream_keeps_the_full_text_state_of_kept_tokens(scorer):
     ids = _sequences()[2]
     keep = np.random.default_rng(4).random(100) < 0.5

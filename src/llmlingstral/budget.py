@@ -34,7 +34,7 @@ _OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.m
               ast.Div: operator.truediv}
 REORDER_CHOICES = ("original", "sort", "two_stage")
 # How an iterative pass places a group's budget over its windows (see WindowBudgets).
-PLACEMENTS = ("window", "pooled")
+PLACEMENTS = ("window", "pooled", "prompt")
 # Costs are whole tokens; this tolerance keeps float sums from refusing an exact fit.
 _EPSILON = 1e-9
 # Re-tokenising an output shifts counts slightly; this many attempts re-aim the budget.
@@ -390,10 +390,14 @@ class WindowBudgets:
     window keeps its own share. ``"pooled"``: a window keeps its units at or above the
     group's pooled threshold (over the values of all the group's units seen so far, this
     window's included, the threshold that keeps the group's rate of their tokens), so a
-    window more surprising than those before it takes more of the group's budget. It never
-    spends more than the group has left once its forced units to come are paid for, nor
-    less than the later windows can still make up, so each group lands on its total either
-    way.
+    window more surprising than those before it takes more of the group's budget.
+    ``"prompt"``: llmlingua's threshold, the one that keeps the group's rate of the tokens
+    of the whole prompt's free units, every group and every window: those already passed
+    (the kept ones only) and this one at their values, those not reached yet at their
+    ``prior`` values (a first pass over the uncompressed prompt). The pooled placements
+    never spend more than the group has left once its forced units to come are paid for,
+    nor less than the later windows can still make up, so each group lands on its total
+    either way.
 
     ``tied`` units (the blank line before a context, a reference marker) are kept only with
     other text of their group: their cost is paid once, when the group first keeps another
@@ -408,10 +412,13 @@ class WindowBudgets:
     """
 
     def __init__(self, quota: np.ndarray, cost: np.ndarray, forced: np.ndarray,
-                 group: np.ndarray, placement: str = "pooled", *,
+                 group: np.ndarray, placement: str = "pooled",
+                 prior: np.ndarray | None = None, *,
                  tied: np.ndarray | None = None, chain: int = 0) -> None:
         if placement not in PLACEMENTS:
             raise ValueError(f"budget placement must be one of {PLACEMENTS}, got {placement!r}")
+        if placement == "prompt" and (prior is None or len(prior) != len(cost)):
+            raise ValueError("the 'prompt' budget placement needs a prior value for every unit")
         self.placement = placement
         self.quota, self.cost, self.forced = quota, cost, forced
         self.tied = np.zeros(len(cost), dtype=bool) if tied is None else np.asarray(tied, bool)
@@ -429,6 +436,15 @@ class WindowBudgets:
         self.shown, self.entered = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
         self.chain_ends = np.floor(np.cumsum(self.total[:chain]) + 0.5)
         self.pool: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n)]
+        # "prompt": every unit's latest value, and the free units still in the prompt.
+        self.value = None if prior is None else np.array(prior, dtype=np.float64)
+        self.in_prompt = ~np.asarray(forced, dtype=bool) & ~self.tied
+
+    def observe(self, units: np.ndarray, values: np.ndarray) -> None:
+        """Record a window's values before its groups are kept (the "prompt" pool sees
+        them all at once)."""
+        if self.value is not None:
+            self.value[units] = values
 
     def keep(self, units: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The keep mask over ``units`` (one group's units in the next window, all of one
@@ -475,22 +491,34 @@ class WindowBudgets:
         fee = 0.0 if self.shown[g] else self._fee(g)
         allowed = self.promised[g] - self.kept[g] - fee
         if self.placement == "pooled":
-            allowed = self._pooled(g, values, cost, forced, fee)
+            self.pool[g].append((values[~forced], cost[~forced]))
+            allowed = self._bounded(g, self._group_threshold(g), values, cost, forced, fee)
+        elif self.placement == "prompt":
+            self.observe(units, values)
+            allowed = self._bounded(g, self._prompt_threshold(g), values, cost, forced, fee)
         chosen = keep_best(values, cost, forced, allowed)
         if chosen.any() and not self.shown[g]:
             self.shown[g] = True
             self.kept[g] += fee
         self.kept[g] += float(cost[chosen].sum())
+        self.in_prompt[units[~chosen]] = False
         return chosen
 
-    def _pooled(self, g: int, values: np.ndarray, cost: np.ndarray,
-                forced: np.ndarray, fee: float) -> float:
-        """What a window of group ``g`` spends under the pooled threshold, between what the
-        later windows could not make up and what the group has left for free units."""
-        self.pool[g].append((values[~forced], cost[~forced]))
-        threshold = pooled_threshold(np.concatenate([v for v, _ in self.pool[g]]),
-                                     np.concatenate([c for _, c in self.pool[g]]),
-                                     float(self.rate[g]))
+    def _group_threshold(self, g: int) -> float:
+        """The threshold keeping group ``g``'s rate of its units seen so far."""
+        return pooled_threshold(np.concatenate([v for v, _ in self.pool[g]]),
+                                np.concatenate([c for _, c in self.pool[g]]),
+                                float(self.rate[g]))
+
+    def _prompt_threshold(self, g: int) -> float:
+        """The threshold keeping group ``g``'s rate of the whole prompt's free units."""
+        pool = self.in_prompt
+        return pooled_threshold(self.value[pool], self.cost[pool], float(self.rate[g]))
+
+    def _bounded(self, g: int, threshold: float, values: np.ndarray, cost: np.ndarray,
+                 forced: np.ndarray, fee: float) -> float:
+        """What a window of group ``g`` spends under ``threshold``, between what the later
+        windows could not make up and what the group has left for free units."""
         wanted = float(cost[forced].sum() + cost[~forced & (values >= threshold)].sum())
         left = self.total[g] - self.kept[g] - fee
         return min(left - self.unseen_forced[g], max(left - self.unseen[g], wanted))

@@ -71,11 +71,15 @@ class LLMLinguaSettings:
     force_reserve_digit: bool = field(default=False, metadata=INTERNAL)
     # Benchmark switches (keywords of compress_prompt, not in its signature; BENCHMARKS.md
     # has the measurements): how the token pass places a context's budget over its windows
-    # ("pooled", the default: a threshold over the context so far, as llmlingua's percentile
-    # over the losses seen so far; "window": each window its share), and
+    # ("pooled", the default: a threshold over the context's scores so far; "window": each
+    # window its share; "prompt": llmlingua's threshold over the whole prompt's first-pass
+    # scores, at the cost of that first pass), and
     # the strings the question-aware sentence filter scores ("joined": llmlingua's).
     budget_placement: str = field(default="pooled", metadata=INTERNAL)
     sentence_strings: str = field(default="joined", metadata=INTERNAL)
+    # Whether the token-level pass reads the text after BOS (True, as Mistral models are
+    # trained) or without it (False, llmlingua's add_special_tokens=False).
+    token_level_bos: bool = field(default=True, metadata=INTERNAL)
 
     def validate(self) -> None:
         """Raise ValueError/TypeError naming the bad option (rate and target are checked by
@@ -85,6 +89,8 @@ class LLMLinguaSettings:
         check_choice("reorder_context", self.reorder_context, ("original", "sort", "two_stage"))
         check_choice("budget_placement", self.budget_placement, PLACEMENTS)
         check_choice("sentence_strings", self.sentence_strings, ("joined", "separate"))
+        if not isinstance(self.token_level_bos, bool):
+            raise TypeError(f"token_level_bos must be True or False, got {self.token_level_bos!r}")
         parse_condition(self.condition_in_question)
         check_optional_count("force_context_number", self.force_context_number,
                              "how many contexts to keep besides the forced ones")
@@ -328,7 +334,8 @@ def _token_level(scorer, contexts, instruction, question, settings, target, delt
                                         show_progress=settings.show_progress,
                                         force_tokens=settings.force_tokens,
                                         force_reserve_digit=settings.force_reserve_digit,
-                                        placement=settings.budget_placement))
+                                        placement=settings.budget_placement,
+                                        bos=settings.token_level_bos))
 
 
 def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]], target: float,
@@ -337,21 +344,26 @@ def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]]
                      deltas: Sequence[float] | None = None,
                      show_progress: bool | None = None, force_tokens: Sequence[str] = (),
                      force_reserve_digit: bool = False,
-                     placement: str = "pooled") -> Steps[list[list[Range]]]:
+                     placement: str = "pooled", bos: bool = True) -> Steps[list[list[Range]]]:
     """The fine pass, one window at a time (see :mod:`.steps`): the kept character ranges
     of each context's text, about ``target`` tokens in all, scored given ``prefix_text`` (and by the prefix's
     effect with ``contrastive``); words holding a force token (or a digit, with
     ``force_reserve_digit``) are kept; ``placement`` spreads each context's budget over
-    its windows (see :class:`..budget.WindowBudgets`)."""
+    its windows (see :class:`..budget.WindowBudgets`); ``bos=False`` reads the text
+    without BOS, as llmlingua does."""
     tokenizer = scorer.tokenizer
     prefix = tokenizer.encode(prefix_text + CONTEXT_SEPARATOR) if prefix_text else []
-    if contrastive and prefix:
-        stream = ContrastiveStream(scorer.stream(), scorer.stream(prefix))
-    else:
-        stream = scorer.stream(prefix)
-    return (yield from token_level_steps(stream, tokenizer, contexts, target,
+
+    def new_stream():
+        if contrastive and prefix:
+            return ContrastiveStream(scorer.stream(bos=bos), scorer.stream(prefix, bos=bos))
+        return scorer.stream(prefix, bos=bos)
+
+    # llmlingua's placement scores the whole uncompressed prompt first, on a stream of its own.
+    first_pass = new_stream() if placement == "prompt" else None
+    return (yield from token_level_steps(new_stream(), tokenizer, contexts, target,
                                          iterative_size=iterative_size, keep_split=keep_split,
                                          context_deltas=deltas, show_progress=show_progress,
                                          force_tokens=force_tokens,
                                          force_reserve_digit=force_reserve_digit,
-                                         placement=placement))
+                                         placement=placement, first_pass=first_pass))

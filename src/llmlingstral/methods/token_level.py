@@ -61,20 +61,22 @@ def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
                          iterative_size: int = 200, keep_split: bool = False,
                          context_deltas: Sequence[float] | None = None,
                          show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                         force_reserve_digit: bool = False, placement: str = "pooled") -> list[str]:
+                         force_reserve_digit: bool = False, placement: str = "pooled",
+                         first_pass: TokenStream | None = None) -> list[str]:
     """Compress ``contexts`` to about ``target_tokens`` tokens in all; returns each context's text.
 
     ``context_deltas`` shifts each context's keep rate around the global one
     (LongLLMLingua's dynamic compression ratio). Words touching one of ``force_tokens``,
     and with ``force_reserve_digit`` words holding a digit, are always kept.
     ``placement`` is how each context's budget is spread over its windows (one of
-    :data:`..budget.PLACEMENTS`, see :class:`..budget.WindowBudgets`).
+    :data:`..budget.PLACEMENTS`, see :class:`..budget.WindowBudgets`); ``"prompt"`` first
+    scores the whole uncompressed text on ``first_pass``, a fresh stream like ``stream``.
     """
     ranges = run_steps(token_level_steps(
         stream, tokenizer, contexts, target_tokens, iterative_size=iterative_size,
         keep_split=keep_split, context_deltas=context_deltas, show_progress=show_progress,
         force_tokens=force_tokens, force_reserve_digit=force_reserve_digit,
-        placement=placement))
+        placement=placement, first_pass=first_pass))
     return [cut(context_text(c), r) for c, r in zip(contexts, ranges)]
 
 
@@ -83,8 +85,8 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
                       iterative_size: int = 200, keep_split: bool = False,
                       context_deltas: Sequence[float] | None = None,
                       show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                      force_reserve_digit: bool = False,
-                      placement: str = "pooled") -> Steps[list[list[Range]]]:
+                      force_reserve_digit: bool = False, placement: str = "pooled",
+                      first_pass: TokenStream | None = None) -> Steps[list[list[Range]]]:
     """:func:`compress_token_level` one window at a time: yields ``(stream, ids)`` and
     expects the scores of ``ids`` sent back (see :mod:`.steps`). Returns the kept
     character ranges of each context's text; joined, they are its compressed text."""
@@ -93,10 +95,15 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
     deltas = np.zeros(len(contexts)) if context_deltas is None else np.asarray(context_deltas)
     quota = unit_quotas(layout.cost, layout.forced, layout.fixed_rate,
                         deltas[layout.context_of_unit], float(target_tokens))
+    windows = _windows(layout, max(1, int(iterative_size)), stream.chunk_limit)
+    prior = None
+    if placement == "prompt":
+        if first_pass is None:
+            raise ValueError("budget placement 'prompt' needs a first_pass stream")
+        prior = yield from _first_pass_values(first_pass, layout, windows)
     budgets = WindowBudgets(quota, layout.cost, layout.forced, layout.budget_group, placement,
-                            tied=layout.tied, chain=len(contexts))
-    keep = yield from _select_units(stream, layout, budgets, max(1, int(iterative_size)),
-                                    show_progress)
+                            prior=prior, tied=layout.tied, chain=len(contexts))
+    keep = yield from _select_units(stream, layout, budgets, windows, show_progress)
     return _kept_ranges(layout, budgets.settled(keep), contexts)
 
 
@@ -191,18 +198,33 @@ def _windows(layout: _Layout, size: int, limit: int) -> list[np.ndarray]:
     return windows
 
 
-def _select_units(stream: TokenStream, layout: _Layout, budgets: WindowBudgets, size: int,
-                  show_progress: bool | None) -> Steps[np.ndarray]:
+def _first_pass_values(stream: TokenStream, layout: _Layout,
+                       windows: list[np.ndarray]) -> Steps[np.ndarray]:
+    """Every unit's value in the uncompressed text (llmlingua's first pass over the whole
+    prompt): the windows scored in turn on ``stream``, everything kept."""
+    values = np.zeros(len(layout.units))
+    token_bounds = np.concatenate([[0], np.cumsum(layout.cost)]).astype(np.int64)
+    for window in windows:
+        scored_ids, owner = _window_tokens(window, token_bounds, layout.token_ids,
+                                           stream.chunk_limit)
+        scores = yield stream, scored_ids
+        values[window] = _mean_by_unit(scores, owner, len(window))
+        stream.commit(np.ones(len(scored_ids), dtype=bool))
+    return values
+
+
+def _select_units(stream: TokenStream, layout: _Layout, budgets: WindowBudgets,
+                  windows: list[np.ndarray], show_progress: bool | None) -> Steps[np.ndarray]:
     """The keep mask over units; each window's scores are asked for with a yield."""
     keep = np.zeros(len(layout.units), dtype=bool)
     token_bounds = np.concatenate([[0], np.cumsum(layout.cost)]).astype(np.int64)
     ids = layout.token_ids
-    windows = _windows(layout, size, stream.chunk_limit)
     disable = bar_disable(show_progress, len(windows) >= _PROGRESS_MIN_WINDOWS)
     for window in tqdm(windows, desc="compressing", unit="window", disable=disable, leave=False):
         scored_ids, owner = _window_tokens(window, token_bounds, ids, stream.chunk_limit)
         values = yield stream, scored_ids
         unit_value = _mean_by_unit(values, owner, len(window))
+        budgets.observe(window, unit_value)
         chosen = np.zeros(len(window), dtype=bool)
         groups = layout.budget_group[window]
         # Each budget group keeps its own running balance, so a segment's rate is its own.
@@ -230,8 +252,11 @@ def _window_tokens(window: np.ndarray, token_bounds: np.ndarray, ids: list[int],
 
 
 def _mean_by_unit(values: np.ndarray, owner: np.ndarray, n_units: int) -> np.ndarray:
-    sums = np.bincount(owner, weights=values, minlength=n_units)
-    counts = np.bincount(owner, minlength=n_units)
+    """Each unit's mean score over its scored tokens (NaN: a token with nothing before it
+    to predict it from); +inf, always worth keeping, for a unit with none."""
+    scored = ~np.isnan(values)
+    sums = np.bincount(owner[scored], weights=values[scored], minlength=n_units)
+    counts = np.bincount(owner[scored], minlength=n_units)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
 

@@ -122,7 +122,8 @@ def _forward(scorer: CausalScorer, streams: list[SurprisalStream],
         cache_mask[row, :count] = 1
     mask = torch.cat([cache_mask, chunk_mask], dim=1)
     batch_cache = DynamicCache(config=scorer.model.config)
-    for layer_index in range(len(streams[0].cache.layers)):
+    # A stream without BOS or prefix has nothing cached before its first chunk.
+    for layer_index in range(len(streams[0].cache.layers) if past else 0):
         keys, values = _stacked(streams, layer_index, past)
         batch_cache.update(keys, values, layer_index)
     hidden = scorer.decoder(input_ids=ids.to(device), attention_mask=mask.to(device),
@@ -136,12 +137,14 @@ def _forward(scorer: CausalScorer, streams: list[SurprisalStream],
 def _stacked(streams: list[SurprisalStream], layer_index: int,
              length: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One layer's cached keys and values of every stream, each zero-padded to ``length``."""
-    first = streams[0].cache.layers[layer_index]
+    layers = [stream.cache.layers[layer_index] for stream in streams]
+    first = next(layer for layer in layers if layer.keys is not None)
     batch, heads, _, dim = first.keys.shape
     keys = first.keys.new_zeros((len(streams), heads, length, dim))
     values = first.values.new_zeros((len(streams), heads, length, first.values.shape[-1]))
-    for row, stream in enumerate(streams):
-        layer = stream.cache.layers[layer_index]
+    for row, layer in enumerate(layers):
+        if layer.keys is None:  # nothing cached yet
+            continue
         count = layer.keys.shape[-2]
         keys[row, :, :count] = layer.keys[0]
         values[row, :, :count] = layer.values[0]
@@ -150,8 +153,11 @@ def _stacked(streams: list[SurprisalStream], layer_index: int,
 
 def _append(stream: SurprisalStream, batch_cache, row: int, columns: slice) -> None:
     for layer, batch_layer in zip(stream.cache.layers, batch_cache.layers):
-        layer.keys = torch.cat([layer.keys, batch_layer.keys[row:row + 1, :, columns]], dim=-2)
-        layer.values = torch.cat([layer.values, batch_layer.values[row:row + 1, :, columns]],
-                                 dim=-2)
+        keys = batch_layer.keys[row:row + 1, :, columns]
+        values = batch_layer.values[row:row + 1, :, columns]
+        if layer.keys is None:  # nothing cached before this chunk
+            layer.lazy_initialization(keys, values)
+        layer.keys = torch.cat([layer.keys, keys], dim=-2)
+        layer.values = torch.cat([layer.values, values], dim=-2)
         if hasattr(layer, "cumulative_length"):
             layer.cumulative_length = layer.keys.shape[-2]

@@ -149,10 +149,11 @@ class CausalScorer:
         surprisal = surprisal_from_logits(logits[:-1], tensor[0, 1:])
         return surprisal.cpu().numpy().astype(np.float32), cache
 
-    def stream(self, prefix: Sequence[int] = ()) -> SurprisalStream:
-        """A fresh incremental scorer whose context starts with BOS + ``prefix``, conditioned
-        the scorer's way (``"exact"`` or ``"in_place"``, see :mod:`.stream`)."""
-        return SurprisalStream(self, list(prefix), conditioning=self.conditioning)
+    def stream(self, prefix: Sequence[int] = (), *, bos: bool = True) -> SurprisalStream:
+        """A fresh incremental scorer whose context starts with BOS (unless ``bos=False``)
+        + ``prefix``, conditioned the scorer's way (``"exact"`` or ``"in_place"``, see
+        :mod:`.stream`)."""
+        return SurprisalStream(self, list(prefix), conditioning=self.conditioning, bos=bos)
 
 
 def _fits(batch: list[int], trimmed: list[list[int]]) -> bool:

@@ -327,8 +327,9 @@ class RemoteScorer:
                 results[i] = values
         return results
 
-    def stream(self, prefix: Sequence[int] = ()) -> "RemoteStream":
-        return RemoteStream(self, list(prefix))
+    def stream(self, prefix: Sequence[int] = (), *, bos: bool = True) -> "RemoteStream":
+        """A token stream sending BOS (unless ``bos=False``) + ``prefix`` first."""
+        return RemoteStream(self, list(prefix), bos=bos)
 
     def score_streams(self, requests: Sequence[tuple["RemoteStream", Sequence[int]]]
                       ) -> list[np.ndarray]:
@@ -336,17 +337,21 @@ class RemoteScorer:
         prompts = [stream.begin(ids) for stream, ids in requests]
         results = [np.zeros(0, dtype=np.float32)] * len(requests)
         live = [i for i, (_, ids) in enumerate(requests) if len(ids)]
-        logprobs = self.fetch([prompts[i] for i in live], [len(requests[i][1]) for i in live])
+        # A prompt's first token has no log-probability (nothing before it to predict it).
+        logprobs = self.fetch([prompts[i] for i in live],
+                              [min(len(requests[i][1]), len(prompts[i]) - 1) for i in live])
         for i, values in zip(live, logprobs):
             results[i] = requests[i][0].finish(list(requests[i][1]), values)
         return results
 
 
 class RemoteStream:
-    """A token stream whose every step sends BOS + prefix + kept tokens + the chunk."""
+    """A token stream whose every step sends BOS (unless ``bos=False``) + prefix + kept
+    tokens + the chunk."""
 
-    def __init__(self, scorer: RemoteScorer, prefix: list[int]) -> None:
+    def __init__(self, scorer: RemoteScorer, prefix: list[int], *, bos: bool = True) -> None:
         self.scorer = scorer
+        self.bos_ids = [scorer.tokenizer.bos_id] if bos else []
         limit = scorer.window // 4 - 1
         self.prefix = prefix if len(prefix) <= limit else prefix[: limit // 2] + prefix[-(limit // 2):]
         self.kept: list[int] = []
@@ -367,7 +372,7 @@ class RemoteStream:
             raise RuntimeError("commit() the previous chunk before scoring the next one")
         if len(ids) > self.chunk_limit:
             raise ValueError(f"chunks are limited to {self.chunk_limit} tokens for this model")
-        head = [self.scorer.tokenizer.bos_id, *self.prefix]
+        head = [*self.bos_ids, *self.prefix]
         if len(head) + len(self.kept) + len(ids) > self.scorer.window:
             room = max(0, self.scorer.window // 4 - 1)
             self.kept = self.kept[-room:] if room else []
@@ -375,7 +380,10 @@ class RemoteStream:
 
     def finish(self, ids: list[int], logprobs: np.ndarray) -> np.ndarray:
         self._pending = ids
-        return (-logprobs[len(logprobs) - len(ids):]).astype(np.float32)
+        values = -logprobs[max(0, len(logprobs) - len(ids)):]
+        # Without BOS, the first token of a prompt holding only the chunk is not scored.
+        missing = np.full(len(ids) - len(values), np.nan)
+        return np.concatenate([missing, values]).astype(np.float32)
 
     def commit(self, keep: Sequence[bool] | np.ndarray) -> None:
         if self._pending is None:

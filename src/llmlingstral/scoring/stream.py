@@ -12,6 +12,10 @@ given what was kept. Two ways to carry the kept tokens forward:
   computed again. Faster, but the kept tokens keep keys and values computed while the
   dropped words were present, and their original positions.
 
+The context starts with BOS, as Mistral models are trained to read text; ``bos=False``
+starts it with the prefix (or the text itself) as llmlingua's token-level pass does, and
+then the first token of a text with nothing before it has no surprisal (NaN).
+
 Past the model window, the context is cut back to the prefix and the most recent kept
 tokens (computed again in exact mode; moved by rotating their keys where the rotary
 embedding allows in in-place mode).
@@ -31,16 +35,19 @@ CONDITIONING_MODES = ("exact", "in_place")
 
 
 class SurprisalStream:
-    """Surprisal of each chunk of a text given BOS, a prefix and the tokens kept so far.
+    """Surprisal of each chunk of a text given BOS (unless ``bos=False``), a prefix and the
+    tokens kept so far.
 
     Call :meth:`score` with the next chunk of token ids, then :meth:`commit` with the keep
     decision for that chunk. A batch driver may split :meth:`score` into :meth:`begin`, its
     own forward pass over the returned ids, and :meth:`finish` (see :mod:`.batched`).
     """
 
-    def __init__(self, scorer: Any, prefix: list[int], *, conditioning: str = "exact") -> None:
+    def __init__(self, scorer: Any, prefix: list[int], *, conditioning: str = "exact",
+                 bos: bool = True) -> None:
         check_choice("conditioning", conditioning, CONDITIONING_MODES)
         self.scorer = scorer
+        self.bos_ids = [scorer.tokenizer.bos_id] if bos else []
         self.model = scorer.model
         self.device = scorer.device
         self.exact = conditioning == "exact"
@@ -106,7 +113,10 @@ class SurprisalStream:
         ids = fed[settling:]
         targets = torch.tensor(ids, device=logits.device)
         before_first = logits[settling - 1] if settling else self.next_logits
-        first = surprisal_from_logits(before_first.unsqueeze(0), targets[:1])
+        if before_first is None:  # nothing before the first token: no BOS, no prefix, no text
+            first = torch.full((1,), float("nan"), device=logits.device)
+        else:
+            first = surprisal_from_logits(before_first.unsqueeze(0), targets[:1])
         rest = surprisal_from_logits(logits[settling:-1], targets[1:])
         self.cache_positions = torch.cat([self.cache_positions, self.next_positions(len(fed))])
         self.position += len(fed)
@@ -174,12 +184,15 @@ class SurprisalStream:
         from transformers import DynamicCache
 
         self.cache = DynamicCache(config=self.model.config)
-        context = [self.scorer.tokenizer.bos_id, *self.prefix, *recent]
-        tensor = torch.tensor([context], device=self.device)
-        # Only the last position's logits are needed: skip the vocabulary projection for the rest.
-        hidden = self.scorer.decoder(input_ids=tensor, cache=self.cache,
-                                     use_cache=True).last_hidden_state[0]
-        self.next_logits = self.scorer.head(hidden[-1:])[0]
+        context = [*self.bos_ids, *self.prefix, *recent]
+        self.next_logits = None
+        if context:
+            tensor = torch.tensor([context], device=self.device)
+            # Only the last position's logits are needed: skip the vocabulary projection
+            # for the rest.
+            hidden = self.scorer.decoder(input_ids=tensor, cache=self.cache,
+                                         use_cache=True).last_hidden_state[0]
+            self.next_logits = self.scorer.head(hidden[-1:])[0]
         self.position = len(context)
         self.cache_positions = torch.arange(len(context))
         self.context, self.unsettled = list(recent), []
@@ -193,7 +206,7 @@ class SurprisalStream:
             return
         # The cache holds BOS + prefix, then kept tokens only; the newest of those move
         # to the positions right after the prefix, keeping what they saw when computed.
-        head = 1 + len(self.prefix)
+        head = len(self.bos_ids) + len(self.prefix)
         total = len(self.cache_positions)
         index = torch.cat([torch.arange(head), torch.arange(total - len(recent), total)])
         shift = self.cache_positions[index] - torch.arange(head + len(recent))
