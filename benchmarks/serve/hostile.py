@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import markdown_table, prose  # noqa: E402
+from _service import launch  # noqa: E402
 from load_test import free_port, prompts, run_phase  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -69,19 +70,7 @@ def start_service(port: int, upstream_url: str) -> subprocess.Popen:
                "--upstream", "openai", "--upstream-url", upstream_url,
                "--max-body-bytes", "5000000", "--timeout", "10", "--max-connections", "256",
                "--header-timeout", "2"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://{HOST}:{port}/readyz").status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            raise RuntimeError("the service exited while starting")
-        time.sleep(0.25)
-    process.kill()
-    raise RuntimeError("the service did not get ready within 180 s")
+    return launch(command, f"http://{HOST}:{port}")
 
 
 # --------------------------------------------------------------------------- attacks

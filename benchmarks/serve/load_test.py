@@ -35,6 +35,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import markdown_table, prose  # noqa: E402
+from _service import launch  # noqa: E402
 
 
 @dataclass
@@ -78,19 +79,7 @@ def start_service(port: int, batching: bool, args) -> subprocess.Popen:
         ["--llmlingua2-model", "none"]
     if not batching:
         command.append("--no-batching")
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None:
-            raise RuntimeError("the service exited while starting")
-        time.sleep(0.25)
-    process.kill()
-    raise RuntimeError("the service did not get ready within 180 s")
+    return launch(command, f"http://127.0.0.1:{port}")
 
 
 async def run_phase(url: str, bodies: list[dict], clients: int, seconds: float,
