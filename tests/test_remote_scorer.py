@@ -70,11 +70,17 @@ def _cases() -> list[dict]:
     ]
 
 
+def _local_result(local, **kwargs) -> dict:
+    """A local result without its ``dtype`` key: a served model's dtype is the server's."""
+    result = local.compress_prompt(**kwargs)
+    assert result.pop("dtype") == "float32"
+    return result
+
+
 def test_remote_compression_equals_plain_local_compression(server, remote, in_process, local):
     server.requests.clear()
     for case in _cases():
-        expected = local.compress_prompt(**case)
-        assert expected.pop("dtype") == "float32"  # a served model's dtype is the server's
+        expected = _local_result(local, **case)
         assert remote.compress_prompt(**case) == expected
         assert in_process.compress_prompt(**case) == expected
     prompts = [p for body in server.requests for p in body["prompt"]]
@@ -89,7 +95,7 @@ def test_without_bos_and_with_the_prompt_placement_remote_equals_local(server, r
     server.requests.clear()
     options = {"token_level_bos": False, "budget_placement": "prompt"}
     for case in _cases()[:2]:
-        assert remote.compress_prompt(**case, **options) == local.compress_prompt(**case, **options)
+        assert remote.compress_prompt(**case, **options) == _local_result(local, **case, **options)
     # The token-level prompts (those sent for the plain, question-free text) have no BOS.
     prompts = [p for body in server.requests for p in body["prompt"]]
     assert any(p[0] != remote.tokenizer.bos_id for p in prompts)
