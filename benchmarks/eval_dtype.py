@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, markdown_table, prompt_of_tokens  # noqa: E402
 from eval_nq import DEFAULT_DATA, build_examples, has_answer, load_dev  # noqa: E402
 
+from llmlingstral.kept import word_decisions as kept_words  # noqa: E402
+
 DTYPES = ("float32", "bfloat16")
 LONGLLMLINGUA = dict(rank_method="longllmlingua", condition_in_question="after_condition",
                      reorder_context="sort", dynamic_context_compression_ratio=0.3,
@@ -36,14 +38,7 @@ LONGLLMLINGUA = dict(rank_method="longllmlingua", condition_in_question="after_c
 
 def word_decisions(result) -> np.ndarray:
     """Keep (True) or drop for each word of the uncompressed prompt, from ``result.kept``."""
-    from llmlingstral.text.words import split_words
-
-    kept = result.kept
-    mask = np.zeros(len(kept.source) + 1, dtype=bool)
-    for start, end in kept.ranges:
-        mask[start:end] = True
-    words = split_words(kept.source)
-    return np.array([mask[s] for s, e in zip(words.word_starts, words.ends) if e > s])
+    return kept_words(result.kept)
 
 
 def compressors(method: str) -> dict:

@@ -14,7 +14,7 @@ from llmlingstral.models import precision
 from llmlingstral.models.precision import check_dtype, choose_dtype, cpu_has_native_bf16
 from llmlingstral.scoring.causal import CausalScorer
 from llmlingstral.scoring.tensor_ops import surprisal_from_logits
-from llmlingstral.text.words import split_words
+from llmlingstral.kept import word_decisions as kept_words
 from multilingual import PARAGRAPHS
 from texts import stdlib_prose
 
@@ -202,12 +202,7 @@ def test_bf16_keep_probabilities_are_fp32_softmax_of_the_bf16_logits(lingua2_pai
 
 def word_decisions(result) -> np.ndarray:
     """Keep (True) or drop for each word of the uncompressed prompt, from ``result.kept``."""
-    kept = result.kept
-    mask = np.zeros(len(kept.source) + 1, dtype=bool)
-    for start, end in kept.ranges:
-        mask[start:end] = True
-    words = split_words(kept.source)
-    return np.array([mask[s] for s, e in zip(words.word_starts, words.ends) if e > s])
+    return kept_words(result.kept)
 
 
 def _texts() -> list[str]:

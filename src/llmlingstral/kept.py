@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
+
 from .prompt import CONTEXT_SEPARATOR, KeptText, Range, join_prompt
+from .text.words import split_words
 
 
 def merged(ranges: Iterable[Range]) -> list[Range]:
@@ -109,3 +112,14 @@ def whole(texts: Sequence[str]) -> list[Range]:
     """:func:`block_ranges` for contexts kept whole (an empty one is not shown, and leaves
     no separator)."""
     return block_ranges(texts, {i: [(0, len(text))] for i, text in enumerate(texts)})
+
+
+def word_decisions(kept: KeptText) -> np.ndarray:
+    """Keep (True) or drop for each word of the uncompressed prompt (:mod:`.text.words`),
+    by whether the word's first character lies in a kept range."""
+    mask = np.zeros(len(kept.source) + 1, dtype=bool)
+    for start, end in kept.ranges:
+        mask[start:end] = True
+    words = split_words(kept.source)
+    return np.array([mask[s] for s, e in zip(words.word_starts, words.ends) if e > s],
+                    dtype=bool)
