@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -38,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import markdown_table, prose  # noqa: E402
-from _service import launch  # noqa: E402
+from _service import launch, stop  # noqa: E402
 from load_test import free_port, prompts, run_phase  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -212,11 +211,7 @@ def main() -> None:
                          ", ".join(f"{k}: {v}" for k, v in seen.most_common(3)),
                          "busy" if settled is None else f"{settled:.1f}"])
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         upstream.shutdown()
     print(f"\n{args.clients} honest LLMLingua-2 clients, {args.duration:g} s per phase\n")
     print(markdown_table(["attack", "honest req/s", "vs clean", "p95 ms", "vs clean",

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -35,7 +34,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _common import markdown_table, prose  # noqa: E402
-from _service import launch  # noqa: E402
+from _service import launch, stop  # noqa: E402
 
 
 @dataclass
@@ -135,11 +134,7 @@ def measure_mode(batching: bool, bodies: list[dict], args) -> dict[str, PhaseRes
                                                    args.max_requests, pid=process.pid))
         return phases
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def report(results: dict[str, dict[str, PhaseResult]], args) -> None:
