@@ -23,6 +23,7 @@ from .jobs import RequestError, parse_compress_request
 from .logs import escape_control_characters
 from .metrics import Metrics
 from .proxy import PreparedRequest, prepare
+from .racing import until
 from .scheduler import JobTimeout, Overloaded
 from .server import QuietLoopErrors
 from .shutdown import DrainMiddleware, Draining
@@ -209,18 +210,10 @@ class ClientGone(Exception):
 
 async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
     """``await work``, cancelled (and its compression stopped) if the client disconnects."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnect(request))
-    try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-        if not task.done():
-            task.cancel()
-    if task.cancelled() or not task.done():
-        await asyncio.gather(task, return_exceptions=True)
+    finished, result = await until(work, _disconnect(request))
+    if not finished:
         raise ClientGone()
-    return task.result()
+    return result
 
 
 async def _disconnect(request: Request) -> None:

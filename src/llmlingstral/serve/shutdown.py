@@ -21,6 +21,8 @@ from typing import Any
 
 import uvicorn
 
+from .racing import until
+
 ANSWER_MARGIN_S = 2.0  # after the deadline, for the 503s to be written
 _CLOSE = (b"connection", b"close")
 
@@ -71,26 +73,12 @@ class DrainMiddleware:
                     message = _with_connection_close(message)
             await send(message)
 
-        handled = await _until_deadline(self.app(scope, receive, closing_send), self.draining)
+        handled, _ = await until(self.app(scope, receive, closing_send),
+                                 self.draining.wait_deadline())
         if not handled and not started:
             await _send_unavailable(send)
 
 
-async def _until_deadline(work, draining: Draining) -> bool:
-    """Run ``work``; True if it finished, False if the deadline cancelled it first."""
-    task = asyncio.ensure_future(work)
-    deadline = asyncio.ensure_future(draining.wait_deadline())
-    try:
-        await asyncio.wait({task, deadline}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        deadline.cancel()
-        if not task.done():
-            task.cancel()
-    if task.done() and not task.cancelled():
-        task.result()  # re-raise what the request raised
-        return True
-    await asyncio.gather(task, return_exceptions=True)
-    return False
 
 
 def _with_connection_close(message: dict[str, Any]) -> dict[str, Any]:
