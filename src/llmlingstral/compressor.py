@@ -34,6 +34,7 @@ from .scoring.causal import CausalScorer
 from .scoring.stream import CONDITIONING_MODES
 from .settings import settings_from
 from .tags import parse_context_tags
+from .text.protect import ProtectOption
 from .validate import (check_choice, check_context_ids, check_mapping, check_rate, check_target,
                        check_text, check_window, context_segments)
 
@@ -174,6 +175,7 @@ class PromptCompressor(LLMLinguaMethods):
                         chunk_end_tokens: Sequence[str] = (".", "\n"),
                         strict_preserve_uncompressed: bool = True, *,
                         show_progress: bool | None = None, keep_threshold: float | None = None,
+                        protect: ProtectOption = True,
                         **llmlingua2_kwargs: Any) -> dict[str, Any]:
         """Compress ``context`` (a string or a list of documents) around an instruction and a
         question, which are never compressed.
@@ -191,8 +193,11 @@ class PromptCompressor(LLMLinguaMethods):
         words with both methods. With ``use_llmlingua2=True`` or ``use_slingua=True`` this
         is :meth:`compress_prompt_llmlingua2` as llmlingua 0.2.2 calls it: the result holds
         the compressed contexts alone (no instruction or question), and the LongLLMLingua
-        options are ignored. Keyword-only extras: ``show_progress`` and LLMLingua-2's
-        ``keep_threshold``.
+        options are ignored. Keyword-only extras: ``show_progress``, LLMLingua-2's
+        ``keep_threshold`` and ``protect``: True (the default) keeps numbers, dates, amounts,
+        URLs, paths, identifiers and code whole; False is llmlingua's behaviour (only
+        ``force_tokens`` and, with ``force_reserve_digit``, digit words); a
+        :class:`~llmlingstral.text.protect.Protection` chooses classes and adds patterns.
         """
         options = _options(locals())
         contexts = _contexts(context, context_segs, context_segs_rate, context_segs_compress)
@@ -288,7 +293,8 @@ class PromptCompressor(LLMLinguaMethods):
             context_segs: Sequence[Sequence[str]] | None = None,
             context_segs_rate: Sequence[Sequence[float]] | None = None,
             context_segs_compress: Sequence[Sequence[bool]] | None = None,
-            strict_preserve_uncompressed: bool = True) -> dict[str, Any]:
+            strict_preserve_uncompressed: bool = True,
+            protect: ProtectOption = True) -> dict[str, Any]:
         """Compress with LLMLingua-2: keep the words the token classifier rates most useful.
 
         llmlingua 0.2.2's parameters and result keys (``compressed_prompt``,
@@ -299,7 +305,8 @@ class PromptCompressor(LLMLinguaMethods):
         kept verbatim around the contexts; with a ``question``, ``rank_method`` (a
         ``get_rank_results`` method name or a ranker) picks the contexts before the word
         pass; ``keep_threshold`` keeps every word with p(keep) >= it instead of a rate;
-        ``context_segs*`` give per-segment rates and ``compress=False`` segments.
+        ``context_segs*`` give per-segment rates and ``compress=False`` segments;
+        ``protect`` is :meth:`compress_prompt`'s.
         With ``use_slingua=True`` the threshold defaults to ``self.security.threshold``
         (0.5) and ``rate`` is ignored: ``compressed_prompt`` is the prompt's intent.
         """
@@ -416,7 +423,8 @@ class PromptCompressor(LLMLinguaMethods):
             dynamic_context_compression_ratio: float = 0.0, condition_compare: bool = False,
             add_instruction: bool = False, rank_method: str = "llmlingua",
             concate_question: bool = True, strict_preserve_uncompressed: bool = True, *,
-            show_progress: bool | None = None, **llmlingua2_kwargs: Any) -> dict[str, Any]:
+            show_progress: bool | None = None, protect: ProtectOption = True,
+            **llmlingua2_kwargs: Any) -> dict[str, Any]:
         """Compress contexts marked up with ``<llmlingua, rate=0.4>`` /
         ``<llmlingua, compress=False>`` tags (see :mod:`llmlingstral.tags`); llmlingua
         0.2.2's parameters in its order, as :meth:`compress_prompt` (whose LLMLingua-2
@@ -437,7 +445,8 @@ class PromptCompressor(LLMLinguaMethods):
                       context_budget: str = "+100", token_budget_ratio: float = 1.4,
                       condition_in_question: str = "none", reorder_keyvalue: str = "original",
                       condition_compare: bool = False,
-                      rank_method: str = "llmlingua") -> dict[str, Any]:
+                      rank_method: str = "llmlingua", *,
+                      protect: ProtectOption = True) -> dict[str, Any]:
         """Compress the text inside a JSON object with per-key settings (rate, compress,
         value_type, pair_remove); ``compressed_prompt`` is the compressed object.
         llmlingua 0.2.2's parameters in its order (see :mod:`llmlingstral.formats.json`)."""

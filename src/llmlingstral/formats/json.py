@@ -32,6 +32,7 @@ from ..budget import (apply_context_budget, blended_rate, rate_for_target, reord
 from ..errors import InvalidArgumentError, LLMLingstralError
 from ..prompt import Segment, result_dict
 from ..settings import settings_from
+from ..text.protect import ProtectOption
 from ..validate import check_rate, check_target, check_text
 from .protocol import SegmentCompressor
 
@@ -76,6 +77,7 @@ class JsonSettings:
     reorder_keyvalue: str = "original"
     condition_compare: bool = False
     rank_method: str = "llmlingua"
+    protect: ProtectOption = True
 
     def compress_options(self) -> dict[str, Any]:
         """The options handed to the compressor for the string values."""
@@ -226,7 +228,8 @@ def compress_json(compressor: SegmentCompressor, json_data: Mapping[str, Any] | 
                   high_priority_bonus: float = 100, context_budget: str = "+100",
                   token_budget_ratio: float = 1.4, condition_in_question: str = "none",
                   reorder_keyvalue: str = "original", condition_compare: bool = False,
-                  rank_method: str = "llmlingua") -> dict[str, Any]:
+                  rank_method: str = "llmlingua", *,
+                  protect: ProtectOption = True) -> dict[str, Any]:
     """Compress a JSON object; ``compressed_prompt`` is the compressed object (a dict).
 
     Token counts are those of the compact ``json.dumps`` text before and after. The

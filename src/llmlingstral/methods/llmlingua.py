@@ -25,6 +25,7 @@ from ..scoring.causal import CausalScorer
 from ..scoring.stream import ContrastiveStream
 from ..settings import INTERNAL
 from ..text.bidi import balanced
+from ..text.protect import ProtectOption, Protection, resolve_protection
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer
 from ..validate import (check_choice, check_context_ids, check_finite, check_non_negative_int,
@@ -66,6 +67,7 @@ class LLMLinguaSettings:
     concate_question: bool = True
     strict_preserve_uncompressed: bool = True
     show_progress: bool | None = None
+    protect: ProtectOption = True
     # llmlingua's LLMLingua-2 options, which compress_prompt takes through its keywords.
     force_tokens: Sequence[str] = field(default=(), metadata=INTERNAL)
     force_reserve_digit: bool = field(default=False, metadata=INTERNAL)
@@ -86,6 +88,7 @@ class LLMLinguaSettings:
         the caller through :mod:`..validate`)."""
         check_positive_int("iterative_size", self.iterative_size)
         self.force_tokens = check_string_list("force_tokens", self.force_tokens)
+        self.protection  # raises on a malformed protect, force_tokens or force_reserve_digit
         check_choice("reorder_context", self.reorder_context, ("original", "sort", "two_stage"))
         check_choice("budget_placement", self.budget_placement, PLACEMENTS)
         check_choice("sentence_strings", self.sentence_strings, ("joined", "separate"))
@@ -103,6 +106,12 @@ class LLMLinguaSettings:
         check_finite("dynamic_context_compression_ratio",
                      self.dynamic_context_compression_ratio, allow_zero=True, maximum=1,
                      meaning="the spread of keep rates from the best to the worst context")
+
+    @property
+    def protection(self) -> Protection:
+        """What this call keeps whole: ``protect`` with ``force_tokens`` and
+        ``force_reserve_digit`` added."""
+        return resolve_protection(self.protect, self.force_tokens, self.force_reserve_digit)
 
 
 @dataclass

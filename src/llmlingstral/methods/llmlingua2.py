@@ -28,6 +28,7 @@ from ..prompt import (CONTEXT_SEPARATOR, DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, Co
 from ..ranking.base import Ranker
 from ..scoring.classifier import TOKEN_TO_WORD, TokenClassifier, WordScores
 from ..settings import INTERNAL
+from ..text.protect import ProtectOption, Protection, resolve_protection
 from ..text.words import SPACE, join_kept, kept_ranges, split_words
 from ..validate import (check_context_ids, check_count_or_unset,
                         check_non_negative_int, check_probability, check_rate, check_string_list,
@@ -69,6 +70,7 @@ class LLMLingua2Settings:
     chunk_end_tokens: Sequence[str] = (".", "\n")
     keep_threshold: float | None = None
     strict_preserve_uncompressed: bool = True
+    protect: ProtectOption = True
     max_force_token: int = field(default=100, metadata=INTERNAL)
     concate_question: bool = field(default=True, metadata=INTERNAL)
     with_instruction_and_question: bool = field(default=False, metadata=INTERNAL)
@@ -93,6 +95,13 @@ class LLMLingua2Settings:
             check_probability("keep_threshold", self.keep_threshold)
         check_text("word_sep", self.word_sep)
         check_text("label_sep", self.label_sep)
+        self.protection  # raises on a malformed protect
+
+    @property
+    def protection(self) -> Protection:
+        """What this call keeps whole: ``protect`` with ``force_tokens`` and
+        ``force_reserve_digit`` added."""
+        return resolve_protection(self.protect, self.force_tokens, self.force_reserve_digit)
 
 
 @dataclass

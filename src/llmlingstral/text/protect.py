@@ -184,6 +184,36 @@ def _compile_patterns(patterns: object) -> tuple:
 
 DEFAULT_PROTECTION = Protection()
 
+ProtectOption = Union[bool, Protection]
+"""What a public call's ``protect`` accepts: True (every class of facts), False (llmlingua's
+behaviour: only force tokens and digit words) or a :class:`Protection`."""
+
+
+def resolve_protection(protect: ProtectOption = True, force_tokens: Sequence[str] = (),
+                       force_reserve_digit: bool = False) -> Protection:
+    """The :class:`Protection` a call asks for: its ``protect`` option with llmlingua's
+    ``force_tokens`` and ``force_reserve_digit`` added to what it protects.
+
+    One definition for every method and entry point, so that ``protect=False`` with
+    ``force_tokens`` means the same thing everywhere (llmlingua's behaviour)."""
+    if protect is True:
+        base = DEFAULT_PROTECTION
+    elif protect is False:
+        base = Protection.off()
+    elif isinstance(protect, Protection):
+        base = protect
+    else:
+        raise TypeError("protect must be True (keep numbers, dates, identifiers... whole), "
+                        f"False (llmlingua's behaviour) or a Protection, got {protect!r}")
+    if not isinstance(force_reserve_digit, bool):
+        raise TypeError(f"force_reserve_digit must be True or False, got {force_reserve_digit!r}")
+    tokens = tuple(check_string_list("force_tokens", force_tokens))
+    if not tokens and not force_reserve_digit:
+        return base
+    merged = tuple(dict.fromkeys((*base.force_tokens, *tokens)))
+    return replace(base, force_tokens=merged,
+                   force_reserve_digit=base.force_reserve_digit or force_reserve_digit)
+
 
 def protected_spans(text: str, protection: Protection = DEFAULT_PROTECTION) -> list[Span]:
     """The spans of ``text`` that ``protection`` keeps whole: sorted, non-overlapping,
