@@ -1,0 +1,68 @@
+"""How much of a compression budget protected facts may take, and which facts fit.
+
+Protected facts (see :mod:`llmlingstral.text.protect`) are charged to the budget before any
+other word. Facts can be dense (a third or more of a technical text), and a prompt made only
+of numbers answers nothing: facts may take at most :data:`FACT_SHARE` of the budget, which
+leaves room for the words that say what they are. When they would take more, the ones a
+reader most needs are kept (the caller orders them: nearest the question, in the
+highest-ranked contexts, first mentions), the others compete with ordinary words, the rate
+is still met, and :class:`FactsOverBudgetWarning` is issued once per call.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+FACT_SHARE = 0.8
+"""The largest share of a budget that protected facts are guaranteed."""
+
+
+class FactsOverBudgetWarning(UserWarning):
+    """Protected facts needed more than :data:`FACT_SHARE` of the budget; some were left to
+    compete with ordinary words."""
+
+
+def affordable(costs: Sequence[float], order: Sequence[float], budget: float,
+               share: float = FACT_SHARE) -> np.ndarray:
+    """Which facts (of token ``costs``) to pin within ``share`` of ``budget``: all of them
+    when they fit, else the most needed ones first (smallest ``order`` first, ties in text
+    order), skipping any that would overflow and trying the next."""
+    costs = np.asarray(costs, dtype=float)
+    keep = np.zeros(len(costs), dtype=bool)
+    allowance = max(float(budget), 0.0) * share
+    if costs.sum() <= allowance:
+        keep[:] = True
+        return keep
+    spent = 0.0
+    for index in np.argsort(np.asarray(order, dtype=float), kind="stable"):
+        if spent + costs[index] <= allowance:
+            keep[index] = True
+            spent += costs[index]
+    return keep
+
+
+def first_mentions(texts: Sequence[str]) -> np.ndarray:
+    """For facts in text order, whether each is the first with its text (a repeated fact
+    is needed less than its first mention)."""
+    seen: set[str] = set()
+    first = np.zeros(len(texts), dtype=bool)
+    for index, text in enumerate(texts):
+        key = " ".join(text.split())
+        first[index] = key not in seen
+        seen.add(key)
+    return first
+
+
+def warn_if_dropped(pinned: np.ndarray, costs: Sequence[float], budget: float) -> None:
+    """Issue :class:`FactsOverBudgetWarning` when some facts could not be pinned."""
+    if len(pinned) and not pinned.all():
+        total = float(np.sum(costs))
+        warnings.warn(
+            f"protected facts need {total:.0f} tokens, more than {FACT_SHARE:.0%} of the "
+            f"budget of {budget:.0f}; {int((~pinned).sum())} of {len(pinned)} were not "
+            "guaranteed (the ones nearest the question and in the best contexts were). "
+            "Raise rate or target_token to keep them all, or narrow protect=Protection(...)",
+            FactsOverBudgetWarning, stacklevel=3)

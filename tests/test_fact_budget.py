@@ -1,0 +1,38 @@
+"""The share of a budget that protected facts may take, and which facts fit."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from llmlingstral.fact_budget import (FACT_SHARE, FactsOverBudgetWarning, affordable,
+                                      first_mentions, warn_if_dropped)
+
+
+def test_facts_that_fit_are_all_pinned():
+    assert affordable([3, 4, 1], [2, 1, 0], budget=10).all()
+
+
+def test_dense_facts_keep_the_most_needed_within_the_share():
+    costs, order = [4, 4, 4, 1], [3, 0, 1, 2]
+    pinned = affordable(costs, order, budget=10)
+    assert pinned.tolist() == [False, True, False, True]
+    assert np.dot(costs, pinned) <= FACT_SHARE * 10
+
+
+def test_no_budget_pins_nothing():
+    assert not affordable([1, 2], [0, 1], budget=0).any()
+    assert affordable([], [], budget=5).shape == (0,)
+
+
+def test_first_mentions_ignore_spacing():
+    assert first_mentions(["1874", "11:40", "1874", "3 km", "3  km"]).tolist() == \
+        [True, True, False, True, False]
+
+
+def test_warning_only_when_a_fact_was_left_out():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_if_dropped(np.array([True, True]), [1, 1], 10)
+    with pytest.warns(FactsOverBudgetWarning, match="2 of 3"):
+        warn_if_dropped(np.array([True, False, False]), [5, 5, 5], 10)
