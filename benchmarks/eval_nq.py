@@ -35,6 +35,10 @@ DEV_RECORDS = NQ_DEV_RECORDS
 POSITIONS = (1, 5, 10, 15, 20)
 DEFAULT_DATA = NQ_OPEN_ORACLE
 RATES = {"2x": 0.5, "4x": 0.25}
+LONGLLMLINGUA = dict(rank_method="longllmlingua", condition_in_question="after_condition",
+                     reorder_context="sort", dynamic_context_compression_ratio=0.3,
+                     condition_compare=True, context_budget="+100")
+"""The LongLLMLingua settings of every question-aware row (those of ``benchmarks/peer``)."""
 
 
 @dataclass
@@ -112,9 +116,7 @@ def compression_methods(compressor, extra: dict | None = None
             return text[: text.rfind(ex.question)] if text.endswith(ex.question) else text
         return run
 
-    longllmlingua = dict(rank_method="longllmlingua", condition_in_question="after_condition",
-                         reorder_context="sort", dynamic_context_compression_ratio=0.3,
-                         condition_compare=True, context_budget="+100")
+    longllmlingua = LONGLLMLINGUA
     return {
         "LongLLMLingua": call(**longllmlingua),
         "LongLLMLingua, coarse only": call(**longllmlingua, use_token_level_filter=False),
