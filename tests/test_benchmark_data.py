@@ -84,3 +84,98 @@ def test_no_script_reads_data_from_outside_the_repository():
     for path in [*ROOT.glob("benchmarks/**/*.py"), *ROOT.glob("benchmarks/**/*.sh"),
                  *ROOT.glob("training/**/*.py")]:
         assert not outside.search(path.read_text(encoding="utf-8")), path
+
+
+# ----------------------------------------------------------------------------- facts benchmark
+
+FACT_LANGUAGES = {"en", "en-tech", "en-dense", "zh", "ja", "ar", "hi", "fr", "de", "es", "ru",
+                  "ko", "th"}
+
+
+def test_every_gold_fact_occurs_whole_in_its_text():
+    facts = _script("benchmarks/_facts.py")
+    texts = facts.load_texts()
+    assert {t.set_id for t in texts} == FACT_LANGUAGES
+    assert facts.problems(texts) == []
+    for text in texts:
+        assert text.question and len(text.facts) >= 10, text.set_id
+        # 150-400 words, or as many characters as that in scripts written without spaces
+        assert 150 <= len(text.text.split()) <= 400 or 350 <= len(text.text) <= 1200, text.set_id
+
+
+def test_nq_fact_passages_are_dev_passages_with_numeric_answers():
+    facts = _script("benchmarks/_facts.py")
+    records = _script("benchmarks/eval_nq.py").load_dev(DATA / "nq-open-oracle.jsonl.gz")
+    texts = facts.nq_texts(records, 5)
+    assert len(texts) == 5 and facts.problems(texts) == []
+    by_question = {r["question"]: r for r in records}
+    for text in texts:
+        answers = by_question[text.question]["answers"]
+        assert set(text.facts) <= set(answers)
+        assert all(any(c.isdigit() for c in fact) for fact in text.facts)
+
+
+@pytest.mark.parametrize("text, output, expected", [
+    ("The tradition began in 1874, after a storm.", "tradition began 1874 storm.", (1, 0)),
+    ("The tradition began in 1874, after a storm.", "tradition began 74, storm.", (0, 1)),
+    ("The tradition began in 1874, after a storm.", "tradition began storm.", (0, 0)),
+    ("旅行团共一百八十人。", "旅行团十人。", (0, 1)),
+    ("价格是100元和200元。", "100200元", (0, 2)),
+    ("价格是100元和200元。", "100元 200元", (2, 0)),
+    ("会议于2024年9月12日开始，共150人。", "2024年912150", (0, 2)),
+    ("ราคา ๓๕ ล้านบาท ต่อปี", "ราคา ๓๕ ล้านบาท", (1, 0)),
+])
+def test_a_fact_is_kept_whole_kept_in_part_or_lost(text, output, expected):
+    facts = _script("benchmarks/_facts.py")
+    gold = [f for f in ("1874", "一百八十人", "100元", "200元", "2024年9月12日", "150人",
+                        "๓๕ ล้านบาท") if f in text]
+    assert facts.grade(facts.FactText("t", "any", text, tuple(gold)), output) == expected
+
+
+def test_random_dropping_meets_the_rate_in_every_script():
+    facts = _script("benchmarks/_facts.py")
+    from llmlingstral.tokenization import load_tokenizer
+
+    tokenizer = load_tokenizer("v3")
+    for text in facts.load_texts():
+        origin = tokenizer.count(text.text)
+        for rate in (0.5, 0.33):
+            output = facts.random_words(text.text, tokenizer, rate, seed=1)
+            assert abs(tokenizer.count(output) / origin - rate) < 0.05, (text.set_id, rate)
+            assert output != facts.random_words(text.text, tokenizer, rate, seed=2)
+
+
+def _table_after(out: str, title: str) -> list[list[str]]:
+    """The rows (cells stripped) of the first markdown table after the line starting with
+    ``title``, header and rule left out."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
+    rows = []
+    for line in lines[start + 1:]:
+        if rows and not line.startswith("|"):
+            break
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows[2:]
+
+
+def test_facts_benchmark_runs_end_to_end(capsys):
+    eval_facts = _script("benchmarks/eval_facts.py")
+    eval_facts.main(["--methods", "llmlingua2", "--languages", "ja", "--rates", "0.5",
+                     "--seeds", "1", "--nq-questions", "1", "--nq-documents", "3",
+                     "--time-repeats", "1"])
+    out, err = capsys.readouterr()
+    per_set = _table_after(out, "LLMLingua-2 (nano-lingua2), per text set")
+    assert [row[:3] for row in per_set] == [["ja", "0.5", "15"],
+                                           ["texts whose facts fit", "0.5", "15"],
+                                           ["all texts", "0.5", "15"]]
+    shares = [float(cell.rstrip("%")) for cell in per_set[0][3:5] + per_set[0][6:8]
+              + per_set[0][9:11]]
+    assert all(0 <= share <= 100 for share in shares)
+    assert all(abs(float(per_set[0][k]) - 0.5) < 0.1 for k in (5, 8))  # achieved rates
+    retention = _table_after(out, "NQ dev answer retention")
+    assert len(retention) == 1 and retention[0][1] == "1"
+    assert all(0 <= float(cell) <= 1 for cell in retention[0][2:])
+    timing = _table_after(out, "Compression time")
+    assert len(timing) == 1 and timing[0][1] == "1" and float(timing[0][5]) > 0
+    assert "llmlingua2\tja\trate 0.5\tprotect off" in err
