@@ -63,12 +63,16 @@ class JobTimeout(Exception):
 
 @dataclass(frozen=True)
 class Run:
-    """One job as it started on a lane's thread: which request, which batch."""
+    """One job as it started on a lane's thread: its request (``owner``), its ``batch``
+    (runs started together share it), its ``cost``, its ``arrival`` (jobs are numbered as
+    they are queued) and ``arrived_before``: how many jobs had been queued when it started."""
 
     lane: str
     owner: int
     batch: int
     cost: int
+    arrival: int
+    arrived_before: int
 
 
 @dataclass
@@ -123,6 +127,7 @@ class Scheduler:
                       "prepare": _Lane("prepare", "llmlingstral-prepare")}
         self.history: deque[Run] = deque(maxlen=HISTORY)  # the latest runs, oldest first
         self._batches = 0
+        self._arrivals = 0
         self._job_seconds = 0.05  # running mean, for Retry-After
 
     # ----------------------------------------------------------------------- admission
@@ -171,8 +176,9 @@ class Scheduler:
             raise RuntimeError("the scheduler is not running")
         self.admit()
         ticket = Ticket(current_owner(), max(1, int(cost)), work, batched)
+        self._arrivals += 1
         ticket.extra.update(future=asyncio.get_running_loop().create_future(),
-                            token=CancelToken())
+                            token=CancelToken(), arrival=self._arrivals)
         lane.push(ticket)
         return await self.wait(ticket.extra["future"],
                                on_abandon=lambda: self._abandon(lane, ticket))
@@ -257,8 +263,8 @@ class Scheduler:
 
     def _remember(self, lane: _Lane, tickets: list[Ticket]) -> None:
         self._batches += 1
-        self.history.extend(Run(lane.name, t.owner.number, self._batches, t.cost)
-                            for t in tickets)
+        self.history.extend(Run(lane.name, t.owner.number, self._batches, t.cost,
+                                t.extra["arrival"], self._arrivals) for t in tickets)
 
     def _batch_outcomes(self, payloads: list[Any],
                         tokens: list[CancelToken]) -> list[tuple[bool, Any]]:
