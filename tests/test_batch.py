@@ -218,3 +218,66 @@ def test_short_and_blank_contexts_batch_equals_one_by_one(nano):
     assert batch == _one_by_one(nano, prompts, rate=0.3)
     assert all(r["compressed_contexts"] and all(t.strip() for t in r["compressed_contexts"])
                for r in batch)
+
+
+def _rows_per_pass(compressor, call):
+    """Run ``call()``; the number of rows of each classifier forward pass."""
+    rows = []
+    hook = compressor.classifier.model.register_forward_hook(
+        lambda _, args, kwargs, __: rows.append(kwargs["input_ids"].shape[0]),
+        with_kwargs=True)
+    try:
+        return call(), rows
+    finally:
+        hook.remove()
+
+
+def test_a_cancelled_request_leaves_the_batch_and_the_others_equal_a_solo_run(nano_lingua2):
+    from llmlingstral.batch import compress_requests
+    from llmlingstral.cancel import CancelToken, Cancelled
+
+    long = {"context": documents(40, chars=900), "rate": 0.5}
+    others = [{"context": SCRIPTS[:3], "rate": 0.5},
+              {"context": stdlib_prose(3000), "rate": 0.4}, {"context": SCRIPTS[3:]}]
+    alone = compress_requests(nano_lingua2, others)
+    tokens = [CancelToken() for _ in range(4)]
+    model = nano_lingua2.classifier.model
+    # The long request's caller leaves once the first shared forward pass has run.
+    leave = model.register_forward_hook(lambda *_: tokens[0].cancel())
+    try:
+        outcomes, rows = _rows_per_pass(nano_lingua2, lambda: compress_requests(
+            nano_lingua2, [long, *others], cancel_tokens=tokens))
+    finally:
+        leave.remove()
+    assert isinstance(outcomes[0], Cancelled)
+    assert outcomes[1:] == alone
+    _, whole = _rows_per_pass(nano_lingua2, lambda: compress_requests(nano_lingua2,
+                                                                      [long, *others]))
+    assert sum(rows) < sum(whole) / 2, "the departed request's windows were still scored"
+
+
+def test_a_request_cancelled_before_its_batch_costs_no_forward_pass(nano_lingua2):
+    from llmlingstral.batch import compress_requests
+    from llmlingstral.cancel import CancelToken, Cancelled
+
+    tokens = [CancelToken(), CancelToken()]
+    tokens[0].cancel()
+    requests = [{"context": documents(20, chars=900)}, {"context": SCRIPTS, "rate": 0.5}]
+    outcomes, rows = _rows_per_pass(nano_lingua2, lambda: compress_requests(
+        nano_lingua2, requests, cancel_tokens=tokens))
+    assert isinstance(outcomes[0], Cancelled)
+    assert outcomes[1] == compress_requests(nano_lingua2, requests[1:])[0]
+    _, solo = _rows_per_pass(nano_lingua2, lambda: compress_requests(nano_lingua2,
+                                                                     requests[1:]))
+    assert rows == solo
+
+
+def test_cancel_tokens_are_checked(nano_lingua2, nano):
+    from llmlingstral.batch import compress_requests
+    from llmlingstral.cancel import CancelToken
+
+    with pytest.raises(ValueError, match="one token per request"):
+        compress_requests(nano_lingua2, [{"context": "a b"}, {"context": "c d"}],
+                          cancel_tokens=[CancelToken()])
+    with pytest.raises(ValueError, match="LLMLingua-2"):
+        compress_requests(nano, [{"context": "a b"}], cancel_tokens=[CancelToken()])

@@ -351,3 +351,26 @@ def test_embeddings_are_not_resized_by_force_tokens(lingua2):
     lingua2.compress_prompt_llmlingua2("a b c d e f", rate=0.5, force_tokens=["[NEW]", "c"])
     assert lingua2.model.get_input_embeddings().weight.shape == before
     assert isinstance(before, torch.Size)
+
+
+def test_a_cancelled_caller_stops_while_texts_are_prepared():
+    """Preparing many long texts (tokenizing, cutting words) comes before the first forward
+    pass; a cancelled caller stops there, before any pass."""
+    from llmlingstral.cancel import CancelToken, Cancelled, cancellable
+
+    compressor = PromptCompressor("nano-lingua2", device_map="cpu", use_llmlingua2=True)
+    classifier = compressor.classifier
+    texts = ["委员会批准了北方铁路线的新预算。 " * 200, "คณะกรรมการอนุมัติงบประมาณใหม่ " * 200,
+             "وافقت اللجنة على الميزانية الجديدة. " * 200]
+    passes = []
+    hook = classifier.model.register_forward_hook(lambda *_: passes.append(1))
+    token = CancelToken()
+    token.cancel()
+    try:
+        with cancellable(token), pytest.raises(Cancelled):
+            classifier.score_words(texts)
+        wanted = classifier.score_words(texts, wanted=lambda index: index != 1)
+    finally:
+        hook.remove()
+    assert passes and wanted[1] is None
+    assert [w.text for w in wanted if w is not None] == [texts[0], texts[2]]

@@ -368,6 +368,34 @@ def test_one_request_cannot_fill_the_queue_and_always_fits(small_queue_service):
     assert max(deepest) <= 2
 
 
+def test_a_small_request_runs_after_at_most_one_part_of_a_long_chat(service):
+    """A chat of 64 long parts, then one small compression: the small one waits for at
+    most one of the chat's parts that start after it arrived (the scheduler's records)."""
+    scheduler = service.app.state.engine.scheduler
+    parts = [{"type": "text", "text": t} for t in _documents(128_000, size=2000)]
+    chat = {"model": "m", "messages": [{"role": "user", "content": parts, "compress": True}]}
+    small = {"method": "llmlingua2", "context": MULTILINGUAL, "rate": 0.5}
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=service.url, timeout=300) as client:
+            seen = len(scheduler.history)
+            long = asyncio.create_task(client.post("/v1/chat/completions", json=chat))
+            while sum(r.lane == "compute" for r in list(scheduler.history)[seen:]) < 2:
+                await asyncio.sleep(0.01)
+            reply = await client.post("/v1/compress", json=small)
+            return reply, await long, list(scheduler.history)[seen:]
+
+    reply, long, runs = asyncio.run(scenario())
+    assert reply.status_code == 200 and long.status_code == 200, (reply.text, long.text)
+    compute = [r for r in runs if r.lane == "compute"]
+    chat_owner = compute[0].owner
+    mine = next(r for r in compute if r.owner != chat_owner)
+    ahead = [r for r in compute if r.owner == chat_owner and r.batch <= mine.batch
+             and r.arrived_before >= mine.arrival]
+    assert len(ahead) <= 1, f"{len(ahead)} parts of the chat ran before the small request"
+    assert sum(r.owner == chat_owner for r in compute) == len(parts)
+
+
 # --------------------------------------------------------------------------- 10: odd input
 
 

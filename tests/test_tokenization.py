@@ -84,3 +84,18 @@ def test_bad_input():
         tok.encode(123)
     with pytest.raises(LLMLingstralError):
         load_tokenizer("no-such-tokenizer")
+
+
+def test_a_cancelled_caller_stops_before_the_tokenizer_works():
+    from llmlingstral.cancel import CancelToken, Cancelled, cancellable
+
+    tokenizer = load_tokenizer("v3")
+    token = CancelToken()
+    with cancellable(token):
+        assert tokenizer.count("東京 ไทย مرحبا hello") > 0
+        token.cancel()
+        for call in (tokenizer.count, tokenizer.encode_with_offsets,
+                     lambda text: tokenizer.count_batch([text])):
+            with pytest.raises(Cancelled):
+                call("東京 ไทย مرحبا hello")
+    assert tokenizer.count("hello") > 0       # outside the block, never cancelled

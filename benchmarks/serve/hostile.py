@@ -205,7 +205,8 @@ def main() -> None:
             honest, worst, seen = asyncio.run(phase(url, port, attack, bodies, args))
             rps, p95 = honest.ok / honest.seconds, honest.percentile(0.95)
             clean = clean or (rps, p95)
-            rows.append([attack or "(clean)", f"{rps:.1f}", f"{rps / clean[0]:.2f}",
+            rows.append([attack or "(clean)", f"{rps:.1f}",
+                         f"{rps / clean[0]:.2f}" if clean[0] else "-",
                          f"{p95:.0f}", f"{p95 / clean[1]:.2f}" if clean[1] else "-",
                          sum(honest.errors.values()), f"{worst * 1000:.0f}",
                          ", ".join(f"{k}: {v}" for k, v in seen.most_common(3)),

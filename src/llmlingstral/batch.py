@@ -15,11 +15,13 @@ keyword arguments holding ``"context"``; its keywords override the call's.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from tqdm.auto import tqdm
 
+from .cancel import CancelToken, Cancelled, cancellable, check_cancelled
 from .lockstep import Outcome, compress_causal_requests
 from .progress import bar_disable
 
@@ -79,15 +81,27 @@ def compress_prompts(compressor: Compressor, prompts: Sequence[Prompt], *,
 
 
 def compress_requests(compressor: Compressor, requests: Sequence[Mapping[str, Any]], *,
-                      show_progress: bool | None = None) -> list[Outcome]:
+                      show_progress: bool | None = None,
+                      cancel_tokens: Sequence[CancelToken] | None = None) -> list[Outcome]:
     """The result of ``compress_prompt(**request)`` for each request, or the exception it
-    raised: one bad request does not stop the others."""
+    raised: one bad request does not stop the others.
+
+    With ``cancel_tokens`` (one per request, LLMLingua-2 only), a request whose token is
+    cancelled stops at its next check and gets :class:`~.cancel.Cancelled`; its texts
+    leave the shared forward passes at the next pass; the other requests go on.
+    """
     disable = bar_disable(show_progress, len(requests) >= _PROGRESS_MIN_PROMPTS)
     requests = [quiet(r) for r in requests]
+    if cancel_tokens is not None and len(cancel_tokens) != len(requests):
+        raise ValueError(f"cancel_tokens must hold one token per request: {len(requests)} "
+                         f"requests, {len(cancel_tokens)} tokens")
     with tqdm(total=len(requests), desc="compressing prompts", unit="prompt",
               disable=disable, leave=False) as bar:
         if compressor.classifier is not None:
-            return _llmlingua2_requests(compressor, requests, bar)
+            return _llmlingua2_requests(compressor, requests, bar, cancel_tokens)
+        if cancel_tokens is not None:
+            raise ValueError("cancel_tokens are for LLMLingua-2 batches; run causal "
+                             "requests under cancel.cancellable instead")
         return compress_causal_requests(compressor, requests, bar)
 
 
@@ -144,52 +158,83 @@ class _SharedScores:
             self.add(missing, options)
         return [self._scores[key] for key in keys]
 
-    def add(self, texts: Iterable[str], options: tuple) -> None:
-        """Score ``texts`` (with one option set) in one batched call and keep the scores."""
+    def add(self, texts: Iterable[str], options: tuple,
+            wanted: Callable[[str], bool] | None = None) -> None:
+        """Score ``texts`` (with one option set) in one batched call and keep the scores;
+        a text no longer ``wanted`` (its callers left) is dropped at the next pass."""
         unique = list(dict.fromkeys(t for t in texts if (t, options) not in self._scores))
         if not unique:
             return
         token_to_word, chunk_end_tokens, space_tokens = options
+        live = None if wanted is None else (lambda index: wanted(unique[index]))
         scores = self._classifier.score_words(unique, token_to_word=token_to_word,
                                               chunk_end_tokens=chunk_end_tokens,
-                                              space_tokens=space_tokens)
-        self._scores.update(((t, options), s) for t, s in zip(unique, scores))
+                                              space_tokens=space_tokens, wanted=live)
+        self._scores.update(((t, options), s) for t, s in zip(unique, scores)
+                            if s is not None)
 
 
 def _llmlingua2_requests(compressor: Compressor, requests: Sequence[Mapping[str, Any]],
-                         bar: tqdm) -> list[Outcome]:
+                         bar: tqdm, tokens: Sequence[CancelToken] | None) -> list[Outcome]:
     outcomes: list[Outcome] = []
     for first in range(0, len(requests), LLMLINGUA2_GROUP):
         group = [dict(r) for r in requests[first:first + LLMLINGUA2_GROUP]]
-        outcomes.extend(_llmlingua2_group(compressor, group, bar))
+        group_tokens = None if tokens is None else tokens[first:first + LLMLINGUA2_GROUP]
+        outcomes.extend(_llmlingua2_group(compressor, group, bar, group_tokens))
     return outcomes
 
 
-def _llmlingua2_group(compressor: Compressor, requests: list[dict[str, Any]],
-                      bar: tqdm) -> list[Outcome]:
+def _llmlingua2_group(compressor: Compressor, requests: list[dict[str, Any]], bar: tqdm,
+                      tokens: Sequence[CancelToken] | None) -> list[Outcome]:
     """Record what each request needs scored, score it all at once, then finish each."""
     shared = _SharedScores(compressor.classifier)
     sharing = _with_classifier(compressor, shared)
-    outcomes: list[Outcome | None] = [None] * len(requests)
+    outcomes: list[Outcome | BaseException | None] = [None] * len(requests)
     needed: dict[tuple, list[str]] = {}
+    readers: dict[str, list[int]] = {}  # text -> the requests that need it scored
     for index, request in enumerate(requests):
         if _uses_a_ranker(request):
             continue  # rankers may call an API: run those once, in the second pass
         try:
-            outcomes[index] = sharing.compress_prompt(**request)
+            with _on_behalf_of(tokens, index):
+                outcomes[index] = sharing.compress_prompt(**request)
         except _ScoresNeeded as need:
             needed.setdefault(need.options, []).extend(need.texts)
-        except Exception as error:  # noqa: BLE001 - the same call would fail again
+            for text in need.texts:
+                readers.setdefault(text, []).append(index)
+        except (Exception, Cancelled) as error:  # noqa: BLE001 - it would fail again
             outcomes[index] = error
+    wanted = None if tokens is None else \
+        (lambda text: any(not tokens[i].cancelled for i in readers.get(text, ())))
     for options, texts in needed.items():
-        shared.add(texts, options)
+        shared.add(texts, options, wanted)
     shared.recording = False
     for index, request in enumerate(requests):
         if outcomes[index] is None:
             owner = compressor if _uses_a_ranker(request) else sharing
-            outcomes[index] = call_one(owner, request)
+            outcomes[index] = _finish(owner, request, tokens, index)
         bar.update(1)
     return outcomes
+
+
+@contextlib.contextmanager
+def _on_behalf_of(tokens: Sequence[CancelToken] | None, index: int) -> Iterator[None]:
+    """Run one request's own part of a batch under its token (checked on entry)."""
+    if tokens is None:
+        yield
+        return
+    with cancellable(tokens[index]):
+        check_cancelled()
+        yield
+
+
+def _finish(owner: Compressor, request: Mapping[str, Any],
+            tokens: Sequence[CancelToken] | None, index: int) -> Outcome | Cancelled:
+    try:
+        with _on_behalf_of(tokens, index):
+            return call_one(owner, request)
+    except Cancelled as gone:
+        return gone
 
 
 def _uses_a_ranker(request: Mapping[str, Any]) -> bool:

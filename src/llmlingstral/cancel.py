@@ -6,6 +6,10 @@ gives up. The work notices at its next check: every model the library loads chec
 each forward pass, and every retry loop before each attempt and while it waits. It then
 raises :class:`Cancelled`, so the thread is free again within one window or one batch.
 Work run outside :func:`cancellable` is never cancelled.
+
+Work done for several callers at once (a batch of requests) runs under :func:`all_of` their
+tokens, so it stops once none of them waits; each caller's own part of it runs under the
+caller's token, so a caller who leaves drops only its part.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 _local = threading.local()
 
@@ -29,9 +33,12 @@ class CancelToken:
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
 
     def cancel(self) -> None:
         self._event.set()
+        for listener in self._listeners:
+            listener()
 
     @property
     def cancelled(self) -> bool:
@@ -40,6 +47,21 @@ class CancelToken:
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True if cancelled meanwhile."""
         return self._event.wait(seconds)
+
+
+def all_of(tokens: Sequence[CancelToken]) -> CancelToken:
+    """A token cancelled once every one of ``tokens`` is: work shared by several callers
+    stops when the last of them gives up."""
+    joint = CancelToken()
+
+    def check() -> None:
+        if all(token.cancelled for token in tokens):
+            joint.cancel()
+
+    for token in tokens:
+        token._listeners.append(check)
+    check()
+    return joint
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from typing import Sequence
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, processors
 
+from .cancel import check_cancelled
 from .errors import LLMLingstralError
 from .validate import check_unicode
 
@@ -85,7 +86,7 @@ class MistralTextTokenizer:
                add_special_tokens: bool | None = None) -> list[int]:
         """Token ids of ``text`` (without BOS unless ``add_bos`` or ``add_special_tokens``,
         the Hugging Face spelling)."""
-        ids = self._tok.encode(_check_text(text), add_special_tokens=False).ids
+        ids = self._tok.encode(_ready(text), add_special_tokens=False).ids
         with_bos = add_bos if add_special_tokens is None else bool(add_special_tokens)
         return [self.bos_id, *ids] if with_bos else ids
 
@@ -103,12 +104,12 @@ class MistralTextTokenizer:
 
     def encode_with_offsets(self, text: str) -> Encoding:
         """Token ids and the ``(start, end)`` character span of each token."""
-        enc = self._tok.encode(_check_text(text), add_special_tokens=False)
+        enc = self._tok.encode(_ready(text), add_special_tokens=False)
         return Encoding(ids=list(enc.ids), offsets=[tuple(o) for o in enc.offsets])
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of several texts, encoded in parallel."""
-        checked = [_check_text(t) for t in texts]
+        checked = [_ready(t) for t in texts]
         return [e.ids for e in self._tok.encode_batch(checked, add_special_tokens=False)]
 
     def decode(self, ids: Sequence[int], skip_special_tokens: bool = True, **_: object) -> str:
@@ -125,7 +126,7 @@ class MistralTextTokenizer:
         """Number of tokens in ``text``, without BOS: the unit of every budget."""
         if not text:
             return 0
-        return len(self._tok.encode(_check_text(text), add_special_tokens=False).ids)
+        return len(self._tok.encode(_ready(text), add_special_tokens=False).ids)
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
         """Token counts of several texts."""
@@ -222,6 +223,13 @@ def _id_list(ids: object) -> list[int]:
             raise ValueError("decode takes one sequence of ids; use batch_decode for several")
         ids = ids[0]
     return [int(i) for i in ids]
+
+
+def _ready(text: object) -> str:
+    """``text``, checked, about to be tokenized: a cancelled caller stops here, before the
+    tokenizer's work (long texts take a while; :mod:`.cancel`)."""
+    check_cancelled()
+    return _check_text(text)
 
 
 def _check_text(text: object) -> str:

@@ -15,11 +15,12 @@ threshold; a guardrail can threshold :attr:`WordScores.probs` directly.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from ..cancel import check_cancelled
 from ..errors import LLMLingstralError
 from ..models.loader import LoadedModel
 from ..text.scripts import token_start_set
@@ -109,16 +110,22 @@ class TokenClassifier:
     def is_causal(self) -> bool:
         return getattr(self.model.config, "is_causal", True) is not False
 
-    def batches(self, sequences: Sequence[Sequence[int]]):
+    def batches(self, sequences: Sequence[Sequence[int]],
+                wanted: Callable[[int], bool] | None = None):
         """``(indices, input_ids, attention_mask)`` batches, longest sequences first, each
         within :attr:`max_batch_size` rows and :attr:`max_batch_tokens` padded tokens.
 
         Padding goes on the right. A causal model needs no mask then (no real token
         attends to a later pad), which keeps attention on its fastest path; the mask is
-        None in that case.
+        None in that case. With ``wanted``, a sequence it no longer wants (asked just
+        before each pass) is left out.
         """
         order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))
         for indices in self._passes(order, sequences):
+            if wanted is not None:
+                indices = [i for i in indices if wanted(i)]
+                if not indices:
+                    continue
             ids, mask = padded_batch([[self.tokenizer.bos_id, *sequences[i]] for i in indices],
                                      self.pad_id)
             padded = bool((mask == 0).any())
@@ -137,13 +144,15 @@ class TokenClassifier:
             first += rows
 
     @torch.inference_mode()
-    def token_probabilities(self, sequences: Sequence[Sequence[int]]) -> list[np.ndarray]:
-        """p(keep) for every token of each sequence (each at most :attr:`chunk_limit` long)."""
+    def token_probabilities(self, sequences: Sequence[Sequence[int]],
+                            wanted: Callable[[int], bool] | None = None) -> list[np.ndarray]:
+        """p(keep) for every token of each sequence (each at most :attr:`chunk_limit` long);
+        a sequence dropped by ``wanted`` (see :meth:`batches`) gets an empty array."""
         if any(len(s) > self.chunk_limit for s in sequences):
             raise ValueError(f"a sequence is longer than the classifier window "
                              f"({self.chunk_limit} tokens after BOS); cut it with chunk_bounds")
         results: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(sequences)
-        for indices, ids, mask in self.batches(sequences):
+        for indices, ids, mask in self.batches(sequences, wanted):
             logits = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits
             probs = logits.float().softmax(-1)[..., self.keep_index].cpu().numpy()
             for row, i in enumerate(indices):
@@ -154,25 +163,35 @@ class TokenClassifier:
 
     def score_words(self, texts: Sequence[str], *, token_to_word: str = "mean",
                     chunk_end_tokens: Sequence[str] = DEFAULT_CHUNK_END_TOKENS,
-                    space_tokens: Sequence[str] = ()) -> list[WordScores]:
-        """Words, keep-probabilities and token counts for each text; one batched pass."""
+                    space_tokens: Sequence[str] = (),
+                    wanted: Callable[[int], bool] | None = None) -> list[WordScores]:
+        """Words, keep-probabilities and token counts for each text; one batched pass.
+
+        ``wanted(index)`` (optional) is asked before each text is prepared and before each
+        forward pass: a text it no longer wants (its caller left) is dropped from the
+        passes that remain, and gets None instead of scores.
+        """
         if token_to_word not in TOKEN_TO_WORD:
             raise ValueError(f"token_to_word must be 'mean' or 'first', got {token_to_word!r}")
-        prepared = [_prepare(self.tokenizer, t, space_tokens) for t in texts]
+        keep = wanted or (lambda _: True)
+        prepared = [_prepare(self.tokenizer, t, space_tokens) if keep(i) else None
+                    for i, t in enumerate(texts)]
         chunks, owners = [], []
-        for index, (words, ids, word_index) in enumerate(prepared):
+        for index, ready in enumerate(prepared):
+            if ready is None:
+                continue
+            words, ids, word_index = ready
             for start, end in chunk_bounds(words, word_index, self.chunk_limit, chunk_end_tokens):
                 chunks.append(ids[start:end])
                 owners.append(index)
-        probs = self.token_probabilities(chunks)
+        probs = self.token_probabilities(chunks, None if wanted is None else
+                                         (lambda chunk: wanted(owners[chunk])))
         per_text: list[list[np.ndarray]] = [[] for _ in texts]
         for owner, p in zip(owners, probs):
             per_text[owner].append(p)
-        results = []
-        for (words, ids, word_index), parts in zip(prepared, per_text):
-            token_probs = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-            results.append(_to_words(words, word_index, token_probs, token_to_word))
-        return results
+        return [None if ready is None or not keep(i) else
+                _to_words(ready[0], ready[2], _joined(parts), token_to_word)
+                for i, (ready, parts) in enumerate(zip(prepared, per_text))]
 
     def keep_probabilities(self, text: str, **options) -> WordScores:
         """:meth:`score_words` for one text."""
@@ -205,8 +224,13 @@ def _batch_tokens(device: torch.device, requested: int | None) -> int | None:
     return check_positive_int("max_batch_tokens", requested)
 
 
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
 def _prepare(tokenizer, text: str, space_tokens: Sequence[str]):
     """Words of ``text``, its token ids, and the word of each token."""
+    check_cancelled()  # many texts take a while to prepare: stop between them
     if not isinstance(text, str):
         raise TypeError(f"expected text as str, got {type(text).__name__}")
     encoding = tokenizer.encode_with_offsets(text)

@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from ..errors import LLMLingstralError
 from .config import ServeConfig
 from .engine import Engine
+from .fairness import begin_request
 from .guards import RequestGuard, allowed_host_names
 from .jobs import RequestError, parse_compress_request
 from .logs import escape_control_characters
@@ -209,7 +210,9 @@ class ClientGone(Exception):
 
 
 async def unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
-    """``await work``, cancelled (and its compression stopped) if the client disconnects."""
+    """``await work``, cancelled (and its compression stopped) if the client disconnects;
+    its jobs take their turns as one request (:mod:`.fairness`)."""
+    begin_request()
     finished, result = await until(work, _disconnect(request))
     if not finished:
         raise ClientGone()

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 from .config import ServeConfig
 from .jobs import CompressJob, RequestError, compressed_text
 from .metrics import Metrics
-from .scheduler import MicroBatcher, Scheduler
+from .scheduler import BatchSettings, Scheduler
 from .spans import kept_spans, ranges_spans
 
 logger = logging.getLogger("llmlingstral.serve")
@@ -18,13 +18,16 @@ logger = logging.getLogger("llmlingstral.serve")
 PREBUILT_RANKERS = ("e5-mistral", "mistral-embed")
 
 
-def compress_batch(compressor: Any, prompts: Sequence[Mapping[str, Any]]) -> list[Any]:
+def compress_batch(compressor: Any, prompts: Sequence[Mapping[str, Any]],
+                   tokens: Sequence[Any] | None = None) -> list[Any]:
     """LLMLingua-2 outcomes for several requests (each a mapping of keyword arguments): a
     result, or the exception that request alone raised. The windows of all prompts are
-    scored in shared forward passes; a bad request fails alone and reruns nothing."""
+    scored in shared forward passes; a bad request fails alone and reruns nothing; a
+    request whose cancel token (``tokens``, one per prompt) is cancelled stops alone."""
     from ..batch import compress_requests
 
-    return compress_requests(compressor, list(prompts), show_progress=False)
+    return compress_requests(compressor, list(prompts), show_progress=False,
+                             cancel_tokens=tokens)
 
 
 def result_spans(original: str, result: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -47,12 +50,12 @@ class Engine:
         self.guard: Any = None
         self.load_error: str | None = None
         self._loaded = threading.Event()
-        self.scheduler = Scheduler(metrics, max_queue=config.max_queue,
-                                   timeout_s=config.request_timeout_s)
-        self.batcher = MicroBatcher(
-            self.scheduler, self._run_classifier_batch,
+        batching = BatchSettings(
+            self._run_classifier_batch,
             window_s=config.batch_window_ms / 1000 if config.batching else 0.0,
-            max_batch_size=config.max_batch_size if config.batching else 1)
+            max_size=config.max_batch_size if config.batching else 1)
+        self.scheduler = Scheduler(metrics, max_queue=config.max_queue,
+                                   timeout_s=config.request_timeout_s, batching=batching)
 
     # ----------------------------------------------------------------------- lifecycle
 
@@ -111,10 +114,9 @@ class Engine:
                                503)
 
     def start(self) -> None:
-        self.batcher.start()
+        self.scheduler.start()
 
     async def stop(self) -> None:
-        await self.batcher.stop()
         await self.scheduler.shutdown()
 
     def available(self) -> dict[str, bool]:
@@ -140,9 +142,9 @@ class Engine:
         """The Python API's result for ``job``, plus ``spans`` of the original text."""
         self.require_ready()
         if job.model_kind == "classifier":
-            result = await self.batcher.submit(job.kwargs)
+            result = await self.scheduler.run_batched(job.kwargs, cost=job.cost)
         else:
-            result = await self.scheduler.run(lambda: self._run_causal(job))
+            result = await self.scheduler.run(lambda: self._run_causal(job), cost=job.cost)
         self.metrics.observe_tokens(job.method, int(result.get("origin_tokens", 0)),
                                     int(result.get("compressed_tokens", 0)))
         spans = result_spans(job.original, result) if with_spans else None
@@ -159,8 +161,9 @@ class Engine:
             return compressor.compress_json(**kwargs)
         return compressor.compress_prompt(show_progress=False, **kwargs)
 
-    def _run_classifier_batch(self, prompts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        return compress_batch(self.classifier, prompts)
+    def _run_classifier_batch(self, prompts: Sequence[Mapping[str, Any]],
+                              tokens: Sequence[Any]) -> list[dict[str, Any]]:
+        return compress_batch(self.classifier, prompts, tokens)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Mistral token counts with the tokenizer of the model the proxy compresses with."""

@@ -41,9 +41,33 @@ class CompressJob:
     original: str
 
     @property
+    def cost(self) -> int:
+        """Characters of text the job reads: what its turn on the compute thread is
+        charged (see :mod:`.fairness`)."""
+        if self.original:
+            return len(self.original)
+        return sum(_chars(self.kwargs.get(name)) for name in ("instruction", "context",
+                                                                "question", "json_data"))
+
+    @property
     def model_kind(self) -> str:
         """``"classifier"`` for LLMLingua-2, else ``"causal"``."""
         return "classifier" if self.method == "llmlingua2" else "causal"
+
+
+def _chars(value: Any) -> int:
+    """Characters of a text or a list of texts (anything else: by its JSON form, bounded
+    by the request body)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return sum(map(len, value))
+    if value is None:
+        return 0
+    try:
+        return len(json.dumps(value, ensure_ascii=False))
+    except (TypeError, ValueError, RecursionError):
+        return 1
 
 
 def parameter_names(method: str) -> frozenset[str]:

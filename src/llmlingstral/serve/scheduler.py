@@ -1,4 +1,4 @@
-"""Where compression work runs: one compute thread, a bounded queue, micro-batching.
+"""Where compression work runs: one compute thread, a bounded queue, fair turns, batching.
 
 Models run on one worker thread (torch already spreads one forward pass over the cores;
 two passes at once only fight over them). Reading a request (finding the texts of a chat,
@@ -7,28 +7,46 @@ behind a model and a model never waits behind it. Every job, in either lane, is 
 against ``max_queue`` first: a full queue raises :class:`Overloaded`, which the service
 answers with 429. No CPU work of a request runs on the event loop.
 
-Token-classifier jobs go through a :class:`MicroBatcher`: the first job opens a short
-window, jobs arriving within it (or while the previous batch is running) join, and the
-batch runs as one call that shares forward passes. A job whose caller gave up (timeout)
-before its batch starts is skipped.
+Jobs wait for their lane's thread in a :class:`~.fairness.FairQueue`, never in the thread
+pool: each request gets its turn, charged by the characters it reads, so one request with
+many texts or one huge text cannot make the small requests queued behind it wait for all
+of it. A job whose caller gives up (timeout, or the client left) leaves the queue at once;
+if it runs already, it stops at its next check (:mod:`llmlingstral.cancel`).
+
+Token-classifier jobs are batched: the job whose turn it is opens a short window, then the
+batch takes the jobs waiting by then (one per request while several wait, at most
+``max_batch_size`` jobs and ``batch_chars`` characters) and runs as one call that shares
+forward passes. Each job of a batch can be cancelled alone: its caller's part stops, the
+others' continue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
 
-from ..cancel import CancelToken, Cancelled, cancellable, check_cancelled
+from ..cancel import CancelToken, Cancelled, all_of, cancellable, check_cancelled
+from .fairness import FairQueue, Ticket, current_owner
 from .metrics import Metrics
 
 T = TypeVar("T")
-BatchFunction = Callable[[Sequence[Any]], list[Any]]
+# (payloads, one cancel token per payload) -> one outcome per payload: a result or the
+# exception raised for that payload alone.
+BatchFunction = Callable[[Sequence[Any], Sequence[CancelToken]], list[Any]]
 logger = logging.getLogger("llmlingstral.serve")
+# Characters of text one batch reads at most (a job larger than this runs alone): about
+# 16k tokens, a few forward passes on a CPU, so that rows sharing a batch with a long
+# text are not held up by it.
+BATCH_CHARS = 64_000
+# Runs the scheduler remembers (see Scheduler.history).
+HISTORY = 1000
 
 
 class Overloaded(Exception):
@@ -43,19 +61,76 @@ class JobTimeout(Exception):
     """A job did not finish within the request timeout."""
 
 
-class Scheduler:
-    """Admission, timeout and the compute thread shared by every compression job."""
+@dataclass(frozen=True)
+class Run:
+    """One job as it started on a lane's thread: its request (``owner``), its ``batch``
+    (runs started together share it), its ``cost``, its ``arrival`` (jobs are numbered as
+    they are queued) and ``arrived_before``: how many jobs had been queued when it started."""
 
-    def __init__(self, metrics: Metrics, *, max_queue: int, timeout_s: float) -> None:
+    lane: str
+    owner: int
+    batch: int
+    cost: int
+    arrival: int
+    arrived_before: int
+
+
+@dataclass
+class BatchSettings:
+    """How token-classifier jobs are grouped (see the module's description)."""
+
+    function: BatchFunction
+    window_s: float = 0.0
+    max_size: int = 1
+    max_chars: int = BATCH_CHARS
+
+
+class _Lane:
+    """One worker thread and the fair queue of the jobs waiting for it."""
+
+    def __init__(self, name: str, thread_name: str) -> None:
+        self.name = name
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
+        self.queue = FairQueue()
+        self.arrived = asyncio.Event()
+        self.busy = False
+        self.task: asyncio.Task | None = None
+
+    def push(self, ticket: Ticket) -> None:
+        self.queue.push(ticket)
+        self.arrived.set()
+
+    async def next(self) -> Ticket:
+        while True:
+            ticket = self.queue.pop()
+            if ticket is not None:
+                return ticket
+            self.arrived.clear()
+            await self.arrived.wait()
+
+    @property
+    def idle(self) -> bool:
+        return not self.busy and not len(self.queue)
+
+
+class Scheduler:
+    """Admission, timeout, fair turns and the threads shared by every compression job."""
+
+    def __init__(self, metrics: Metrics, *, max_queue: int, timeout_s: float,
+                 batching: BatchSettings | None = None) -> None:
         self.metrics = metrics
         self.max_queue = max_queue
         self.timeout_s = timeout_s
+        self.batching = batching
         self.pending = 0
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmlingstral")
-        self.lanes = {"compute": self.executor,
-                      "prepare": ThreadPoolExecutor(max_workers=1,
-                                                    thread_name_prefix="llmlingstral-prepare")}
+        self.lanes = {"compute": _Lane("compute", "llmlingstral"),
+                      "prepare": _Lane("prepare", "llmlingstral-prepare")}
+        self.history: deque[Run] = deque(maxlen=HISTORY)  # the latest runs, oldest first
+        self._batches = 0
+        self._arrivals = 0
         self._job_seconds = 0.05  # running mean, for Retry-After
+
+    # ----------------------------------------------------------------------- admission
 
     def admit(self) -> None:
         """Count one more job in, or raise :class:`Overloaded`."""
@@ -75,22 +150,43 @@ class Scheduler:
         """Seconds until the queue has likely drained enough to take a job."""
         return max(1, math.ceil(self.pending * self._job_seconds))
 
-    async def run(self, function: Callable[[], T], *, lane: str = "compute") -> T:
+    # ----------------------------------------------------------------------- submitting
+
+    async def run(self, function: Callable[[], T], *, lane: str = "compute",
+                  cost: int = 1) -> T:
         """Run ``function`` on the thread of ``lane`` (``"compute"`` for models,
-        ``"prepare"`` for reading requests), admitted and bounded by the timeout.
+        ``"prepare"`` for reading requests) in the request's fair turn, charged ``cost``
+        (characters of text it reads), admitted and bounded by the timeout.
 
         If the caller gives up (timeout, or its task is cancelled because the client left),
-        the work is cancelled: skipped if it has not started, else stopped at its next
-        forward pass (:mod:`llmlingstral.cancel`).
+        the work is cancelled: dropped if it has not started, else stopped at its next
+        check (:mod:`llmlingstral.cancel`).
         """
+        return await self._submit(self.lanes[lane], function, cost, batched=False)
+
+    async def run_batched(self, payload: Any, *, cost: int = 1) -> Any:
+        """The outcome of ``payload`` once the batch it joins has run (see the module's
+        description); without batching settings, a batch of one."""
+        if self.batching is None:
+            raise RuntimeError("the scheduler has no batch function")
+        return await self._submit(self.lanes["compute"], payload, cost, batched=True)
+
+    async def _submit(self, lane: _Lane, work: Any, cost: int, *, batched: bool) -> Any:
+        if lane.task is None:
+            raise RuntimeError("the scheduler is not running")
         self.admit()
-        loop = asyncio.get_running_loop()
-        started = time.perf_counter()
-        token = CancelToken()
-        work: Future = self.lanes[lane].submit(_run_cancellable, token, function)
-        work.add_done_callback(lambda _: loop.call_soon_threadsafe(
-            self.release, time.perf_counter() - started))
-        return await self.wait(asyncio.wrap_future(work, loop=loop), on_abandon=token.cancel)
+        ticket = Ticket(current_owner(), max(1, int(cost)), work, batched)
+        self._arrivals += 1
+        ticket.extra.update(future=asyncio.get_running_loop().create_future(),
+                            token=CancelToken(), arrival=self._arrivals)
+        lane.push(ticket)
+        return await self.wait(ticket.extra["future"],
+                               on_abandon=lambda: self._abandon(lane, ticket))
+
+    def _abandon(self, lane: _Lane, ticket: Ticket) -> None:
+        ticket.extra["token"].cancel()
+        if lane.queue.remove(ticket):  # it never started: its place is free at once
+            self.release()
 
     async def wait(self, future: asyncio.Future,
                    on_abandon: Callable[[], None] | None = None) -> Any:
@@ -109,132 +205,96 @@ class Scheduler:
                 on_abandon()
             raise
 
-    async def shutdown(self) -> None:
-        """Let the jobs already admitted finish, then stop the compute thread."""
-        for executor in self.lanes.values():
-            await asyncio.to_thread(executor.shutdown, wait=True)
-
-
-def _run_cancellable(token: CancelToken, function: Callable[[], T]) -> T:
-    with cancellable(token):
-        check_cancelled()  # abandoned while it waited for the thread: skip it entirely
-        return function()
-
-
-@dataclass
-class _Item:
-    payload: Any
-    future: asyncio.Future
-    queued_at: float = field(default_factory=time.perf_counter)
-
-
-class MicroBatcher:
-    """Groups jobs that arrive together into one call of ``batch_function``.
-
-    ``batch_function`` takes a list of payloads and returns one outcome per payload: its
-    result, or the exception raised for that payload alone (which fails only its caller).
-    If the whole call raises, every caller of the batch gets that error; nothing is rerun.
-    """
-
-    def __init__(self, scheduler: Scheduler, batch_function: BatchFunction, *,
-                 window_s: float, max_batch_size: int) -> None:
-        self.scheduler = scheduler
-        self.batch_function = batch_function
-        self.window_s = window_s
-        self.max_batch_size = max_batch_size
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
-        self._task: asyncio.Task | None = None
-        self._outstanding = 0  # jobs submitted and not yet answered or skipped
+    # ----------------------------------------------------------------------- serving
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
-
-    async def stop(self) -> None:
-        """Finish the jobs already queued or running, then stop."""
-        if self._task is None:
-            return
-        while self._outstanding:
-            await asyncio.sleep(0.01)
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        self._task = None
-
-    async def submit(self, payload: Any) -> Any:
-        """Queue ``payload``; its result once its batch has run."""
-        if self._task is None:
-            raise RuntimeError("the batcher is not running")
-        self.scheduler.admit()
-        future = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Item(payload, future))
-        self._outstanding += 1
-        return await self.scheduler.wait(future)
-
-    async def _loop(self) -> None:
-        while True:
-            batch = await self._collect()
-            live = []
-            for item in batch:
-                if item.future.done():  # its caller timed out while it waited
-                    self.scheduler.release()
-                    self._outstanding -= 1
-                else:
-                    live.append(item)
-            if live:
-                await self._run(live)
-
-    async def _collect(self) -> list[_Item]:
-        batch = [await self._queue.get()]
-        deadline = time.perf_counter() + self.window_s
-        while len(batch) < self.max_batch_size:
-            if not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-                continue
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                break
-            try:
-                batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-            except TimeoutError:
-                break
-        return batch
-
-    async def _run(self, items: list[_Item]) -> None:
+        """Start serving the lanes (on the running event loop)."""
         loop = asyncio.get_running_loop()
+        for lane in self.lanes.values():
+            lane.task = loop.create_task(self._serve(lane))
+
+    async def _serve(self, lane: _Lane) -> None:
+        while True:
+            first = await lane.next()
+            lane.busy = True
+            try:
+                tickets = [first]
+                if first.batched:
+                    tickets += await self._companions(lane, first)
+                await self._run(lane, tickets)
+            finally:
+                lane.busy = False
+
+    async def _companions(self, lane: _Lane, first: Ticket) -> list[Ticket]:
+        settings = self.batching
+        room = settings.max_size - 1
+        if room <= 0:
+            return []
+        if settings.window_s > 0 and len(lane.queue) < room:
+            await asyncio.sleep(settings.window_s)  # let the requests arriving now join
+        return lane.queue.take_companions(first, limit=room,
+                                          budget=max(0, settings.max_chars - first.cost))
+
+    async def _run(self, lane: _Lane, tickets: list[Ticket]) -> None:
+        live = [t for t in tickets if not t.extra["token"].cancelled]
+        for _ in range(len(tickets) - len(live)):
+            self.release()  # its caller left during the batch window
+        if not live:
+            return
+        self._remember(lane, live)
+        tokens = [t.extra["token"] for t in live]
+        if live[0].batched:
+            self.metrics.batch_size.observe(len(live))
+            call = functools.partial(self._batch_outcomes, [t.work for t in live], tokens)
+        else:
+            call = functools.partial(_single_outcome, live[0].work, tokens[0])
         started = time.perf_counter()
-        self.scheduler.metrics.batch_size.observe(len(items))
-        token = _cancelled_when_all_gone(items)
-        outcomes = await loop.run_in_executor(self.scheduler.executor, self._outcomes,
-                                              [item.payload for item in items], token)
-        seconds = (time.perf_counter() - started) / len(items)
-        for item, (ok, value) in zip(items, outcomes):
-            self.scheduler.release(seconds)
-            self._outstanding -= 1
-            if item.future.done():
+        outcomes = await asyncio.get_running_loop().run_in_executor(lane.executor, call)
+        seconds = (time.perf_counter() - started) / len(live)
+        for ticket, (ok, value) in zip(live, outcomes):
+            self.release(seconds)
+            future = ticket.extra["future"]
+            if future.done():
                 continue
             if ok:
-                item.future.set_result(value)
+                future.set_result(value)
             else:
-                item.future.set_exception(value)
+                future.set_exception(value)
 
-    def _outcomes(self, payloads: list[Any], token: CancelToken) -> list[tuple[bool, Any]]:
-        """(ok, result or exception) per payload; runs on the compute thread, and stops at
-        the next forward pass once every caller of the batch has gone."""
-        with cancellable(token):
+    def _remember(self, lane: _Lane, tickets: list[Ticket]) -> None:
+        self._batches += 1
+        self.history.extend(Run(lane.name, t.owner.number, self._batches, t.cost,
+                                t.extra["arrival"], self._arrivals) for t in tickets)
+
+    def _batch_outcomes(self, payloads: list[Any],
+                        tokens: list[CancelToken]) -> list[tuple[bool, Any]]:
+        """(ok, result or exception) per payload; runs on the compute thread. The shared
+        work stops once every caller of the batch has gone; each payload's own work once
+        its caller has."""
+        with cancellable(all_of(tokens)):
             try:
-                results = self.batch_function(payloads)
+                results = self.batching.function(payloads, tokens)
             except (Exception, Cancelled) as error:  # noqa: BLE001 - to every caller
                 return [(False, error)] * len(payloads)
-        return [(not isinstance(r, Exception), r) for r in results]
+        return [(not isinstance(r, BaseException), r) for r in results]
+
+    async def shutdown(self) -> None:
+        """Let the jobs already admitted finish, then stop the threads."""
+        while self.pending:
+            await asyncio.sleep(0.01)
+        for lane in self.lanes.values():
+            if lane.task is not None:
+                lane.task.cancel()
+                await asyncio.gather(lane.task, return_exceptions=True)
+                lane.task = None
+            await asyncio.to_thread(lane.executor.shutdown, wait=True)
 
 
-def _cancelled_when_all_gone(items: list[_Item]) -> CancelToken:
-    """A token cancelled once no caller of ``items`` waits any more."""
-    token = CancelToken()
-
-    def gone(_: asyncio.Future) -> None:
-        if all(item.future.done() for item in items):
-            token.cancel()
-
-    for item in items:
-        item.future.add_done_callback(gone)
-    return token
+def _single_outcome(function: Callable[[], T], token: CancelToken) -> list[tuple[bool, Any]]:
+    """[(ok, result or exception)] of ``function`` run under ``token``."""
+    with cancellable(token):
+        try:
+            check_cancelled()  # abandoned in the instant before it started: skip it
+            return [(True, function())]
+        except (Exception, Cancelled) as error:  # noqa: BLE001 - to its caller
+            return [(False, error)]
