@@ -290,3 +290,22 @@ def test_structured_and_json_on_an_llmlingua2_classifier(tmp_path):
     out = compressor.compress_json(PERSON, CONFIG, rate=0.5)["compressed_prompt"]
     assert json.loads(json.dumps(out)) == out and out["name"] == PERSON["name"]
     assert 0 < len(out["biography"]) < len(PERSON["biography"])
+
+
+def test_structured_prompts_take_protect(compressor):
+    from llmlingstral.text.protect import Protection
+    from texts import example_prompt
+
+    tagged = f"<llmlingua, rate=0.5>{example_prompt()}</llmlingua>"
+    with pytest.raises(TypeError, match="protect must be True"):
+        compressor.structured_compress_prompt([tagged], protect=["numbers"])
+    off = compressor.structured_compress_prompt([tagged], protect=Protection.off())
+    assert off["compressed_tokens"] < off["origin_tokens"]
+
+
+def test_structured_prompts_keep_the_facts_by_default(compressor):
+    from texts import example_prompt, missing_facts
+
+    tagged = f"<llmlingua, rate=0.5>{example_prompt()}</llmlingua>"
+    kept = compressor.structured_compress_prompt([tagged])["compressed_prompt"]
+    assert not missing_facts(kept), missing_facts(kept)
