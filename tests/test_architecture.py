@@ -135,6 +135,15 @@ def test_cli_help_and_models_do_not_load_torch(argv):
     assert result.returncode == 0, result.stderr
 
 
+def test_protection_is_public_and_loaded_on_first_use():
+    result = _run_without_torch(
+        "import sys, llmlingstral\n"
+        "assert 'llmlingstral.text.protect' not in sys.modules\n"
+        "from llmlingstral.text.protect import Protection\n"
+        "assert llmlingstral.Protection is Protection and 'Protection' in llmlingstral.__all__")
+    assert result.returncode == 0, result.stderr
+
+
 def test_public_names_resolve_lazily():
     import llmlingstral
 

@@ -281,3 +281,38 @@ def test_cancel_tokens_are_checked(nano_lingua2, nano):
                           cancel_tokens=[CancelToken()])
     with pytest.raises(ValueError, match="LLMLingua-2"):
         compress_requests(nano, [{"context": "a b"}], cancel_tokens=[CancelToken()])
+
+
+# --------------------------------------------------------------------------- protection
+
+
+@pytest.mark.parametrize("fixture", ["nano", "nano_lingua2"])
+def test_protect_for_all_prompts_and_per_prompt_reaches_each_call(request, fixture):
+    from llmlingstral.text.protect import Protection
+
+    compressor = request.getfixturevalue(fixture)
+    shared = Protection(patterns=[r"\p{Han}{2}"]).only("numbers")
+    prompts = [SCRIPTS[0], {"context": SCRIPTS[2], "protect": False},
+               {"context": SCRIPTS[3], "protect": Protection.off(force_tokens=["план"])},
+               SCRIPTS[1]]
+    results = compressor.compress_prompts(prompts, rate=0.5, protect=shared)
+    expected = _one_by_one(compressor, prompts, rate=0.5, protect=shared)
+    assert [r["compressed_prompt"] for r in results] == \
+        [e["compressed_prompt"] for e in expected]
+
+
+def test_a_bad_protect_names_its_prompt(nano_lingua2):
+    with pytest.raises(TypeError, match="protect must be True") as raised:
+        nano_lingua2.compress_prompts(["good text here", {"context": "x y", "protect": "on"}])
+    assert any("prompts[1]" in note for note in raised.value.__notes__)
+
+
+@pytest.mark.parametrize("fixture", ["nano", "nano_lingua2"])
+def test_every_prompt_keeps_its_facts_by_default(request, fixture):
+    from texts import example_prompt, missing_facts
+
+    compressor = request.getfixturevalue(fixture)
+    text = example_prompt()
+    for result in compressor.compress_prompts([text, text.split("\n\n")], rate=0.5):
+        assert not missing_facts(result["compressed_prompt"]), \
+            missing_facts(result["compressed_prompt"])

@@ -13,7 +13,7 @@ import pytest
 
 from llmlingstral import MISTRAL_MODELS, load_tokenizer
 from llmlingstral.cli import main
-from texts import documents, stdlib_prose
+from texts import EXAMPLE_PROMPT, documents, missing_facts, stdlib_prose
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -242,3 +242,57 @@ def test_longllmlingua_ranks_with_hybrid_unless_told_otherwise(tmp_path, v03_dir
     assert report["compressed_prompt"] == expected["compressed_prompt"]
     code, out, _ = _run(base + ["--rank-method", "longllmlingua"], capsys)
     assert code == 0 and json.loads(out)["rank_method"] == "longllmlingua"
+
+
+# --------------------------------------------------------------------------- protection
+
+EXAMPLE = EXAMPLE_PROMPT
+
+
+@pytest.mark.parametrize("method", ["llmlingua", "llmlingua2"])
+def test_the_readme_command_keeps_the_facts_by_default(method, capsys):
+    code, out, _ = _run(["compress", EXAMPLE, "--rate", "0.5", "--method", method,
+                         "--device", "cpu", "--quiet"], capsys)
+    assert code == 0
+    assert not missing_facts(out), missing_facts(out)
+
+
+@pytest.mark.parametrize("method", ["llmlingua", "llmlingua2"])
+@pytest.mark.parametrize("argv", [[], ["--no-protect"], ["--protect", "numbers,dates_times",
+                                                         "--protect-pattern", r"Quay \w+"]])
+def test_protect_options_mean_what_protect_means_in_python(method, argv, nano, nano_lingua2,
+                                                           capsys):
+    from llmlingstral.text.protect import Protection
+
+    protect = {0: True, 1: False}.get(len(argv)) if len(argv) < 2 else \
+        Protection(patterns=[r"Quay \w+"]).only("numbers", "dates_times")
+    code, out, _ = _run(["compress", EXAMPLE, "--rate", "0.5", "--method", method, "--json",
+                         "--device", "cpu", "--quiet", *argv], capsys)
+    assert code == 0
+    text = EXAMPLE.read_text(encoding="utf-8")
+    if method == "llmlingua2":
+        expected = nano_lingua2.compress_prompt_llmlingua2(text, rate=0.5, protect=protect)
+    else:
+        expected = nano.compress_prompt(text, rate=0.5, protect=protect, show_progress=False)
+    assert json.loads(out)["compressed_prompt"] == expected["compressed_prompt"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--protect", "numbers,phone"], "'phone' is not a class of facts; the classes are code"),
+    (["--protect-pattern", "ORD-("], "not a valid regular expression"),
+    (["--protect", ""], "--protect needs a value"),
+])
+def test_bad_protect_options_name_the_mistake(argv, message, prompt_file, v03_dir, capsys):
+    code, _, err = _run(["compress", prompt_file, "--model", v03_dir, "--device", "cpu",
+                         *argv], capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_help_names_the_classes_of_facts(capsys):
+    from llmlingstral.text.protect import FACT_CLASSES
+
+    with pytest.raises(SystemExit):
+        main(["compress", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--no-protect" in out and "--protect-pattern" in out
+    assert all(name in out for name in FACT_CLASSES)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from llmlingstral.cli import main
-from texts import documents, stdlib_prose
+from texts import EXAMPLE_PROMPT, documents, missing_facts, stdlib_prose
 
 SCRIPTS = ["東京の会議は午前十時に始まり、議題は予算と新しい研究所の建設計画でした。",
            "Le comité a voté le budget de 12,5 millions d'euros pour l'hôpital de Lyon.",
@@ -164,3 +164,64 @@ def test_missing_input_and_bad_batch_size(tmp_path, capsys):
     assert main(["compress-batch", str(source), str(tmp_path / "o.jsonl"),
                  "--batch-size", "0"]) == 2
     assert "--batch-size" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- protection
+
+EXAMPLE = EXAMPLE_PROMPT
+
+
+@pytest.mark.parametrize("method", ["llmlingua", "llmlingua2"])
+def test_records_keep_the_facts_by_default(method, tmp_path, capsys):
+    records = [{"id": "example", "context": EXAMPLE.read_text(encoding="utf-8")}]
+    code, out, _ = _batch(tmp_path, records, capsys, "--method", method)
+    assert code == 0
+    compressed = _read_jsonl(out)[0]["compressed_prompt"]
+    assert not missing_facts(compressed), missing_facts(compressed)
+
+
+def test_protect_of_records_and_of_the_command_mean_what_protect_means(tmp_path, nano_lingua2,
+                                                                       capsys):
+    from llmlingstral.text.protect import Protection
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    cases = {"default": (None, True), "off": (False, False),
+             "classes": (["numbers"], Protection().only("numbers")),
+             "object": ({"classes": [], "force_tokens": ["lantern"], "patterns": [r"Quay \w+"]},
+                        Protection.off(force_tokens=["lantern"], patterns=[r"Quay \w+"])),
+             "in options": ("options", False)}
+    records = []
+    for name, (spec, _) in cases.items():
+        record = {"id": name, "context": text}
+        if spec == "options":
+            record["options"] = {"protect": False}
+        elif spec is not None:
+            record["protect"] = spec
+        records.append(record)
+    code, out, _ = _batch(tmp_path, records, capsys, "--method", "llmlingua2",
+                          "--protect", "numbers,dates_times", "--protect-pattern", "Kestrel")
+    assert code == 0
+    command = Protection(patterns=["Kestrel"]).only("numbers", "dates_times")
+    for result in _read_jsonl(out):
+        protect = cases[result["id"]][1]
+        protect = command if result["id"] == "default" else protect
+        expected = nano_lingua2.compress_prompt(text, rate=0.5, use_context_level_filter=False,
+                                                protect=protect)
+        assert result["compressed_prompt"] == expected["compressed_prompt"], result["id"]
+
+
+def test_a_bad_protect_in_a_record_is_reported_and_skipped(tmp_path, capsys):
+    records = [{"id": "typo", "context": "The bus leaves at 11:40.", "protect": ["number"]},
+               {"id": "word", "context": "The bus leaves at 11:40.", "protect": "yes"},
+               {"id": "good", "context": "The bus leaves at 11:40.", "protect": True}]
+    code, out, err = _batch(tmp_path, records, capsys, "--method", "llmlingua2")
+    assert code == 0 and [r["id"] for r in _read_jsonl(out)] == ["good"]
+    assert "'number' is not a class of facts; the classes are" in err
+    assert "'protect' must be true, false, a list of classes" in err
+
+
+def test_a_bad_protect_option_stops_the_command_before_any_record(tmp_path, capsys):
+    code, out, err = _batch(tmp_path, [{"context": "text"}], capsys, "--method", "llmlingua2",
+                            "--protect", "numbers,dates")
+    assert code == 2 and "'dates' is not a class of facts" in err
+    assert not out.exists()

@@ -1,4 +1,5 @@
-"""The offline examples of docs/integrations.md and the README run as written."""
+"""The offline examples of docs/integrations.md, docs/protection.md and the README run as
+written."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ BLOCK = re.compile(r"<!-- example: (\w+) -->\s*```python\n(.+?)\n```", re.S)
 
 def _examples(kind: str) -> list:
     found = []
-    for name in ("docs/integrations.md", "README.md"):
+    for name in ("docs/integrations.md", "README.md", "docs/protection.md"):
         blocks = BLOCK.findall((ROOT / name).read_text())
         found += [pytest.param(code, id=f"{name}:{n}") for n, (label, code) in enumerate(blocks)
                   if label == kind]

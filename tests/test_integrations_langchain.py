@@ -246,3 +246,53 @@ def test_an_instruction_does_not_eat_the_documents_budget(nano):
     achieved = _tokens(nano, [d.page_content for d in outputs]) / \
         _tokens(nano, [d.page_content for d in inputs])
     assert abs(achieved - 0.5) <= 0.035
+
+
+# --------------------------------------------------------------------------- protection
+
+
+def test_protect_reaches_the_compression_and_is_saved_as_json(nano):
+    from llmlingstral.integrations.documents import compress_texts
+    from llmlingstral.text.protect import Protection
+
+    protect = Protection(patterns=[r"(?i)harbour \w+"]).only("numbers", "dates_times")
+    component = LLMLingstralCompressor(compressor=nano, rate=0.4, protect=protect)
+    assert component.settings.protect == protect
+    inputs = _documents()
+    outputs = component.compress_documents(inputs, QUERY)
+    expected = compress_texts(nano, [d.page_content for d in inputs], QUERY, component.settings)
+    assert [d.page_content for d in outputs] == [k.text for k in expected]
+    saved = json.loads(component.model_dump_json())
+    assert saved["protect"] == {"classes": ["dates_times", "numbers"],
+                                "patterns": [r"(?i)harbour \w+"]}
+    rebuilt = LLMLingstralCompressor.model_validate(saved)
+    assert rebuilt.protect == protect
+    assert [d.page_content for d in rebuilt.compress_documents(inputs, QUERY)] == \
+        [d.page_content for d in outputs]
+    assert LLMLingstralCompressor(compressor=nano, protect=["urls_emails"]).protect == \
+        Protection().only("urls_emails")
+    assert json.loads(LLMLingstralCompressor(compressor=nano,
+                                             protect=False).model_dump_json())["protect"] is False
+
+
+@pytest.mark.parametrize("fields, error, message", [
+    ({"protect": "yes"}, TypeError, "protect must be true, false, a list of classes"),
+    ({"protect": ["numbers", "phone"]}, ValueError, "'phone' is not a class of facts"),
+    ({"compress_kwargs": {"protect": False}}, ValueError, "may not set 'protect'"),
+])
+def test_a_bad_protect_is_named(nano, fields, error, message):
+    with pytest.raises(error, match=message):
+        LLMLingstralCompressor(compressor=nano, **fields)
+
+
+@pytest.mark.parametrize("method", ["longllmlingua", "llmlingua2"])
+def test_documents_keep_their_facts_by_default(nano, nano_lingua2, method):
+    from texts import example_prompt, missing_facts
+
+    compressor = nano_lingua2 if method == "llmlingua2" else nano
+    inputs = [Document(page_content=p) for p in example_prompt().split("\n\n")]
+    outputs = LLMLingstralCompressor(compressor=compressor, method=method, rate=0.5,
+                                     compress_kwargs={"use_context_level_filter": False}
+                                     ).compress_documents(inputs, "When does the last bus leave?")
+    kept = "\n\n".join(d.page_content for d in outputs)
+    assert not missing_facts(kept), missing_facts(kept)

@@ -256,3 +256,35 @@ def test_settings_are_checked(nano):
         LLMLingstralPostprocessor()
     with pytest.raises(ValueError, match="order must be|Input should be"):
         LLMLingstralPostprocessor(compressor=nano, order="random")
+
+
+# --------------------------------------------------------------------------- protection
+
+
+def test_protect_reaches_the_compression_and_round_trips(nano):
+    from llmlingstral.integrations.documents import compress_texts
+    from llmlingstral.text.protect import Protection
+
+    protect = Protection.off(force_tokens=["harbour"], patterns=[r"\d+"])
+    component = LLMLingstralPostprocessor(compressor=nano, rate=0.4, protect=protect)
+    nodes = _nodes()
+    outputs = component.postprocess_nodes(nodes, QueryBundle(QUERY))
+    expected = compress_texts(nano, [n.node.text for n in nodes], QUERY, component.settings)
+    assert [n.node.text for n in outputs] == [k.text for k in expected]
+    rebuilt = LLMLingstralPostprocessor.from_json(component.to_json())
+    assert rebuilt.protect == protect and rebuilt.settings.protect == protect
+    assert [n.node.text for n in rebuilt.postprocess_nodes(_nodes(), QueryBundle(QUERY))] == \
+        [n.node.text for n in outputs]
+    with pytest.raises(ValueError, match="'money' is not a class of facts"):
+        LLMLingstralPostprocessor(compressor=nano, protect={"classes": ["money"]})
+
+
+def test_nodes_keep_their_facts_by_default(nano_lingua2):
+    from texts import example_prompt, missing_facts
+
+    nodes = [NodeWithScore(node=TextNode(text=p, id_=f"p{i}"), score=1.0)
+             for i, p in enumerate(example_prompt().split("\n\n"))]
+    outputs = LLMLingstralPostprocessor(compressor=nano_lingua2, rate=0.5).postprocess_nodes(
+        nodes, QueryBundle("When does the last bus leave?"))
+    kept = "\n\n".join(n.node.text for n in outputs)
+    assert not missing_facts(kept), missing_facts(kept)

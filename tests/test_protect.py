@@ -312,6 +312,24 @@ def test_protection_is_frozen_and_hashable_options():
     assert "numbers=False" in repr(Protection().without("numbers"))
 
 
+def test_a_protection_is_equal_to_its_copy_after_pickling():
+    """Ray, multiprocessing and saved components copy a Protection: the copy is the same
+    option, patterns (compiled anew) included."""
+    import copy
+    import pickle
+
+    protection = Protection.off(force_tokens=["zebra"],
+                                patterns=[r"ORD-\d+", re.compile(r"\bINV\d+", re.I)])
+    for copied in (pickle.loads(pickle.dumps(protection)), copy.deepcopy(protection)):
+        assert copied == protection and hash(copied) == hash(protection)
+        assert protected_spans("ORD-12 inv7 zebra", copied) == \
+            protected_spans("ORD-12 inv7 zebra", protection)
+    assert Protection(patterns=[r"a+"]) == Protection(patterns=[r"a+"])
+    assert Protection(patterns=[r"a+"]) != Protection(patterns=[r"b+"])
+    assert Protection(patterns=[re.compile("a", re.I)]) != Protection(patterns=[re.compile("a")])
+    assert Protection() != Protection.off()
+
+
 # ----------------------------------------------------------------------------- covered()
 
 

@@ -103,3 +103,20 @@ def test_pool_settings_are_checked_before_ray_sees_them(cluster, settings, messa
     dataset = ray.data.from_items([{"text": "some text"}])
     with pytest.raises((TypeError, ValueError), match=message):
         compress_dataset(dataset, "nano", **settings)
+
+
+def test_a_protection_reaches_every_actor(cluster):
+    from llmlingstral.text.protect import Protection
+
+    docs = _documents(12)
+    protect = Protection(patterns=[r"\p{Han}+"], force_tokens=["return"]).only("numbers")
+    dataset = ray.data.from_items([{"id": i, "text": d} for i, d in enumerate(docs)],
+                                  override_num_blocks=2)
+    out = compress_dataset(dataset, "nano", concurrency=1, num_cpus=1, batch_size=6,
+                           compressor_options={"device_map": "cpu"}, rate=0.5, protect=protect)
+    rows = sorted(out.take_all(), key=lambda row: row["id"])
+    expected = PromptCompressor("nano", device_map="cpu").compress_prompts(docs, rate=0.5,
+                                                                          protect=protect)
+    assert [r["compressed_prompt"] for r in rows] == [e["compressed_prompt"] for e in expected]
+    with pytest.raises(TypeError, match="protect must be True"):
+        compress_dataset(dataset, "nano", protect="numbers")

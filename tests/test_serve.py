@@ -561,6 +561,41 @@ def test_page_shows_kept_and_dropped_words_in_headless_chromium(service):
         browser.quit()
 
 
+def test_page_marks_the_facts_kept_whole_in_headless_chromium(service):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ready
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    text = ("The tradition began in 1874, after a storm. 会议于2024年9月12日开始，共150人。 "
+            "The last bus leaves at 11:40 pm and tickets cost 3 pounds. ") + stdlib_prose(400)
+    browser = _chromium()
+    try:
+        browser.get(f"{service.url}/")
+        wait = WebDriverWait(browser, 60)
+        wait.until(ready.element_to_be_clickable((By.ID, "submit")))
+        browser.find_element(By.ID, "prompt").send_keys(text)
+        Select(browser.find_element(By.ID, "method")).select_by_value("llmlingua2")
+        assert browser.find_element(By.ID, "protect").is_selected()
+        browser.find_element(By.ID, "submit").click()
+        wait.until(ready.visibility_of_element_located((By.ID, "result")))
+        marks = browser.find_elements(By.CSS_SELECTOR, "#marked .protected")
+        # a fact the method cut shows as several pieces, in order: read them together
+        marked = "|".join(m.get_attribute("textContent") for m in marks).replace("|", "")
+        assert all(fact in marked for fact in ("1874", "2024年9月12日", "150人", "11:40"))
+        assert {m.get_attribute("data-kind") for m in marks} >= {"numbers", "dates_times"}
+        plain = browser.find_element(By.CSS_SELECTOR, "#marked span.kept:not(.protected)")
+        assert marks[0].value_of_css_property("background-color") != \
+            plain.value_of_css_property("background-color")
+        assert browser.find_element(By.ID, "marked").get_attribute("textContent") == text
+        browser.find_element(By.ID, "protect").click()  # llmlingua's behaviour: no facts
+        browser.find_element(By.ID, "submit").click()
+        wait.until(lambda b: not b.find_elements(By.CSS_SELECTOR, "#marked .protected"))
+        wait.until(ready.text_to_be_present_in_element((By.ID, "status"), "Done."))
+        assert browser.find_element(By.ID, "marked").get_attribute("textContent") == text
+    finally:
+        browser.quit()
+
+
 def test_page_assets_ship_with_the_package(service):
     page = httpx.get(f"{service.url}/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
@@ -709,3 +744,171 @@ def test_not_ready_until_the_models_load_and_the_failure_is_reported():
         response = _post(server, "/v1/compress", {"context": "some text"})
         assert response.status_code == 503
         assert "the models failed to load" in response.json()["error"]["message"]
+
+
+# --------------------------------------------------------------------------- protection
+
+
+def _kept_text(result) -> str:
+    return "".join(s["text"] for s in result["spans"] if s["kept"])
+
+
+@pytest.mark.parametrize("method", ["llmlingua", "longllmlingua", "llmlingua2"])
+def test_compress_keeps_the_facts_by_default(service, method):
+    from texts import example_prompt, missing_facts
+
+    body = {"method": method, "context": example_prompt().split("\n\n"), "rate": 0.5}
+    if method == "longllmlingua":
+        body["question"] = "When does the last bus leave?"
+    result = _post(service, "/v1/compress", body).json()
+    assert not missing_facts(result["compressed_prompt"]), missing_facts(
+        result["compressed_prompt"])
+
+
+def test_french_amounts_and_cjk_numerals_survive_llmlingua2(service):
+    french = ("Après un long débat sur les coûts et les retards, le conseil régional a "
+              "approuvé la nouvelle ligne de chemin de fer à 3,5 millions d'euros.")
+    chinese = "这次旅行一共一百八十公里，我们走了一百二十公里，还剩下三十公里，花了五十元。"
+    result = _post(service, "/v1/compress", {"method": "llmlingua2", "rate": 0.5,
+                                             "context": [french, chinese]}).json()
+    assert "3,5 millions d'euros" in result["compressed_prompt"]
+    for numeral in ("一百八十", "一百二十", "三十", "五十元"):
+        assert numeral in result["compressed_prompt"]
+
+
+@pytest.mark.parametrize("method", ["llmlingua", "llmlingua2", "structured"])
+@pytest.mark.parametrize("protect", [
+    False, ["numbers"], {"classes": [], "force_tokens": ["lantern", "@"]}])
+def test_a_requests_protect_reaches_the_method(service, method, protect):
+    from llmlingstral.protect_options import protection_from_spec
+    from texts import example_prompt
+
+    engine = service.app.state.engine
+    text = example_prompt()
+    body = {"method": method, "context": text, "rate": 0.5, "protect": protect}
+    result = _post(service, "/v1/compress", body).json()
+    python = protection_from_spec(protect)
+    if method == "llmlingua2":
+        expected = engine.classifier.compress_prompt(text, rate=0.5, protect=python,
+                                                     use_context_level_filter=False)
+    elif method == "structured":
+        expected = engine.causal.structured_compress_prompt(text, rate=0.5, protect=python)
+    else:
+        expected = engine.causal.compress_prompt(text, rate=0.5, protect=python)
+    assert result["compressed_prompt"] == expected["compressed_prompt"]
+
+
+def test_the_response_marks_the_protected_spans_of_the_contexts(service):
+    contexts = ["The tradition began in 1874; the last bus leaves at 11:40 pm.",
+                "会议于2024年9月12日开始，共150人。", "Write to ana@example.org about v2.3.1."]
+    body = {"method": "llmlingua2", "context": contexts, "rate": 0.5,
+            "instruction": "Answer from 1999 records.", "question": "Who paid 42 euros?"}
+    result = _post(service, "/v1/compress", body).json()
+    original = "".join(s["text"] for s in result["spans"])
+    found = {(s["text"], s["kind"]) for s in result["protected_spans"]}
+    assert {("1874", "numbers"), ("2024年9月12日", "dates_times"), ("150人", "numbers"),
+            ("ana@example.org", "urls_emails"), ("v2.3.1", "paths_versions")} <= found
+    assert any(text.startswith("11:40") for text, kind in found if kind == "dates_times")
+    for span in result["protected_spans"]:
+        assert original[span["start"]:span["end"]] == span["text"]
+    # the instruction and question are kept as they are: nothing to protect there
+    assert not {"1999", "42 euros"} & {text for text, _ in found}
+    off = _post(service, "/v1/compress", {**body, "protect": False}).json()
+    assert off["protected_spans"] == []
+    digits = _post(service, "/v1/compress", {**body, "protect": False,
+                                             "force_reserve_digit": True}).json()
+    assert {s["kind"] for s in digits["protected_spans"]} == {"force_reserve_digit"}
+
+
+@pytest.mark.parametrize("protect, message", [
+    (["numbers", "phones"], "'phones' is not a class of facts; the classes are code, "
+                            "urls_emails, paths_versions, money_percent, dates_times, "
+                            "identifiers, numbers"),
+    ("yes", "protect must be true, false, a list of classes"),
+    ({"classes": ["numbers"], "colour": 1}, "unknown key(s) ['colour']"),
+    ({"patterns": [r"ORD-\d+"]}, "the operator allows them with --allow-protect-patterns"),
+])
+def test_a_bad_protect_is_422_naming_what_to_send(service, protect, message):
+    response = _post(service, "/v1/compress", {"method": "llmlingua2", "context": "x y z",
+                                                "protect": protect})
+    assert response.status_code == 422
+    assert message in response.json()["error"]["message"]
+
+
+@pytest.fixture(scope="module")
+def patterns_service(upstream):
+    """LLMLingua-2 only; numbers alone protected by default, request patterns allowed."""
+    from llmlingstral.serve import ServeConfig, create_app
+    from llmlingstral.text.protect import Protection
+
+    config = ServeConfig(model=None, llmlingua2_model="nano-lingua2", device="cpu",
+                         upstream="mistral", upstream_url=upstream.url,
+                         upstream_api_key=UPSTREAM_KEY, proxy_min_tokens=50,
+                         protect=Protection(patterns=[r"Quay \w+"]).only("numbers"),
+                         allow_protect_patterns=True)
+    with LiveServer(create_app(config)) as server:
+        yield server
+
+
+def test_the_service_default_and_allowed_patterns(patterns_service):
+    text = "The loft on Quay Street closed in 1962; the bus leaves at 11:40 pm, order ORD-7."
+    result = _post(patterns_service, "/v1/compress", {"method": "llmlingua2",
+                                                      "context": text}).json()
+    kinds = {s["text"]: s["kind"] for s in result["protected_spans"]}
+    assert kinds["Quay Street"] == "patterns" and kinds["1962"] == "numbers"
+    assert not any(k == "dates_times" for k in kinds.values())
+    own = _post(patterns_service, "/v1/compress", {
+        "method": "llmlingua2", "context": text,
+        "protect": {"classes": [], "patterns": [r"ORD-\d+"]}}).json()
+    assert [(s["text"], s["kind"]) for s in own["protected_spans"]] == [("ORD-7", "patterns")]
+    for patterns, message in (([r"\d"] * 9, "9 given, at most 8"),
+                              (["a" * 201], "a pattern of 201 characters, at most 200"),
+                              (["ORD-("], "not a valid regular expression")):
+        response = _post(patterns_service, "/v1/compress", {
+            "method": "llmlingua2", "context": text, "protect": {"patterns": patterns}})
+        assert response.status_code == 422 and message in response.json()["error"]["message"]
+
+
+def test_the_proxy_compresses_messages_with_the_service_protection(patterns_service, upstream):
+    from llmlingstral.text.protect import Protection
+    from texts import example_prompt
+
+    text = example_prompt()
+    reply = _post(patterns_service, "/v1/chat/completions", {
+        "model": "mistral-small-latest",
+        "messages": [{"role": "user", "content": text, "compress": {"rate": 0.5}}]})
+    assert reply.status_code == 200
+    sent = upstream.requests[-1].body["messages"][0]["content"]
+    engine = patterns_service.app.state.engine
+    expected = engine.classifier.compress_prompt(
+        [text], rate=0.5, use_context_level_filter=False,
+        protect=Protection(patterns=[r"Quay \w+"]).only("numbers"))
+    assert sent == expected["compressed_prompt"]
+
+
+def test_the_proxy_keeps_the_facts_of_messages_by_default(service, upstream):
+    from texts import example_prompt, missing_facts
+
+    reply = _post(service, "/v1/chat/completions", {
+        "model": "mistral-small-latest",
+        "messages": [{"role": "user", "content": example_prompt(), "compress": True}]})
+    assert reply.status_code == 200
+    sent = upstream.requests[-1].body["messages"][0]["content"]
+    assert not missing_facts(sent), missing_facts(sent)
+
+
+def test_serve_command_line_protection_options():
+    from llmlingstral.cli import build_parser
+    from llmlingstral.serve.runner import config_from_args
+    from llmlingstral.text.protect import Protection
+
+    def config(*argv):
+        return config_from_args(build_parser().parse_args(["serve", *argv]))
+
+    assert config().protect is True and config().allow_protect_patterns is False
+    assert config("--no-protect").protect is False
+    assert config("--protect", "numbers", "--protect-pattern", "ORD-\\d+",
+                  "--allow-protect-patterns").protect == \
+        Protection(patterns=["ORD-\\d+"]).only("numbers")
+    with pytest.raises(ValueError, match="'date' is not a class of facts"):
+        config("--protect", "date")

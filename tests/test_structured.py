@@ -247,6 +247,38 @@ def test_bad_json_input_gives_a_clear_error(compressor, data, config, error, mat
         compressor.compress_json(data, config)
 
 
+def test_compress_json_hands_protect_to_its_string_values_unchanged():
+    from llmlingstral.formats.json import JsonSettings
+    from llmlingstral.text.protect import Protection
+
+    protection = Protection.off(force_tokens=["zebra"], patterns=[r"ORD-\d+"])
+    assert JsonSettings(protect=protection).compress_options()["protect"] is protection
+    assert JsonSettings(protect=False).compress_options()["protect"] is False
+
+
+def test_compress_json_takes_a_protection_and_refuses_a_bad_protect(compressor):
+    from llmlingstral.text.protect import Protection
+
+    protection = Protection().only("numbers", "dates_times")
+    out = compressor.compress_json(PERSON, CONFIG, rate=0.5, protect=protection)
+    assert list(out["compressed_prompt"]) == list(PERSON)
+    with pytest.raises(TypeError, match="protect must be True"):
+        compressor.compress_json(PERSON, CONFIG, protect="yes")
+
+
+FACT_SENTENCE = ("The harbour festival began in 1874, and the last bus back leaves the "
+                 "harbour at 11:40 pm; tickets cost 3 pounds for adults.")
+
+
+def test_compress_json_keeps_the_facts_of_its_strings_by_default(compressor):
+    data = {"notes": " ".join(documents(1, 400)) + " " + FACT_SENTENCE,
+            "items": [FACT_SENTENCE, "Il a approuvé la ligne à 3,5 millions d'euros."]}
+    out = compressor.compress_json(data, rate=0.5)["compressed_prompt"]
+    for fact in ("1874", "11:40"):
+        assert fact in out["notes"] and fact in out["items"][0]
+    assert "3,5" in out["items"][1]
+
+
 def test_structured_and_json_on_an_llmlingua2_classifier(tmp_path):
     import replicas
     from llmlingstral import PromptCompressor
@@ -258,3 +290,22 @@ def test_structured_and_json_on_an_llmlingua2_classifier(tmp_path):
     out = compressor.compress_json(PERSON, CONFIG, rate=0.5)["compressed_prompt"]
     assert json.loads(json.dumps(out)) == out and out["name"] == PERSON["name"]
     assert 0 < len(out["biography"]) < len(PERSON["biography"])
+
+
+def test_structured_prompts_take_protect(compressor):
+    from llmlingstral.text.protect import Protection
+    from texts import example_prompt
+
+    tagged = f"<llmlingua, rate=0.5>{example_prompt()}</llmlingua>"
+    with pytest.raises(TypeError, match="protect must be True"):
+        compressor.structured_compress_prompt([tagged], protect=["numbers"])
+    off = compressor.structured_compress_prompt([tagged], protect=Protection.off())
+    assert off["compressed_tokens"] < off["origin_tokens"]
+
+
+def test_structured_prompts_keep_the_facts_by_default(compressor):
+    from texts import example_prompt, missing_facts
+
+    tagged = f"<llmlingua, rate=0.5>{example_prompt()}</llmlingua>"
+    kept = compressor.structured_compress_prompt([tagged])["compressed_prompt"]
+    assert not missing_facts(kept), missing_facts(kept)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import random
+import re
+from pathlib import Path
 
 _MODULES = ("argparse", "collections", "functools", "itertools", "json", "logging", "pathlib",
             "re", "string", "textwrap", "typing", "unittest", "datetime", "decimal", "heapq")
@@ -64,3 +66,18 @@ def multilingual_documents() -> list[str]:
         "يفتح المتحف الوطني أبوابه من الثلاثاء إلى الأحد. تبدأ الجولات المصحوبة بمرشد في "
         "الساعة العاشرة صباحا وتستغرق ساعة واحدة.",
     ]
+
+
+# The README's example prompt and its eight numbers (1874 twice), each a whole number.
+EXAMPLE_PROMPT = Path(__file__).resolve().parent.parent / "examples" / "prompt.txt"
+EXAMPLE_FACTS = {"1874": 2, "1962": 1, "1911": 1, "2019": 1, "11:40": 1, "3": 1, "2011": 1}
+
+
+def example_prompt() -> str:
+    return EXAMPLE_PROMPT.read_text(encoding="utf-8")
+
+
+def missing_facts(text: str) -> list[str]:
+    """The numbers of the example prompt that ``text`` lacks (or holds only cut or glued)."""
+    return [fact for fact, times in EXAMPLE_FACTS.items()
+            if len(re.findall(rf"(?<![\d:]){re.escape(fact)}(?![\d:])", text)) < times]

@@ -31,6 +31,7 @@ _LAZY = {
     "ModelPreset": ".models.registry",
     "ModelUnavailableError": ".errors",
     "PromptCompressor": ".compressor",
+    "Protection": ".text.protect",
     "RANK_METHODS": ".ranking.registry",
     "SecurityLingua": ".methods.security",
     "UnsupportedOptionError": ".errors",
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from .models.loader import load_model
     from .models.registry import MISTRAL_MODELS, ModelPreset
     from .ranking.registry import RANK_METHODS
+    from .text.protect import Protection
     from .tokenization import MistralTextTokenizer, load_tokenizer
 
 

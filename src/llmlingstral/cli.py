@@ -18,6 +18,7 @@ from . import __version__
 from .errors import LLMLingstralError, ModelUnavailableError
 from .models.registry import MISTRAL_MODELS, ModelPreset
 from .progress import stderr_is_terminal, transformers_bars_hidden
+from .protect_options import add_protect_arguments, protection_from_args
 from .validate import DTYPE_CHOICES
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FILE, EXIT_NO_MODEL = 0, 1, 2, 3, 4
@@ -80,7 +81,8 @@ def _add_compress(commands) -> None:
         "compress", help="compress a prompt from a file or stdin",
         description="Compress a prompt. Prints the compressed text, or JSON with --json. "
                     "With --method longllmlingua the input is split into documents at blank "
-                    "lines and ranked against --question.")
+                    "lines and ranked against --question. Numbers, dates, amounts, URLs, "
+                    "paths, identifiers and code are kept whole (see --protect).")
     cmd.add_argument("input", nargs="?", default="-",
                      help="file holding the prompt, or '-' (default) for stdin")
     budget = cmd.add_mutually_exclusive_group()
@@ -127,13 +129,16 @@ def _run_compress(args: argparse.Namespace) -> int:
 def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]:
     target = -1 if args.target_token is None else args.target_token
     progress = None if not args.quiet and stderr_is_terminal() else False
+    protect = protection_from_args(args)
     if args.method == "llmlingua2":
         return compressor.compress_prompt_llmlingua2(
             text, rate=args.rate, target_token=target, force_tokens=args.force_token,
-            instruction=args.instruction, question=args.question)
+            instruction=args.instruction, question=args.question, protect=protect)
     from .text.sentences import split_protected
 
     documents = _documents(text) if args.method == "longllmlingua" else [text]
+    # Force tokens become compress=False segments, so that the sentence and context
+    # filters keep them too.
     segments = [split_protected(doc, args.force_token) for doc in documents]
     options: dict[str, Any] = {}
     if args.method == "longllmlingua":
@@ -144,7 +149,8 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
     return compressor.compress_prompt(
         documents, instruction=args.instruction, question=args.question, rate=args.rate,
         target_token=target, context_segs=[p for p, _ in segments],
-        context_segs_compress=[f for _, f in segments], show_progress=progress, **options)
+        context_segs_compress=[f for _, f in segments], show_progress=progress,
+        protect=protect, **options)
 
 
 def add_dtype_option(cmd) -> None:
@@ -159,8 +165,8 @@ def add_dtype_option(cmd) -> None:
 
 
 def _add_method_options(cmd, rank_default: str | None, rank_help: str) -> None:
-    """--method, --rank-method, --model and --force-token, shared by compress and
-    compress-batch."""
+    """--method, --rank-method, --model, --force-token and the protection options, shared
+    by compress and compress-batch."""
     cmd.add_argument("--method", choices=METHODS, default="llmlingua",
                      help="compression method (default llmlingua)")
     cmd.add_argument("--rank-method", default=rank_default, help=rank_help)
@@ -169,6 +175,7 @@ def _add_method_options(cmd, rank_default: str | None, rank_help: str) -> None:
                           "nano-lingua2 for llmlingua2)")
     cmd.add_argument("--force-token", action="append", default=[], metavar="TEXT",
                      help="text that must survive compression; repeat for several")
+    add_protect_arguments(cmd)
 
 
 def _add_compress_batch(commands) -> None:

@@ -8,7 +8,8 @@ Each keeps llmlingua's parameter names, order and return shape and runs on this 
 own modules (tags, tokenizer, scorer, budget, methods): nothing here compresses by itself.
 
 Token counts are Mistral tokens of the compressor's tokenizer; perplexities are in nats,
-as torch tensors like llmlingua's.
+as torch tensors like llmlingua's. The adapters that compress also take ``protect``
+(keyword only), with ``compress_prompt``'s meaning.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .ranking.perplexity import (CONDITIONS, PerplexityRanker, condition_surpris
                                  parse_condition, perplexity_condition)
 from .ranking.registry import PERPLEXITY_METHODS, resolve_rank_method
 from .tags import parse_tags
+from .text.protect import ProtectOption, resolve_protection
 from .validate import check_choice, check_contexts, check_rate, context_segments
 
 if TYPE_CHECKING:
@@ -122,7 +124,7 @@ class LLMLinguaMethods:
             context_budget: str = "+100", context_segs: Sequence[Sequence[str]] | None = None,
             context_segs_rate: Sequence[Sequence[float]] | None = None,
             context_segs_compress: Sequence[Sequence[bool]] | None = None,
-            strict_preserve_uncompressed: bool = True
+            strict_preserve_uncompressed: bool = True, *, protect: ProtectOption = True
     ) -> tuple[list[str], list[float], list[int]]:
         """The context filter of :meth:`compress_prompt`: ``(kept contexts, their keep-rate
         shifts, their ids)`` in the order ``reorder_context`` gives. Contexts are ranked
@@ -135,7 +137,7 @@ class LLMLinguaMethods:
             reorder_context=reorder_context, context_budget=context_budget,
             dynamic_context_compression_ratio=dynamic_context_compression_ratio,
             condition_in_question=condition_in_question, rank_method=rank_method,
-            strict_preserve_uncompressed=strict_preserve_uncompressed)
+            strict_preserve_uncompressed=strict_preserve_uncompressed, protect=protect)
         settings.validate()
         texts = ["".join(s.text for s in c) for c in contexts]
         kept, shifts = llmlingua_method.filter_contexts(
@@ -152,7 +154,8 @@ class LLMLinguaMethods:
             rank_method: str = "longllmlingua",
             context_segs: Sequence[Sequence[str]] | None = None,
             context_segs_rate: Sequence[Sequence[float]] | None = None,
-            context_segs_compress: Sequence[Sequence[bool]] | None = None
+            context_segs_compress: Sequence[Sequence[bool]] | None = None, *,
+            protect: ProtectOption = True
     ) -> tuple[list[str], list[list[tuple[int, float | None, bool]]]]:
         """The sentence filter of :meth:`compress_prompt`: ``(each context's kept
         sentences, joined; segment info)``. Sentences are kept within ``target_token *
@@ -164,7 +167,7 @@ class LLMLinguaMethods:
             keep_first_sentence=keep_first_sentence, keep_last_sentence=keep_last_sentence,
             keep_sentence_number=keep_sentence_number, high_priority_bonus=high_priority_bonus,
             token_budget_ratio=token_budget_ratio, condition_in_question=condition_in_question,
-            rank_method=rank_method)
+            rank_method=rank_method, protect=protect)
         settings.validate()
         kept, _ = llmlingua_method.filter_sentences(
             self._causal_scorer("control_sentence_budget"), contexts, question, settings,
@@ -179,8 +182,8 @@ class LLMLinguaMethods:
             self, context: Sequence[str], target_token: float, iterative_size: int = 200,
             keep_split: bool = False, split_token_id: int = 13, start: int = 0,
             dynamic_ratio: Sequence[float] | None = None, condition_compare: bool = False,
-            segments_info: Sequence[Sequence[tuple]] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+            segments_info: Sequence[Sequence[tuple]] | None = None, *,
+            protect: ProtectOption = True) -> tuple[torch.Tensor, torch.Tensor]:
         """The token-level pass: ``(input_ids, attention_mask)``, each ``[1, n]``, of the
         compressed contexts joined by blank lines (no BOS), about ``target_token`` tokens.
 
@@ -189,15 +192,19 @@ class LLMLinguaMethods:
         scores tokens by the prefix's effect). ``dynamic_ratio`` and ``segments_info``
         (``(characters, rate, compress)`` pieces) go with the contexts after any prefix.
         ``keep_split`` keeps blank lines; ``split_token_id`` is accepted for compatibility
-        (the separator is found in the text, not by token id).
+        (the separator is found in the text, not by token id). ``protect`` is
+        :meth:`compress_prompt`'s.
         """
         texts = check_contexts(context)
+        protection = resolve_protection(protect)
         prefix, texts = (texts[0], texts[1:]) if start and texts else ("", texts)
         contexts = _segments(texts, segments_info)
         ranges = run_steps(llmlingua_method.token_level_pass(
             self._causal_scorer("iterative_compress_prompt"), contexts,
             float(target_token), prefix_text=prefix, contrastive=bool(condition_compare),
-            iterative_size=iterative_size, keep_split=keep_split, deltas=dynamic_ratio))
+            iterative_size=iterative_size, keep_split=keep_split, deltas=dynamic_ratio,
+            force_tokens=protection.force_tokens,
+            force_reserve_digit=protection.force_reserve_digit))
         kept = [cut(context_text(c), r) for c, r in zip(contexts, ranges)]
         encoded = self.tokenizer(join_contexts(kept), add_special_tokens=False,
                                  return_tensors="pt")

@@ -1,9 +1,11 @@
 """The job behind ``llmlingstral compress-batch in.jsonl out.jsonl``: a JSONL file, resumably.
 
 Each input line is a JSON object with ``context`` (a string, or a list of documents) and
-optionally ``id``, ``question``, ``instruction``, ``rate``, ``target_token`` and
-``options`` (more ``compress_prompt`` keywords). A record without an ``id`` is known by
-its line number (1-based), so such a file must not be edited between runs.
+optionally ``id``, ``question``, ``instruction``, ``rate``, ``target_token``, ``protect``
+(true, false, a list of classes of facts or an object, see :mod:`.protect_options`; the
+command's ``--protect`` otherwise) and ``options`` (more ``compress_prompt`` keywords). A
+record without an ``id`` is known by its line number (1-based), so such a file must not be
+edited between runs.
 
 Records are compressed in batches through :func:`..batch.compress_requests`; each batch's
 results are appended to the output and flushed to disk before the next batch starts. A
@@ -26,9 +28,11 @@ from typing import Any, Callable, Iterator, TextIO
 from tqdm.auto import tqdm
 
 from .progress import tqdm_disable
+from .protect_options import protection_from_args, protection_from_spec
+from .text.protect import ProtectOption
 
 # Keys a record may hold besides ``options``.
-RECORD_KEYS = ("id", "context", "question", "instruction", "rate", "target_token")
+RECORD_KEYS = ("id", "context", "question", "instruction", "rate", "target_token", "protect")
 
 
 @dataclass
@@ -37,6 +41,7 @@ class _Job:
 
     args: argparse.Namespace
     split_documents: Callable[[str], list[str]]
+    protect: ProtectOption = True  # the command's --protect, for records without their own
     done: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
     written: int = 0
@@ -60,12 +65,12 @@ def run_jsonl_job(compressor, source: Path, output: Path, errors_path: Path,
     """Compress every record of ``source`` not yet in ``output`` / ``errors_path``.
 
     ``args`` holds the command's settings (``method``, ``rate``, ``target_token``,
-    ``rank_method``, ``force_token``, ``batch_size``, ``quiet``); ``split_documents`` cuts
-    a string context into documents for LongLLMLingua.
+    ``rank_method``, ``force_token``, ``protect``, ``protect_pattern``, ``batch_size``,
+    ``quiet``); ``split_documents`` cuts a string context into documents for LongLLMLingua.
     """
     if isinstance(args.batch_size, bool) or args.batch_size <= 0:
         raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    job = _Job(args, split_documents)
+    job = _Job(args, split_documents, protection_from_args(args))
     job.done = finished_keys(output, errors_path)
     with output.open("a", encoding="utf-8") as out, \
             errors_path.open("a", encoding="utf-8") as errors:
@@ -160,7 +165,8 @@ def _requests(source: Path, job: _Job) -> Iterator[tuple[int, Any, dict[str, Any
                 if key in job.seen:
                     raise ValueError(f"duplicate id {record_id!r}: ids must be unique")
                 job.seen.add(key)
-                yield number, record_id, request_for(record, job.args, job.split_documents)
+                yield number, record_id, request_for(record, job.args, job.split_documents,
+                                                     job.protect)
             except (ValueError, TypeError) as error:
                 if _line_key(number) not in job.done:
                     _report(job, number, _id_or_none(line), error)
@@ -196,9 +202,10 @@ def _id_or_none(line: str) -> Any:
 
 
 def request_for(record: dict[str, Any], args: argparse.Namespace,
-                split_documents: Callable[[str], list[str]]) -> dict[str, Any]:
-    """The ``compress_prompt`` keywords for a record: the command's settings, the method's
-    options, then the record's own fields."""
+                split_documents: Callable[[str], list[str]],
+                protect: ProtectOption = True) -> dict[str, Any]:
+    """The ``compress_prompt`` keywords for a record: the command's settings (``protect``
+    its ``--protect``), the method's options, then the record's own fields."""
     from .text.sentences import split_protected
 
     options = record.get("options", {})
@@ -206,7 +213,7 @@ def request_for(record: dict[str, Any], args: argparse.Namespace,
         raise TypeError(f"'options' must be a JSON object, got {type(options).__name__}")
     context = record["context"]
     target = -1 if args.target_token is None else args.target_token
-    request: dict[str, Any] = {"rate": args.rate, "target_token": target}
+    request: dict[str, Any] = {"rate": args.rate, "target_token": target, "protect": protect}
     if "rate" in record and "target_token" not in record:
         request["target_token"] = -1  # the record's rate wins over the command's budget
     if args.method == "llmlingua2":
@@ -225,6 +232,10 @@ def request_for(record: dict[str, Any], args: argparse.Namespace,
                            context_segs_compress=[f for _, f in pieces])
     request.update({k: record[k] for k in RECORD_KEYS[2:] if k in record})
     request.update(options)
+    if "protect" in record or "protect" in options:
+        where = "'protect'" if "protect" in record and "protect" not in options \
+            else "options.protect"
+        request["protect"] = protection_from_spec(request["protect"], where=where)
     request["context"] = context
     return request
 

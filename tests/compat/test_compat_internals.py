@@ -209,3 +209,37 @@ def test_rank_condition_left_out_is_the_methods_own(llm_lingua):
         llm_lingua.get_rank_results(documents, question, "longllmlingua", "after", None)
     assert llm_lingua.get_rank_results(documents, question, "llmlingua") == \
         llm_lingua.get_rank_results(documents, question, "llmlingua", "none", None)
+
+
+# ----------------------------------------------------------------------------- protection
+
+
+def test_the_token_level_pass_takes_protect(llm_lingua):
+    from llmlingstral.text.protect import Protection
+
+    contexts = MATH_DEMOS.split("\n\n")
+    contexts[1] += " The vault code is 7741-ALPHA-93, kept by the quartermaster."
+    protect = Protection.off(force_tokens=["7741-ALPHA", "quartermaster"])
+    ids, _ = llm_lingua.iterative_compress_prompt(contexts, 60, protect=protect)
+    text = llm_lingua.tokenizer.batch_decode(ids)[0]
+    assert "7741-ALPHA-93" in text and "quartermaster" in text
+
+
+@pytest.mark.parametrize("call", ["control_context_budget", "control_sentence_budget",
+                                  "iterative_compress_prompt"])
+def test_the_adapters_that_compress_refuse_a_bad_protect(llm_lingua, call):
+    contexts = MATH_DEMOS.split("\n\n")
+    arguments = {"control_context_budget": (contexts, [50] * len(contexts), 60)}.get(
+        call, (contexts, 60))
+    with pytest.raises(TypeError, match="protect must be True"):
+        getattr(llm_lingua, call)(*arguments, protect="numbers")
+
+
+def test_the_token_level_pass_keeps_the_facts_by_default(llm_lingua):
+    from texts import example_prompt, missing_facts
+
+    contexts = example_prompt().split("\n\n")
+    total = sum(llm_lingua.get_token_length(c, False) for c in contexts)
+    ids, _ = llm_lingua.iterative_compress_prompt(contexts, total // 2)
+    text = llm_lingua.tokenizer.batch_decode(ids)[0]
+    assert not missing_facts(text), missing_facts(text)

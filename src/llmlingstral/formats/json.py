@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -80,8 +80,9 @@ class JsonSettings:
     protect: ProtectOption = True
 
     def compress_options(self) -> dict[str, Any]:
-        """The options handed to the compressor for the string values."""
-        options = asdict(self)
+        """The options handed to the compressor for the string values (the values
+        themselves: ``asdict`` would turn a ``Protection`` into a plain dict)."""
+        options = {f.name: getattr(self, f.name) for f in fields(self)}
         for name in ("instruction", "question", "rate", "target_token",
                      "use_keyvalue_level_filter", "reorder_keyvalue", "context_budget"):
             options.pop(name)

@@ -25,9 +25,11 @@ from typing import Any, Mapping, Sequence
 from ..compressor import PromptCompressor
 from ..models.registry import MISTRAL_MODELS
 from ..prompt import CONTEXT_SEPARATOR, join_prompt
+from ..protect_options import protection_from_spec, protection_spec
 from ..ranking.base import RankResults, relevance_scores
 from ..ranking.perplexity import perplexity_condition
 from ..ranking.registry import PERPLEXITY_METHODS, scores_ascend
+from ..text.protect import ProtectOption, resolve_protection
 from ..validate import check_choice, check_mapping, check_rate, check_str, check_target
 
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
@@ -36,7 +38,7 @@ SCORE_MODES = ("ranking", "normalized")
 # compress_prompt keywords that the settings own; anything else passes through.
 _OWNED_KEYWORDS = {"context": "the documents", "question": "the query", "rate": "rate",
                    "target_token": "target_token", "rank_method": "rank_method",
-                   "reorder_context": "order",
+                   "reorder_context": "order", "protect": "protect",
                    "concate_question": "the documents' budget, which never counts the query"}
 # llmlingua's recommended LongLLMLingua settings for question-aware RAG compression.
 _METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -74,7 +76,10 @@ class CompressionSettings:
     the documents' tokens to keep; ``target_token`` (if positive) the tokens to keep over all
     documents. ``rank_method`` ranks documents in the coarse pass (None: the method's own).
     ``order``: ``"original"`` (input order) or ``"rank"`` (most relevant first).
-    ``compress_kwargs``: further ``compress_prompt`` keywords.
+    ``protect``: what compression keeps whole, as ``compress_prompt``'s (True: numbers,
+    dates, amounts, URLs, paths, identifiers and code; False: llmlingua's behaviour; or a
+    :class:`~llmlingstral.text.protect.Protection`). ``compress_kwargs``: further
+    ``compress_prompt`` keywords.
     """
 
     method: str | None = None
@@ -82,6 +87,7 @@ class CompressionSettings:
     target_token: float = -1
     rank_method: str | None = None
     order: str = "original"
+    protect: ProtectOption = True
     compress_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -99,6 +105,7 @@ class CompressionSettings:
         check_number_setting("target_token", self.target_token)
         if self.rank_method is not None:
             check_str("rank_method", self.rank_method)
+        resolve_protection(self.protect)  # TypeError naming what protect accepts
         for key in check_mapping("compress_kwargs", self.compress_kwargs):
             if key in _OWNED_KEYWORDS:
                 raise ValueError(f"compress_kwargs may not set {key!r}: it is set from "
@@ -148,6 +155,17 @@ def saved_model_name(model_name: str | None, compressor: PromptCompressor) -> st
     loading the component rebuilds that model. The compressor itself is never written (it
     holds weights, and its ``open_api_config`` may hold API keys)."""
     return str(compressor.model_name) if model_name is None else model_name
+
+
+def read_protect(value: Any) -> ProtectOption:
+    """A component's ``protect`` as given in Python or read back from JSON (a saved
+    component writes it with :func:`saved_protect`)."""
+    return protection_from_spec(value)
+
+
+def saved_protect(protect: ProtectOption) -> Any:
+    """``protect`` as a component writes it: JSON that :func:`read_protect` reads back."""
+    return protection_spec(protect)
 
 
 def saved_method(method: str | None, compressor: PromptCompressor) -> str:
@@ -284,7 +302,8 @@ def _rescaled(relevance: Mapping[int, float], texts: Sequence[str]) -> dict[int,
 
 
 def _compress(compressor, texts, query, method, settings, ranking) -> dict[str, Any]:
-    keywords = {**_METHOD_DEFAULTS[method], **settings.compress_kwargs}
+    keywords = {**_METHOD_DEFAULTS[method], **settings.compress_kwargs,
+                "protect": settings.protect}
     keywords["target_token"] = _target_tokens(compressor, texts, query, settings)
     if ranking is not None:
         keywords["rank_method"] = _FixedRanking(ranking.results, len(texts))

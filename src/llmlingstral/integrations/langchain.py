@@ -7,7 +7,7 @@ Install with ``pip install 'llmlingstral[langchain]'``. Use it on its own
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Sequence
+from typing import Any, Literal, Optional, Sequence, Union
 
 try:
     from langchain_core.callbacks import Callbacks
@@ -19,8 +19,10 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_serializer, field_
     model_validator
 
 from ..compressor import PromptCompressor
+from ..text.protect import Protection
 from .documents import CompressedText, CompressionSettings, check_number_setting, \
-    component_compressor, compress_texts, saved_method, saved_model_name
+    component_compressor, compress_texts, read_protect, saved_method, saved_model_name, \
+    saved_protect
 
 __all__ = ["LLMLingstralCompressor"]
 
@@ -39,8 +41,10 @@ class LLMLingstralCompressor(BaseDocumentCompressor):
     ``score_mode="ranking"`` adds ``metadata["relevance_score"]``, the relevance of the
     documents' ranking for the query on the ranker's own scale (higher: more relevant), as
     LangChain's rerankers do; ``"normalized"`` that relevance rescaled to [0, 1] over the
-    call's documents (order unchanged); None adds no score. ``compress_kwargs`` passes
-    further ``compress_prompt`` keywords. ``model_dump`` / ``model_dump_json`` write the
+    call's documents (order unchanged); None adds no score. ``protect`` is what compression
+    keeps whole (True: numbers, dates, amounts, URLs, paths, identifiers and code; False:
+    llmlingua's behaviour; a :class:`~llmlingstral.text.protect.Protection`; saved as JSON).
+    ``compress_kwargs`` passes further ``compress_prompt`` keywords. ``model_dump`` / ``model_dump_json`` write the
     settings and the compressor's model name, never the compressor; ``model_validate``
     rebuilds the model, or takes ``compressor`` in the data to re-attach a loaded one.
     """
@@ -56,6 +60,7 @@ class LLMLingstralCompressor(BaseDocumentCompressor):
     target_token: float = -1
     rank_method: Optional[str] = None
     order: Literal["original", "rank"] = "original"
+    protect: Union[bool, Protection] = True
     source_key: Optional[str] = "source_index"
     score_mode: Optional[Literal["ranking", "normalized"]] = None
     compress_kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -64,6 +69,15 @@ class LLMLingstralCompressor(BaseDocumentCompressor):
     @classmethod
     def _check_number(cls, value: Any, info: ValidationInfo) -> Any:
         return check_number_setting(info.field_name, value)
+
+    @field_validator("protect", mode="before")
+    @classmethod
+    def _read_protect(cls, value: Any) -> Any:
+        return read_protect(value)
+
+    @field_serializer("protect")
+    def _save_protect(self, protect: Union[bool, Protection]) -> Any:
+        return saved_protect(protect)
 
     @model_validator(mode="after")
     def _load_and_check(self) -> "LLMLingstralCompressor":

@@ -7,7 +7,7 @@ Install with ``pip install 'llmlingstral[llama-index]'``. Pass it in
 
 from __future__ import annotations
 
-from typing import Any, List, Literal, Optional
+from typing import Any, List, Literal, Optional, Union
 
 try:
     from llama_index.core.bridge.pydantic import ConfigDict, Field, ValidationInfo, \
@@ -19,8 +19,10 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
                       "pip install 'llmlingstral[llama-index]'") from error
 
 from ..compressor import PromptCompressor
+from ..text.protect import Protection
 from .documents import CompressedText, CompressionSettings, check_number_setting, \
-    component_compressor, compress_texts, saved_method, saved_model_name
+    component_compressor, compress_texts, read_protect, saved_method, saved_model_name, \
+    saved_protect
 
 __all__ = ["LLMLingstralPostprocessor"]
 
@@ -30,7 +32,7 @@ class LLMLingstralPostprocessor(BaseNodePostprocessor):
 
     Give either ``compressor`` (a ready :class:`llmlingstral.PromptCompressor`) or
     ``model_name`` (loaded on ``device_map``). ``method``, ``rate``, ``target_token``,
-    ``rank_method``, ``order`` and ``compress_kwargs`` are as in
+    ``rank_method``, ``order``, ``protect`` and ``compress_kwargs`` are as in
     :class:`llmlingstral.integrations.documents.CompressionSettings`. Each surviving node is
     a copy of its input node (same ``id_``, metadata, relationships) holding the compressed
     text; nodes the coarse pass drops are not returned. ``score_mode="retriever"`` keeps each
@@ -52,6 +54,7 @@ class LLMLingstralPostprocessor(BaseNodePostprocessor):
     target_token: float = -1
     rank_method: Optional[str] = None
     order: Literal["original", "rank"] = "original"
+    protect: Union[bool, Protection] = True
     score_mode: Literal["retriever", "ranking", "normalized"] = "retriever"
     compress_kwargs: dict[str, Any] = Field(default_factory=dict)
 
@@ -59,6 +62,15 @@ class LLMLingstralPostprocessor(BaseNodePostprocessor):
     @classmethod
     def _check_number(cls, value: Any, info: ValidationInfo) -> Any:
         return check_number_setting(info.field_name, value)
+
+    @field_validator("protect", mode="before")
+    @classmethod
+    def _read_protect(cls, value: Any) -> Any:
+        return read_protect(value)
+
+    @field_serializer("protect")
+    def _save_protect(self, protect: Union[bool, Protection]) -> Any:
+        return saved_protect(protect)
 
     @model_validator(mode="after")
     def _load_and_check(self) -> "LLMLingstralPostprocessor":

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from ..text.protect import resolve_protection
 from ..validate import check_positive_int
 
 if TYPE_CHECKING:
@@ -82,9 +83,13 @@ def compress_dataset(dataset: ray.data.Dataset, model_name: str = "nano", *,
     actors that each hold the model once (``num_gpus`` / ``num_cpus`` per actor).
 
     ``batch_size`` rows go to one ``compress_prompts`` call; ``compress_options`` are its
-    keywords (``rate``, ``target_token``, ``rank_method``, ...).
+    keywords (``rate``, ``target_token``, ``rank_method``, ``protect``, ...); a
+    :class:`~llmlingstral.text.protect.Protection` reaches every actor as given.
     """
     from ray.data import ActorPoolStrategy
+
+    # Checked here, so that a bad value fails at once rather than in every actor.
+    resolve_protection(compress_options.get("protect", True))
 
     # A fixed pool through ``compute``: Ray 2.51 deprecated map_batches' ``concurrency``.
     pool = ActorPoolStrategy(size=check_positive_int("concurrency", concurrency,

@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import resources
 from typing import Any, Awaitable, TypeVar
 
@@ -20,7 +21,7 @@ from .config import ServeConfig
 from .engine import Engine
 from .fairness import begin_request
 from .guards import RequestGuard, allowed_host_names
-from .jobs import RequestError, parse_compress_request
+from .jobs import CompressJob, RequestError, parse_compress_request
 from .logs import escape_control_characters
 from .metrics import Metrics
 from .proxy import PreparedRequest, prepare
@@ -28,6 +29,7 @@ from .racing import until
 from .scheduler import JobTimeout, Overloaded
 from .server import QuietLoopErrors
 from .shutdown import DrainMiddleware, Draining
+from .spans import protected_character_spans
 from .upstream import UpstreamError, build_upstream
 
 logger = logging.getLogger("llmlingstral.serve")
@@ -179,11 +181,13 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
     async def compress(request: Request) -> JSONResponse:
         body = await read_json(request, config.max_body_bytes)
         engine.require_ready()
-        job = parse_compress_request(body, engine.available(), config.rankers)
+        job = parse_compress_request(body, engine.available(), config.rankers, config.protect,
+                                     config.allow_protect_patterns)
         if config.log_prompts:
             logger.info("compress %s prompt: %r", job.method, job.original)
         started = time.perf_counter()
         result = await unless_client_leaves(request, engine.compress(job))
+        result["protected_spans"] = await _protected_spans(job)
         result["method"] = job.method
         result["elapsed_seconds"] = round(time.perf_counter() - started, 4)
         return JSONResponse(result)
@@ -203,6 +207,14 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
         reply = await upstream.complete(prepared.body)
         reply["llmlingstral"] = prepared.figures
         return JSONResponse(reply, headers=prepared.headers())
+
+
+async def _protected_spans(job: CompressJob) -> list[dict[str, Any]]:
+    """The spans of the original that the request's protection keeps whole (for the page);
+    a long text is searched off the event loop."""
+    find = partial(protected_character_spans, job.original, job.regions, job.protection)
+    return await asyncio.to_thread(find) if len(job.original) > _DECODE_INLINE_BYTES \
+        else find()
 
 
 class ClientGone(Exception):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..credentials import Secret, optional_secret
+from ..text.protect import ProtectOption, resolve_protection
 from ..validate import check_dtype_name, check_finite, check_positive_int, check_rate
 
 API_KEYS_ENV = "LLMLINGSTRAL_API_KEYS"
@@ -51,6 +52,11 @@ class ServeConfig:
     Connections: at most ``max_connections`` open at once; each must send a complete
     request head within ``header_timeout_s``.
 
+    Protection: ``protect`` (True, False or a :class:`~llmlingstral.text.protect.Protection`)
+    is what ``/v1/compress`` requests without their own ``protect`` and the proxy's messages
+    keep whole; ``allow_protect_patterns`` lets a request's ``protect`` carry regular
+    expressions (off: a client's expression could take the CPU for as long as it likes).
+
     Hosts: requests must name in ``Host`` a loopback name, ``host`` (the address the
     service is bound to, unless a wildcard) or one of ``allowed_hosts`` (``"*"``: any).
 
@@ -85,6 +91,8 @@ class ServeConfig:
     rankers: tuple[str, ...] = LOCAL_RANKERS
     host: str = "127.0.0.1"
     allowed_hosts: tuple[str, ...] = ()
+    protect: ProtectOption = True
+    allow_protect_patterns: bool = False
 
     def __setattr__(self, name: str, value: Any) -> None:
         # However they are set, the keys are kept masked.
@@ -116,6 +124,7 @@ class ServeConfig:
         if self.proxy_method not in (None, "llmlingua", "llmlingua2"):
             raise ValueError("proxy_method must be llmlingua or llmlingua2")
         self.rankers = canonical_rankers(self.rankers)
+        resolve_protection(self.protect)  # raises TypeError naming what protect accepts
         return self
 
     @property

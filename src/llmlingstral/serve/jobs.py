@@ -2,7 +2,9 @@
 
 The body names a ``method`` and carries that method's keyword arguments under the Python
 API's names. Unknown names are refused here; the values themselves are checked by the
-Python API, so the service answers with the library's own messages.
+Python API, so the service answers with the library's own messages. ``protect`` is read
+from its JSON forms (see :mod:`..protect_options`); a request without it gets the service's
+default, and regular expressions from requests are refused unless the operator allows them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from ..protect_options import protection_from_spec
+from ..text.protect import Protection, ProtectOption, resolve_protection
+
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2", "structured", "json")
 # What ``llmlingstral compress --method longllmlingua`` uses; a request may override each.
 LONGLLMLINGUA_DEFAULTS: dict[str, Any] = {
@@ -22,6 +27,10 @@ LONGLLMLINGUA_DEFAULTS: dict[str, Any] = {
 # Chosen by the service, never by a request.
 _SERVER_ONLY = {"self", "show_progress", "compressor"}
 CONTEXT_SEPARATOR = "\n\n"
+# Bounds on the regular expressions a request may send in ``protect.patterns`` (when the
+# operator allows them at all): few and short, since each runs over the request's text.
+MAX_REQUEST_PATTERNS = 8
+MAX_REQUEST_PATTERN_LENGTH = 200
 
 
 class RequestError(ValueError):
@@ -34,11 +43,13 @@ class RequestError(ValueError):
 
 @dataclass
 class CompressJob:
-    """One call: ``method`` with ``kwargs``; ``original`` is the text spans refer to."""
+    """One call: ``method`` with ``kwargs``; ``original`` is the text spans refer to, and
+    ``regions`` the character ranges of it that are compressed (the contexts)."""
 
     method: str
     kwargs: dict[str, Any]
     original: str
+    regions: tuple[tuple[int, int], ...] = ()
 
     @property
     def cost(self) -> int:
@@ -53,6 +64,13 @@ class CompressJob:
     def model_kind(self) -> str:
         """``"classifier"`` for LLMLingua-2, else ``"causal"``."""
         return "classifier" if self.method == "llmlingua2" else "causal"
+
+    @property
+    def protection(self) -> Protection:
+        """What the call keeps whole (its ``protect`` with its force tokens)."""
+        return resolve_protection(self.kwargs.get("protect", True),
+                                  self.kwargs.get("force_tokens") or (),
+                                  bool(self.kwargs.get("force_reserve_digit", False)))
 
 
 def _chars(value: Any) -> int:
@@ -92,9 +110,12 @@ def parameter_names(method: str) -> frozenset[str]:
 
 
 def parse_compress_request(body: Any, available: Mapping[str, bool],
-                           rankers: Sequence[str] = ()) -> CompressJob:
-    """Check a decoded request body; ``available`` says which methods have a model and
-    ``rankers`` which rank methods the operator enabled (besides perplexity ranking)."""
+                           rankers: Sequence[str] = (), protect: ProtectOption = True,
+                           allow_patterns: bool = False) -> CompressJob:
+    """Check a decoded request body; ``available`` says which methods have a model,
+    ``rankers`` which rank methods the operator enabled (besides perplexity ranking),
+    ``protect`` the service's default and ``allow_patterns`` whether a request's
+    ``protect`` may hold regular expressions."""
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object", 400)
     fields = dict(body)
@@ -119,12 +140,17 @@ def parse_compress_request(body: Any, available: Mapping[str, bool],
     if "rank_method" in fields:
         check_rank_method(fields["rank_method"], rankers)
     _check_budget(fields)
+    fields["protect"] = protect if "protect" not in fields else protection_from_spec(
+        fields["protect"], allow_patterns=allow_patterns, max_patterns=MAX_REQUEST_PATTERNS,
+        max_pattern_length=MAX_REQUEST_PATTERN_LENGTH)
     if method == "json" and isinstance(fields.get("json_data"), str):
         fields["json_data"] = _decoded_json_data(fields["json_data"])
     if method == "json" and isinstance(fields.get("json_config"), str):
         raise RequestError("json_config must be a JSON object here; the service does not read "
                            "configuration files")
-    return CompressJob(method, _with_defaults(method, fields), original_text(method, fields))
+    parts = original_parts(method, fields)
+    return CompressJob(method, _with_defaults(method, fields), "".join(p for p, _ in parts),
+                       _regions(parts))
 
 
 def _decoded_json_data(text: str) -> Any:
@@ -183,22 +209,51 @@ def original_text(method: str, fields: Mapping[str, Any]) -> str:
     """The uncompressed prompt as the methods assemble it, for spans: ``<llmlingua>`` tags
     removed as ``compress_prompt`` removes them (not with ``context_segs``, which it takes
     as given)."""
+    return "".join(part for part, _ in original_parts(method, fields))
+
+
+def original_parts(method: str, fields: Mapping[str, Any]) -> list[tuple[str, bool]]:
+    """:func:`original_text` in pieces, each with whether it is compressed (a context or
+    the JSON object) or kept as it is (instruction, question, separators)."""
     if method == "json":
         data = fields.get("json_data")
         try:
             data = json.loads(data) if isinstance(data, str) else data
-            return json.dumps(data, ensure_ascii=False)
+            return [(json.dumps(data, ensure_ascii=False), True)]
         except (TypeError, ValueError):
-            return ""
+            return []
     context = fields.get("context")
     contexts = [context] if isinstance(context, str) else context
     if not isinstance(contexts, list) or not all(isinstance(c, str) for c in contexts):
-        return ""
+        return []
     if method == "structured" or fields.get("context_segs") is None:
         contexts = [_untagged(c) for c in contexts]  # as compress_prompt parses them
-    parts = [fields.get("instruction") or "", CONTEXT_SEPARATOR.join(contexts),
-             fields.get("question") or ""]
-    return CONTEXT_SEPARATOR.join(p for p in parts if isinstance(p, str) and p)
+    groups = [_kept(fields.get("instruction")), _joined([[(c, True)] for c in contexts]),
+              _kept(fields.get("question"))]
+    return _joined([g for g in groups if any(text for text, _ in g)])
+
+
+def _kept(text: Any) -> list[tuple[str, bool]]:
+    return [(text, False)] if isinstance(text, str) and text else []
+
+
+def _joined(groups: list[list[tuple[str, bool]]]) -> list[tuple[str, bool]]:
+    """The pieces of ``groups`` with a kept separator between each two groups."""
+    joined: list[tuple[str, bool]] = []
+    for group in groups:
+        if joined:
+            joined.append((CONTEXT_SEPARATOR, False))
+        joined.extend(group)
+    return joined
+
+
+def _regions(parts: list[tuple[str, bool]]) -> tuple[tuple[int, int], ...]:
+    regions, cursor = [], 0
+    for text, compressed in parts:
+        if compressed and text:
+            regions.append((cursor, cursor + len(text)))
+        cursor += len(text)
+    return tuple(regions)
 
 
 def _untagged(text: str) -> str:

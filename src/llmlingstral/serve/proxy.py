@@ -164,11 +164,13 @@ def _choose(pieces: list[_Piece], flags: list[Any], messages: list[dict[str, Any
             piece.rate = None
 
 
-def _job(piece: _Piece, method: str) -> CompressJob:
+def _job(piece: _Piece, method: str, protect: Any) -> CompressJob:
     if method == "llmlingua2":
-        kwargs = {"context": [piece.text], "rate": piece.rate, "use_context_level_filter": False}
+        kwargs = {"context": [piece.text], "rate": piece.rate, "use_context_level_filter": False,
+                  "protect": protect}
         return CompressJob("llmlingua2", kwargs, "")
-    return CompressJob("structured", {"context": [piece.text], "rate": piece.rate}, "")
+    return CompressJob("structured", {"context": [piece.text], "rate": piece.rate,
+                                      "protect": protect}, "")
 
 
 @dataclass
@@ -244,7 +246,8 @@ async def _compress_pieces(engine: Engine, pieces: list[_Piece], method: str,
 
     async def one(piece: _Piece) -> dict[str, Any]:
         async with places:
-            return await engine.compress(_job(piece, method), with_spans=False)
+            return await engine.compress(_job(piece, method, engine.config.protect),
+                                         with_spans=False)
 
     return await asyncio.gather(*(one(p) for p in pieces))
 

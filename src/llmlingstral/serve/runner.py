@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+from ..protect_options import add_protect_arguments, protection_from_args
 from ..validate import DTYPE_CHOICES
 from .config import API_KEYS_ENV, LOCAL_RANKERS, UPSTREAM_KEY_ENV, ServeConfig, load_api_keys
 
@@ -90,6 +91,12 @@ def _add_proxy_options(cmd) -> None:
                      "messages this long are compressed without being marked (default 1000)")
     cmd.add_argument("--proxy-method", choices=("llmlingua2", "llmlingua"), default=None,
                      help="method for proxied messages (default llmlingua2 when loaded)")
+    # What /v1/compress requests without their own "protect" and proxied messages keep.
+    add_protect_arguments(cmd)
+    cmd.add_argument("--allow-protect-patterns", action="store_true",
+                     help="let /v1/compress requests send regular expressions in "
+                          "protect.patterns (off by default: a client's expression could "
+                          "hold the CPU)")
 
 
 def _none(value: str | None) -> str | None:
@@ -111,7 +118,9 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         proxy_rate=args.proxy_rate, proxy_min_tokens=args.proxy_min_tokens,
         log_prompts=args.log_prompts, host=args.host,
         allowed_hosts=tuple(h.strip() for h in args.allowed_hosts.split(",") if h.strip()),
-        rankers=tuple(n.strip() for n in args.rankers.split(",") if n.strip())).validate()
+        rankers=tuple(n.strip() for n in args.rankers.split(",") if n.strip()),
+        protect=protection_from_args(args),
+        allow_protect_patterns=args.allow_protect_patterns).validate()
 
 
 def run_serve(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Which parts of the original text survived compression, as kept / dropped spans.
+"""Which parts of the original text survived compression, as kept / dropped spans, and
+which parts compression keeps whole (:func:`protected_character_spans`).
 
 The methods report the character ranges they kept (:class:`llmlingstral.prompt.KeptText`);
 :func:`ranges_spans` turns those into spans, exact whatever repeats. Where a result carries
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import re
 from typing import Any, Sequence
+
+from ..text.protect import Protection, protected_spans
 
 # One character of a script written without spaces, else a run of word characters, else one
 # other non-space character.
@@ -156,3 +159,18 @@ def _add(spans: list[dict[str, Any]], text: str, start: int, end: int, kept: boo
         spans[-1]["text"] = text[spans[-1]["start"]:end]
         return
     spans.append({"start": start, "end": end, "text": text[start:end], "kept": kept})
+
+
+def protected_character_spans(original: str, regions: Sequence[tuple[int, int]],
+                              protection: Protection) -> list[dict[str, Any]]:
+    """The spans of ``original`` that ``protection`` keeps whole, found in each compressed
+    region (a context) on its own: ``{"start", "end", "kind", "text"}``, character offsets
+    into ``original``, sorted. ``kind`` is the class of facts (``"numbers"``, ...) or
+    ``"patterns"``, ``"force_tokens"``, ``"force_reserve_digit"``."""
+    found = []
+    for first, end in regions:
+        for span in protected_spans(original[first:end], protection):
+            start, stop = first + span.start, first + span.end
+            found.append({"start": start, "end": stop, "kind": span.kind,
+                          "text": original[start:stop]})
+    return found

@@ -151,6 +151,25 @@ class Protection:
                    if getattr(self, f.name) != f.default]
         return f"Protection({', '.join(changed)})"
 
+    # Compiled ``regex`` patterns compare by identity, so a copy (pickled by Ray or
+    # multiprocessing, rebuilt from a saved component) would differ from its original:
+    # patterns are compared by what they match instead.
+    def _key(self) -> tuple:
+        return tuple((f.name, _pattern_keys(self.patterns) if f.name == "patterns"
+                      else getattr(self, f.name)) for f in fields(self))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Protection):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+
+def _pattern_keys(patterns: Sequence) -> tuple:
+    return tuple((type(p).__module__, p.pattern, p.flags) for p in patterns)
+
 
 def _check_classes(classes: Iterable[str]) -> None:
     for name in classes:

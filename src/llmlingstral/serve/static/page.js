@@ -25,7 +25,33 @@ function requestBody() {
     body.context = prompt;
   }
   if (question.trim() !== "") body.question = question;
+  // Checked: the service's own protection; unchecked: llmlingua's behaviour.
+  if (!$("protect").checked) body.protect = false;
   return body;
+}
+
+// The spans of the original (kept or dropped) cut where protected spans begin and end, so
+// that facts kept whole can be told apart from ordinary kept words. Offsets are Unicode
+// code points, as the service counts them.
+function markedPieces(spans, protectedSpans) {
+  const pieces = [];
+  let next = 0;
+  for (const span of spans) {
+    const chars = Array.from(span.text);
+    let cursor = span.start;
+    while (cursor < span.end) {
+      while (next < protectedSpans.length && protectedSpans[next].end <= cursor) next++;
+      const fact = protectedSpans[next];
+      const inside = fact !== undefined && fact.start <= cursor;
+      const end = Math.min(span.end, inside ? fact.end : (fact ? fact.start : span.end));
+      pieces.push({
+        kept: span.kept, kind: inside ? fact.kind : null,
+        text: chars.slice(cursor - span.start, end - span.start).join(""),
+      });
+      cursor = end;
+    }
+  }
+  return pieces;
 }
 
 function showError(message) {
@@ -36,10 +62,15 @@ function showError(message) {
 function render(result, seconds) {
   const marked = $("marked");
   marked.replaceChildren();
-  for (const span of result.spans || []) {
-    const node = document.createElement(span.kept ? "span" : "s");
-    node.className = span.kept ? "kept" : "dropped";
-    node.textContent = span.text;
+  for (const piece of markedPieces(result.spans || [], result.protected_spans || [])) {
+    const node = document.createElement(piece.kept ? "span" : "s");
+    node.className = piece.kept ? "kept" : "dropped";
+    if (piece.kind !== null) {
+      node.classList.add("protected");
+      node.dataset.kind = piece.kind;
+      node.title = `kept whole: ${piece.kind.replaceAll("_", " ")}`;
+    }
+    node.textContent = piece.text;
     marked.appendChild(node);
   }
   const origin = result.origin_tokens;
