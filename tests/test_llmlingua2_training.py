@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 
 import numpy as np
@@ -20,7 +21,7 @@ from llmlingstral.training.collect import (SYSTEM_PROMPT, CollectConfig, chunk_t
 from llmlingstral.training.labels import filter_labelled, label_pairs, label_words, text_words
 from llmlingstral.training.llmlingua2 import (IGNORE, TrainConfig, collate, load_examples,
                                               split_examples, text_examples, train_llmlingua2)
-from llmlingstral.text.protect import DEFAULT_PROTECTION, Protection
+from llmlingstral.text.protect import DEFAULT_PROTECTION, Protection, protected_spans
 from llmlingstral.training.records import read_jsonl, read_pairs, write_jsonl
 from local_api import LocalAPIServer, chat_completion_payload
 from texts import stdlib_prose
@@ -387,3 +388,36 @@ def test_training_labels_compressions_with_protection(tmp_path):
     fact_tokens = [tokenizer.decode([t]) for t, k, p in zip(ids, keep, plain[0].labels)
                    if k == 1 and p == 0]
     assert "".join(fact_tokens).replace(" ", "") == "INV-2024-00423May"
+
+
+def test_fact_template_passages_keep_their_facts_in_five_languages():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "training"
+    spec = importlib.util.spec_from_file_location("fact_sentences", folder / "fact_sentences.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("fact_sentences", module)
+    spec.loader.exec_module(module)
+    records = module.fact_records(40, seed=3)
+    assert {r["language"] for r in records} == {"en", "fr", "de", "zh", "ja"}
+    assert records == module.fact_records(40, seed=3)
+    for record in records:
+        # The compression is the passage with words deleted: it aligns exactly.
+        labels = label_words(record["prompt"], record["compressed_prompt"])
+        assert labels.variation_rate == 0 and 0.2 < labels.compression_rate < 0.95
+    rng = random.Random(5)
+    for language, templates in module.TEMPLATES.items():
+        values: list[str] = []
+        fillers = {name: (lambda r, make=make: values.append(make(r)) or values[-1])
+                   for name, make in module._filler(language).items()}
+        for template in templates:
+            values.clear()
+            full, short = module.fill(template, fillers, rng)
+            # Every fact put in a slot is a protected fact, kept whole and in order.
+            cursor = 0
+            for value in values:
+                assert any(full[s.start:s.end] == value or value in full[s.start:s.end]
+                           for s in protected_spans(full)), (language, value)
+                cursor = short.index(value, cursor) + len(value)
