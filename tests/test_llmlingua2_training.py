@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import re
 
 import numpy as np
@@ -18,8 +19,9 @@ from llmlingstral.training.cli import add_training_commands
 from llmlingstral.training.collect import (SYSTEM_PROMPT, CollectConfig, chunk_text,
                                            clean_completion, collect)
 from llmlingstral.training.labels import filter_labelled, label_pairs, label_words, text_words
-from llmlingstral.training.llmlingua2 import (IGNORE, TrainConfig, collate, split_examples,
-                                              text_examples, train_llmlingua2)
+from llmlingstral.training.llmlingua2 import (IGNORE, TrainConfig, collate, load_examples,
+                                              split_examples, text_examples, train_llmlingua2)
+from llmlingstral.text.protect import DEFAULT_PROTECTION, Protection, protected_spans
 from llmlingstral.training.records import read_jsonl, read_pairs, write_jsonl
 from local_api import LocalAPIServer, chat_completion_payload
 from texts import stdlib_prose
@@ -50,6 +52,44 @@ def test_case_and_typographic_quotes_do_not_break_alignment():
     result = label_words("The Meeting\u2019s start is at 10am.", "meeting's start 10am")
     assert result.labels == [0, 1, 1, 0, 0, 1, 0]
     assert result.variation_rate == 0 and result.alignment_gap == 0
+
+
+FACT_TEACHING = [
+    # (original, teacher's compression that drops the facts, the fact's words)
+    ("The new line opens on 12 September 2024 and costs $3.5M in total.",
+     "The new line opens and costs in total.", ["12", "September", "2024", "$3.5M"]),
+    ("Le conseil a approuvé la ligne à 3,5 millions d'euros hier.",
+     "Le conseil a approuvé la ligne hier.", ["3,5", "millions", "d'euros"]),
+    ("Der Zug fährt um 14:30 Uhr von Gleis 7 ab.", "Der Zug fährt ab.", ["14:30", "Uhr", "7"]),
+    ("会议于2024年9月12日开始，共150人。", "会议开始。", ["2024", "年", "9", "月", "12", "日", "150", "人"]),
+    ("祭りは九月十二日に始まります。", "祭りは始まります。", ["九", "月", "十", "二", "日"]),
+    ("Contact ana@example.org about CVE-2024-3094 in xz.", "Contact about in xz.",
+     ["ana@example.org", "CVE-2024-3094"]),
+]
+
+
+@pytest.mark.parametrize("original, compressed, facts", FACT_TEACHING)
+def test_protection_labels_every_word_of_a_fact_keep(original, compressed, facts):
+    plain = label_words(original, compressed)
+    taught = label_words(original, compressed, DEFAULT_PROTECTION)
+    is_fact = [word in facts for word in taught.words]
+    assert sum(is_fact) == len(facts)
+    # The teacher dropped every fact word; with protection each one is labelled keep.
+    assert all(plain.labels[i] == 0 and taught.labels[i] == 1
+               for i, fact in enumerate(is_fact) if fact)
+    # Every other word keeps the teacher's label, and the alignment metrics are the teacher's.
+    assert all(taught.labels[i] == plain.labels[i] for i, fact in enumerate(is_fact) if not fact)
+    assert taught.metrics() == plain.metrics()
+    assert taught.protected == len(facts) and plain.protected == 0
+
+
+def test_protection_classes_follow_the_protection():
+    text, compressed = "Mail ana@example.org about 40 fixes.", "Mail about fixes."
+    only_numbers = label_words(text, compressed, Protection().only("numbers"))
+    assert dict(zip(only_numbers.words, only_numbers.labels)) == {
+        "Mail": 1, "ana@example.org": 0, "about": 1, "40": 1, "fixes": 1, ".": 1}
+    with pytest.raises(TypeError, match="Protection"):
+        label_words(text, compressed, True)
 
 
 def test_variation_rate_and_alignment_gap():
@@ -317,3 +357,67 @@ def test_label_command_writes_filtered_records(tmp_path):
     assert [r["id"] for r in records] == ["0", "1", "2", "3", "4"]
     assert records[0]["labels"] == [1, 0, 1, 0, 1]
     assert np.isclose(records[0]["compression_rate"], 0.6)
+
+
+def test_label_command_teaches_facts_unless_told_not_to(tmp_path):
+    pair = {"id": "0", "prompt": "The bus leaves at 11:40 from stop 3 every day.",
+            "compressed_prompt": "bus leaves every day."}
+    write_jsonl(tmp_path / "pairs.jsonl", [pair])
+    from llmlingstral.cli import main
+
+    outputs = {}
+    for option in ("--protect", "--no-protect", None):
+        output = tmp_path / f"labels{option}.jsonl"
+        assert main(["label-llmlingua2", "--input", str(tmp_path / "pairs.jsonl"),
+                     "--output", str(output), *([option] if option else [])]) == 0
+        (record,) = read_jsonl(output)
+        outputs[option] = dict(zip(text_words(pair["prompt"]), record["labels"]))
+    assert outputs[None] == outputs["--protect"]
+    assert outputs[None]["11:40"] == outputs[None]["3"] == 1
+    assert outputs["--no-protect"]["11:40"] == outputs["--no-protect"]["3"] == 0
+    assert outputs[None]["from"] == outputs["--no-protect"]["from"] == 0
+
+
+def test_training_labels_compressions_with_protection(tmp_path):
+    tokenizer = load_tokenizer("v3")
+    pair = {"prompt": "Invoice INV-2024-0042 is due on 3 May.", "compressed_prompt": "Invoice due."}
+    write_jsonl(tmp_path / "pairs.jsonl", [pair])
+    taught = load_examples(tmp_path / "pairs.jsonl", tokenizer, 64, DEFAULT_PROTECTION)
+    plain = load_examples(tmp_path / "pairs.jsonl", tokenizer, 64)
+    ids, keep = taught[0].ids, taught[0].labels
+    fact_tokens = [tokenizer.decode([t]) for t, k, p in zip(ids, keep, plain[0].labels)
+                   if k == 1 and p == 0]
+    assert "".join(fact_tokens).replace(" ", "") == "INV-2024-00423May"
+
+
+def test_fact_template_passages_keep_their_facts_in_five_languages():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "training"
+    spec = importlib.util.spec_from_file_location("fact_sentences", folder / "fact_sentences.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("fact_sentences", module)
+    spec.loader.exec_module(module)
+    records = module.fact_records(40, seed=3)
+    assert {r["language"] for r in records} == {"en", "fr", "de", "zh", "ja"}
+    assert records == module.fact_records(40, seed=3)
+    for record in records:
+        # The compression is the passage with words deleted: it aligns exactly.
+        labels = label_words(record["prompt"], record["compressed_prompt"])
+        assert labels.variation_rate == 0 and 0.2 < labels.compression_rate < 0.95
+    rng = random.Random(5)
+    for language, templates in module.TEMPLATES.items():
+        values: list[str] = []
+        fillers = {name: (lambda r, make=make: values.append(make(r)) or values[-1])
+                   for name, make in module._filler(language).items()}
+        for template in templates:
+            values.clear()
+            full, short = module.fill(template, fillers, rng)
+            # Every fact put in a slot is a protected fact, kept whole and in order.
+            cursor = 0
+            for value in values:
+                assert any(full[s.start:s.end] == value or value in full[s.start:s.end]
+                           for s in protected_spans(full)), (language, value)
+                cursor = short.index(value, cursor) + len(value)

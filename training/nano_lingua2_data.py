@@ -10,6 +10,12 @@ Writes (prompt, compressed_prompt) records, the MeetingBank-LLMCompressed layout
 * **human deletions**: the development split of the Google sentence-compression data
   (records 0..599 for training; 600..699 are written to a separate validation file). The
   held-out records 700..999 are never read.
+* **fact templates**: short fact-dense passages in English, French, German, Chinese and
+  Japanese (``fact_sentences.py``): filler marked in templates is dropped, dates, times,
+  amounts and identifiers are kept.
+
+``label-llmlingua2`` then labels every word of a protected fact keep, whichever teacher
+dropped it.
 
     python training/nano_lingua2_data.py --passages 1500
 """
@@ -22,6 +28,8 @@ import random
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from fact_sentences import fact_records
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOGLE = ROOT / "benchmarks" / "data" / "google-sentence-compression-test.jsonl"
@@ -53,6 +61,20 @@ def corpus_passages(path: Path, count: int, max_tokens: int, tokenizer, seed: in
     return [p for p in passages if len(p.split()) >= 20][:count]
 
 
+def cached_nano_records(passages: list[str], seed: int, path: Path) -> list[dict]:
+    """:func:`nano_records`, read back from ``path`` when it holds these passages (the slow
+    step: about 10 minutes on 2 cores), else computed and written there."""
+    if path.is_file():
+        cached = [json.loads(line) for line in path.open(encoding="utf-8")]
+        if [r["prompt"] for r in cached] == passages and all(r.get("seed") == seed
+                                                              for r in cached):
+            print(f"reusing {len(cached)} nano LLMLingua records from {path}")
+            return cached
+    records = nano_records(passages, seed)
+    write_jsonl(path, records)
+    return records
+
+
 def nano_records(passages: list[str], seed: int) -> list[dict]:
     from llmlingstral import PromptCompressor
 
@@ -63,7 +85,7 @@ def nano_records(passages: list[str], seed: int) -> list[dict]:
         rate = round(rng.uniform(0.3, 0.7), 2)
         result = compressor.compress_prompt(text, rate=rate, show_progress=False)
         records.append({"prompt": text, "compressed_prompt": result["compressed_prompt"],
-                        "source": "nano-llmlingua", "rate": rate})
+                        "source": "nano-llmlingua", "rate": rate, "seed": seed})
     return records
 
 
@@ -92,6 +114,8 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=400)
     parser.add_argument("--human-repeat", type=int, default=4,
                         help="copies of each human record, to balance the two teachers")
+    parser.add_argument("--fact-passages", type=int, default=500,
+                        help="fact-dense template passages, five languages in turn")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--google", type=Path, default=GOOGLE,
                         help="google-sentence-compression-test.jsonl (default: benchmarks/data)")
@@ -102,7 +126,8 @@ def main() -> None:
     tokenizer = load_tokenizer("v3")
     passages = corpus_passages(args.corpus, args.passages, args.max_tokens, tokenizer, args.seed)
     human = google_records(GOOGLE_TRAIN, args.google) * args.human_repeat
-    records = nano_records(passages, args.seed) + human
+    records = (cached_nano_records(passages, args.seed, args.out / "nano_teacher.jsonl") + human
+               + fact_records(args.fact_passages, args.seed))
     random.Random(args.seed).shuffle(records)
     write_jsonl(args.out / "train.jsonl", records)
     write_jsonl(args.out / "valid_google.jsonl", google_records(GOOGLE_VALID, args.google))

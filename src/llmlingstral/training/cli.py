@@ -43,6 +43,8 @@ def add_train_llmlingua2_command(subparsers) -> argparse.ArgumentParser:
     cmd.add_argument("--data", required=True, help="training JSONL file")
     cmd.add_argument("--base", required=True,
                      help="base model: preset (e.g. small, default), Hugging Face id or folder")
+    _add_protect_argument(cmd, "records labelled here (those with 'compressed_prompt' and no "
+                               "'labels')")
     _add_trainer_arguments(cmd)
     cmd.set_defaults(handler=_run_train)
     return cmd
@@ -80,10 +82,18 @@ def _add_trainer_arguments(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_protect_argument(cmd: argparse.ArgumentParser, what: str) -> None:
+    cmd.add_argument("--protect", action=argparse.BooleanOptionalAction, default=True,
+                     help=f"label every word of a protected fact (number, date, amount, "
+                          f"identifier, ...) keep in {what}, so the classifier learns to keep "
+                          f"facts (default on; --no-protect keeps the teacher's labels)")
+
+
 def _train_config(args: argparse.Namespace):
     from .llmlingua2 import TrainConfig
 
     return TrainConfig(
+        protect=getattr(args, "protect", True),
         data=args.data, base=args.base, output=args.output, epochs=args.epochs, lr=args.lr,
         batch_size=args.batch_size, grad_accum=args.grad_accum, lora=args.lora,
         lora_r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
@@ -240,8 +250,8 @@ def add_label_llmlingua2_command(subparsers) -> argparse.ArgumentParser:
     cmd = subparsers.add_parser(
         "label-llmlingua2", help="label words kept/dropped and filter noisy pairs",
         description="Align each compressed text to its original, label every original word "
-                    "1 (kept) or 0 (dropped), and drop pairs above a percentile of variation "
-                    "rate and of alignment gap. Input: JSONL with prompt/compressed_prompt "
+                    "1 (kept) or 0 (dropped), every word of a fact 1, and drop pairs above a "
+                    "percentile of variation rate and of alignment gap. Input: JSONL with prompt/compressed_prompt "
                     "(or prompt_list/compressed_prompt_list).")
     cmd.add_argument("--input", required=True, help="JSONL of compression pairs")
     cmd.add_argument("--output", required=True, help="JSONL of labelled records")
@@ -249,15 +259,18 @@ def add_label_llmlingua2_command(subparsers) -> argparse.ArgumentParser:
                      help="drop pairs above this percentile of variation rate (90; 100 = off)")
     cmd.add_argument("--gap-percentile", type=float, default=90,
                      help="drop pairs above this percentile of alignment gap (90; 100 = off)")
+    _add_protect_argument(cmd, "the output")
     cmd.set_defaults(handler=_run_label)
     return cmd
 
 
 def _run_label(args: argparse.Namespace) -> int:
+    from ..text.protect import DEFAULT_PROTECTION
     from .labels import filter_labelled, label_pairs
     from .records import read_pairs, write_jsonl
 
-    labelled = list(label_pairs(read_pairs(args.input)))
+    protection = DEFAULT_PROTECTION if args.protect else None
+    labelled = list(label_pairs(read_pairs(args.input), protection))
     kept, report = filter_labelled(labelled, variation_percentile=args.variation_percentile,
                                    gap_percentile=args.gap_percentile)
     write_jsonl(args.output, kept)

@@ -5,6 +5,11 @@ compressed text kept it, else 0. The compressed words are aligned to the origina
 order (a longest common subsequence of normalised words), so a repeated word is matched
 where the surrounding words also match, not at its first occurrence.
 
+With a :class:`~..text.protect.Protection`, every word that overlaps a protected fact
+(:func:`~..text.protect.protected_spans`: numbers, dates, amounts, identifiers, ...) is
+labelled keep whatever the teacher did, so a classifier trained on the labels learns to keep
+facts itself. The quality metrics below describe the teacher's alignment, before that.
+
 Quality per pair, as in the LLMLingua-2 paper:
 
 * ``variation_rate``: share of compressed words not aligned to an original word (the
@@ -24,7 +29,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..text.words import split_words
+from ..text.protect import DEFAULT_PROTECTION, Protection, covered, protected_spans
+from ..text.words import Words, split_words
 from ..validate import check_finite
 from .records import CompressionPair
 
@@ -42,6 +48,8 @@ class WordLabels:
     variation_rate: float
     hitting_rate: float
     matching_rate: float
+    protected: int = 0
+    """Words the teacher dropped that are labelled keep because they hold a protected fact."""
 
     @property
     def alignment_gap(self) -> float:
@@ -58,11 +66,21 @@ def normalize_word(word: str) -> str:
     return unicodedata.normalize("NFKC", word).translate(_QUOTES).lower()
 
 
-def label_words(original: str, compressed: str) -> WordLabels:
-    """Align ``compressed`` to ``original`` and label every original word."""
+def label_words(original: str, compressed: str,
+                protection: Protection | None = None) -> WordLabels:
+    """Align ``compressed`` to ``original`` and label every original word.
+
+    With ``protection``, the words overlapping its protected spans in ``original`` are
+    labelled keep too (counted in :attr:`WordLabels.protected`); without it the labels are
+    the teacher's alone.
+    """
     if not isinstance(original, str) or not isinstance(compressed, str):
         raise TypeError("original and compressed must be str")
-    words = text_words(original)
+    if protection is not None and not isinstance(protection, Protection):
+        raise TypeError(f"protection must be a Protection or None, got {protection!r}")
+    split = split_words(original)
+    labelled = np.flatnonzero(~split.is_space)
+    words = [split.word(i) for i in labelled]
     kept = text_words(compressed)
     source = [normalize_word(w) for w in words]
     target = [normalize_word(w) for w in kept]
@@ -73,12 +91,25 @@ def label_words(original: str, compressed: str) -> WordLabels:
     vocabulary = set(source)
     hits = sum(1 for w in target if w in vocabulary)
     n, m = len(words), len(kept)
+    forced = 0
+    if protection is not None:
+        for i in np.flatnonzero(fact_words(split, labelled, protection)):
+            forced += 1 - labels[i]
+            labels[i] = 1
     return WordLabels(
         words=words, labels=labels,
         compression_rate=m / n if n else 0.0,
         variation_rate=1.0 - matched / m if m else 1.0,
         hitting_rate=hits / n if n else 0.0,
-        matching_rate=matched / n if n else 0.0)
+        matching_rate=matched / n if n else 0.0,
+        protected=forced)
+
+
+def fact_words(words: Words, indices: np.ndarray,
+               protection: Protection = DEFAULT_PROTECTION) -> np.ndarray:
+    """Which of the words ``indices`` of ``words`` overlap a span ``protection`` keeps whole."""
+    spans = protected_spans(words.text, protection)
+    return covered(spans, words.word_starts[indices], words.ends[indices])
 
 
 def align(source: Sequence[str], target: Sequence[str]) -> list[int]:
@@ -118,15 +149,19 @@ def text_words(text: str) -> list[str]:
     return [words.word(i) for i in range(len(words)) if not words.is_space[i]]
 
 
-def label_pairs(pairs: Iterable[CompressionPair]) -> Iterable[dict[str, Any]]:
-    """Labelled records: the pair's fields plus ``labels`` and the metrics."""
+def label_pairs(pairs: Iterable[CompressionPair],
+                protection: Protection | None = None) -> Iterable[dict[str, Any]]:
+    """Labelled records: the pair's fields plus ``labels`` and the metrics (with
+    ``protection``, fact words are labelled keep; ``protected_words`` counts the ones the
+    teacher had dropped)."""
     for pair in pairs:
         if not pair.prompt.strip():
             continue
-        result = label_words(pair.prompt, pair.compressed_prompt)
+        result = label_words(pair.prompt, pair.compressed_prompt, protection)
+        extra = {"protected_words": result.protected} if protection is not None else {}
         yield {**pair.extra, "id": pair.id, "prompt": pair.prompt,
                "compressed_prompt": pair.compressed_prompt, "labels": result.labels,
-               **{k: round(v, 6) for k, v in result.metrics().items()}}
+               **{k: round(v, 6) for k, v in result.metrics().items()}, **extra}
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 Data: JSONL records with ``prompt`` and either ``labels`` (one 0/1 per word, from
 :mod:`.labels`) or ``compressed_prompt`` (labelled on the fly), including
-microsoft/MeetingBank-LLMCompressed style records. Each word's label goes to all its
-tokens; BOS, padding and whitespace-only tokens get -100 (ignored by the loss).
+microsoft/MeetingBank-LLMCompressed style records (with ``protect``, the default, the words
+of protected facts in those are labelled keep, as ``label-llmlingua2`` does). Each word's
+label goes to all its tokens; BOS, padding and whitespace-only tokens get -100 (ignored by
+the loss).
 
 Base: any Mistral checkpoint the loader knows (a preset such as ``small``, a hub id or a
 folder; causal LM, Mistral 3 layout, or an existing classifier). A fresh 2-label head is
@@ -33,6 +35,7 @@ from ..models.loader import LoadedModel, load_model
 from ..progress import tqdm_disable
 from ..scoring.batching import padded_batch
 from ..scoring.classifier import TRAINED_LENGTH_ATTRIBUTE
+from ..text.protect import DEFAULT_PROTECTION, Protection
 from ..tokenization import MistralTextTokenizer
 from ..text.words import chunk_bounds, split_words, word_of_tokens
 from .labels import label_words
@@ -70,6 +73,7 @@ class TrainConfig:
     device: str = "auto"
     max_steps: int | None = None
     show_progress: bool = True
+    protect: bool = True               # fact words keep, in records labelled on the fly
 
     def validate(self) -> None:
         for name in ("batch_size", "grad_accum", "lora_r", "lora_alpha"):
@@ -118,24 +122,28 @@ class TrainReport:
 
 
 def load_examples(path: str | os.PathLike, tokenizer: MistralTextTokenizer,
-                  max_length: int) -> list[Example]:
-    """Training windows of at most ``max_length - 1`` tokens (room for BOS), cut between words."""
+                  max_length: int, protection: Protection | None = None) -> list[Example]:
+    """Training windows of at most ``max_length - 1`` tokens (room for BOS), cut between words.
+
+    Records without ``labels`` are labelled here, with ``protection`` (see
+    :func:`.labels.label_words`)."""
     examples: list[Example] = []
     for index, record in enumerate(read_jsonl(path)):
-        for prompt, labels in _labelled_texts(record, index):
+        for prompt, labels in _labelled_texts(record, index, protection):
             examples.extend(text_examples(prompt, labels, tokenizer, max_length, index))
     if not examples:
         raise LLMLingstralError(f"{path} holds no usable training text")
     return examples
 
 
-def _labelled_texts(record: dict[str, Any], index: int) -> Iterator[tuple[str, list[int]]]:
+def _labelled_texts(record: dict[str, Any], index: int,
+                    protection: Protection | None) -> Iterator[tuple[str, list[int]]]:
     if "labels" in record and isinstance(record.get("prompt"), str):
         yield record["prompt"], [int(bool(v)) for v in record["labels"]]
         return
     for pair in pairs_from_record(record, index):
         if pair.prompt.strip():
-            yield pair.prompt, label_words(pair.prompt, pair.compressed_prompt).labels
+            yield pair.prompt, label_words(pair.prompt, pair.compressed_prompt, protection).labels
 
 
 def text_examples(text: str, labels: Sequence[int], tokenizer: MistralTextTokenizer,
@@ -235,7 +243,8 @@ def train_llmlingua2(config: TrainConfig) -> TrainReport:
     np.random.seed(config.seed)
     loaded, model = prepare_model(config)
     tokenizer = loaded.tokenizer
-    examples = load_examples(config.data, tokenizer, config.max_length)
+    protection = DEFAULT_PROTECTION if config.protect else None
+    examples = load_examples(config.data, tokenizer, config.max_length, protection)
     train, valid = split_examples(examples, config.valid_fraction, config.seed)
     if not train:
         raise LLMLingstralError("no training examples left after the validation split; "
