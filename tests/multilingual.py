@@ -2,9 +2,20 @@
 
 Scripts written without spaces between words (Chinese, Japanese, Thai, Lao, Khmer, Burmese) sit
 beside scripts written with spaces, so compression can be checked in both kinds of text.
+:func:`fact_texts` mixes them with facts (numbers, dates, amounts, identifiers...), and
+:func:`split_spans`, :func:`split_clusters` and :func:`glued_runs` check what a compression
+kept of them.
 """
 
 from __future__ import annotations
+
+import random
+import re
+
+import numpy as np
+import regex
+
+from llmlingstral.text.scripts import UNSPACED_RANGES as _UNSPACED_CLASS
 
 PARAGRAPHS: dict[str, str] = {
     "en": (
@@ -93,3 +104,117 @@ PARAGRAPHS: dict[str, str] = {
 
 # Languages whose words are not separated by spaces.
 UNSPACED = ("zh", "ja", "th", "lo", "km", "my")
+
+
+# ----------------------------------------------------------------------------- facts
+
+# Sentences with facts in them, per language: each fact a placeholder filled from _FACTS.
+_FACT_SENTENCES: dict[str, list[str]] = {
+    "en": ["The lighthouse was first lit in {year}, and {count} people came to see it.",
+           "The last ferry leaves the quay at {time} on {date}.",
+           "A season ticket costs {money}; the timetable is at {url}.",
+           "Questions about booking {id} go to {mail}."],
+    "fr": ["Le phare a été allumé pour la première fois en {year} devant {count} personnes.",
+           "Le dernier bateau part à {time} le {date}.",
+           "La rénovation du quai a coûté {money}, selon le dossier {id}."],
+    "de": ["Der Leuchtturm wurde {year} gebaut und hat {count} Stufen.",
+           "Die letzte Fähre fährt am {date} um {time}."],
+    "ru": ["Маяк построили в {year} году, на открытие пришли {count} человек.",
+           "Билет стоит {money}, расписание на {url}."],
+    "ar": ["بني المنار عام {year} وزاره {count} شخص في يوم الافتتاح.",
+           "تغادر العبارة الأخيرة الساعة {time}."],
+    "hi": ["प्रकाशस्तंभ {year} में बना और पहले दिन {count} लोग आए।"],
+    "ko": ["등대는 {year}년에 세워졌고 첫날 {count}명이 찾았습니다."],
+    "zh": ["灯塔建于{year}年，开放当天有{count}人参观。", "末班船在{date}{time}离开码头。",
+           "他身高{han}厘米，票价是{money}。", "价格是{money}和{money}，用Python和Java开发。"],
+    "ja": ["灯台は{year}年に建てられ、初日に{count}人が訪れました。",
+           "祭りは{kdate}に始まり、最終便は{time}に出ます。", "入場料は{money}で、{han}人が来ました。",
+           "ﾊﾞｽは{wide}時に出発します。"],
+    "th": ["ประภาคารสร้างเมื่อปี {year} และมีผู้มาเยี่ยมชม {count} คน",
+           "ค่าเข้าชม {money} เรือเที่ยวสุดท้ายออกเวลา {time}"],
+}
+_FACTS: dict[str, dict[str, list[str]]] = {
+    "year": {"*": ["1874", "1911", "1962", "2011"], "ar": ["١٨٧٤", "1962"], "hi": ["१८७४", "1911"],
+             "th": ["๒๔๑๗", "1874"]},
+    "count": {"*": ["250", "1,200", "14,720", "3 500"], "zh": ["150", "３０"],
+              "ja": ["１２", "3000"]},
+    "time": {"*": ["11:40", "06:15", "19:30"], "en": ["11:40 pm", "6:15 am"], "fr": ["14h30"]},
+    "date": {"*": ["2024-09-12", "12/09/2024"], "en": ["12 September 2024"],
+             "fr": ["12 septembre 2024"], "de": ["12. September 2024"],
+             "zh": ["2024年9月12日", "九月十二日"]},
+    "kdate": {"*": ["九月十二日", "2024年9月12日"]},
+    "money": {"*": ["$3.5M", "€12", "USD 40"], "fr": ["3,5 millions d'euros"],
+              "ru": ["100 рублей"], "zh": ["100元", "200元"], "ja": ["１２００円", "3000円"],
+              "th": ["350 บาท"]},
+    "url": {"*": ["https://example.org/ferry?day=2", "www.kestrel-bay.example/tickets"]},
+    "mail": {"*": ["ana@example.org", "harbour.office@kestrel.example"]},
+    "id": {"*": ["ABC-1234", "CVE-2024-3094", "v2.3.1", "ord_8f3a2c91"]},
+    "han": {"*": ["一百八十", "一百二十", "三十", "五十"]},
+    "wide": {"*": ["１２", "１０"]},
+}
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def fact_texts(count: int, seed: int = 0, paragraphs: int = 3) -> list[str]:
+    """``count`` texts, each a few of :data:`PARAGRAPHS` (prose in several scripts, some
+    written without spaces) with sentences full of facts (numbers in several digit
+    systems and in Han numerals, dates, times, amounts, URLs, e-mail addresses,
+    identifiers) between them. The same seed gives the same texts."""
+    rng = random.Random(seed)
+    languages = sorted(_FACT_SENTENCES)
+    texts = []
+    for _ in range(count):
+        parts = []
+        for language in rng.sample(languages, paragraphs):
+            sentences = [_with_facts(rng.choice(_FACT_SENTENCES[language]), language, rng)
+                         for _ in range(rng.randint(1, 3))]
+            joiner = "" if language in UNSPACED else " "
+            prose = PARAGRAPHS.get(language, PARAGRAPHS["en"])
+            parts.append(joiner.join([prose, *sentences]))
+        texts.append("\n\n".join(parts))
+    return texts
+
+
+def _with_facts(template: str, language: str, rng: random.Random) -> str:
+    def fill(match: re.Match) -> str:
+        choices = _FACTS[match.group(1)]
+        return rng.choice(choices.get(language, choices["*"]))
+    return _FIELD.sub(fill, template)
+
+
+# What a compression may not do to a text, given the ranges of it that it kept and its
+# output (each check returns what it found wrong: an empty list when all is well).
+
+def split_spans(source: str, ranges, protection=None) -> list[str]:
+    """Protected spans of ``source`` that ``ranges`` keep only part of."""
+    from llmlingstral.text.protect import Protection, protected_spans
+
+    kept = np.zeros(len(source) + 1, dtype=np.int64)
+    for start, end in ranges:
+        kept[start] += 1
+        kept[end] -= 1
+    inside = np.cumsum(kept)[:len(source)] > 0
+    return [source[s.start:s.end] for s in protected_spans(source, protection or Protection())
+            if 0 < inside[s.start:s.end].sum() < s.end - s.start]
+
+
+def split_clusters(source: str, ranges) -> list[int]:
+    """Edges of ``ranges`` inside a character cluster of ``source`` (a mark cut from its
+    letter, half of ﾊﾞ, a Thai vowel without its consonant, part of an emoji)."""
+    from llmlingstral.text.scripts import cluster_starts
+
+    starts = set(cluster_starts(source))
+    return [edge for start, end in ranges for edge in (start, end) if edge not in starts]
+
+
+def glued_runs(source: str, output: str) -> list[str]:
+    """Words and numbers of ``output`` that are not whole words or numbers of ``source``:
+    two kept pieces read as one ("100200", "PythonJava") or a piece of one ("十" of
+    "三十")."""
+    return [run for pattern in (_RUN, _NUMERAL_RUN)
+            for run in pattern.findall(output) if run not in set(pattern.findall(source))]
+
+
+# A word or number of a script written with spaces (any digits included), or a Han numeral.
+_RUN = regex.compile(r"(?:[\p{Nd}_]|(?![%s])[\p{L}\p{M}])+" % _UNSPACED_CLASS)
+_NUMERAL_RUN = regex.compile("[〇零一二三四五六七八九十百千万萬亿億两]+")

@@ -355,3 +355,33 @@ def test_prompt_placement_counts_the_windows_not_reached_yet():
     assert kept["pooled"].tolist() == [False, False, True, True, False, False, True, True]
     # The first window's values are all below the four best first-pass values ahead.
     assert kept["prompt"].tolist() == [False] * 4 + [True] * 4
+
+
+def test_context_shares_keep_one_rate_within_each_contexts_bounds():
+    shares = budget.context_shares([100, 50, 10], [0, 0, 8], 80)
+    assert shares.sum() == pytest.approx(80)
+    assert shares[0] / 100 == pytest.approx(shares[1] / 50)  # one rate for both
+    assert shares[2] == pytest.approx(8)  # what it must keep is above that rate
+    assert budget.context_shares([10, 10], [4, 6], 5).tolist() == [4, 6]  # at least must
+    assert budget.context_shares([10, 10], [0, 0], 50).tolist() == [10, 10]  # at most size
+
+
+def test_keep_within_gives_each_context_its_share_whatever_its_scores():
+    # The second context's words all score below the first's: pooled, it would keep nothing.
+    probs = [np.array([0.9, 0.8, 0.7, 0.6]), np.array([0.3, 0.2, 0.1, 0.05])]
+    costs = [np.ones(4), np.ones(4)]
+    forced = [np.zeros(4, dtype=bool)] * 2
+    fixed = [np.full(4, np.nan)] * 2
+    selectable = [np.ones(4, dtype=bool)] * 2
+    keeps = budget.keep_within(probs, costs, forced, fixed, selectable, budget=4)
+    assert [k.tolist() for k in keeps] == [[True, True, False, False],
+                                           [True, True, False, False]]
+
+
+def test_forced_items_count_towards_their_fixed_rate():
+    probs = np.array([0.9, 0.8, 0.7, 0.6])
+    costs = np.ones(4)
+    rate = np.full(4, 0.5)
+    forced = np.array([False, False, False, True])
+    keep = budget.keep_fixed_rates(probs, costs, rate, ~forced, forced)
+    assert keep.tolist() == [True, False, False, False]  # 2 of 4 tokens, one of them forced

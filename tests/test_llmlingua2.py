@@ -191,10 +191,15 @@ def test_threshold_mode_keeps_exactly_the_probable_words(lingua2, prompt_1k):
     scores = lingua2.classifier.keep_probabilities(prompt_1k)
     threshold = float(np.median(scores.probs[~scores.words.is_space]))
     result = lingua2.compress_prompt_llmlingua2(prompt_1k, keep_threshold=threshold,
-                                                return_word_label=True)
+                                                return_word_label=True, protect=False)
     labels = [k for _, k in kept_words(result)]
     expected = (scores.probs >= threshold)[~scores.words.is_space].astype(int).tolist()
     assert labels == expected
+    # With protection (the default) the facts are kept as well, and nothing else changes.
+    protected = lingua2.compress_prompt_llmlingua2(prompt_1k, keep_threshold=threshold,
+                                                   return_word_label=True)
+    more = [k for _, k in kept_words(protected)]
+    assert all(m >= e for m, e in zip(more, expected)) and sum(more) > sum(expected)
     everything = lingua2.compress_prompt_llmlingua2(prompt_1k, keep_threshold=0.0)
     assert everything["compressed_prompt"].split() == prompt_1k.split()
 

@@ -30,8 +30,27 @@ def any_compressor(request, compressor, lingua2):
 
 
 def is_deletion_of(output: str, source: str) -> bool:
-    remaining = iter(source)
-    return all(char in remaining for char in output)
+    """Whether ``output`` is ``source`` with text deleted, where one space not from the
+    source may stand between two kept pieces that text was dropped between (a seam)."""
+    # The earliest place in ``source`` the rest may be matched from: after the text matched
+    # so far (``free``), or after a seam, where a character must be dropped first.
+    free, after_seam = 0, None
+    for char in output:
+        found = [source.find(char, start) for start in (free, after_seam)
+                 if start is not None]
+        found = [f for f in found if f >= 0]
+        after_seam = free + 1 if char == " " and free is not None else None
+        free = min(found) + 1 if found else None
+        if free is None and after_seam is None:
+            return False
+    return free is not None
+
+
+def test_is_deletion_of_allows_a_seam_only_where_text_was_dropped():
+    assert is_deletion_of("100 200", "价格是100元和200元")
+    assert is_deletion_of("one three", "one two three")
+    assert not is_deletion_of("10 0", "价格是100元")
+    assert not is_deletion_of("one four", "one two three")
 
 
 # ----------------------------------------------------------------------------- pieces

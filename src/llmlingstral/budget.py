@@ -8,7 +8,8 @@
   (:func:`reorder`) and rate shifts (:func:`dynamic_deltas`), which sentences survive
   (:func:`keep_by_priority`);
 * split across contexts: the base rate that spends a budget over units with their own
-  shifts (:func:`solve_base_rate`, :func:`unit_quotas`);
+  shifts (:func:`solve_base_rate`, :func:`unit_quotas`), one share of every context's size
+  (:func:`context_shares`);
 * top within budget: the most probable words whose costs fit (:func:`top_within`,
   :func:`keep_best`, :func:`keep_fixed_rates`, :func:`keep_within`), re-aimed until the
   re-tokenised output lands on the target (:func:`aim`);
@@ -304,38 +305,72 @@ def keep_best(values: np.ndarray, costs: np.ndarray, forced: np.ndarray,
 
 
 def keep_fixed_rates(probs: np.ndarray, costs: np.ndarray, fixed_rate: np.ndarray,
-                     eligible: np.ndarray) -> np.ndarray:
-    """Each group of eligible items sharing a fixed rate, kept at that rate (best first)."""
+                     eligible: np.ndarray, forced: np.ndarray | None = None) -> np.ndarray:
+    """Each group of eligible items sharing a fixed rate, kept at that rate (best first).
+
+    ``forced`` items with the rate (kept anyway) count towards their group's rate: the
+    group keeps that share of all its tokens, forced ones included."""
     keep = np.zeros(len(probs), dtype=bool)
     with_rate = eligible & ~np.isnan(fixed_rate)
+    paid = np.zeros(len(probs), dtype=bool) if forced is None else forced & ~np.isnan(fixed_rate)
     for rate in np.unique(fixed_rate[with_rate]):
         group = with_rate & (fixed_rate == rate)
-        keep |= top_within(probs, costs, group, rate * costs[group].sum())
+        spent = float(costs[paid & (fixed_rate == rate)].sum())
+        keep |= top_within(probs, costs, group, rate * (costs[group].sum() + spent) - spent)
     return keep
+
+
+def context_shares(sizes: Sequence[float], must: Sequence[float], budget: float) -> np.ndarray:
+    """Tokens each context may keep: one share ``r`` of every context's size, never less
+    than what it must keep nor more than its size, summing to ``budget`` where it can.
+
+    Every context keeps the same rate, so contexts a scorer rates lower as a whole (another
+    script, another style) are not emptied for the others."""
+    sizes = np.asarray(sizes, dtype=float)
+    must = np.minimum(np.asarray(must, dtype=float), sizes)
+    if budget <= must.sum():
+        return must
+    if budget >= sizes.sum():
+        return sizes
+    low, high = 0.0, 1.0
+    for _ in range(50):  # sum(clip(r * sizes, must, sizes)) grows with r
+        middle = (low + high) / 2
+        if np.clip(middle * sizes, must, sizes).sum() < budget:
+            low = middle
+        else:
+            high = middle
+    return np.clip(low * sizes, must, sizes)
 
 
 def keep_within(probs: Sequence[np.ndarray], costs: Sequence[np.ndarray],
                 forced: Sequence[np.ndarray], fixed_rate: Sequence[np.ndarray],
                 selectable: Sequence[np.ndarray], budget: float) -> list[np.ndarray]:
-    """Keep masks for several contexts sharing one budget.
+    """Keep masks for several contexts sharing one budget, each at the same rate.
 
-    Forced items, each fixed-rate group at its rate, then the most probable free items
-    across all contexts while ``budget`` tokens (the forced and fixed ones included) last.
+    Forced items and each fixed-rate group at its rate first; then each context keeps its
+    most probable free items within its share of ``budget`` (:func:`context_shares`, over
+    its selectable tokens); what whole items leave of the budget goes to the most probable
+    free items left in any context.
     """
-    keeps, spent = [], 0.0
-    for p, c, f, r, s in zip(probs, costs, forced, fixed_rate, selectable):
-        keep = f | keep_fixed_rates(p, c, r, ~f & s)
-        spent += float(c[keep].sum())
-        keeps.append(keep)
+    keeps = [f | keep_fixed_rates(p, c, r, ~f & s, f)
+             for p, c, f, r, s in zip(probs, costs, forced, fixed_rate, selectable)]
+    if not keeps:
+        return []
     free = [np.isnan(r) & ~f & s for f, r, s in zip(forced, fixed_rate, selectable)]
-    pooled_probs = np.concatenate([p[m] for p, m in zip(probs, free)]) if keeps else np.zeros(0)
-    pooled_costs = np.concatenate([c[m] for c, m in zip(costs, free)]) if keeps else np.zeros(0)
-    chosen = top_within(pooled_probs, pooled_costs, np.ones(len(pooled_probs), dtype=bool),
-                        budget - spent)
+    must = [float(c[k].sum()) for c, k in zip(costs, keeps)]
+    shares = context_shares([float(c[s | f].sum()) for c, s, f in zip(costs, selectable, forced)],
+                            must, budget)
+    for keep, p, c, m, share, paid in zip(keeps, probs, costs, free, shares, must):
+        keep |= top_within(p, c, m, share - paid)
+    left = budget - sum(float(c[k].sum()) for c, k in zip(costs, keeps))
+    rest = [m & ~k for m, k in zip(free, keeps)]
+    pooled = top_within(np.concatenate([p[m] for p, m in zip(probs, rest)]),
+                        np.concatenate([c[m] for c, m in zip(costs, rest)]),
+                        np.ones(sum(int(m.sum()) for m in rest), dtype=bool), left)
     position = 0
-    for keep, mask in zip(keeps, free):
+    for keep, mask in zip(keeps, rest):
         count = int(mask.sum())
-        keep[np.flatnonzero(mask)] |= chosen[position:position + count]
+        keep[np.flatnonzero(mask)] |= pooled[position:position + count]
         position += count
     return keeps
 

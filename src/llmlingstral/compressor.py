@@ -246,6 +246,11 @@ class PromptCompressor(LLMLinguaMethods):
                              question: str, options: dict[str, Any]) -> dict[str, Any]:
         if self.use_slingua and options.get("keep_threshold") is None:
             options = {**options, "keep_threshold": self.security.threshold}
+        if self.use_slingua and options.get("protect", True) is True:
+            # An intent is what the classifier marks as the request, the same as
+            # SecurityLingua.extract_intent gives: facts are not added to it unless a
+            # Protection asks for them.
+            options = {**options, "protect": False}
         # LLMLingua options are ignored here, as in llmlingua, but never a malformed one.
         settings_from(LLMLinguaSettings, options).validate()
         settings = settings_from(LLMLingua2Settings, options,
@@ -308,7 +313,8 @@ class PromptCompressor(LLMLinguaMethods):
         ``context_segs*`` give per-segment rates and ``compress=False`` segments;
         ``protect`` is :meth:`compress_prompt`'s.
         With ``use_slingua=True`` the threshold defaults to ``self.security.threshold``
-        (0.5) and ``rate`` is ignored: ``compressed_prompt`` is the prompt's intent.
+        (0.5) and ``rate`` is ignored: ``compressed_prompt`` is the prompt's intent, and
+        ``protect=True`` adds no facts to it (pass a ``Protection`` to add them).
         """
         if self.classifier is None:
             raise ValueError("compress_prompt_llmlingua2 needs a token classifier: build the "

@@ -78,7 +78,8 @@ class KeptText:
     prompt holds; the blank line before each part shown after another counts as kept.
     Joined in order they give the compressed prompt, except where contexts were reordered
     (each part then appears whole, at its own place) and where LLMLingua-2 wrote one space
-    for a dropped line break.
+    for a dropped line break or between kept pieces that would otherwise read as one word
+    or number (:func:`~llmlingstral.text.seams.seam`).
     """
 
     source: str

@@ -4,8 +4,18 @@
 2. coarse (optional): keep the best contexts, by mean word probability or, given a question,
    by a ranker, within a context-level budget;
 3. fine: keep the most probable words until the token budget is spent (or, in threshold
-   mode, every word with p(keep) >= the threshold). Forced words (force tokens, digits,
-   ``compress=False`` segments) are always kept; segments with their own rate get it.
+   mode, every word with p(keep) >= the threshold). Forced words (force tokens, inside
+   words too, ``force_reserve_digit`` words, ``compress=False`` segments) are always kept;
+   segments with their own rate get it.
+
+The protection rule (:mod:`..text.protect`, the ``protect`` option) decides what stays
+whole: the words one protected span covers are one unit, kept or dropped together, scored
+by their best word and costing their summed tokens. Protected facts are charged to the
+budget first, within :data:`..fact_budget.FACT_SHARE` of it (in threshold mode they are
+all kept); when they need more, the ones in the best-ranked contexts, nearest the
+question and mentioned first are kept, and one :class:`..fact_budget.FactsOverBudgetWarning`
+says so. Every context keeps the same share of its tokens (as llmlingua's per-context
+percentile does), so a script the classifier scores lower is not emptied for another.
 
 Budgets and counts are Mistral tokens of the classifier's tokenizer. The requested size is
 met on the re-tokenised output, not on a per-word estimate.
@@ -14,7 +24,7 @@ met on the re-tokenised output, not on a per-word estimate.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,19 +32,25 @@ import numpy as np
 from ..budget import (aim, context_target, keep_fixed_rates, keep_within, lingua2_context_budget,
                       select_contexts, select_top_contexts, target_tokens)
 from ..errors import InvalidArgumentError, UnsupportedOptionError
+from ..fact_budget import FACT_SHARE, affordable, first_mentions, warn_if_dropped
 from ..kept import block_ranges, prompt_kept, whole
 from ..prompt import (CONTEXT_SEPARATOR, DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, CompressionOutcome,
                       KeptText, Range, Segment, context_text, join_contexts, join_prompt)
 from ..ranking.base import Ranker
 from ..scoring.classifier import TOKEN_TO_WORD, TokenClassifier, WordScores
 from ..settings import INTERNAL
-from ..text.protect import ProtectOption, Protection, resolve_protection
-from ..text.words import SPACE, join_kept, kept_ranges, split_words
+from ..text.protect import (FORCE_TOKENS, ProtectOption, Protection, covered, protected_spans,
+                            resolve_protection)
+from ..text.scripts import has_unspaced
+from ..text.words import SPACE, Words, join_kept, kept_ranges, span_groups, split_words
 from ..validate import (check_context_ids, check_count_or_unset,
                         check_non_negative_int, check_probability, check_rate, check_string_list,
                         check_target, check_text)
 
-_DIGIT = re.compile(r"\d")
+# Question words (letters or digits); in an unspaced script, its pairs of characters.
+_QUESTION_WORD = re.compile(r"\w+")
+# Characters on each side of a fact searched for question words ("nearest the question").
+_NEAR = 100
 
 
 @dataclass
@@ -106,7 +122,8 @@ class LLMLingua2Settings:
 
 @dataclass
 class _Context:
-    """One context's words with the per-word constraints compression must respect."""
+    """One context's words with the per-word constraints compression must respect, and
+    the units (single words, or the words of one protected span) it keeps or drops."""
 
     index: int
     scores: WordScores
@@ -116,6 +133,30 @@ class _Context:
     selectable: np.ndarray    # may be kept (not a free-standing whitespace run)
     starts_with_space: bool
     attached: np.ndarray      # kept only with other words of the context (markers)
+    unit: np.ndarray          # the unit of each word (units numbered in text order)
+    fact: np.ndarray          # per unit: a protected fact, charged to the budget first
+    rank: int = 0             # the context's place in the ranking (0: best or unranked)
+
+    def units(self, values: np.ndarray, how: str = "any") -> np.ndarray:
+        """Per-word ``values`` gathered per unit: ``"sum"``, ``"max"`` or ``"any"``."""
+        n = len(self.fact)
+        if how == "sum":
+            return np.bincount(self.unit, weights=values, minlength=n)
+        if how == "max":
+            out = np.full(n, -np.inf)
+            np.maximum.at(out, self.unit, values)
+            return out
+        return np.bincount(self.unit, weights=values.astype(bool), minlength=n) > 0
+
+    def first(self, values: np.ndarray) -> np.ndarray:
+        """Per-word ``values`` taken from the first word of each unit."""
+        out = np.empty(len(self.fact), dtype=values.dtype)
+        out[self.unit[::-1]] = values[::-1]
+        return out
+
+    def words_of(self, unit_keep: np.ndarray) -> np.ndarray:
+        """A keep mask over units as a keep mask over words."""
+        return unit_keep[self.unit]
 
 
 # --------------------------------------------------------------------------- construction
@@ -189,7 +230,7 @@ def _compress(classifier: TokenClassifier, contexts: list[list[Segment]],
     kept_ids, scored = _coarse(classifier, contexts, texts, rank_question, settings, forced_ids,
                                ranker, budget, threshold_mode)
     keep = _fine(scored, settings, budget, threshold_mode, tokenizer, instruction,
-                 shown_question, fixed)
+                 shown_question, fixed, rank_question)
     compressed = [join_kept(c.scores.words, k, strip_start=not c.starts_with_space)
                   for c, k in zip(scored, keep)]
     prompt = join_prompt(instruction, join_contexts(compressed), shown_question)
@@ -272,9 +313,12 @@ def _coarse(classifier, contexts, texts, question, settings, forced_ids, ranker,
         kept = select_top_contexts(order, int(amount), sorted(forced_ids))
     else:
         kept = sorted(select_contexts(order, lengths, amount, sorted(forced_ids)))
-    if scored is None:
-        return kept, _score(classifier, contexts, kept, settings)
-    return kept, [scored[i] for i in kept]
+    kept_scored = _score(classifier, contexts, kept, settings) if scored is None \
+        else [scored[i] for i in kept]
+    place = {index: rank for rank, index in enumerate(order)}
+    for context in kept_scored:
+        context.rank = place.get(context.index, len(order))
+    return kept, kept_scored
 
 
 def rank_by_keep_probability(classifier: TokenClassifier, texts: Sequence[str]
@@ -282,7 +326,7 @@ def rank_by_keep_probability(classifier: TokenClassifier, texts: Sequence[str]
     """``[(index, mean keep-probability)]`` of ``texts``, best first: LLMLingua-2's own
     context ranking, which needs no question."""
     contexts = [[Segment(t)] for t in texts]
-    scored = _score(classifier, contexts, range(len(texts)), LLMLingua2Settings())
+    scored = _score(classifier, contexts, range(len(texts)), LLMLingua2Settings(protect=False))
     means = [_mean_probability(c) for c in scored]
     return sorted(((i, m) for i, m in enumerate(means)), key=lambda pair: (-pair[1], pair[0]))
 
@@ -308,10 +352,8 @@ def _constraints(index: int, segments: Sequence[Segment], scores: WordScores,
                  settings: LLMLingua2Settings) -> _Context:
     words = scores.words
     n = len(words)
-    force_word = _force_token_words(words, settings.force_tokens)
-    forced = force_word.copy()
-    if settings.force_reserve_digit:
-        forced |= np.array([bool(_DIGIT.search(words.word(i))) for i in range(n)], dtype=bool)
+    protection = settings.protection
+    force_word, forced = _forced_words(words, protection)
     fixed_rate = np.full(n, np.nan)
     attached = np.zeros(n, dtype=bool)
     offset = 0
@@ -326,67 +368,91 @@ def _constraints(index: int, segments: Sequence[Segment], scores: WordScores,
             fixed_rate[inside & np.isnan(fixed_rate)] = float(segment.rate)
         offset = end
     selectable = (words.role != SPACE) | forced
+    unit, fact = _units(words, protected_spans(words.text, _facts_only(protection)))
     text = scores.text
     return _Context(index, scores, forced, force_word, fixed_rate, selectable,
-                    starts_with_space=text[:1].isspace(), attached=attached & ~force_word)
+                    starts_with_space=text[:1].isspace(), attached=attached & ~force_word,
+                    unit=unit, fact=fact)
 
 
-def _force_token_words(words, tokens: Sequence[str]) -> np.ndarray:
-    """Words that are (part of) a force token.
-
-    A force token with letters or digits of the same word on both sides (the "." of "3.14",
-    the "-" of "well-known") is part of that word and forces nothing; otherwise the words it
-    touches are forced.
-    """
-    forced = np.zeros(len(words), dtype=bool)
-    spaces = [t for t in tokens if t and not t.strip()]
-    if spaces:
-        forced |= words.is_space & np.array(
-            [any(t in words.word(i) for t in spaces) for i in range(len(words))], dtype=bool)
-    visible = sorted({t for t in tokens if t.strip()}, key=len, reverse=True)
-    if not visible or len(words) == 0:
-        return forced
-    pattern = re.compile("|".join(re.escape(t) for t in visible))
-    for match in pattern.finditer(words.text):
-        a, b = match.span()
-        first = int(np.searchsorted(words.ends, a, side="right"))
-        last = int(np.searchsorted(words.word_starts, b, side="left")) - 1
-        if first > last:
-            continue
-        if first == last and _inside_word(words, first, a, b):
-            continue
-        span = np.arange(first, last + 1)
-        forced[span[~words.is_space[span]]] = True
-    return forced
+def _facts_only(protection: Protection) -> Protection:
+    """``protection`` without force tokens and digit words: the facts a budget pays for."""
+    return replace(protection, force_tokens=(), force_reserve_digit=False)
 
 
-def _inside_word(words, index: int, a: int, b: int) -> bool:
-    """True when ``[a, b)`` has letters or digits of word ``index`` on both sides."""
-    text = words.text
-    before = text[words.word_starts[index]:a]
-    after = text[b:words.ends[index]]
-    return any(c.isalnum() for c in before) and any(c.isalnum() for c in after)
+def _forced_words(words: Words, protection: Protection) -> tuple[np.ndarray, np.ndarray]:
+    """Words holding a force token (inside a word too: the "@" of an e-mail address keeps
+    the address) and, with ``force_reserve_digit``, words holding a digit: the force-token
+    words, and every forced word."""
+    nothing = np.zeros(len(words), dtype=bool)
+    if not protection.force_tokens and not protection.force_reserve_digit:
+        return nothing, nothing.copy()
+    spans = protected_spans(words.text, Protection.off(
+        force_tokens=protection.force_tokens,
+        force_reserve_digit=protection.force_reserve_digit))
+    forced = covered(spans, words.word_starts, words.ends)
+    tokens = [s for s in spans if s.kind == FORCE_TOKENS]
+    return covered(tokens, words.word_starts, words.ends), forced
+
+
+def _units(words: Words, spans) -> tuple[np.ndarray, np.ndarray]:
+    """The unit of each word (the words of one protected span share one) and, per unit,
+    whether it is a protected fact."""
+    group = span_groups(words, spans)
+    n = len(words)
+    if not (group >= 0).any():
+        return np.arange(n, dtype=np.int64), np.zeros(n, dtype=bool)
+    in_group = np.flatnonzero(group >= 0)
+    groups, first = np.unique(group[in_group], return_index=True)
+    key = np.arange(n, dtype=np.int64)  # a word's key: the first word of its group
+    key[in_group] = in_group[first[np.searchsorted(groups, group[in_group])]]
+    starts, unit = np.unique(key, return_inverse=True)
+    return unit.astype(np.int64), group[starts] >= 0
 
 
 # --------------------------------------------------------------------------- fine
 
 
+@dataclass
+class _Units:
+    """One context's units (see :class:`_Context`) with what selection needs of each."""
+
+    probs: np.ndarray       # the best keep-probability of the unit's words
+    costs: np.ndarray       # the unit's tokens
+    forced: np.ndarray
+    fixed_rate: np.ndarray
+    selectable: np.ndarray
+    starts: np.ndarray      # where the unit starts and ends in the context's text
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, c: _Context) -> _Units:
+        words = c.scores.words
+        ends = np.zeros(len(c.fact), dtype=np.int64)
+        np.maximum.at(ends, c.unit, words.ends)
+        return cls(c.units(c.scores.probs, "max"), c.units(c.scores.costs, "sum"),
+                   c.units(c.forced), c.first(c.fixed_rate), c.units(c.selectable),
+                   c.first(words.word_starts), ends)
+
+
 def _fine(scored: list[_Context], settings: LLMLingua2Settings, context_target: float,
           threshold_mode: bool, tokenizer, instruction: str, question: str,
-          fixed: float) -> list[np.ndarray]:
+          fixed: float, rank_question: str) -> list[np.ndarray]:
     """Keep masks per context, landing on ``context_target`` tokens after re-tokenising."""
     if not settings.use_token_level_filter:
         return [c.selectable.copy() for c in scored]
+    units = [_Units.of(c) for c in scored]
     if threshold_mode:
-        return _settled([_keep_above(c, settings.keep_threshold) for c in scored],
-                        scored, settings)
+        return _settled([c.words_of(_keep_above(c, u, settings.keep_threshold))
+                         for c, u in zip(scored, units)], scored, settings)
+    pinned = _pin_facts(scored, units, context_target, rank_question)
+    forced = [u.forced | p for u, p in zip(units, pinned)]
+
     def attempt(budget: float) -> tuple[float, list[np.ndarray]]:
-        keep = _settled(keep_within([c.scores.probs for c in scored],
-                                    [c.scores.costs for c in scored],
-                                    [c.forced for c in scored],
-                                    [c.fixed_rate for c in scored],
-                                    [c.selectable for c in scored], budget),
-                        scored, settings)
+        chosen = keep_within([u.probs for u in units], [u.costs for u in units], forced,
+                             [u.fixed_rate for u in units], [u.selectable for u in units],
+                             budget)
+        keep = _settled([c.words_of(k) for c, k in zip(scored, chosen)], scored, settings)
         texts = [join_kept(c.scores.words, k, strip_start=not c.starts_with_space)
                  for c, k in zip(scored, keep)]
         prompt = join_prompt(instruction, join_contexts(texts), question)
@@ -395,14 +461,68 @@ def _fine(scored: list[_Context], settings: LLMLingua2Settings, context_target: 
     return aim(attempt, context_target)
 
 
-def _keep_above(context: _Context, threshold: float) -> np.ndarray:
-    """Forced words, every word at or above ``threshold``, and fixed-rate segments at their
-    rate whatever the threshold."""
-    probs, costs = context.scores.probs, context.scores.costs
-    keep = context.forced | (context.selectable & (probs >= threshold))
-    fixed = ~np.isnan(context.fixed_rate) & ~context.forced
-    keep[fixed] = keep_fixed_rates(probs, costs, context.fixed_rate, fixed)[fixed]
+def _keep_above(context: _Context, units: _Units, threshold: float) -> np.ndarray:
+    """Per unit: forced ones, protected facts, every unit whose best word is at or above
+    ``threshold``, and fixed-rate segments at their rate whatever the threshold."""
+    forced = units.forced | (context.fact & units.selectable)
+    keep = forced | (units.selectable & (units.probs >= threshold))
+    fixed = ~np.isnan(units.fixed_rate) & ~forced
+    keep[fixed] = keep_fixed_rates(units.probs, units.costs, units.fixed_rate, fixed)[fixed]
     return keep
+
+
+def _pin_facts(scored: list[_Context], units: list[_Units], budget: float,
+               question: str) -> list[np.ndarray]:
+    """Per context, the facts charged to ``budget`` first (see :mod:`..fact_budget`): all
+    of them when they fit in its :data:`FACT_SHARE` left after the forced units, else the
+    most needed, with one warning."""
+    candidates = [c.fact & u.selectable & ~u.forced for c, u in zip(scored, units)]
+    costs = np.concatenate([u.costs[m] for u, m in zip(units, candidates)]) if scored \
+        else np.zeros(0)
+    room = max(budget - sum(float(u.costs[u.forced].sum()) for u in units), 0.0)
+    if costs.sum() <= FACT_SHARE * room:
+        return candidates
+    pinned = affordable(costs, _fact_order(scored, units, candidates, question), room)
+    warn_if_dropped(pinned, costs, room)
+    result, position = [], 0
+    for mask in candidates:
+        chosen = np.zeros(len(mask), dtype=bool)
+        chosen[np.flatnonzero(mask)] = pinned[position:position + int(mask.sum())]
+        position += int(mask.sum())
+        result.append(chosen)
+    return result
+
+
+def _fact_order(scored: list[_Context], units: list[_Units], candidates: list[np.ndarray],
+                question: str) -> np.ndarray:
+    """How much each candidate fact is needed (lower first): facts of better-ranked
+    contexts, then those with more question words near them, then first mentions."""
+    terms = _question_terms(question)
+    rank, near, texts = [], [], []
+    for c, u, mask in zip(scored, units, candidates):
+        text = c.scores.text
+        for start, end in zip(u.starts[mask], u.ends[mask]):
+            window = text[max(0, start - _NEAR):end + _NEAR].casefold()
+            near.append(sum(term in window for term in terms))
+            texts.append(text[start:end])
+        rank.extend([c.rank] * int(mask.sum()))
+    repeated = ~first_mentions(texts)
+    order = np.lexsort((np.arange(len(texts)), repeated, -np.array(near), np.array(rank)))
+    needed = np.empty(len(texts))
+    needed[order] = np.arange(len(texts))
+    return needed
+
+
+def _question_terms(question: str) -> set[str]:
+    """The words of ``question`` a fact's surroundings are searched for: words of four
+    characters or more, numbers, and pairs of characters of unspaced scripts."""
+    terms: set[str] = set()
+    for word in _QUESTION_WORD.findall(question.casefold()):
+        if has_unspaced(word):
+            terms.update(word[i:i + 2] for i in range(len(word) - 1))
+        elif len(word) >= 4 or word.isdigit():
+            terms.add(word)
+    return terms
 
 
 def _settled(keeps: list[np.ndarray], scored: list[_Context],
@@ -424,10 +544,11 @@ def _drop_repeats(keeps: list[np.ndarray], scored: list[_Context],
         return keeps
     for keep, c in zip(keeps, scored):
         previous = None
+        shared = np.bincount(c.unit)[c.unit] > 1  # part of a protected span: stays whole
         for i in np.flatnonzero(keep):
             word = c.scores.words.word(i)
             normal = word if word.strip() else "\n" if "\n" in word else " "
-            if c.force_word[i] and normal == previous:
+            if c.force_word[i] and normal == previous and not shared[i]:
                 keep[i] = False
                 continue
             previous = normal

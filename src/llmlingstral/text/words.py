@@ -7,7 +7,12 @@ numbers (``3.14``, ``1,000``), identifiers (``ord_8f3a``), URLs and e-mail addre
 whole. In scripts written without spaces a word is a smaller piece of the run, cut by
 :mod:`.scripts` (tokenizer pieces snapped to whole characters when token offsets are
 given). The whitespace before a chunk belongs to the chunk and is written out only when one
-of its words is kept, so joining kept words never glues two words together.
+of its words is kept. Where dropped words separated two kept pieces that would otherwise
+read as one word or number ("100" and "200" of "100元和200元", "Python" and "Java" of
+"用Python和Java开发"), a :func:`..seams.seam` (one space) is written between them, so joining
+kept words never glues two words together. No word boundary cuts an extended grapheme
+cluster (a character with its marks, ﾊﾞ, a Thai consonant with its vowels, an emoji
+sequence).
 
 Character spans are exact, so token offsets map tokens onto words whatever the tokenizer.
 """
@@ -15,18 +20,23 @@ Character spans are exact, so token offsets map tokens onto words whatever the t
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Container, Sequence
 
 import numpy as np
 
 from .bidi import balanced_pieces
+from .protect import Span
 from .scripts import has_unspaced, split_span
+from .seams import seam
 from .units import owner_of_tokens
 
 _CHUNK = re.compile(r"(\s*)(\S+)|\s+")
 _OPENERS = frozenset("([{\"'\u201c\u2018\u00ab")
 _CLOSERS = frozenset(".,;:!?)]}\"'\u201d\u2019\u00bb\u2026")
+_MARKS = frozenset(("Mn", "Mc", "Me"))
+_CLUSTER_GLUE = frozenset("\u200c\u200d\ufe0e\ufe0f")
 _PAIRS = {")": "(", "]": "[", "}": "{", "\u201d": "\u201c", "\u2019": "\u2018", "\u00bb": "\u00ab"}
 
 # Roles of a word inside its chunk.
@@ -111,7 +121,7 @@ def _split_unspaced(text: str, rows, token_starts: Container[int] | None):
 def _split_chunk(text: str, span_start: int, start: int, end: int, number: int):
     """Leading punctuation, the word, trailing punctuation of one whitespace chunk."""
     lead = start
-    while lead < end and text[lead] in _OPENERS:
+    while lead < end and text[lead] in _OPENERS and not _extends(text, lead + 1):
         lead += 1
     trail = end
     while trail > lead and text[trail - 1] in _CLOSERS:
@@ -132,6 +142,15 @@ def _split_chunk(text: str, span_start: int, start: int, end: int, number: int):
     if trail < end:
         rows.append((trail, trail, end, number, TRAILING))
     return rows
+
+
+def _extends(text: str, position: int) -> bool:
+    """Whether the character at ``position`` belongs to the cluster before it (a combining
+    mark, a joiner or a variation selector), so no word may start there."""
+    if position >= len(text):
+        return False
+    char = text[position]
+    return unicodedata.category(char) in _MARKS or char in _CLUSTER_GLUE
 
 
 def _to_words(text: str, rows) -> Words:
@@ -169,8 +188,9 @@ def kept_ranges(words: Words, keep: np.ndarray, *,
 
 def _kept_pieces(words: Words, keep: np.ndarray,
                  strip_start: bool) -> list[tuple[int, int] | str]:
-    """What :func:`join_kept` writes: ranges of the text, or a space standing in for a
-    dropped SPACE word; bidirectional controls balanced (see :mod:`.bidi`)."""
+    """What :func:`join_kept` writes: ranges of the text, or a string (a space standing in
+    for a dropped SPACE word, a seam between pieces that would read as one); bidirectional
+    controls balanced (see :mod:`.bidi`)."""
     text = words.text
     pieces: list[tuple[int, int] | str] = []
     strip = strip_start and not text[:1].isspace()
@@ -184,8 +204,13 @@ def _kept_pieces(words: Words, keep: np.ndarray,
                 space = ""  # the line already starts here: no stray indent
             if space and not (strip and not pieces):
                 pieces.append(space)
-        pieces.append((int(words.word_starts[i]), int(words.ends[i])))
-        after_newline = text[words.word_starts[i]:words.ends[i]].endswith("\n")
+        start, end = int(words.word_starts[i]), int(words.ends[i])
+        if pieces and not isinstance(pieces[-1], str) and pieces[-1][1] < start:
+            between = seam(text[pieces[-1][0]:pieces[-1][1]], text[start:end])
+            if between:  # dropped text separated them: keep them apart
+                pieces.append(between)
+        pieces.append((start, end))
+        after_newline = text[start:end].endswith("\n")
         last_chunk = chunk
     return balanced_pieces(text, pieces)
 
@@ -200,6 +225,30 @@ def _leading_whitespace(words: Words, keep: np.ndarray, i: int) -> tuple[int, in
     if words.role[j] == SPACE:
         return "" if keep[j] else " "
     return int(words.span_starts[j]), int(words.word_starts[j])
+
+
+def span_groups(words: Words, spans: Sequence[Span]) -> np.ndarray:
+    """For each word, the index of the group of ``spans`` it overlaps, or -1.
+
+    The words one protected span covers are kept or dropped together; a word overlapping
+    two spans (a piece of an unspaced script across their edge) joins them into one group.
+    Whitespace words never join a group: they are kept by force tokens of their own.
+    """
+    group = np.full(len(words), -1, dtype=np.int64)
+    if not len(spans) or not len(words):
+        return group
+    span_starts = np.array([s.start for s in spans], dtype=np.int64)
+    span_ends = np.array([s.end for s in spans], dtype=np.int64)
+    starts, ends = words.word_starts, words.ends
+    first = np.searchsorted(span_ends, starts, side="right")  # first span ending after start
+    last = np.searchsorted(span_starts, ends, side="left") - 1  # last span starting before end
+    hit = (first <= last) & (ends > starts) & ~words.is_space
+    joined = np.zeros(len(spans), dtype=bool)  # span k belongs to the group of span k - 1
+    for a, b in zip(first[hit & (last > first)], last[hit & (last > first)]):
+        joined[a + 1:b + 1] = True
+    group_of_span = np.cumsum(~joined) - 1
+    group[hit] = group_of_span[first[hit]]
+    return group
 
 
 def chunk_bounds(words: Words, word_index: np.ndarray, limit: int,
