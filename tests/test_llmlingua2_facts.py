@@ -176,8 +176,10 @@ def test_threshold_mode_keeps_every_fact(nano_lingua2):
     result = compress(nano_lingua2, text, keep_threshold=0.99)
     for fact in ("$3.5", "11:40 pm"):
         assert fact in result["compressed_prompt"]
+    # Protection only adds words to the threshold's choice (the classifier may keep the facts
+    # by itself: it was trained to).
     plain = compress(nano_lingua2, text, keep_threshold=0.99, protect=False)
-    assert len(plain["compressed_prompt"]) < len(result["compressed_prompt"])
+    assert set(plain["compressed_prompt"].split()) <= set(result["compressed_prompt"].split())
 
 
 def test_protection_classes_can_be_chosen(nano_lingua2):
