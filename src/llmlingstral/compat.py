@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 
 from .budget import coarse_target
-from .kept import cut
+from .kept import seamed
 from .methods import llmlingua as llmlingua_method
 from .methods.llmlingua import LLMLinguaSettings
 from .methods.steps import run_steps
@@ -198,7 +198,7 @@ class LLMLinguaMethods:
             self._causal_scorer("iterative_compress_prompt"), contexts,
             float(target_token), prefix_text=prefix, contrastive=bool(condition_compare),
             iterative_size=iterative_size, keep_split=keep_split, deltas=dynamic_ratio))
-        kept = [cut(context_text(c), r) for c, r in zip(contexts, ranges)]
+        kept = [seamed(context_text(c), r) for c, r in zip(contexts, ranges)]
         encoded = self.tokenizer(join_contexts(kept), add_special_tokens=False,
                                  return_tensors="pt")
         return encoded.input_ids, encoded.attention_mask
