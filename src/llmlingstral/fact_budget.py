@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .errors import caller_stacklevel
+
 FACT_SHARE = 0.8
 """The largest share of a budget that protected facts are guaranteed."""
 
@@ -65,4 +67,4 @@ def warn_if_dropped(pinned: np.ndarray, costs: Sequence[float], budget: float) -
             f"budget of {budget:.0f}; {int((~pinned).sum())} of {len(pinned)} were not "
             "guaranteed (the ones nearest the question and in the best contexts were). "
             "Raise rate or target_token to keep them all, or narrow protect=Protection(...)",
-            FactsOverBudgetWarning, stacklevel=3)
+            FactsOverBudgetWarning, stacklevel=caller_stacklevel())
