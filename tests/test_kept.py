@@ -8,7 +8,8 @@ import pytest
 from multilingual import PARAGRAPHS
 from texts import documents
 
-from llmlingstral.kept import block_ranges, cut, lstripped, merged, prompt_kept, through
+from llmlingstral.kept import (block_ranges, cut, lstripped, merged, prompt_kept, seamed,
+                               through)
 
 
 # --------------------------------------------------------------------------- range helpers
@@ -24,6 +25,16 @@ def test_through_carries_ranges_of_a_filtered_text_back_to_the_original():
     assert [original[a:b] for a, b in mapped] == ["two.", "five", "six."]
     # a range across the cut between two pieces splits in two
     assert through([(4, 13)], pieces) == [(4, 9), (21, 25)]
+
+
+def test_seamed_keeps_two_pieces_apart_only_where_they_would_read_as_one():
+    text = "价格是100元和200元。用Python和Java开发。"
+    assert seamed(text, [(3, 6), (8, 11)]) == "100 200"
+    assert seamed(text, [(3, 7), (8, 12)]) == "100元200元"
+    assert seamed(text, [(14, 20), (21, 25)]) == "Python Java"
+    assert seamed(text, [(0, 3), (3, 6)]) == "价格是100"  # touching: nothing was dropped
+    assert seamed(text, [(0, 0), (3, 6)]) == "100"
+    assert seamed("one two three", [(0, 3), (7, 13)]) == "one three"
 
 
 def test_merged_and_lstripped():
@@ -51,7 +62,7 @@ def _check(result, source):
     assert kept.source == source
     assert list(kept.ranges) == merged(kept.ranges)  # sorted, disjoint, in the text
     assert all(0 <= a < b <= len(source) for a, b in kept.ranges)
-    assert cut(source, kept.ranges) == result["compressed_prompt"]
+    assert seamed(source, kept.ranges) == result["compressed_prompt"]
 
 
 REPEATED = {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from llmlingstral.text.sentences import language_of, split_sentences
+from llmlingstral.text.protect import Protection
+from llmlingstral.text.sentences import language_of, split_protected, split_sentences
 from multilingual import PARAGRAPHS
 
 
@@ -59,3 +60,31 @@ def test_line_breaks_and_blank_text():
     assert split_sentences("   ") == ["   "]
     with pytest.raises(TypeError, match="str"):
         split_sentences(b"bytes")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- split_protected
+
+
+def _protected(pieces: list[str], flags: list[bool]) -> list[str]:
+    return [p for p, f in zip(pieces, flags) if not f]
+
+
+def test_split_protected_keeps_force_tokens_in_whole_words():
+    text = "Contact ana@example.org or bob at 11:40, then a-b."
+    pieces, flags = split_protected(text, ["@", ":"])
+    assert "".join(pieces) == text
+    assert _protected(pieces, flags) == [" ana@example.org", " 11:40,"]
+    assert split_protected(text, []) == ([text], [True])
+    assert split_protected(text, ["\n", " "]) == ([text], [True])  # invisible tokens
+
+
+def test_split_protected_takes_a_protection():
+    text = "价格是100元和200元。 Version v2.3.1 costs 3 pounds."
+    pieces, flags = split_protected(text, Protection.off(force_reserve_digit=True))
+    assert "".join(pieces) == text
+    # A digit in Chinese is protected as found, not with the whole run around it.
+    assert _protected(pieces, flags) == ["100", "200", " v2.3.1", " 3"]
+    # Facts are left to the method's budget: only what is kept whatever the budget.
+    assert split_protected(text, Protection()) == ([text], [True])
+    named = split_protected(text, Protection(force_tokens=("pounds",)))
+    assert _protected(*named) == [" pounds."]

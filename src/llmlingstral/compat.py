@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import torch
 
 from .budget import coarse_target
-from .kept import cut
+from .kept import seamed
 from .methods import llmlingua as llmlingua_method
 from .methods.llmlingua import LLMLinguaSettings
 from .methods.steps import run_steps
@@ -203,9 +203,8 @@ class LLMLinguaMethods:
             self._causal_scorer("iterative_compress_prompt"), contexts,
             float(target_token), prefix_text=prefix, contrastive=bool(condition_compare),
             iterative_size=iterative_size, keep_split=keep_split, deltas=dynamic_ratio,
-            force_tokens=protection.force_tokens,
-            force_reserve_digit=protection.force_reserve_digit))
-        kept = [cut(context_text(c), r) for c, r in zip(contexts, ranges)]
+            protection=protection))
+        kept = [seamed(context_text(c), r) for c, r in zip(contexts, ranges)]
         encoded = self.tokenizer(join_contexts(kept), add_special_tokens=False,
                                  return_tensors="pt")
         return encoded.input_ids, encoded.attention_mask

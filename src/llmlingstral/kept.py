@@ -4,7 +4,8 @@ A method keeps or drops pieces of each context, stage after stage, each stage wo
 the text the one before left. :func:`through` carries ranges of such a filtered text back
 to the context it came from; :func:`block_ranges` and :func:`prompt_kept` place each
 context's ranges in the whole uncompressed prompt (:class:`~.prompt.KeptText`), so a
-reader can tell which occurrence of a repeated word survived.
+reader can tell which occurrence of a repeated word survived. :func:`seamed` joins kept
+ranges into text, with a separator where two kept pieces would otherwise read as one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .prompt import CONTEXT_SEPARATOR, KeptText, Range, join_prompt
+from .text.seams import join_pieces
 from .text.words import split_words
 
 
@@ -31,6 +33,21 @@ def merged(ranges: Iterable[Range]) -> list[Range]:
 def cut(text: str, ranges: Iterable[Range]) -> str:
     """The characters of ``text`` in ``ranges``, joined in the order given."""
     return "".join(text[a:b] for a, b in ranges)
+
+
+def seamed(text: str, ranges: Iterable[Range]) -> str:
+    """The characters of ``text`` in ``ranges`` (sorted, disjoint), joined with a
+    :func:`~.text.seams.seam` wherever dropped text separated two pieces that would
+    otherwise read as one word or number (``100`` and ``200`` of ``100元和200元``)."""
+    pieces, gaps, last_end = [], [], None
+    for start, end in ranges:
+        if end <= start:
+            continue
+        if last_end is not None:
+            gaps.append(start > last_end)
+        pieces.append(text[start:end])
+        last_end = end
+    return join_pieces(pieces, gaps)
 
 
 def through(ranges: Sequence[Range], pieces: Sequence[Range]) -> list[Range]:

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..budget import (PLACEMENTS, apply_context_budget, context_target, dynamic_deltas,
                       keep_by_priority, reorder, select_contexts, target_tokens)
-from ..kept import block_ranges, cut, merged, prompt_kept, through, whole
+from ..fact_budget import warn_if_dropped
+from ..kept import block_ranges, merged, prompt_kept, seamed, through, whole
 from ..prompt import (CONTEXT_SEPARATOR, CompressionOutcome, Range, Segment, context_text,
                       join_contexts, join_prompt)
 from ..ranking.base import Ranker
@@ -25,11 +26,13 @@ from ..scoring.causal import CausalScorer
 from ..scoring.stream import ContrastiveStream
 from ..settings import INTERNAL
 from ..text.bidi import balanced
-from ..text.protect import ProtectOption, Protection, resolve_protection
+from ..text.protect import (DEFAULT_PROTECTION, DIGITS, FORCE_TOKENS, ProtectOption,
+                            Protection, protected_spans, resolve_protection)
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer
 from ..validate import (check_choice, check_context_ids, check_finite, check_non_negative_int,
                         check_optional_count, check_positive_int, check_string_list)
+from .fact_pins import Needs, pinned_facts
 from .steps import Steps, run_or_defer
 from .token_level import token_level_steps
 
@@ -40,7 +43,9 @@ class LLMLinguaSettings:
     names and defaults (the one declaration; ``compress_prompt`` repeats it).
 
     ``force_tokens`` and ``force_reserve_digit`` are LLMLingua-2 options in llmlingua,
-    which ignores them here; this path keeps the words they name in the token-level pass.
+    which ignores them here; this path keeps the words they name whatever the budget.
+    ``protect`` (see :func:`..text.protect.resolve_protection`) keeps facts whole,
+    charged to the budget first.
     """
 
     rate: float = 0.5
@@ -177,11 +182,12 @@ def _compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruc
     if not settings.concate_question:
         fixed -= tokenizer.count(question) if question else 0
     budget = context_target(target, fixed)
-    kept, deltas = filter_contexts(scorer, contexts, texts, question, settings, budget, ranker)
-    ranges = yield from _fine(scorer, [contexts[i] for i in kept], instruction, question,
-                              settings, budget, deltas)
+    kept, deltas, ranks = _filter_contexts(scorer, contexts, texts, question, settings, budget,
+                                           ranker)
+    ranges = yield from _fine(scorer, [contexts[i] for i in kept], instruction, settings,
+                              budget, deltas, Needs(question, ranks))
     ranges = [balanced(texts[i], r) for i, r in zip(kept, ranges)]
-    compressed = [cut(texts[i], r) for i, r in zip(kept, ranges)]
+    compressed = [seamed(texts[i], r) for i, r in zip(kept, ranges)]
     prompt = join_prompt(instruction, join_contexts(compressed),
                          question if settings.concate_question else "")
     kept_text = prompt_kept(instruction, texts, question,
@@ -191,17 +197,18 @@ def _compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruc
                               kept=kept_text)
 
 
-def _fine(scorer, chosen, instruction, question, settings, budget,
-          deltas) -> Steps[list[list[Range]]]:
+def _fine(scorer, chosen, instruction, settings, budget, deltas,
+          needs: Needs) -> Steps[list[list[Range]]]:
     """The sentence filter and token-level pass over the kept contexts: the kept ranges of
     each one's text, carried back through the sentences the filter kept."""
     pieces = [[(0, len(context_text(c)))] for c in chosen]
     if settings.use_sentence_level_filter:
-        chosen, pieces = filter_sentences(scorer, chosen, question, settings, budget)
+        chosen, pieces = filter_sentences(scorer, chosen, needs.question, settings, budget,
+                                          ranks=needs.context_rank)
     if not settings.use_token_level_filter:
         return pieces
-    ranges = yield from _token_level(scorer, chosen, instruction, question, settings, budget,
-                                     deltas)
+    ranges = yield from _token_level(scorer, chosen, instruction, settings, budget, deltas,
+                                     needs)
     return [through(r, p) for r, p in zip(ranges, pieces)]
 
 
@@ -213,6 +220,14 @@ def filter_contexts(scorer, contexts, texts, question, settings, target, ranker,
 
     ``lengths`` (tokens per context) default to the scorer's counts of ``texts``.
     """
+    kept, shifts, _ = _filter_contexts(scorer, contexts, texts, question, settings, target,
+                                       ranker, lengths)
+    return kept, shifts
+
+
+def _filter_contexts(scorer, contexts, texts, question, settings, target, ranker,
+                     lengths=None) -> tuple[list[int], list[float], list[int]]:
+    """:func:`filter_contexts`, with each kept context's rank among them (0 = the best)."""
     n = len(contexts)
     forced = set(check_context_ids("force_context_ids", settings.force_context_ids, n))
     if settings.strict_preserve_uncompressed:
@@ -230,7 +245,8 @@ def filter_contexts(scorer, contexts, texts, question, settings, target, ranker,
     rank_position = {c: r for r, c in enumerate(i for i in ranked if i in set(kept))}
     ordered = reorder([i for i in ranked if i in set(kept)], settings.reorder_context)
     shifts = dynamic_deltas(len(kept), settings.dynamic_context_compression_ratio)
-    return ordered, [float(shifts[rank_position[i]]) for i in ordered]
+    return (ordered, [float(shifts[rank_position[i]]) for i in ordered],
+            [rank_position[i] for i in ordered])
 
 
 def _ranker(scorer: CausalScorer, ranker: Ranker | None, question: str) -> Ranker:
@@ -245,9 +261,12 @@ def _ranker(scorer: CausalScorer, ranker: Ranker | None, question: str) -> Ranke
 # --------------------------------------------------------------------------- sentences
 
 
-def filter_sentences(scorer, contexts, question, settings, target):
+def filter_sentences(scorer, contexts, question, settings, target, ranks=None):
     """Keep the best sentences (per word of budget) within target * token_budget_ratio.
 
+    Sentences holding a force token (or a digit, with ``force_reserve_digit``) are kept;
+    those holding a fact the budget affords (see :mod:`.fact_pins`; ``ranks``: each
+    context's rank, 0 = the best) get ``high_priority_bonus``.
     Returns the kept pieces of each context and their character ranges in its text.
     """
     tokenizer: MistralTextTokenizer = scorer.tokenizer
@@ -263,7 +282,10 @@ def filter_sentences(scorer, contexts, question, settings, target):
         goodness[free] = scores
     goodness += _sentence_bonus(pieces, settings)
     goodness += _top_sentence_bonus(flat, goodness, settings)
-    goodness[_holds_forced_text(flat, settings)] = np.inf
+    forced, facts = _protected_sentences(flat, settings, target, Needs(question, ranks),
+                                         tokenizer)
+    goodness += np.where(facts, settings.high_priority_bonus, 0.0)
+    goodness[forced] = np.inf
     lengths = tokenizer.count_batch([seg.text for _, _, seg in flat])
     keep = keep_by_priority(goodness, lengths, target * settings.token_budget_ratio)
     result: list[list[Segment]] = [[] for _ in contexts]
@@ -286,13 +308,44 @@ def _sentence_ranker(scorer: CausalScorer, mode: str, strings: str) -> Perplexit
     return PerplexityRanker(scorer, mode)
 
 
-def _holds_forced_text(flat, settings: LLMLinguaSettings) -> np.ndarray:
-    """Sentences the token pass must keep words of: a visible force token, or (with
-    ``force_reserve_digit``) a digit. Dropping them here would lose protected text."""
-    visible = [t for t in settings.force_tokens if t.strip()]
-    return np.array([any(t in seg.text for t in visible)
-                     or (settings.force_reserve_digit and any(ch.isdigit() for ch in seg.text))
-                     for _, _, seg in flat], dtype=bool)
+def _protected_sentences(flat, settings: LLMLinguaSettings, target: float, needs: Needs,
+                         tokenizer: MistralTextTokenizer) -> tuple[np.ndarray, np.ndarray]:
+    """Which sentences hold text kept whatever the budget (a visible force token, or with
+    ``force_reserve_digit`` a digit word), and which hold a fact the budget affords.
+    Dropping either here would lose what the token pass keeps."""
+    protection = settings.protection
+    named = protection.forced_only()
+    forced = np.zeros(len(flat), dtype=bool)
+    facts: list[tuple[int, int, int]] = []  # (sentence, start, end) in the joined text
+    offset = 0
+    for k, (_, _, seg) in enumerate(flat):
+        if seg.compress and seg.text.strip():
+            if named.force_tokens or named.force_reserve_digit:
+                forced[k] = any(seg.text[a:b].strip()
+                                for a, b, _ in protected_spans(seg.text, named))
+            if protection.classes or protection.patterns:
+                facts.extend((k, offset + a, offset + b)
+                             for a, b, kind in protected_spans(seg.text, protection)
+                             if kind not in (FORCE_TOKENS, DIGITS))
+        offset += len(seg.text)
+    return forced, _affordable_sentences(flat, facts, settings, target, needs, tokenizer)
+
+
+def _affordable_sentences(flat, facts: list[tuple[int, int, int]],
+                          settings: LLMLinguaSettings, target: float, needs: Needs,
+                          tokenizer: MistralTextTokenizer) -> np.ndarray:
+    """The sentences holding a fact the budget affords (the most needed first)."""
+    holds = np.zeros(len(flat), dtype=bool)
+    if not facts:
+        return holds
+    text = "".join(seg.text for _, _, seg in flat)
+    pieces = [(a, b) for _, a, b in facts]
+    costs = tokenizer.count_batch([text[a:b] for a, b in pieces])
+    pinned = pinned_facts(costs, target, text, pieces, [flat[k][0] for k, _, _ in facts], needs)
+    if not settings.use_token_level_filter:  # else the token pass says it, once
+        warn_if_dropped(pinned, costs, target)
+    holds[[k for (k, _, _), p in zip(facts, pinned) if p]] = True
+    return holds
 
 
 def _sentence_pieces(context: list[Segment]) -> list[Segment]:
@@ -331,8 +384,9 @@ def _top_sentence_bonus(flat, goodness: np.ndarray, settings: LLMLinguaSettings)
 # --------------------------------------------------------------------------- fine
 
 
-def _token_level(scorer, contexts, instruction, question, settings, target, deltas):
+def _token_level(scorer, contexts, instruction, settings, target, deltas, needs: Needs):
     condition = Condition.from_settings(settings)
+    question = needs.question
     prefix_text = question if condition.token_level and question else ""
     if settings.add_instruction and instruction:
         prefix_text = CONTEXT_SEPARATOR.join(p for p in (prefix_text, instruction) if p)
@@ -341,8 +395,7 @@ def _token_level(scorer, contexts, instruction, question, settings, target, delt
                                         iterative_size=settings.iterative_size,
                                         keep_split=settings.keep_split, deltas=deltas,
                                         show_progress=settings.show_progress,
-                                        force_tokens=settings.force_tokens,
-                                        force_reserve_digit=settings.force_reserve_digit,
+                                        protection=settings.protection, needs=needs,
                                         placement=settings.budget_placement,
                                         bos=settings.token_level_bos))
 
@@ -351,15 +404,16 @@ def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]]
                      *, prefix_text: str = "", contrastive: bool = False,
                      iterative_size: int = 200, keep_split: bool = False,
                      deltas: Sequence[float] | None = None,
-                     show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                     force_reserve_digit: bool = False,
+                     show_progress: bool | None = None,
+                     protection: Protection = DEFAULT_PROTECTION, needs: Needs = Needs(),
                      placement: str = "pooled", bos: bool = True) -> Steps[list[list[Range]]]:
     """The fine pass, one window at a time (see :mod:`.steps`): the kept character ranges
-    of each context's text, about ``target`` tokens in all, scored given ``prefix_text`` (and by the prefix's
-    effect with ``contrastive``); words holding a force token (or a digit, with
-    ``force_reserve_digit``) are kept; ``placement`` spreads each context's budget over
-    its windows (see :class:`..budget.WindowBudgets`); ``bos=False`` reads the text
-    without BOS, as llmlingua does."""
+    of each context's text, about ``target`` tokens in all, scored given ``prefix_text``
+    (and by the prefix's effect with ``contrastive``); what ``protection`` protects is
+    kept or dropped whole, force tokens always kept and facts charged first, the most
+    needed first by ``needs`` (see :func:`.token_level.token_level_steps`); ``placement``
+    spreads each context's budget over its windows (see :class:`..budget.WindowBudgets`);
+    ``bos=False`` reads the text without BOS, as llmlingua does."""
     tokenizer = scorer.tokenizer
     prefix = tokenizer.encode(prefix_text + CONTEXT_SEPARATOR) if prefix_text else []
 
@@ -373,6 +427,5 @@ def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]]
     return (yield from token_level_steps(new_stream(), tokenizer, contexts, target,
                                          iterative_size=iterative_size, keep_split=keep_split,
                                          context_deltas=deltas, show_progress=show_progress,
-                                         force_tokens=force_tokens,
-                                         force_reserve_digit=force_reserve_digit,
+                                         protection=protection, needs=needs,
                                          placement=placement, first_pass=first_pass))

@@ -10,19 +10,22 @@ lands on the requested size, the last window included.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..budget import WindowBudgets, unit_quotas
-from ..kept import cut, lstripped, merged
+from ..fact_budget import warn_if_dropped
+from ..kept import lstripped, merged, seamed
 from ..progress import bar_disable
 from ..prompt import CONTEXT_SEPARATOR, Range, Segment, context_text
 from ..text.scripts import ShiftedStarts, token_start_set
-from ..text.units import Units, owner_of_tokens, protected_units, split_units
+from ..text.protect import DEFAULT_PROTECTION, Protection, covered, protected_spans
+from ..text.units import Units, fused, owner_of_tokens, split_units
 from ..tokenization import MistralTextTokenizer
+from .fact_pins import Needs, pinned_facts
 from .steps import Steps, run_steps
 
 # Show a progress bar from this many windows on (about 8k tokens at the default size).
@@ -47,27 +50,36 @@ class _Layout:
     units: Units
     context_of_unit: np.ndarray
     cost: np.ndarray          # tokens per unit
-    forced: np.ndarray        # kept whatever the budget
-    tied: np.ndarray          # kept only with other kept text of its context
+    pinned: np.ndarray        # kept whatever the budget: force tokens, text not to compress
+    fact: np.ndarray          # holds a protected fact: pinned if the budget affords it
+    follows: np.ndarray       # whitespace and markers that go with their context's words
     fixed_rate: np.ndarray    # NaN where the unit follows the global rate
     budget_group: np.ndarray  # units sharing one running budget: a context's free text, or a segment with its own rate
     token_ids: list[int]
     unit_of_token: np.ndarray
     context_starts: list[int]
+    n_contexts: int
+    # Set by _charge_facts: kept whatever the budget (pinned units, the facts it affords and
+    # the whitespace of contexts sure to be shown), and kept only with other kept text of
+    # their context.
+    forced: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    tied: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
 def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
                          contexts: Sequence[Sequence[Segment]], target_tokens: float, *,
                          iterative_size: int = 200, keep_split: bool = False,
                          context_deltas: Sequence[float] | None = None,
-                         show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                         force_reserve_digit: bool = False, placement: str = "pooled",
+                         show_progress: bool | None = None,
+                         protection: Protection = DEFAULT_PROTECTION, needs: Needs = Needs(),
+                         placement: str = "pooled",
                          first_pass: TokenStream | None = None) -> list[str]:
     """Compress ``contexts`` to about ``target_tokens`` tokens in all; returns each context's text.
 
     ``context_deltas`` shifts each context's keep rate around the global one
-    (LongLLMLingua's dynamic compression ratio). Words touching one of ``force_tokens``,
-    and with ``force_reserve_digit`` words holding a digit, are always kept.
+    (LongLLMLingua's dynamic compression ratio). What ``protection`` protects is kept or
+    dropped whole: force tokens (and with ``force_reserve_digit`` digit words) always
+    kept, facts charged first (:mod:`.fact_pins`, most needed first by ``needs``).
     ``placement`` is how each context's budget is spread over its windows (one of
     :data:`..budget.PLACEMENTS`, see :class:`..budget.WindowBudgets`); ``"prompt"`` first
     scores the whole uncompressed text on ``first_pass``, a fresh stream like ``stream``.
@@ -75,26 +87,25 @@ def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
     ranges = run_steps(token_level_steps(
         stream, tokenizer, contexts, target_tokens, iterative_size=iterative_size,
         keep_split=keep_split, context_deltas=context_deltas, show_progress=show_progress,
-        force_tokens=force_tokens, force_reserve_digit=force_reserve_digit,
-        placement=placement, first_pass=first_pass))
-    return [cut(context_text(c), r) for c, r in zip(contexts, ranges)]
+        protection=protection, needs=needs, placement=placement, first_pass=first_pass))
+    return [seamed(context_text(c), r) for c, r in zip(contexts, ranges)]
 
 
 def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
                       contexts: Sequence[Sequence[Segment]], target_tokens: float, *,
                       iterative_size: int = 200, keep_split: bool = False,
                       context_deltas: Sequence[float] | None = None,
-                      show_progress: bool | None = None, force_tokens: Sequence[str] = (),
-                      force_reserve_digit: bool = False, placement: str = "pooled",
+                      show_progress: bool | None = None,
+                      protection: Protection = DEFAULT_PROTECTION, needs: Needs = Needs(),
+                      placement: str = "pooled",
                       first_pass: TokenStream | None = None) -> Steps[list[list[Range]]]:
     """:func:`compress_token_level` one window at a time: yields ``(stream, ids)`` and
     expects the scores of ``ids`` sent back (see :mod:`.steps`). Returns the kept
-    character ranges of each context's text; joined, they are its compressed text."""
-    protect = _Protection(tuple(force_tokens), bool(force_reserve_digit))
-    layout = _build_layout(tokenizer, contexts, keep_split, protect)
+    character ranges of each context's text; joined with :func:`..kept.seamed`, they are
+    its compressed text."""
+    layout = _build_layout(tokenizer, contexts, keep_split, protection)
     deltas = np.zeros(len(contexts)) if context_deltas is None else np.asarray(context_deltas)
-    quota = unit_quotas(layout.cost, layout.forced, layout.fixed_rate,
-                        deltas[layout.context_of_unit], float(target_tokens))
+    quota = _charge_facts(layout, float(target_tokens), deltas[layout.context_of_unit], needs)
     windows = _windows(layout, max(1, int(iterative_size)), stream.chunk_limit)
     prior = None
     if placement == "prompt":
@@ -110,65 +121,156 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
 # --------------------------------------------------------------------------- layout
 
 
-@dataclass(frozen=True)
-class _Protection:
-    phrases: tuple[str, ...] = ()
-    digits: bool = False
+class _UnitLists:
+    """The units of the joined contexts, added piece by piece (a segment's text, or the
+    separator between two contexts), with what the budget needs to know of each."""
 
+    def __init__(self, text: str, token_starts: frozenset[int], protection: Protection):
+        self.text, self.token_starts, self.protection = text, token_starts, protection
+        # Force tokens and digit words are kept whatever the budget; when facts are
+        # protected too, they are found apart (a fact span may hold a force token).
+        named = protection.force_tokens or protection.force_reserve_digit
+        self.facts_too = bool(protection.classes or protection.patterns)
+        self.forced_only = protection.forced_only() if named and self.facts_too else None
+        self.starts, self.ends, self.separator, self.context = [], [], [], []
+        self.pinned, self.fact, self.follows, self.fixed_rate, self.group = [], [], [], [], []
 
-def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[Segment]],
-                  keep_split: bool, protect: _Protection = _Protection()) -> _Layout:
-    starts, ends, separator, context_of_unit, pinned, follows = [], [], [], [], [], []
-    fixed_rate, group, context_starts, offset = [], [], [], 0
-    n_groups = len(contexts)  # groups 0..n-1: each context's free text
-    text = CONTEXT_SEPARATOR.join("".join(s.text for s in c) for c in contexts)
-    encoding = tokenizer.encode_with_offsets(text)
-    token_starts = token_start_set(encoding.offsets)
-
-    def add_units(piece: str, context: int, segment: Segment | None, split: bool,
-                  budget_group: int):
-        units = split_units(piece, keep_split=split,
-                            token_starts=ShiftedStarts(token_starts, offset))
-        starts.extend((units.starts + offset).tolist())
-        ends.extend((units.ends + offset).tolist())
-        separator.extend(units.separator.tolist())
-        context_of_unit.extend([context] * len(units))
+    def add(self, offset: int, piece: str, context: int, segment: Segment | None,
+            keep_split: bool, budget_group: int) -> None:
+        units = split_units(piece, keep_split=keep_split,
+                            token_starts=ShiftedStarts(self.token_starts, offset))
+        free = segment is not None and segment.compress and not segment.attached
+        units, hit, forced = self._protect(piece, units) if free else \
+            (units, np.zeros(len(units), dtype=bool), np.zeros(len(units), dtype=bool))
+        self.starts.extend((units.starts + offset).tolist())
+        self.ends.extend((units.ends + offset).tolist())
+        self.separator.extend(units.separator.tolist())
+        self.context.extend([context] * len(units))
         # Whitespace-only units join the words around them and markers label them: both
         # stay while their context keeps a word, as does the blank line before it.
         blank = np.array([piece[a:b].isspace() for a, b in zip(units.starts, units.ends)],
                          dtype=bool)
         attached = segment is None or segment.attached
-        follows.extend((units.separator | blank | attached).tolist())
-        protected = protected_units(piece, units, protect.phrases, protect.digits)
-        pinned.extend((protected | (not attached and not segment.compress)).tolist())
+        self.follows.extend((units.separator | blank | attached).tolist())
+        self.pinned.extend((forced | (not attached and not segment.compress)).tolist())
+        self.fact.extend((hit & ~forced).tolist())
         rate = None if segment is None else segment.rate
-        fixed_rate.extend([np.nan if rate is None else rate] * len(units))
-        group.extend([budget_group] * len(units))
+        self.fixed_rate.extend([np.nan if rate is None else rate] * len(units))
+        self.group.extend([budget_group] * len(units))
 
+    def _protect(self, piece: str, units: Units) -> tuple[Units, np.ndarray, np.ndarray]:
+        """The units with each protected span made one, which hold a span, and which hold
+        what is kept whatever the budget (force tokens, digit words)."""
+        spans = protected_spans(piece, self.protection)
+        units, hit = fused(units, spans)
+        if not self.facts_too:  # nothing but force tokens and digit words
+            return units, hit, hit
+        if self.forced_only is None or not spans:
+            return units, hit, np.zeros(len(units), dtype=bool)
+        named = protected_spans(piece, self.forced_only)
+        return units, hit, covered(named, units.starts, units.ends)
+
+
+def _build_layout(tokenizer: MistralTextTokenizer, contexts: Sequence[Sequence[Segment]],
+                  keep_split: bool, protection: Protection = DEFAULT_PROTECTION) -> _Layout:
+    n_groups = len(contexts)  # groups 0..n-1: each context's free text
+    text = CONTEXT_SEPARATOR.join("".join(s.text for s in c) for c in contexts)
+    encoding = tokenizer.encode_with_offsets(text)
+    lists = _UnitLists(text, token_start_set(encoding.offsets), protection)
+    context_starts, offset = [], 0
     for c, segments in enumerate(contexts):
         if c:
-            add_units(CONTEXT_SEPARATOR, c, None, False, c)
+            lists.add(offset, CONTEXT_SEPARATOR, c, None, False, c)
             offset += len(CONTEXT_SEPARATOR)
         context_starts.append(offset)
         for segment in segments:
             budget_group = c
             if segment.compress and segment.rate is not None:
                 budget_group, n_groups = n_groups, n_groups + 1
-            add_units(segment.text, c, segment, keep_split, budget_group)
+            lists.add(offset, segment.text, c, segment, keep_split, budget_group)
             offset += len(segment.text)
-    units = Units(np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64),
-                  np.array(separator, dtype=bool))
+    units = Units(np.array(lists.starts, dtype=np.int64), np.array(lists.ends, dtype=np.int64),
+                  np.array(lists.separator, dtype=bool))
     token_begin = np.array([s for s, _ in encoding.offsets], dtype=np.int64)
     unit_of_token = owner_of_tokens(units.starts, token_begin)
-    cost = np.bincount(unit_of_token, minlength=len(units)).astype(np.float64)
-    context_of_unit = np.array(context_of_unit, dtype=np.int64)
-    fixed_rate = np.array(fixed_rate, dtype=np.float64)
-    forced, tied = _ties(context_of_unit, np.array(pinned, dtype=bool),
-                         np.array(follows, dtype=bool), ~np.isnan(fixed_rate), len(contexts))
-    return _Layout(text=text, units=units, context_of_unit=context_of_unit, cost=cost,
-                   forced=forced, tied=tied, fixed_rate=fixed_rate,
-                   budget_group=np.array(group, dtype=np.int64), token_ids=encoding.ids,
-                   unit_of_token=unit_of_token, context_starts=context_starts)
+    return _Layout(text=text, units=units, context_of_unit=np.array(lists.context, np.int64),
+                   cost=np.bincount(unit_of_token, minlength=len(units)).astype(np.float64),
+                   pinned=np.array(lists.pinned, dtype=bool),
+                   fact=np.array(lists.fact, dtype=bool),
+                   follows=np.array(lists.follows, dtype=bool),
+                   fixed_rate=np.array(lists.fixed_rate, dtype=np.float64),
+                   budget_group=np.array(lists.group, dtype=np.int64), token_ids=encoding.ids,
+                   unit_of_token=unit_of_token, context_starts=context_starts,
+                   n_contexts=len(contexts))
+
+
+def _charge_facts(layout: _Layout, target: float, deltas: np.ndarray,
+                  needs: Needs) -> np.ndarray:
+    """Each unit's quota of the ``target`` (expected kept tokens, see
+    :func:`..budget.unit_quotas`), with the facts charged first: each context pins the
+    facts that fit in their share of its own budget (the most needed first), and its free
+    words share what is left, so a context dense in facts keeps its rate too. Settles
+    which units are forced and which are tied to their context's other kept units, and
+    warns once if some facts could not be pinned."""
+    context, has_rate = layout.context_of_unit, ~np.isnan(layout.fixed_rate)
+    layout.forced, layout.tied = _ties(context, layout.pinned, layout.follows, has_rate,
+                                       layout.n_contexts)
+    quota = unit_quotas(layout.cost, layout.forced, layout.fixed_rate, deltas, target)
+    facts = np.flatnonzero(layout.fact)
+    if len(facts) == 0:
+        return quota
+    share = np.bincount(context, weights=quota, minlength=layout.n_contexts)
+    pinned = layout.pinned.copy()
+    pinned[_affordable_facts(layout, facts, share, needs)] = True
+    layout.forced, layout.tied = _ties(context, pinned, layout.follows, has_rate,
+                                       layout.n_contexts)
+    # Units are in context order: each context's units are one slice.
+    bounds = np.searchsorted(context, np.arange(layout.n_contexts + 1))
+    for c in np.unique(context[facts]):
+        part = slice(bounds[c], bounds[c + 1])
+        quota[part] = unit_quotas(layout.cost[part], layout.forced[part],
+                                  layout.fixed_rate[part], deltas[part], float(share[c]))
+    return quota
+
+
+def _affordable_facts(layout: _Layout, facts: np.ndarray, share: np.ndarray,
+                      needs: Needs) -> np.ndarray:
+    """The fact units to pin: in each context, those that fit in the facts' share of what
+    its forced units leave of its budget ``share``."""
+    context, cost = layout.context_of_unit, layout.cost
+    budget = share - np.bincount(context, weights=cost * layout.forced,
+                                 minlength=layout.n_contexts)
+    fees = _fees(layout, layout.pinned)
+    chosen = np.zeros(len(facts), dtype=bool)
+    for c in np.unique(context[facts]):
+        members = np.flatnonzero(context[facts] == c)
+        units = facts[members]
+        pieces = [_stripped(layout.text, layout.units.starts[u], layout.units.ends[u])
+                  for u in units]
+        chosen[members] = pinned_facts(cost[units], float(budget[c]), layout.text, pieces,
+                                       np.zeros(len(units), dtype=np.int64),
+                                       Needs(needs.question), fees[c:c + 1])
+    # One warning, over the contexts whose facts did not all fit.
+    short = np.unique(context[facts][~chosen])
+    among = np.isin(context[facts], short)
+    warn_if_dropped(chosen[among], cost[facts][among], float(np.maximum(budget[short], 0).sum()))
+    return facts[chosen]
+
+
+def _fees(layout: _Layout, pinned: np.ndarray) -> np.ndarray:
+    """What a pinned fact makes its context pay besides its words: the whitespace units
+    and blank line that are forced once a context is sure to be shown (see :func:`_ties`),
+    nothing for a context already sure."""
+    n = layout.n_contexts
+    context = layout.context_of_unit
+    sure = np.bincount(context, weights=pinned | ~np.isnan(layout.fixed_rate), minlength=n) > 0
+    extra = layout.follows & ~pinned & ~sure[context]
+    return np.bincount(context, weights=layout.cost * extra, minlength=n)
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    """``(start, end)`` less the whitespace a unit starts with."""
+    return end - len(text[start:end].lstrip()), end
 
 
 def _ties(context_of_unit: np.ndarray, pinned: np.ndarray, follows: np.ndarray,

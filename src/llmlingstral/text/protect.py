@@ -131,6 +131,12 @@ class Protection:
         return cls(**dict.fromkeys(FACT_CLASSES, False), patterns=patterns,
                    force_tokens=force_tokens, force_reserve_digit=force_reserve_digit)
 
+    def forced_only(self) -> Protection:
+        """Only what llmlingua keeps whatever the budget: the force tokens and, with
+        ``force_reserve_digit``, digit words (no class of facts, no patterns)."""
+        return Protection.off(force_tokens=self.force_tokens,
+                              force_reserve_digit=self.force_reserve_digit)
+
     @property
     def classes(self) -> tuple[str, ...]:
         """The classes of facts switched on."""

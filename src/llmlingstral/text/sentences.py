@@ -1,4 +1,4 @@
-"""Sentences, and protected phrases, for the sentence filter and the command line.
+"""Sentences, and protected pieces, for the sentence filter and the command line.
 
 Sentence boundaries come from sentencex (Wikimedia's rule-based segmenter for about 300
 languages; no model, nothing downloaded), with the rules of the language the text's
@@ -11,6 +11,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from typing import Sequence
+
+from .protect import Protection, protected_spans
+from .scripts import UNSPACED_RANGES
 
 _NEWLINE_BREAK = re.compile(r"\n\s*")
 # The language whose segmentation rules fit a script best (the script's name is the
@@ -81,25 +85,31 @@ def _line_cuts(text: str):
         yield match.end()
 
 
-def split_protected(text: str, phrases: list[str] | tuple[str, ...]) -> tuple[list[str], list[bool]]:
-    """Split ``text`` into pieces and compress flags so every occurrence of a phrase is kept.
+def split_protected(text: str, protection: Protection | Sequence[str]
+                    ) -> tuple[list[str], list[bool]]:
+    """Split ``text`` into pieces and compress flags so that what ``protection`` keeps
+    whatever the budget is never compressed: its force tokens and, with
+    ``force_reserve_digit``, digit words (a list of strings is taken as force tokens).
 
-    Returns ``(pieces, compressible)``: joining the pieces gives ``text`` back, and the pieces
-    holding a protected phrase (extended to whole words, so a number is never cut) have
-    ``compressible=False``.
+    Returns ``(pieces, compressible)``: joining the pieces gives ``text`` back. Each
+    protected span (:func:`.protect.protected_spans`) is widened to the whitespace-separated
+    word it lies in, with the whitespace before it, since the token pass keeps or drops
+    such words whole; in scripts written without spaces it stays as found (one ``100`` of
+    ``价格是100元``, not the whole run). Facts of the protection's classes are left to the
+    method, which charges them to its budget first.
     """
-    wanted = [p for p in dict.fromkeys(phrases) if p and p.strip()]
-    if not wanted:
-        return [text], [True]
-    pattern = re.compile("|".join(re.escape(p) for p in sorted(wanted, key=len, reverse=True)))
+    if not isinstance(protection, Protection):
+        protection = Protection.off(force_tokens=protection)
+    spans = [s for s in protected_spans(text, protection.forced_only())
+             if text[s.start:s.end].strip()]
     pieces: list[str] = []
     flags: list[bool] = []
     cursor = 0
-    for match in pattern.finditer(text):
-        start, end = _widen_to_words(text, *match.span())
+    for span in spans:
+        start, end = _widen_to_words(text, span.start, span.end)
         if start < cursor:  # overlaps the previous protected piece: merge into it
-            pieces[-1] += text[cursor:end]
-            cursor = end
+            pieces[-1] += text[cursor:max(cursor, end)]
+            cursor = max(cursor, end)
             continue
         if start > cursor:
             pieces.append(text[cursor:start])
@@ -113,12 +123,20 @@ def split_protected(text: str, phrases: list[str] | tuple[str, ...]) -> tuple[li
     return (pieces, flags) if pieces else ([text], [True])
 
 
+_UNSPACED_CHAR = re.compile(f"[{UNSPACED_RANGES}]")
+
+
 def _widen_to_words(text: str, start: int, end: int) -> tuple[int, int]:
-    """Extend a span to the whitespace around it and keep the leading whitespace with it."""
-    while start > 0 and not text[start - 1].isspace():
+    """Extend a span to the whitespace around it, not into a run of a script written
+    without spaces, and keep the leading whitespace with it."""
+    while start > 0 and _joins_word(text[start - 1]):
         start -= 1
-    while end < len(text) and not text[end].isspace():
+    while end < len(text) and _joins_word(text[end]):
         end += 1
     while start > 0 and text[start - 1].isspace():
         start -= 1
     return start, end
+
+
+def _joins_word(char: str) -> bool:
+    return not char.isspace() and not _UNSPACED_CHAR.match(char)

@@ -3,7 +3,8 @@
 Keep/drop decisions of the LLMLingua token pass are made per unit, so every output word is
 an input word: numbers, identifiers, URLs and multi-byte characters are never cut. In
 scripts written without spaces (Chinese, Japanese, Thai, ...) a unit is a smaller piece
-of the run, cut by :mod:`.scripts`.
+of the run, cut by :mod:`.scripts`; :func:`fused` joins the units of each protected span
+into one, so a fact is kept or dropped whole.
 :func:`owner_of_tokens` is the one mapping from tokens to the pieces of a text (units
 here, words in :mod:`.words`).
 """
@@ -22,7 +23,6 @@ _UNIT = re.compile(r"\s*\S+|\s+")
 # With keep_split, a whitespace run holding a blank line is a unit of its own (kept).
 _UNIT_KEEP_SPLIT = re.compile(r"[^\S\n]*\n[^\S\n]*\n\s*|\s*\S+|\s+")
 _PARAGRAPH = re.compile(r"[^\S\n]*\n[^\S\n]*\n")
-_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -56,25 +56,27 @@ def split_units(text: str, *, keep_split: bool = False,
     return Units(starts, ends, separator)
 
 
-def protected_units(text: str, units: Units, phrases: Sequence[str] = (),
-                    digits: bool = False) -> np.ndarray:
-    """Units that must be kept: those overlapping an occurrence of one of ``phrases``
-    (llmlingua's ``force_tokens``) and, with ``digits``, those holding a digit.
+def fused(units: Units, spans: Sequence[tuple[int, int]]) -> tuple[Units, np.ndarray]:
+    """``units`` with the units overlapping one protected span joined into one unit, so the
+    span is kept or dropped whole (never the 十 of 一百八十, never 九月二日 of 九月十二日),
+    and a mask of the new units that hold a span.
 
-    Units are whole words, so a protected phrase keeps the words it touches.
+    ``spans`` are sorted, disjoint ``(start, end, ...)`` tuples (:func:`.protect.protected_spans`).
     """
-    protected = np.zeros(len(units), dtype=bool)
-    if digits:
-        protected |= np.array([bool(_DIGIT.search(text[a:b]))
-                               for a, b in zip(units.starts, units.ends)], dtype=bool)
-    wanted = sorted({p for p in phrases if p}, key=len, reverse=True)
-    if not wanted or len(units) == 0:
-        return protected
-    for match in re.finditer("|".join(re.escape(p) for p in wanted), text):
-        first = int(np.searchsorted(units.ends, match.start(), side="right"))
-        last = int(np.searchsorted(units.starts, match.end(), side="left")) - 1
-        protected[first:max(first, last) + 1] = True
-    return protected
+    if len(spans) == 0 or len(units) == 0:
+        return units, np.zeros(len(units), dtype=bool)
+    span_starts = np.array([s[0] for s in spans], dtype=np.int64)
+    span_ends = np.array([s[1] for s in spans], dtype=np.int64)
+    # The spans each unit overlaps run from ``first`` to ``last`` (none where first > last).
+    first = np.searchsorted(span_ends, units.starts, side="right")
+    last = np.searchsorted(span_starts, units.ends, side="left") - 1
+    hit = (first <= last) & (units.ends > units.starts)
+    joins = hit[1:] & hit[:-1] & (first[1:] <= last[:-1])
+    heads = np.concatenate([[True], ~joins])
+    tails = np.concatenate([~joins, [True]])
+    alone = heads & tails
+    separator = units.separator[heads] & alone[heads]
+    return Units(units.starts[heads], units.ends[tails], separator), hit[heads]
 
 
 def _pieces(text: str, span: tuple[int, int],

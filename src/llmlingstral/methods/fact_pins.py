@@ -1,0 +1,82 @@
+"""Which protected facts a LLMLingua pass keeps whatever their scores.
+
+Facts (numbers, dates, amounts, identifiers...; :mod:`..text.protect`) are charged to the
+budget first: all of them when they fit in :data:`..fact_budget.FACT_SHARE` of it, else the
+ones a reader most needs (:func:`need_order`), and the rest compete with ordinary words.
+What the user named (force tokens, patterns, ``force_reserve_digit``) is kept in any case,
+as in llmlingua, and is not decided here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..fact_budget import FACT_SHARE, affordable, first_mentions
+from ..text.nearness import nearness, question_terms
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What tells which facts a reader needs most: the question, and each context's rank
+    (0 = the best; None: the contexts are equal)."""
+
+    question: str = ""
+    context_rank: Sequence[int] | None = None
+
+
+def pinned_facts(costs: Sequence[float], budget: float, text: str,
+                 pieces: Sequence[tuple[int, int]], contexts: Sequence[int],
+                 needs: Needs = Needs(), fees: Sequence[float] | None = None) -> np.ndarray:
+    """Which facts (``pieces`` of ``text``, in order, costing ``costs`` tokens, in
+    ``contexts``) to keep whatever their scores: all if they fit in the facts' share of
+    ``budget``, else the most needed that do.
+
+    ``fees`` (per context) are paid once by the first fact pinned in a context: what
+    showing the context costs besides its words (the blank line before it)."""
+    costs = np.asarray(costs, dtype=np.float64)
+    contexts = np.asarray(contexts, dtype=np.int64)
+    fees = np.zeros(int(contexts.max(initial=-1)) + 1) if fees is None \
+        else np.asarray(fees, dtype=np.float64)
+    shown = np.unique(contexts)
+    if costs.sum() + fees[shown].sum() <= max(float(budget), 0.0) * FACT_SHARE:
+        return np.ones(len(costs), dtype=bool)
+    order = need_order(text, pieces, contexts, needs)
+    if not fees.any():
+        return affordable(costs, order, budget)
+    return _affordable_with_fees(costs, order, budget, contexts, fees)
+
+
+def _affordable_with_fees(costs: np.ndarray, order: np.ndarray, budget: float,
+                          contexts: np.ndarray, fees: np.ndarray) -> np.ndarray:
+    """:func:`..fact_budget.affordable`, a context's fee charged with its first fact."""
+    keep = np.zeros(len(costs), dtype=bool)
+    allowance, spent = max(float(budget), 0.0) * FACT_SHARE, 0.0
+    paid = np.zeros(len(fees), dtype=bool)
+    for index in np.argsort(order, kind="stable"):
+        context = contexts[index]
+        cost = costs[index] + (0.0 if paid[context] else fees[context])
+        if spent + cost <= allowance:
+            keep[index], paid[context] = True, True
+            spent += cost
+    return keep
+
+
+def need_order(text: str, pieces: Sequence[tuple[int, int]], contexts: Sequence[int],
+               needs: Needs = Needs()) -> np.ndarray:
+    """Each fact's place in the order of need (0 = the most needed): facts of better-ranked
+    contexts first, then those with more of the question's words in their sentence, then
+    first mentions before repeats, then in text order."""
+    contexts = np.asarray(contexts, dtype=np.int64)
+    rank = contexts if needs.context_rank is None \
+        else np.asarray(needs.context_rank, dtype=np.int64)[contexts]
+    near = nearness(text, pieces, question_terms(needs.question)) if needs.question \
+        else np.zeros(len(pieces), dtype=np.int64)
+    first = first_mentions([text[a:b] for a, b in pieces])
+    position = np.array([a for a, _ in pieces], dtype=np.int64)
+    ranked = np.lexsort((position, ~first, -near, rank))
+    order = np.empty(len(ranked), dtype=np.int64)
+    order[ranked] = np.arange(len(ranked))
+    return order
