@@ -5,7 +5,8 @@ long message once and keeps the result under a key that covers everything the re
 depends on (the text, the method, every setting of the call, the question and the model):
 :func:`cache_key`. A later turn that carries the same message gets the same bytes back,
 so the upstream sees a stable prefix (its prefix cache stays warm) and the compression
-work of a conversation grows with its length, not with its square.
+work of a conversation grows with its length, not with its square. The proxy keeps the
+token counts of long texts here too, under keys of their own.
 
 The cache holds at most ``max_bytes`` (its entries measured with :func:`sys.getsizeof`,
 plus a fixed overhead per entry for the bookkeeping) and evicts the least recently used
@@ -21,6 +22,7 @@ import asyncio
 import hashlib
 import json
 import sys
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Mapping
@@ -75,31 +77,35 @@ class MessageCache:
     misses: int = 0
     shared: int = 0
     _entries: OrderedDict = field(default_factory=OrderedDict)
-    _flights: dict = field(default_factory=dict)
+    _flights: dict = field(default_factory=dict)  # used on the event loop only
+    # get and put also run on the thread that reads requests (token counts)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def get(self, key: str) -> str | None:
         """The cached text for ``key`` (now the most recently used), or None."""
-        value = self._entries.get(key)
-        if value is not None:
-            self._entries.move_to_end(key)
-        return value
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
 
     def put(self, key: str, value: str) -> None:
         """Keep ``value`` under ``key``, evicting the least recently used entries to stay
         within the bound; a value larger than the whole bound is not kept."""
         size = entry_size(key, value)
-        if key in self._entries:
-            self.bytes -= entry_size(key, self._entries.pop(key))
-        if size <= self.max_bytes:
-            while self.bytes + size > self.max_bytes:
-                old_key, old_value = self._entries.popitem(last=False)
-                self.bytes -= entry_size(old_key, old_value)
-            self._entries[key] = value
-            self.bytes += size
-        self._report()
+        with self._lock:
+            if key in self._entries:
+                self.bytes -= entry_size(key, self._entries.pop(key))
+            if size <= self.max_bytes:
+                while self.bytes + size > self.max_bytes:
+                    old_key, old_value = self._entries.popitem(last=False)
+                    self.bytes -= entry_size(old_key, old_value)
+                self._entries[key] = value
+                self.bytes += size
+            self._report()
 
     async def get_or_compute(self, key: str, compute: Callable[[], Awaitable[str]]) -> Lookup:
         """The text for ``key``: cached, shared with a request computing it now, or computed
