@@ -198,8 +198,7 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
     async def chat(request: Request) -> Response:
         body = await read_json(request, config.max_body_bytes)
         engine.require_ready()
-        prepared = await unless_client_leaves(
-            request, prepare(body, config, engine, request.app.state.message_cache))
+        prepared = await unless_client_leaves(request, _prepare(request, body))
         if config.log_prompts:
             logger.info("chat request after compression: %r", prepared.body.get("messages"))
         upstream = request.app.state.upstream
@@ -218,6 +217,12 @@ async def _protected_spans(job: CompressJob) -> list[dict[str, Any]]:
     find = partial(protected_character_spans, job.original, job.regions, job.protection)
     return await asyncio.to_thread(find) if len(job.original) > _DECODE_INLINE_BYTES \
         else find()
+
+
+def _prepare(request: Request, body: Any) -> Awaitable[PreparedRequest]:
+    """The proxy's preparation of ``body`` with the app's settings, models and message cache."""
+    state = request.app.state
+    return prepare(body, state.config, state.engine, state.message_cache)
 
 
 class ClientGone(Exception):
