@@ -123,3 +123,21 @@ def test_json_with_nothing_long_enough_is_left_as_it_is(nano_lingua2):
     long_string = json.dumps(PARAGRAPHS["ja"] * 2, ensure_ascii=False)
     compressed, _, _ = compress_json_text(nano_lingua2, long_string, 0.4)
     assert isinstance(json.loads(compressed), str) and len(compressed) < len(long_string)
+
+
+def test_protection_reaches_every_call_and_is_part_of_the_key(nano_lingua2):
+    from llmlingstral.serve.config import ServeConfig
+    from llmlingstral.serve.engine import Engine
+    from llmlingstral.serve.message_compression import message_key
+    from llmlingstral.serve.metrics import Metrics
+    from llmlingstral.text.protect import Protection
+
+    engine = Engine(ServeConfig(), Metrics())
+    text = records(12)
+    keys = set()
+    for protect in (True, False, Protection().only("numbers")):
+        for question in (None, "Who signed for ORD-1003?"):
+            message = MessageText(text, "text", "llmlingua2", 0.5, question, protect)
+            assert library_call(message, nano_lingua2.tokenizer).kwargs["protect"] is protect
+            keys.add(message_key(message, engine))
+    assert len(keys) == 6

@@ -22,7 +22,7 @@ the cache key (:func:`message_key`) and the compressed text stays the same on ev
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from .engine import Engine
@@ -50,13 +50,15 @@ LONGLLMLINGUA_CONDITIONING = {
 @dataclass(frozen=True)
 class MessageText:
     """One text to compress: ``kind`` is ``text``, ``tagged`` (holds ``<llmlingua>`` tags)
-    or ``json``; ``question`` is None for blind compression."""
+    or ``json``; ``question`` is None for blind compression; ``protect`` is what the
+    methods keep whole (the service's ``protect`` setting)."""
 
     text: str
     kind: str
     method: str
     rate: float
     question: str | None = None
+    protect: Any = True
 
 
 def question_of(text: str) -> str:
@@ -137,17 +139,19 @@ def library_call(message: MessageText, tokenizer: Any) -> LibraryCall:
     if message.method == "llmlingua2":
         if len(pairs) < 2:
             return LibraryCall("llmlingua2", {"context": [message.text], "rate": message.rate,
-                                              "use_context_level_filter": False}, [])
+                                              "use_context_level_filter": False,
+                                              "protect": message.protect}, [])
         texts = [c for c, _ in pairs]
         return LibraryCall("llmlingua2", {
             "context": texts, "use_context_level_filter": False,
-            "context_segs": [[t] for t in texts],
+            "context_segs": [[t] for t in texts], "protect": message.protect,
             **_verbatim_best(texts, message.question or "", message.rate, tokenizer)}, pairs)
     if not pairs:
-        return LibraryCall("structured", {"context": [message.text], "rate": message.rate}, [])
+        return LibraryCall("structured", {"context": [message.text], "rate": message.rate,
+                                          "protect": message.protect}, [])
     return LibraryCall("longllmlingua", {
         "context": [c for c, _ in pairs], "rate": message.rate, "question": message.question,
-        **LONGLLMLINGUA_CONDITIONING}, pairs)
+        "protect": message.protect, **LONGLLMLINGUA_CONDITIONING}, pairs)
 
 
 def _verbatim_best(texts: list[str], question: str, rate: float, tokenizer: Any
@@ -182,13 +186,17 @@ RECIPE = {"question_chars": QUESTION_CHARS, "chunk_chars": CHUNK_CHARS,
 
 
 def message_key(message: MessageText, engine: Engine) -> str:
-    """The cache key of ``message``: its text, kind, method, rate and question, the recipe
-    of the call, and the model that runs it, with its dtype."""
+    """The cache key of ``message``: its text, kind, method, rate, question and protection,
+    the recipe of the call, and the model that runs it, with its dtype."""
+    from ..protect_options import protection_spec
     from .message_cache import cache_key
 
     model = "llmlingua2_model" if message.method == "llmlingua2" else "model"
+    fields = {"text": message.text, "kind": message.kind, "method": message.method,
+              "rate": message.rate, "question": message.question,
+              "protect": protection_spec(message.protect)}
     return cache_key({"model": engine.models()[model], "dtype": engine.dtypes()[model],
-                      "message": asdict(message), "recipe": RECIPE})
+                      "message": fields, "recipe": RECIPE})
 
 
 async def compress_message(engine: Engine, message: MessageText) -> str:
@@ -196,7 +204,8 @@ async def compress_message(engine: Engine, message: MessageText) -> str:
     if message.kind == "json":
         return await _compress_json(engine, message)
     tokenizer = (engine.classifier or engine.causal).tokenizer
-    call = await engine.scheduler.run(lambda: library_call(message, tokenizer), lane="prepare")
+    call = await engine.scheduler.run(lambda: library_call(message, tokenizer), lane="prepare",
+                                      cost=len(message.text))
     result = await engine.compress(CompressJob(call.method, call.kwargs, ""), with_spans=False)
     return _rejoined(call.pairs, result) if call.pairs else result["compressed_prompt"]
 
@@ -208,13 +217,14 @@ async def _compress_json(engine: Engine, message: MessageText) -> str:
     compressor = engine.classifier if message.method == "llmlingua2" else engine.causal
     conditioned = message.question is not None and message.method == "llmlingua"
     text, origin, kept = await engine.scheduler.run(lambda: compress_json_text(
-        compressor, message.text, message.rate, message.question or "", conditioned))
+        compressor, message.text, message.rate, message.question or "", conditioned,
+        message.protect), cost=len(message.text))
     engine.metrics.observe_tokens("json", origin, kept)
     return text
 
 
 def compress_json_text(compressor: Any, text: str, rate: float, question: str = "",
-                       conditioned: bool = False) -> tuple[str, int, int]:
+                       conditioned: bool = False, protect: Any = True) -> tuple[str, int, int]:
     """``text`` (JSON) with its long strings compressed, and the token counts of those
     strings before and after; ``conditioned`` scores the words given the question
     (LongLLMLingua's token-level conditioning, causal LMs only)."""
@@ -226,7 +236,8 @@ def compress_json_text(compressor: Any, text: str, rate: float, question: str = 
     options = {"condition_in_question": "after_condition"} if conditioned and question else {}
     result = compressor.compress_json(flat, json_config={k: {"pair_remove": False}
                                                          for k in flat},
-                                      rate=rate, question=question, **options)
+                                      rate=rate, question=question, protect=protect,
+                                      **options)
     compressed = result["compressed_prompt"]
     paths = {path: compressed[label] for label, (path, _) in leaves.items()}
     rebuilt = json.dumps(_replaced(data, paths, ()), ensure_ascii=False)

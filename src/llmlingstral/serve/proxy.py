@@ -236,7 +236,8 @@ def _describe(pieces: list[_Piece], messages: list[dict[str, Any]], options: Pro
         else:
             kind = "text"
         piece.compression = MessageText(piece.text, kind, options.method, piece.rate,
-                                        None if kind == "tagged" else questions[piece.message])
+                                        None if kind == "tagged" else questions[piece.message],
+                                        engine.config.protect)
         piece.key = message_key(piece.compression, engine)
 
 
