@@ -57,6 +57,11 @@ def test_api_keys_from_environment_and_file(tmp_path):
     ({"guard": True}, "--guard-model"),
     ({"max_queue": 0}, "max_queue must be a positive integer"),
     ({"proxy_rate": 0}, "proxy_rate must be in (0, 1]"),
+    ({"proxy_policy": "smart"}, "proxy_policy must be one of ('question', 'blind')"),
+    ({"on_compression_error": "ignore"}, "on_compression_error must be one of ('forward', "
+                                          "'fail')"),
+    ({"cache_mb": -1}, "cache_mb"),
+    ({"compression_timeout_s": float("nan")}, "compression_timeout_s"),
 ])
 def test_settings_that_cannot_work_are_refused(settings, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")

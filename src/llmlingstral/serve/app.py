@@ -23,6 +23,7 @@ from .fairness import begin_request
 from .guards import RequestGuard, allowed_host_names
 from .jobs import CompressJob, RequestError, parse_compress_request
 from .logs import escape_control_characters
+from .message_cache import MessageCache
 from .metrics import Metrics
 from .proxy import PreparedRequest, prepare
 from .racing import until
@@ -70,6 +71,7 @@ def create_app(config: ServeConfig | None = None) -> FastAPI:
     app = FastAPI(title="llmlingstral", summary="Prompt compression on Mistral models",
                   lifespan=lifespan, **documented)
     app.state.config, app.state.engine, app.state.metrics = config, engine, metrics
+    app.state.message_cache = MessageCache(config.cache_bytes, metrics)
     app.state.draining = Draining()
     # Innermost of the three, so that the 503 it answers at the deadline is observed.
     app.add_middleware(DrainMiddleware, draining=app.state.draining)
@@ -196,7 +198,7 @@ def _add_routes(app: FastAPI, config: ServeConfig, engine: Engine, metrics: Metr
     async def chat(request: Request) -> Response:
         body = await read_json(request, config.max_body_bytes)
         engine.require_ready()
-        prepared = await unless_client_leaves(request, prepare(body, config, engine))
+        prepared = await unless_client_leaves(request, _prepare(request, body))
         if config.log_prompts:
             logger.info("chat request after compression: %r", prepared.body.get("messages"))
         upstream = request.app.state.upstream
@@ -215,6 +217,12 @@ async def _protected_spans(job: CompressJob) -> list[dict[str, Any]]:
     find = partial(protected_character_spans, job.original, job.regions, job.protection)
     return await asyncio.to_thread(find) if len(job.original) > _DECODE_INLINE_BYTES \
         else find()
+
+
+def _prepare(request: Request, body: Any) -> Awaitable[PreparedRequest]:
+    """The proxy's preparation of ``body`` with the app's settings, models and message cache."""
+    state = request.app.state
+    return prepare(body, state.config, state.engine, state.message_cache)
 
 
 class ClientGone(Exception):

@@ -18,6 +18,10 @@ from ..validate import check_dtype_name, check_finite, check_positive_int, check
 API_KEYS_ENV = "LLMLINGSTRAL_API_KEYS"
 UPSTREAM_KEY_ENV = "LLMLINGSTRAL_UPSTREAM_API_KEY"
 UPSTREAMS = ("mistral", "openai")
+# How the proxy compresses a conversation's texts: with the last user message before each
+# as its question, or each on its own.
+POLICIES = ("question", "blind")
+ON_COMPRESSION_ERROR = ("forward", "fail")
 # Rankers that need nothing but the models the service already holds: no download, no API.
 LOCAL_RANKERS = ("bm25", "gzip", "hybrid", "mistral-rerank")
 _UPSTREAM_FALLBACK_ENV = {"mistral": "MISTRAL_API_KEY", "openai": "OPENAI_API_KEY"}
@@ -41,8 +45,13 @@ class ServeConfig:
     Proxy: ``upstream`` is ``"mistral"`` (the official SDK; ``upstream_url`` overrides the
     API address) or ``"openai"`` (any OpenAI-compatible base URL ending in ``/v1``). Messages
     of role user, system or tool with at least ``proxy_min_tokens`` tokens are compressed to
-    ``proxy_rate`` unless the request says otherwise. ``upstream_timeout_s`` bounds each
-    upstream call (a stream: until it opens).
+    ``proxy_rate`` unless the request says otherwise, each with the last user message before
+    it as its question (``proxy_policy="question"``) or on its own (``"blind"``).
+    ``upstream_timeout_s`` bounds each upstream call (a stream: until it opens). Compressed
+    messages are cached, at most ``cache_mb`` MiB (0: none). A compression that raises,
+    takes longer than ``compression_timeout_s`` (0: no limit but ``request_timeout_s``) or
+    finds the queue full forwards the original messages (``on_compression_error="forward"``)
+    or answers with the error (``"fail"``).
 
     Rankers: ``rankers`` lists the ``rank_method`` values requests may name beyond the
     methods' own perplexity ranking (``llmlingua``, ``longllmlingua``); the default is the
@@ -86,6 +95,10 @@ class ServeConfig:
     proxy_method: str | None = None
     proxy_rate: float = 0.5
     proxy_min_tokens: int = 1000
+    proxy_policy: str = "question"
+    cache_mb: float = 64.0
+    on_compression_error: str = "forward"
+    compression_timeout_s: float = 30.0
     guard: bool = False
     log_prompts: bool = False
     rankers: tuple[str, ...] = LOCAL_RANKERS
@@ -114,7 +127,7 @@ class ServeConfig:
         if self.guard and self.guard_model is None:
             raise ValueError("the guard needs a SecurityLingua classifier: --guard-model")
         for name in ("batch_window_ms", "request_timeout_s", "upstream_timeout_s",
-                     "header_timeout_s"):
+                     "header_timeout_s", "cache_mb", "compression_timeout_s"):
             check_finite(name, getattr(self, name), allow_zero=True)
         for name in ("max_batch_size", "max_queue", "max_body_bytes", "max_jobs_per_request",
                      "max_connections"):
@@ -123,9 +136,19 @@ class ServeConfig:
         self.dtype = check_dtype_name("dtype", self.dtype)
         if self.proxy_method not in (None, "llmlingua", "llmlingua2"):
             raise ValueError("proxy_method must be llmlingua or llmlingua2")
+        if self.proxy_policy not in POLICIES:
+            raise ValueError(f"proxy_policy must be one of {POLICIES}, got {self.proxy_policy!r}")
+        if self.on_compression_error not in ON_COMPRESSION_ERROR:
+            raise ValueError(f"on_compression_error must be one of {ON_COMPRESSION_ERROR}, got "
+                             f"{self.on_compression_error!r}")
         self.rankers = canonical_rankers(self.rankers)
         resolve_protection(self.protect)  # raises TypeError naming what protect accepts
         return self
+
+    @property
+    def cache_bytes(self) -> int:
+        """The message cache's bound in bytes."""
+        return int(self.cache_mb * 2**20)
 
     @property
     def request_share(self) -> int:

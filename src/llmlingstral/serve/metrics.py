@@ -36,6 +36,27 @@ class Metrics:
         self.batch_size = Histogram("llmlingstral_batch_size",
                                     "Prompts per token-classifier forward batch",
                                     registry=self.registry, buckets=(1, 2, 4, 8, 16, 32, 64))
+        self._add_proxy_metrics()
+
+    def _add_proxy_metrics(self) -> None:
+        """The chat proxy's message cache, and the requests it forwarded uncompressed."""
+        self.cache_hits = Counter("llmlingstral_message_cache_hits", "Proxied messages whose "
+                                  "compressed text came from the cache",
+                                  registry=self.registry)
+        self.cache_misses = Counter("llmlingstral_message_cache_misses", "Proxied messages "
+                                    "compressed because the cache did not hold them",
+                                    registry=self.registry)
+        self.cache_shared = Counter("llmlingstral_message_cache_shared", "Proxied messages "
+                                    "that waited for the same message being compressed for "
+                                    "another request", registry=self.registry)
+        self.cache_bytes = Gauge("llmlingstral_message_cache_bytes", "Bytes held by the "
+                                 "message cache", registry=self.registry)
+        self.cache_entries = Gauge("llmlingstral_message_cache_entries", "Compressed messages "
+                                   "held by the message cache", registry=self.registry)
+        self.compression_skipped = Counter(
+            "llmlingstral_compression_skipped", "Chat requests forwarded uncompressed because "
+            "compression failed, timed out or found the queue full", ["reason"],
+            registry=self.registry)
 
     def observe_request(self, path: str, status: int, seconds: float) -> None:
         label = path if path in KNOWN_PATHS else "other"

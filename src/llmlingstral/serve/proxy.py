@@ -8,27 +8,44 @@ Which text is compressed:
   (``compress=False`` parts verbatim, untagged text at the request's rate); tags are
   always removed before forwarding;
 * otherwise, a user, system or tool message of at least ``min_tokens`` Mistral tokens is
-  compressed (the default policy); assistant messages are left alone.
+  compressed (the default policy); assistant messages are left alone, and so is the latest
+  user message under the ``question`` policy, where it is the question.
+
+Under the ``question`` policy each text is compressed with the last user message before it
+as its question; under ``blind``, on its own (:mod:`.message_compression`). Every result is
+kept in the :class:`~.message_cache.MessageCache`, so a message that comes back on a later
+turn is not compressed again and is forwarded with the same bytes.
+
+A compression that fails, times out (``compression_timeout_s``) or finds the queue full
+forwards the original messages, unless the service runs with
+``on_compression_error="fail"``; the reply says which (:class:`PreparedRequest`).
 
 A top-level ``"compression"`` object overrides the service's settings for one request:
-``rate``, ``min_tokens``, ``method`` (``llmlingua2`` or ``llmlingua``) and ``guard``.
+``rate``, ``min_tokens``, ``method`` (``llmlingua2`` or ``llmlingua``), ``policy``
+(``question`` or ``blind``) and ``guard``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..validate import check_non_negative_int, check_rate
-from .config import ServeConfig
+from .config import POLICIES, ServeConfig
 from .engine import Engine
-from .jobs import CompressJob, RequestError, _untagged
+from .jobs import RequestError, _untagged
+from .message_cache import Lookup, MessageCache
+from .message_compression import MessageText, compress_message, is_json, message_key, question_of
+from .scheduler import JobTimeout, Overloaded
 
+logger = logging.getLogger("llmlingstral.serve")
 DEFAULT_ROLES = frozenset({"user", "system", "tool"})
 OPTIONS_FIELD = "compression"
 MESSAGE_FLAG = "compress"
-_OPTION_KEYS = frozenset({"rate", "min_tokens", "method", "guard"})
+_OPTION_KEYS = frozenset({"rate", "min_tokens", "method", "policy", "guard"})
 
 
 @dataclass
@@ -39,6 +56,7 @@ class ProxyOptions:
     rate: float
     min_tokens: int
     guard: bool
+    policy: str = "question"
 
 
 @dataclass
@@ -50,6 +68,8 @@ class _Piece:
     text: str
     rate: float | None = None  # None: not compressed
     result: str | None = None
+    compression: MessageText | None = None
+    key: str = ""
 
 
 @dataclass
@@ -61,10 +81,14 @@ class PreparedRequest:
 
     def headers(self) -> dict[str, str]:
         f = self.figures
-        return {"X-LLMLingstral-Origin-Tokens": str(f["origin_tokens"]),
+        headers = {"X-LLMLingstral-Compression": f["compression"]}
+        if f["compression"].startswith("skipped"):
+            return headers
+        return {**headers, "X-LLMLingstral-Origin-Tokens": str(f["origin_tokens"]),
                 "X-LLMLingstral-Compressed-Tokens": str(f["compressed_tokens"]),
                 "X-LLMLingstral-Rate": f"{f['rate']:.4f}",
-                "X-LLMLingstral-Compressed-Messages": str(f["compressed_messages"])}
+                "X-LLMLingstral-Compressed-Messages": str(f["compressed_messages"]),
+                "X-LLMLingstral-Cached-Messages": str(f["cached_messages"])}
 
 
 def request_options(body: dict[str, Any], config: ServeConfig, engine: Engine) -> ProxyOptions:
@@ -81,7 +105,8 @@ def request_options(body: dict[str, Any], config: ServeConfig, engine: Engine) -
     options = ProxyOptions(method=raw.get("method", default_method),
                            rate=raw.get("rate", config.proxy_rate),
                            min_tokens=raw.get("min_tokens", config.proxy_min_tokens),
-                           guard=raw.get("guard", config.guard))
+                           guard=raw.get("guard", config.guard),
+                           policy=raw.get("policy", config.proxy_policy))
     _check_options(options, engine)
     return options
 
@@ -92,6 +117,9 @@ def _check_options(options: ProxyOptions, engine: Engine) -> None:
                            f"{options.method!r}")
     if not engine.available().get(options.method):
         raise RequestError(f"compression method {options.method!r} has no model here")
+    if options.policy not in POLICIES:
+        raise RequestError(f"{OPTIONS_FIELD}.policy must be one of {list(POLICIES)}, got "
+                           f"{options.policy!r}")
     _check_rate(options.rate, f"{OPTIONS_FIELD}.rate")
     _refuse_bad(check_non_negative_int, f"{OPTIONS_FIELD}.min_tokens", options.min_tokens)
     if not isinstance(options.guard, bool):
@@ -143,6 +171,7 @@ def _pieces(messages: list[dict[str, Any]]) -> tuple[list[_Piece], list[Any]]:
 def _choose(pieces: list[_Piece], flags: list[Any], messages: list[dict[str, Any]],
             counts: list[int], options: ProxyOptions) -> None:
     """Set each piece's rate (None: leave it as it is)."""
+    verbatim = _latest_user(messages) if options.policy == "question" else None
     for piece, tokens in zip(pieces, counts):
         flag = flags[piece.message]
         if isinstance(flag, dict):
@@ -158,19 +187,58 @@ def _choose(pieces: list[_Piece], flags: list[Any], messages: list[dict[str, Any
                                f"or {{'rate': ...}}, got {flag!r}")
         elif "<llmlingua" in piece.text.lower():
             piece.rate = options.rate
-        elif messages[piece.message]["role"] in DEFAULT_ROLES and tokens >= options.min_tokens:
+        elif messages[piece.message]["role"] in DEFAULT_ROLES and tokens >= options.min_tokens \
+                and piece.message != verbatim:
             piece.rate = options.rate
         if piece.rate is not None and not piece.text.strip():
             piece.rate = None
 
 
-def _job(piece: _Piece, method: str, protect: Any) -> CompressJob:
-    if method == "llmlingua2":
-        kwargs = {"context": [piece.text], "rate": piece.rate, "use_context_level_filter": False,
-                  "protect": protect}
-        return CompressJob("llmlingua2", kwargs, "")
-    return CompressJob("structured", {"context": [piece.text], "rate": piece.rate,
-                                      "protect": protect}, "")
+def _latest_user(messages: list[dict[str, Any]]) -> int | None:
+    """The index of the last user message, or None."""
+    return next((i for i in range(len(messages) - 1, -1, -1)
+                 if messages[i]["role"] == "user"), None)
+
+
+def _questions(messages: list[dict[str, Any]]) -> list[str | None]:
+    """For each message, the question it is compressed with: the last user message before
+    it (None where there is none). Later turns never change it."""
+    questions, current = [], None
+    for message in messages:
+        questions.append(current)
+        if message["role"] == "user":
+            text = _untagged(_text_of(message.get("content")))
+            current = question_of(text) or None
+    return questions
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(part["text"] for part in content if isinstance(part, dict)
+                         and part.get("type", "text") == "text"
+                         and isinstance(part.get("text"), str))
+    return ""
+
+
+def _describe(pieces: list[_Piece], messages: list[dict[str, Any]], options: ProxyOptions,
+              engine: Engine) -> None:
+    """How each chosen piece is compressed, and its cache key."""
+    questions = _questions(messages) if options.policy == "question" else [None] * len(messages)
+    for piece in pieces:
+        if piece.rate is None:
+            continue
+        if "<llmlingua" in piece.text.lower():
+            kind = "tagged"
+        elif messages[piece.message]["role"] == "tool" and is_json(piece.text):
+            kind = "json"
+        else:
+            kind = "text"
+        piece.compression = MessageText(piece.text, kind, options.method, piece.rate,
+                                        None if kind == "tagged" else questions[piece.message],
+                                        engine.config.protect)
+        piece.key = message_key(piece.compression, engine)
 
 
 @dataclass
@@ -180,22 +248,47 @@ class _Plan:
     messages: list[Any]
     pieces: list[_Piece]
     counts: list[int]
+    cached: set[int] = field(default_factory=set)  # messages answered from the cache
 
     @property
     def chosen(self) -> list[_Piece]:
         return [p for p in self.pieces if p.rate is not None]
 
 
-def _plan(body: dict[str, Any], options: ProxyOptions, engine: Engine) -> _Plan:
-    """Find the texts and count their tokens (CPU work: runs off the event loop)."""
+def _plan(body: dict[str, Any], options: ProxyOptions, engine: Engine,
+          cache: MessageCache) -> _Plan:
+    """Find the texts, count their tokens and key them (CPU work: runs off the event loop)."""
     messages = [dict(m) if isinstance(m, dict) else m for m in _messages(body)]
     pieces, flags = _pieces(messages)
-    counts = engine.count_tokens([p.text for p in pieces])
+    counts = _token_counts([p.text for p in pieces], engine, cache)
     _choose(pieces, flags, messages, counts, options)
+    _describe(pieces, messages, options, engine)
     return _Plan(messages, pieces, counts)
 
 
-def _assembled(plan: _Plan, engine: Engine) -> tuple[list[Any], list[Any], list[int]]:
+def _token_counts(texts: list[str], engine: Engine, cache: MessageCache) -> list[int]:
+    """Mistral token counts of ``texts``; those of long texts are kept in the cache, so a
+    turn does not count the whole conversation again."""
+    from .message_cache import cache_key
+
+    model = engine.models()["llmlingua2_model" if engine.classifier else "model"]
+    keys = [cache_key({"tokens_of": t, "model": model}) if len(t) >= _COUNT_KEPT_FROM else None
+            for t in texts]
+    known = [cache.get(k) if k else None for k in keys]
+    missing = [i for i, value in enumerate(known) if value is None]
+    for i, count in zip(missing, engine.count_tokens([texts[i] for i in missing])):
+        known[i] = str(count)
+        if keys[i]:
+            cache.put(keys[i], known[i])
+    return [int(value) for value in known]
+
+
+# Texts shorter than this (characters) are counted again each time: cheaper than a key.
+_COUNT_KEPT_FROM = 1000
+
+
+def _assembled(plan: _Plan, engine: Engine,
+               cache: MessageCache) -> tuple[list[Any], list[Any], list[int]]:
     """The original and the compressed messages, and the token counts of what is sent
     (CPU work: runs off the event loop)."""
     messages, originals = plan.messages, [dict(m) for m in plan.messages]
@@ -205,10 +298,22 @@ def _assembled(plan: _Plan, engine: Engine) -> tuple[list[Any], list[Any], list[
         _write(originals, piece, original)
         sent.append(piece.result if piece.result is not None else original)
         _write(messages, piece, sent[-1])
-    return originals, messages, engine.count_tokens(sent)
+    return originals, messages, _token_counts(sent, engine, cache)
 
 
-async def prepare(body: Any, config: ServeConfig, engine: Engine) -> PreparedRequest:
+def _original_messages(body: dict[str, Any]) -> list[Any]:
+    """The messages as the client sent them, less the compress flags and the tags (what
+    is forwarded when compression is skipped)."""
+    messages = [dict(m) for m in _messages(body)]
+    pieces, _ = _pieces(messages)
+    for piece in pieces:
+        if "<llmlingua" in piece.text.lower():
+            _write(messages, piece, _untagged(piece.text))
+    return messages
+
+
+async def prepare(body: Any, config: ServeConfig, engine: Engine,
+                  cache: MessageCache) -> PreparedRequest:
     """Compress (and guard) a chat request; returns what to forward and the figures.
 
     Finding and counting the texts is admitted through the queue and runs off the event
@@ -220,36 +325,113 @@ async def prepare(body: Any, config: ServeConfig, engine: Engine) -> PreparedReq
     if not isinstance(body.get("stream", False), bool):
         raise RequestError(f"stream must be true or false, got {body['stream']!r}")
     options = request_options(body, config, engine)
-    plan = await engine.scheduler.run(lambda: _plan(body, options, engine), lane="prepare")
-    chosen = plan.chosen
-    results = await _compress_pieces(engine, chosen, options.method, config.request_share)
-    for piece, result in zip(chosen, results):
-        piece.result = result["compressed_prompt"]
-    originals, messages, after = await engine.scheduler.run(
-        lambda: _assembled(plan, engine), lane="prepare")
+    started = time.perf_counter()
+    try:
+        plan = await _compressed_plan(body, options, config, engine, cache)
+        originals, messages, after = await engine.scheduler.run(
+            lambda: _assembled(plan, engine, cache), lane="prepare")
+    except RequestError:
+        raise
+    except Exception as error:  # noqa: BLE001 - forwarded uncompressed, or raised
+        prepared = await _skipped(body, options, config, engine, error)
+        prepared.figures["seconds"] = round(time.perf_counter() - started, 4)
+        return prepared
     if options.guard:
         messages = await _guarded(engine, originals, messages)
     body["messages"] = messages
     origin, compressed = sum(plan.counts), sum(after)
-    figures = {"origin_tokens": origin, "compressed_tokens": compressed,
+    chosen = plan.chosen
+    figures = {"compression": "compressed" if chosen else "none",
+               "origin_tokens": origin, "compressed_tokens": compressed,
                "rate": compressed / origin if origin else 1.0,
                "compressed_messages": len({p.message for p in chosen}),
-               "method": options.method, "guarded": options.guard}
+               "cached_messages": len(plan.cached),
+               "method": options.method, "policy": options.policy, "guarded": options.guard,
+               "seconds": round(time.perf_counter() - started, 4)}
     return PreparedRequest(body, figures)
 
 
-async def _compress_pieces(engine: Engine, pieces: list[_Piece], method: str,
-                           share: int) -> list[dict[str, Any]]:
-    """Compress ``pieces``, at most ``share`` of them in the queue at once: however many
-    texts a request holds, it never fills the queue, and it always fits."""
-    places = asyncio.Semaphore(share)
+class CompressionTimeout(JobTimeout):
+    """The texts of a chat request were not compressed within ``compression_timeout_s``."""
 
-    async def one(piece: _Piece) -> dict[str, Any]:
-        async with places:
-            return await engine.compress(_job(piece, method, engine.config.protect),
-                                         with_spans=False)
 
-    return await asyncio.gather(*(one(p) for p in pieces))
+async def _compressed_plan(body: dict[str, Any], options: ProxyOptions, config: ServeConfig,
+                           engine: Engine, cache: MessageCache) -> _Plan:
+    """The request's plan with every chosen text compressed (from the cache where it can)."""
+    plan = await engine.scheduler.run(lambda: _plan(body, options, engine, cache),
+                                      lane="prepare")
+    chosen = plan.chosen
+    places = asyncio.Semaphore(config.request_share)
+
+    async def compute(piece: _Piece) -> str:
+        async with places:  # however many texts a request holds, it never fills the queue
+            return await compress_message(engine, piece.compression)
+
+    lookups = [asyncio.ensure_future(cache.get_or_compute(p.key, lambda p=p: compute(p)))
+               for p in chosen]
+    found = await _all_within(lookups, [p.key for p in chosen], config.compression_timeout_s,
+                              cache)
+    for piece, lookup in zip(chosen, found):
+        piece.result = lookup.text
+        if lookup.source == "hit":
+            plan.cached.add(piece.message)
+    return plan
+
+
+async def _all_within(lookups: list[asyncio.Future], keys: list[str], timeout_s: float,
+                      cache: MessageCache) -> list[Lookup]:
+    """Every lookup's result, or the first failure, or :class:`CompressionTimeout` once
+    ``timeout_s`` pass (0: no limit). Work cut short by the timeout goes on and fills the
+    cache for the next turn; work nobody waits for any more (the client left) stops."""
+    if not lookups:
+        return []
+    try:
+        done, pending = await asyncio.wait(lookups, timeout=timeout_s or None,
+                                           return_when=asyncio.FIRST_EXCEPTION)
+    except asyncio.CancelledError:
+        for lookup in lookups:
+            lookup.cancel()
+        raise
+    failed = next((t for t in done if t.cancelled() or t.exception() is not None), None)
+    if pending and failed is None:
+        cache.detach(key for key, lookup in zip(keys, lookups) if not lookup.done())
+    for lookup in pending:
+        lookup.cancel()
+    if failed is not None:
+        raise failed.exception() if not failed.cancelled() else \
+            RuntimeError("the compression was stopped before it finished")
+    if pending:
+        raise CompressionTimeout(f"the messages were not compressed within the compression "
+                                 f"timeout of {timeout_s:g} s; raise --compression-timeout "
+                                 f"or send shorter messages")
+    return [lookup.result() for lookup in lookups]
+
+
+def skip_reason(error: BaseException) -> str:
+    """Why compression was skipped: ``timeout``, ``queue_full`` or ``error``."""
+    if isinstance(error, JobTimeout):
+        return "timeout"
+    if isinstance(error, Overloaded):
+        return "queue_full"
+    return "error"
+
+
+async def _skipped(body: dict[str, Any], options: ProxyOptions, config: ServeConfig,
+                   engine: Engine, error: Exception) -> PreparedRequest:
+    """The request with its original messages, or ``error`` raised when the service is
+    told to fail (``on_compression_error="fail"``)."""
+    if config.on_compression_error == "fail":
+        raise error
+    reason = skip_reason(error)
+    engine.metrics.compression_skipped.labels(reason).inc()
+    logger.warning("compression skipped (%s: %s); forwarding the original messages", reason,
+                   type(error).__name__)
+    originals = await asyncio.to_thread(_original_messages, body)
+    messages = await _guarded(engine, originals, originals) if options.guard else originals
+    body["messages"] = messages
+    return PreparedRequest(body, {"compression": f"skipped; reason={reason}",
+                                  "compressed_messages": 0, "method": options.method,
+                                  "policy": options.policy, "guarded": options.guard})
 
 
 def _write(messages: list[dict[str, Any]], piece: _Piece, text: str) -> None:

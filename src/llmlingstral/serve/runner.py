@@ -7,7 +7,8 @@ import logging
 
 from ..protect_options import add_protect_arguments, protection_from_args
 from ..validate import DTYPE_CHOICES
-from .config import API_KEYS_ENV, LOCAL_RANKERS, UPSTREAM_KEY_ENV, ServeConfig, load_api_keys
+from .config import (API_KEYS_ENV, LOCAL_RANKERS, ON_COMPRESSION_ERROR, POLICIES,
+                     UPSTREAM_KEY_ENV, ServeConfig, load_api_keys)
 
 INSTALL_HINT = "pip install 'llmlingstral[serve]'"
 
@@ -97,6 +98,20 @@ def _add_proxy_options(cmd) -> None:
                      help="let /v1/compress requests send regular expressions in "
                           "protect.patterns (off by default: a client's expression could "
                           "hold the CPU)")
+    cmd.add_argument("--proxy-policy", choices=POLICIES, default="question",
+                     help="question: compress each message with the last user message before "
+                          "it as its question, and keep the latest user message verbatim "
+                          "(default); blind: each message on its own")
+    cmd.add_argument("--cache-mb", type=float, default=64.0, help="memory for compressed "
+                     "messages, reused on later turns of a conversation (MiB, default 64; 0 "
+                     "keeps none)")
+    cmd.add_argument("--on-compression-error", choices=ON_COMPRESSION_ERROR, default="forward",
+                     help="when compressing a chat request fails, times out or finds the queue "
+                          "full: forward the original messages (default) or answer with the "
+                          "error")
+    cmd.add_argument("--compression-timeout", type=float, default=30.0, help="seconds a chat "
+                     "request waits for its compression before it is forwarded uncompressed "
+                     "(default 30; 0: --timeout alone)")
 
 
 def _none(value: str | None) -> str | None:
@@ -116,6 +131,9 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         api_keys=load_api_keys(args.api_key_file), upstream=args.upstream,
         upstream_url=args.upstream_url, proxy_method=args.proxy_method,
         proxy_rate=args.proxy_rate, proxy_min_tokens=args.proxy_min_tokens,
+        proxy_policy=args.proxy_policy, cache_mb=args.cache_mb,
+        on_compression_error=args.on_compression_error,
+        compression_timeout_s=args.compression_timeout,
         log_prompts=args.log_prompts, host=args.host,
         allowed_hosts=tuple(h.strip() for h in args.allowed_hosts.split(",") if h.strip()),
         rankers=tuple(n.strip() for n in args.rankers.split(",") if n.strip()),
