@@ -270,9 +270,15 @@ FACT_SENTENCE = ("The harbour festival began in 1874, and the last bus back leav
                  "harbour at 11:40 pm; tickets cost 3 pounds for adults.")
 
 
+# A value whose facts fit in the facts' share of its budget (a shorter one may lose them:
+# facts take at most 80 % of a budget, see llmlingstral.fact_budget).
+FRENCH = ("Après un long débat au conseil municipal, il a approuvé la nouvelle ligne de "
+          "chemin de fer à 3,5 millions d'euros.")
+
+
 def test_compress_json_keeps_the_facts_of_its_strings_by_default(compressor):
     data = {"notes": " ".join(documents(1, 400)) + " " + FACT_SENTENCE,
-            "items": [FACT_SENTENCE, "Il a approuvé la ligne à 3,5 millions d'euros."]}
+            "items": [FACT_SENTENCE, FRENCH]}
     out = compressor.compress_json(data, rate=0.5)["compressed_prompt"]
     for fact in ("1874", "11:40"):
         assert fact in out["notes"] and fact in out["items"][0]

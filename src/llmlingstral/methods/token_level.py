@@ -213,10 +213,13 @@ def _charge_facts(layout: _Layout, target: float, deltas: np.ndarray,
     which units are forced and which are tied to their context's other kept units, and
     warns once if some facts could not be pinned."""
     context, has_rate = layout.context_of_unit, ~np.isnan(layout.fixed_rate)
+    facts = np.flatnonzero(layout.fact)
+    if has_rate[facts].any():  # a part with its own rate pays for its facts itself
+        _charge_part_facts(layout, facts[has_rate[facts]], needs)
+        facts = facts[~has_rate[facts]]
     layout.forced, layout.tied = _ties(context, layout.pinned, layout.follows, has_rate,
                                        layout.n_contexts)
     quota = unit_quotas(layout.cost, layout.forced, layout.fixed_rate, deltas, target)
-    facts = np.flatnonzero(layout.fact)
     if len(facts) == 0:
         return quota
     share = np.bincount(context, weights=quota, minlength=layout.n_contexts)
@@ -231,6 +234,28 @@ def _charge_facts(layout: _Layout, target: float, deltas: np.ndarray,
         quota[part] = unit_quotas(layout.cost[part], layout.forced[part],
                                   layout.fixed_rate[part], deltas[part], float(share[c]))
     return quota
+
+
+def _charge_part_facts(layout: _Layout, facts: np.ndarray, needs: Needs) -> None:
+    """Pin the facts of parts with their own rate (``<llmlingua, rate=...>`` segments)
+    within each part's budget, and lower the rate of the part's other units so that the
+    part still keeps its share: its facts never take budget from the rest of the prompt."""
+    group, cost = layout.budget_group, layout.cost
+    for g in np.unique(group[facts]):
+        members = facts[group[facts] == g]
+        part = np.flatnonzero(group == g)
+        free = part[~layout.pinned[part]]
+        budget = float(np.dot(cost[free], layout.fixed_rate[free]))
+        pieces = [_stripped(layout.text, layout.units.starts[u], layout.units.ends[u])
+                  for u in members]
+        chosen = pinned_facts(cost[members], budget, layout.text, pieces,
+                              np.zeros(len(members), dtype=np.int64), Needs(needs.question))
+        warn_if_dropped(chosen, cost[members], budget)
+        layout.pinned[members[chosen]] = True
+        rest = free[~np.isin(free, members[chosen])]
+        if cost[rest].sum() > 0:
+            left = budget - cost[members[chosen]].sum()
+            layout.fixed_rate[rest] = np.clip(left / cost[rest].sum(), 0.0, 1.0)
 
 
 def _affordable_facts(layout: _Layout, facts: np.ndarray, share: np.ndarray,
