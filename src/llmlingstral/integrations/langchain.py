@@ -7,7 +7,7 @@ Install with ``pip install 'llmlingstral[langchain]'``. Use it on its own
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Sequence, Union
+from typing import Any, Literal, Optional, Sequence
 
 try:
     from langchain_core.callbacks import Callbacks
@@ -15,14 +15,12 @@ try:
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError("llmlingstral.integrations.langchain needs langchain-core: "
                       "pip install 'llmlingstral[langchain]'") from error
-from pydantic import ConfigDict, Field, ValidationInfo, field_serializer, field_validator, \
-    model_validator
+from pydantic import ConfigDict, Field, field_serializer, model_validator
 
 from ..compressor import PromptCompressor
-from ..text.protect import Protection
-from .documents import CompressedText, CompressionSettings, check_number_setting, \
-    component_compressor, compress_texts, read_protect, saved_method, saved_model_name, \
-    saved_protect
+from .documents import CompressedText, CompressionSettings, component_compressor, \
+    compress_texts, saved_method, saved_model_name
+from .fields import NumberSetting, ProtectSetting
 
 __all__ = ["LLMLingstralCompressor"]
 
@@ -56,28 +54,14 @@ class LLMLingstralCompressor(BaseDocumentCompressor):
     model_name: Optional[str] = None
     device_map: Any = "auto"
     method: Optional[Literal["llmlingua", "longllmlingua", "llmlingua2"]] = None
-    rate: float = 0.5
-    target_token: float = -1
+    rate: NumberSetting = 0.5
+    target_token: NumberSetting = -1
     rank_method: Optional[str] = None
     order: Literal["original", "rank"] = "original"
-    protect: Union[bool, Protection] = True
+    protect: ProtectSetting = True
     source_key: Optional[str] = "source_index"
     score_mode: Optional[Literal["ranking", "normalized"]] = None
     compress_kwargs: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("rate", "target_token", mode="before")
-    @classmethod
-    def _check_number(cls, value: Any, info: ValidationInfo) -> Any:
-        return check_number_setting(info.field_name, value)
-
-    @field_validator("protect", mode="before")
-    @classmethod
-    def _read_protect(cls, value: Any) -> Any:
-        return read_protect(value)
-
-    @field_serializer("protect")
-    def _save_protect(self, protect: Union[bool, Protection]) -> Any:
-        return saved_protect(protect)
 
     @model_validator(mode="after")
     def _load_and_check(self) -> "LLMLingstralCompressor":
