@@ -23,7 +23,6 @@ met on the re-tokenised output, not on a per-word estimate.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
@@ -41,16 +40,11 @@ from ..scoring.classifier import TOKEN_TO_WORD, TokenClassifier, WordScores
 from ..settings import INTERNAL
 from ..text.protect import (FORCE_TOKENS, ProtectOption, Protection, covered, protected_spans,
                             resolve_protection)
-from ..text.scripts import has_unspaced
+from ..text.nearness import nearness, question_terms
 from ..text.words import SPACE, Words, join_kept, kept_ranges, span_groups, split_words
 from ..validate import (check_context_ids, check_count_or_unset,
                         check_non_negative_int, check_probability, check_rate, check_string_list,
                         check_target, check_text)
-
-# Question words (letters or digits); in an unspaced script, its pairs of characters.
-_QUESTION_WORD = re.compile(r"\w+")
-# Characters on each side of a fact searched for question words ("nearest the question").
-_NEAR = 100
 
 
 @dataclass
@@ -497,32 +491,19 @@ def _fact_order(scored: list[_Context], units: list[_Units], candidates: list[np
                 question: str) -> np.ndarray:
     """How much each candidate fact is needed (lower first): facts of better-ranked
     contexts, then those with more question words near them, then first mentions."""
-    terms = _question_terms(question)
+    terms = question_terms(question)
     rank, near, texts = [], [], []
     for c, u, mask in zip(scored, units, candidates):
         text = c.scores.text
-        for start, end in zip(u.starts[mask], u.ends[mask]):
-            window = text[max(0, start - _NEAR):end + _NEAR].casefold()
-            near.append(sum(term in window for term in terms))
-            texts.append(text[start:end])
-        rank.extend([c.rank] * int(mask.sum()))
+        pieces = list(zip(u.starts[mask].tolist(), u.ends[mask].tolist()))
+        near.extend(nearness(text, pieces, terms).tolist())
+        texts.extend(text[start:end] for start, end in pieces)
+        rank.extend([c.rank] * len(pieces))
     repeated = ~first_mentions(texts)
     order = np.lexsort((np.arange(len(texts)), repeated, -np.array(near), np.array(rank)))
     needed = np.empty(len(texts))
     needed[order] = np.arange(len(texts))
     return needed
-
-
-def _question_terms(question: str) -> set[str]:
-    """The words of ``question`` a fact's surroundings are searched for: words of four
-    characters or more, numbers, and pairs of characters of unspaced scripts."""
-    terms: set[str] = set()
-    for word in _QUESTION_WORD.findall(question.casefold()):
-        if has_unspaced(word):
-            terms.update(word[i:i + 2] for i in range(len(word) - 1))
-        elif len(word) >= 4 or word.isdigit():
-            terms.add(word)
-    return terms
 
 
 def _settled(keeps: list[np.ndarray], scored: list[_Context],
