@@ -99,3 +99,48 @@ def test_a_cancelled_caller_stops_before_the_tokenizer_works():
             with pytest.raises(Cancelled):
                 call("東京 ไทย مرحبا hello")
     assert tokenizer.count("hello") > 0       # outside the block, never cancelled
+
+
+@pytest.mark.parametrize("name", ["v3", "tekken"])
+def test_a_long_text_counts_in_pieces_to_the_exact_total(name):
+    from texts import multilingual_documents
+
+    from llmlingstral.token_pieces import PIECE_CHARS
+
+    tokenizer = load_tokenizer(name)
+    assert tokenizer._cut_rule is not None        # the pipeline is one we can cut exactly
+    mixed = " ".join(multilingual_documents()) + "  double  spaces\n\nand lines "
+    text = (stdlib_prose(3 * PIECE_CHARS) + " " + mixed) * 2
+    tricky = " ".join(tricky_strings()) * 3
+    for long_text in (text, tricky, "東京大阪" * PIECE_CHARS):
+        whole = len(tokenizer._tok.encode(long_text, add_special_tokens=False).ids)
+        assert tokenizer.count(long_text) == whole
+        short = len(tokenizer._tok.encode("short one", add_special_tokens=False).ids)
+        assert tokenizer.count_batch(["short one", long_text]) == [short, whole]
+
+
+def test_a_cancelled_caller_stops_between_the_pieces_of_a_long_text():
+    from llmlingstral.cancel import CancelToken, Cancelled, cancellable
+
+    tokenizer, token, seen = load_tokenizer("v3"), CancelToken(), []
+    original = tokenizer._tok.encode
+
+    def encode(text, **options):          # the real tokenizer; the caller leaves after a piece
+        seen.append(len(text))
+        token.cancel()
+        return original(text, **options)
+
+    tokenizer._tok = _Recording(tokenizer._tok, encode)
+    with cancellable(token), pytest.raises(Cancelled):
+        tokenizer.count(stdlib_prose(100_000))
+    assert len(seen) == 1 and seen[0] < 20_000
+
+
+class _Recording:
+    """A tokenizers pipeline whose ``encode`` goes through ``encode`` (the rest as is)."""
+
+    def __init__(self, pipeline, encode) -> None:
+        self._pipeline, self.encode = pipeline, encode
+
+    def __getattr__(self, name):
+        return getattr(self._pipeline, name)

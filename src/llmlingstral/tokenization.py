@@ -24,6 +24,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pro
 
 from .cancel import check_cancelled
 from .errors import LLMLingstralError
+from .token_pieces import PIECE_CHARS, cut_rule, pieces
 from .validate import check_unicode
 
 SPIECE_UNDERLINE = "\u2581"
@@ -123,14 +124,27 @@ class MistralTextTokenizer:
         return [self.decode(row, skip_special_tokens) for row in sequences]
 
     def count(self, text: str) -> int:
-        """Number of tokens in ``text``, without BOS: the unit of every budget."""
+        """Number of tokens in ``text``, without BOS: the unit of every budget. A long
+        text is counted in pieces where the pipeline allows it (:mod:`.token_pieces`):
+        the same total, sooner, and a cancelled caller stops between two pieces."""
         if not text:
             return 0
-        return len(self._tok.encode(_ready(text), add_special_tokens=False).ids)
+        rule = self._cut_rule if len(text) > PIECE_CHARS else None
+        parts = pieces(text, rule) if rule else [text]
+        return sum(len(self._tok.encode(_ready(part), add_special_tokens=False).ids)
+                   for part in parts)
 
     def count_batch(self, texts: Sequence[str]) -> list[int]:
-        """Token counts of several texts."""
-        return [len(ids) for ids in self.encode_batch(texts)]
+        """Token counts of several texts (long ones as :meth:`count` counts them)."""
+        counts = [self.count(t) if len(t) > PIECE_CHARS else None for t in texts]
+        short = [i for i, count in enumerate(counts) if count is None]
+        for i, ids in zip(short, self.encode_batch([texts[i] for i in short])):
+            counts[i] = len(ids)
+        return counts
+
+    @functools.cached_property
+    def _cut_rule(self) -> str | None:
+        return cut_rule(self._tok)
 
     def id_to_piece(self, token_id: int) -> str | None:
         return self._tok.id_to_token(token_id)
