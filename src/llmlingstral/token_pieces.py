@@ -34,10 +34,9 @@ _CUT = re.compile(r"(?<=[^\W\d_]) (?=[^\W\d_])")
 def cut_rule(pipeline: Any) -> str | None:
     """``"drop"``, ``"keep"`` or None (see the module's description) for a Hugging Face
     ``tokenizers.Tokenizer``."""
-    spec = json.loads(pipeline.to_str())
-    normalizer, pre_tokenizer = spec.get("normalizer"), spec.get("pre_tokenizer")
+    normalizer, pre_tokenizer = _state(pipeline.normalizer), _state(pipeline.pre_tokenizer)
     if pre_tokenizer is None and _prepends_underline(normalizer) and not any(
-            SPIECE_UNDERLINE in piece.lstrip(SPIECE_UNDERLINE) for piece in _vocabulary(spec)):
+            SPIECE_UNDERLINE in piece.lstrip(SPIECE_UNDERLINE) for piece in pipeline.get_vocab()):
         return "drop"
     steps = _steps(pre_tokenizer)
     kinds = [step.get("type") for step in steps]
@@ -60,6 +59,11 @@ def pieces(text: str, rule: str) -> Iterator[str]:
     yield text[start:]
 
 
+def _state(component: Any) -> dict[str, Any] | None:
+    """A pipeline component's settings (its own JSON, not the whole pipeline's)."""
+    return None if component is None else json.loads(component.__getstate__())
+
+
 def _prepends_underline(normalizer: Any) -> bool:
     return any(step.get("type") == "Prepend" and step.get("prepend") == SPIECE_UNDERLINE
                for step in _steps(normalizer))
@@ -71,8 +75,3 @@ def _steps(component: Any) -> list[dict[str, Any]]:
     if component.get("type") == "Sequence":
         return [s for key in ("normalizers", "pretokenizers") for s in component.get(key, [])]
     return [component]
-
-
-def _vocabulary(spec: dict[str, Any]) -> list[str]:
-    vocab = spec.get("model", {}).get("vocab", {})
-    return list(vocab) if isinstance(vocab, dict) else [entry[0] for entry in vocab]
