@@ -254,6 +254,51 @@ def test_a_client_that_leaves_stops_its_job(service):
     assert waited < STOP_WITHIN_S, f"a departed client's job ran {waited:.1f} s more"
 
 
+# --------------------------------------------------------------------------- 3b: slices
+
+
+HUGE_JOBS = {
+    "many documents": BIG_JOBS["llmlingua2"],
+    "one long text": {"method": "llmlingua2", "context": _big_text(400_000), "rate": 0.5},
+}
+
+
+@pytest.mark.parametrize("kind", list(HUGE_JOBS))
+def test_a_small_request_finishes_while_a_huge_one_already_works(service, kind):
+    """A huge job that started while nobody waited holds the CPU for one slice at a time:
+    a small request sent while it works is answered long before it ends, /healthz stays
+    quick meanwhile, and the huge job stops when its client leaves, though it was paused."""
+    scheduler = service.app.state.engine.scheduler
+    huge, small = HUGE_JOBS[kind], {"method": "llmlingua2", "context": MULTILINGUAL,
+                                    "rate": 0.5}
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=service.url, timeout=120) as client:
+            seen = len(scheduler.history)
+            long = asyncio.create_task(client.post("/v1/compress", json=huge))
+            while not any(r.cost > 300_000 for r in list(scheduler.history)[seen:]):
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.5)                       # it works now, nobody else waits
+            reply = asyncio.create_task(client.post("/v1/compress", json=small))
+            worst = 0.0
+            while not reply.done():
+                started = time.perf_counter()
+                assert (await client.get("/healthz")).status_code == 200
+                worst = max(worst, time.perf_counter() - started)
+                await asyncio.sleep(0.05)
+            running = not long.done()
+            long.cancel()                                  # its client leaves
+            return await reply, running, worst
+
+    reply, still_running, worst = asyncio.run(scenario())
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["compressed_prompt"]
+    assert still_running, "the small request waited for all of the huge one"
+    assert worst < 1.0, f"/healthz took {worst:.2f} s beside the huge job"
+    waited = _seconds_until_idle(service)
+    assert waited < STOP_WITHIN_S, f"the departed client's paused job ran {waited:.1f} s more"
+
+
 # --------------------------------------------------------------------------- 4: bad requests
 
 

@@ -10,6 +10,10 @@ Work run outside :func:`cancellable` is never cancelled.
 Work done for several callers at once (a batch of requests) runs under :func:`all_of` their
 tokens, so it stops once none of them waits; each caller's own part of it runs under the
 caller's token, so a caller who leaves drops only its part.
+
+The same checks are where long work may pause: a scheduler that shares one CPU between
+callers runs the work inside :func:`pausable`, and every check first calls its hook, which
+may block the thread until the work's next turn (the service's fair turns).
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ class CancelToken:
         for listener in self._listeners:
             listener()
 
+    def on_cancel(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the cancelling thread) when the token is cancelled."""
+        self._listeners.append(listener)
+
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
@@ -59,7 +67,7 @@ def all_of(tokens: Sequence[CancelToken]) -> CancelToken:
             joint.cancel()
 
     for token in tokens:
-        token._listeners.append(check)
+        token.on_cancel(check)
     check()
     return joint
 
@@ -76,8 +84,24 @@ def cancellable(token: CancelToken) -> Iterator[CancelToken]:
         _local.token = previous
 
 
+@contextlib.contextmanager
+def pausable(pause: Callable[[], None]) -> Iterator[None]:
+    """Within the block, every check on this thread first calls ``pause`` (which may
+    block until the work may go on)."""
+    previous = getattr(_local, "pause", None)
+    _local.pause = pause
+    try:
+        yield
+    finally:
+        _local.pause = previous
+
+
 def check_cancelled() -> None:
-    """Raise :class:`Cancelled` if the work running on this thread was cancelled."""
+    """Pause if the scheduler asks for it (:func:`pausable`), then raise
+    :class:`Cancelled` if the work running on this thread was cancelled."""
+    pause = getattr(_local, "pause", None)
+    if pause is not None:
+        pause()
     token = getattr(_local, "token", None)
     if token is not None and token.cancelled:
         raise Cancelled("the work was cancelled: its caller gave up")

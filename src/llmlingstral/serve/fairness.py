@@ -76,6 +76,9 @@ class FairQueue:
         self._tickets: list[Ticket] = []
         self._ends: dict[Owner, float] = {}  # tag of each owner's latest job
         self.clock = 0.0
+        # The owners of the jobs waiting, replaced whole on every change so that a worker
+        # thread can read it while the event loop changes the queue.
+        self.owners: frozenset[Owner] = frozenset()
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -85,6 +88,7 @@ class FairQueue:
         ticket.tag = start + max(1, ticket.cost)
         self._ends[ticket.owner] = ticket.tag
         self._tickets.append(ticket)
+        self._changed()
 
     def remove(self, ticket: Ticket) -> bool:
         """Take ``ticket`` out if it still waits; True if it did."""
@@ -92,6 +96,7 @@ class FairQueue:
             self._tickets.remove(ticket)
         except ValueError:
             return False
+        self._changed()
         return True
 
     def pop(self) -> Ticket | None:
@@ -101,6 +106,7 @@ class FairQueue:
         ticket = min(self._tickets, key=_order)
         self._tickets.remove(ticket)
         self._advance(ticket.tag)
+        self._changed()
         return ticket
 
     def take_companions(self, first: Ticket, *, limit: int, budget: int) -> list[Ticket]:
@@ -122,7 +128,11 @@ class FairQueue:
             self._tickets.remove(ticket)
         if taken:
             self._advance(max(t.tag for t in taken))
+            self._changed()
         return taken
+
+    def _changed(self) -> None:
+        self.owners = frozenset(t.owner for t in self._tickets)
 
     def _advance(self, tag: float) -> None:
         self.clock = max(self.clock, tag)

@@ -1,17 +1,20 @@
-"""Where compression work runs: one compute thread, a bounded queue, fair turns, batching.
+"""Where compression work runs: one run at a time on the CPU, fair turns, slices, batching.
 
-Models run on one worker thread (torch already spreads one forward pass over the cores;
-two passes at once only fight over them). Reading a request (finding the texts of a chat,
-counting their tokens) runs on a second thread, the "prepare" lane, so that it never waits
-behind a model and a model never waits behind it. Every job, in either lane, is admitted
-against ``max_queue`` first: a full queue raises :class:`Overloaded`, which the service
-answers with 429. No CPU work of a request runs on the event loop.
+Every CPU job of a request, from reading a chat (finding its texts, counting their tokens)
+to running a model, waits for its turn in one :class:`~.fairness.FairQueue`, and one run
+works at a time: torch already spreads one forward pass over the cores, and two runs at
+once only fight over them. Every job is admitted against ``max_queue`` first: a full
+queue raises :class:`Overloaded`, which the service answers with 429. No CPU work of a
+request runs on the event loop.
 
-Jobs wait for their lane's thread in a :class:`~.fairness.FairQueue`, never in the thread
-pool: each request gets its turn, charged by the characters it reads, so one request with
-many texts or one huge text cannot make the small requests queued behind it wait for all
-of it. A job whose caller gives up (timeout, or the client left) leaves the queue at once;
-if it runs already, it stops at its next check (:mod:`llmlingstral.cancel`).
+Each request gets its turn, charged by the characters it reads, so one request with many
+texts or one huge text cannot make the small requests queued behind it wait for all of it.
+A run works in slices (:mod:`.turns`): once it has worked a slice while another request's
+job waits, it hands the turn back at its next checkpoint and waits for its next turn,
+charged for the time it worked; so a long job started while nobody waited (the queue is
+work-conserving) holds the CPU for one slice, not for all of its work. A job whose caller
+gives up (timeout, or the client left) leaves the queue at once; if it runs already, it
+stops at its next check (:mod:`llmlingstral.cancel`), even while it waits for its turn.
 
 Token-classifier jobs are batched: the job whose turn it is opens a short window, then the
 batch takes the jobs waiting by then (one per request while several wait, at most
@@ -33,8 +36,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence, TypeVar
 
 from ..cancel import CancelToken, Cancelled, all_of, cancellable, check_cancelled
-from .fairness import FairQueue, Ticket, current_owner
+from .fairness import FairQueue, Owner, Ticket, current_owner
 from .metrics import Metrics
+from .turns import Running
 
 T = TypeVar("T")
 # (payloads, one cancel token per payload) -> one outcome per payload: a result or the
@@ -63,9 +67,10 @@ class JobTimeout(Exception):
 
 @dataclass(frozen=True)
 class Run:
-    """One job as it started on a lane's thread: its request (``owner``), its ``batch``
-    (runs started together share it), its ``cost``, its ``arrival`` (jobs are numbered as
-    they are queued) and ``arrived_before``: how many jobs had been queued when it started."""
+    """One job as it started: its ``lane`` (``"compute"`` or ``"prepare"``), its request
+    (``owner``), its ``batch`` (runs started together share it), its ``cost``, its
+    ``arrival`` (jobs are numbered as they are queued) and ``arrived_before``: how many
+    jobs had been queued when it started."""
 
     lane: str
     owner: int
@@ -85,34 +90,6 @@ class BatchSettings:
     max_chars: int = BATCH_CHARS
 
 
-class _Lane:
-    """One worker thread and the fair queue of the jobs waiting for it."""
-
-    def __init__(self, name: str, thread_name: str) -> None:
-        self.name = name
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
-        self.queue = FairQueue()
-        self.arrived = asyncio.Event()
-        self.busy = False
-        self.task: asyncio.Task | None = None
-
-    def push(self, ticket: Ticket) -> None:
-        self.queue.push(ticket)
-        self.arrived.set()
-
-    async def next(self) -> Ticket:
-        while True:
-            ticket = self.queue.pop()
-            if ticket is not None:
-                return ticket
-            self.arrived.clear()
-            await self.arrived.wait()
-
-    @property
-    def idle(self) -> bool:
-        return not self.busy and not len(self.queue)
-
-
 class Scheduler:
     """Admission, timeout, fair turns and the threads shared by every compression job."""
 
@@ -123,12 +100,18 @@ class Scheduler:
         self.timeout_s = timeout_s
         self.batching = batching
         self.pending = 0
-        self.lanes = {"compute": _Lane("compute", "llmlingstral"),
-                      "prepare": _Lane("prepare", "llmlingstral-prepare")}
+        self.queue = FairQueue()
+        # A paused run keeps its thread: one for each job that may be admitted, and one more.
+        self.executor = ThreadPoolExecutor(max_workers=max_queue + 1,
+                                           thread_name_prefix="llmlingstral")
         self.history: deque[Run] = deque(maxlen=HISTORY)  # the latest runs, oldest first
+        self._arrived = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._resumes: dict[Running, Ticket] = {}  # the queued next turns of paused runs
         self._batches = 0
         self._arrivals = 0
         self._job_seconds = 0.05  # running mean, for Retry-After
+        self._pace = 20_000.0  # characters worked per second, running mean: a slice's charge
 
     # ----------------------------------------------------------------------- admission
 
@@ -154,38 +137,42 @@ class Scheduler:
 
     async def run(self, function: Callable[[], T], *, lane: str = "compute",
                   cost: int = 1) -> T:
-        """Run ``function`` on the thread of ``lane`` (``"compute"`` for models,
-        ``"prepare"`` for reading requests) in the request's fair turn, charged ``cost``
-        (characters of text it reads), admitted and bounded by the timeout.
+        """Run ``function`` in the request's fair turn, charged ``cost`` (characters of text
+        it reads), admitted and bounded by the timeout; ``lane`` names the kind of work in
+        the records: ``"compute"`` for models, ``"prepare"`` for reading requests.
 
         If the caller gives up (timeout, or its task is cancelled because the client left),
         the work is cancelled: dropped if it has not started, else stopped at its next
         check (:mod:`llmlingstral.cancel`).
         """
-        return await self._submit(self.lanes[lane], function, cost, batched=False)
+        return await self._submit(lane, function, cost, batched=False)
 
     async def run_batched(self, payload: Any, *, cost: int = 1) -> Any:
         """The outcome of ``payload`` once the batch it joins has run (see the module's
         description); without batching settings, a batch of one."""
         if self.batching is None:
             raise RuntimeError("the scheduler has no batch function")
-        return await self._submit(self.lanes["compute"], payload, cost, batched=True)
+        return await self._submit("compute", payload, cost, batched=True)
 
-    async def _submit(self, lane: _Lane, work: Any, cost: int, *, batched: bool) -> Any:
-        if lane.task is None:
+    async def _submit(self, lane: str, work: Any, cost: int, *, batched: bool) -> Any:
+        if self._task is None:
             raise RuntimeError("the scheduler is not running")
         self.admit()
         ticket = Ticket(current_owner(), max(1, int(cost)), work, batched)
         self._arrivals += 1
         ticket.extra.update(future=asyncio.get_running_loop().create_future(),
-                            token=CancelToken(), arrival=self._arrivals)
-        lane.push(ticket)
+                            token=CancelToken(), arrival=self._arrivals, lane=lane)
+        self._push(ticket)
         return await self.wait(ticket.extra["future"],
-                               on_abandon=lambda: self._abandon(lane, ticket))
+                               on_abandon=lambda: self._abandon(ticket))
 
-    def _abandon(self, lane: _Lane, ticket: Ticket) -> None:
+    def _push(self, ticket: Ticket) -> None:
+        self.queue.push(ticket)
+        self._arrived.set()
+
+    def _abandon(self, ticket: Ticket) -> None:
         ticket.extra["token"].cancel()
-        if lane.queue.remove(ticket):  # it never started: its place is free at once
+        if self.queue.remove(ticket):  # it never started: its place is free at once
             self.release()
 
     async def wait(self, future: asyncio.Future,
@@ -208,50 +195,88 @@ class Scheduler:
     # ----------------------------------------------------------------------- serving
 
     def start(self) -> None:
-        """Start serving the lanes (on the running event loop)."""
-        loop = asyncio.get_running_loop()
-        for lane in self.lanes.values():
-            lane.task = loop.create_task(self._serve(lane))
+        """Start handing out turns (on the running event loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._serve())
 
-    async def _serve(self, lane: _Lane) -> None:
+    async def _serve(self) -> None:
         while True:
-            first = await lane.next()
-            lane.busy = True
-            try:
-                tickets = [first]
-                if first.batched:
-                    tickets += await self._companions(lane, first)
-                await self._run(lane, tickets)
-            finally:
-                lane.busy = False
+            first = await self._next()
+            paused = first.extra.get("resume")
+            if paused is not None:
+                await paused.resume()
+                continue
+            tickets = [first]
+            if first.batched:
+                tickets += await self._companions(first)
+            await self._start(tickets)
 
-    async def _companions(self, lane: _Lane, first: Ticket) -> list[Ticket]:
+    async def _next(self) -> Ticket:
+        while True:
+            ticket = self.queue.pop()
+            if ticket is not None:
+                self._resumes.pop(ticket.extra.get("resume"), None)
+                return ticket
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    async def _companions(self, first: Ticket) -> list[Ticket]:
         settings = self.batching
         room = settings.max_size - 1
         if room <= 0:
             return []
-        if settings.window_s > 0 and len(lane.queue) < room:
+        if settings.window_s > 0 and len(self.queue) < room:
             await asyncio.sleep(settings.window_s)  # let the requests arriving now join
-        return lane.queue.take_companions(first, limit=room,
+        return self.queue.take_companions(first, limit=room,
                                           budget=max(0, settings.max_chars - first.cost))
 
-    async def _run(self, lane: _Lane, tickets: list[Ticket]) -> None:
+    async def _start(self, tickets: list[Ticket]) -> None:
+        """Start the run of ``tickets`` with the turn; returns once it pauses or ends (its
+        outcomes reach the callers when it ends)."""
         live = [t for t in tickets if not t.extra["token"].cancelled]
         for _ in range(len(tickets) - len(live)):
             self.release()  # its caller left during the batch window
         if not live:
             return
-        self._remember(lane, live)
+        self._remember(live)
         tokens = [t.extra["token"] for t in live]
+        joint = all_of(tokens)
         if live[0].batched:
             self.metrics.batch_size.observe(len(live))
-            call = functools.partial(self._batch_outcomes, [t.work for t in live], tokens)
+            call = functools.partial(self._batch_outcomes, [t.work for t in live], tokens,
+                                     joint)
         else:
             call = functools.partial(_single_outcome, live[0].work, tokens[0])
-        started = time.perf_counter()
-        outcomes = await asyncio.get_running_loop().run_in_executor(lane.executor, call)
-        seconds = (time.perf_counter() - started) / len(live)
-        for ticket, (ok, value) in zip(live, outcomes):
+        running = Running({t.owner for t in live}, lambda: self.queue.owners,
+                          functools.partial(self._paused, owner=live[0].owner, joint=joint))
+        joint.on_cancel(lambda: self._wake(running))
+        outcome = await running.start(self.executor, call)
+        outcome.add_done_callback(functools.partial(self._deliver, live, running))
+
+    def _paused(self, running: Running, worked: float, *, owner: Owner,
+                joint: CancelToken) -> None:
+        """Queue the next turn of a run that handed its turn back, charged the characters
+        it worked through at the service's pace."""
+        if joint.cancelled:
+            running.wake()
+            return
+        ticket = Ticket(owner, max(1, int(worked * self._pace)), None)
+        ticket.extra["resume"] = running
+        self._resumes[running] = ticket
+        self._push(ticket)
+
+    def _wake(self, running: Running) -> None:
+        """Every caller of a run left: drop its next turn and let it stop now."""
+        ticket = self._resumes.pop(running, None)
+        if ticket is not None:
+            self.queue.remove(ticket)
+        running.wake()
+
+    def _deliver(self, live: list[Ticket], running: Running, outcome: asyncio.Future) -> None:
+        cost = sum(t.cost for t in live)
+        if running.worked > 0:
+            self._pace = 0.9 * self._pace + 0.1 * (cost / running.worked)
+        seconds = running.worked / len(live)
+        for ticket, (ok, value) in zip(live, outcome.result()):
             self.release(seconds)
             future = ticket.extra["future"]
             if future.done():
@@ -261,17 +286,17 @@ class Scheduler:
             else:
                 future.set_exception(value)
 
-    def _remember(self, lane: _Lane, tickets: list[Ticket]) -> None:
+    def _remember(self, tickets: list[Ticket]) -> None:
         self._batches += 1
-        self.history.extend(Run(lane.name, t.owner.number, self._batches, t.cost,
+        self.history.extend(Run(t.extra["lane"], t.owner.number, self._batches, t.cost,
                                 t.extra["arrival"], self._arrivals) for t in tickets)
 
-    def _batch_outcomes(self, payloads: list[Any],
-                        tokens: list[CancelToken]) -> list[tuple[bool, Any]]:
-        """(ok, result or exception) per payload; runs on the compute thread. The shared
-        work stops once every caller of the batch has gone; each payload's own work once
-        its caller has."""
-        with cancellable(all_of(tokens)):
+    def _batch_outcomes(self, payloads: list[Any], tokens: list[CancelToken],
+                        joint: CancelToken) -> list[tuple[bool, Any]]:
+        """(ok, result or exception) per payload; runs on a worker thread. The shared work
+        stops once every caller of the batch has gone (``joint``); each payload's own work
+        once its caller has."""
+        with cancellable(joint):
             try:
                 results = self.batching.function(payloads, tokens)
             except (Exception, Cancelled) as error:  # noqa: BLE001 - to every caller
@@ -282,12 +307,11 @@ class Scheduler:
         """Let the jobs already admitted finish, then stop the threads."""
         while self.pending:
             await asyncio.sleep(0.01)
-        for lane in self.lanes.values():
-            if lane.task is not None:
-                lane.task.cancel()
-                await asyncio.gather(lane.task, return_exceptions=True)
-                lane.task = None
-            await asyncio.to_thread(lane.executor.shutdown, wait=True)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await asyncio.to_thread(self.executor.shutdown, wait=True)
 
 
 def _single_outcome(function: Callable[[], T], token: CancelToken) -> list[tuple[bool, Any]]:
