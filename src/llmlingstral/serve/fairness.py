@@ -1,4 +1,4 @@
-"""Whose job runs next on a shared worker thread: each request in turn, charged by its text.
+"""Whose job runs next on the shared CPU: each request in turn, charged by its text.
 
 Every job belongs to the request it was submitted for, its :class:`Owner`. The service
 starts one owner per HTTP request (:func:`begin_request`, a context variable, so that the
