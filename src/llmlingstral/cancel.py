@@ -87,7 +87,8 @@ def cancellable(token: CancelToken) -> Iterator[CancelToken]:
 @contextlib.contextmanager
 def pausable(pause: Callable[[], None]) -> Iterator[None]:
     """Within the block, every check on this thread first calls ``pause`` (which may
-    block until the work may go on)."""
+    block until the work may go on). Work run so must hold no lock across a check that
+    another paused or running piece of work could wait for."""
     previous = getattr(_local, "pause", None)
     _local.pause = pause
     try:

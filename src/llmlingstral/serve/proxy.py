@@ -329,7 +329,8 @@ async def prepare(body: Any, config: ServeConfig, engine: Engine,
     try:
         plan = await _compressed_plan(body, options, config, engine, cache)
         originals, messages, after = await engine.scheduler.run(
-            lambda: _assembled(plan, engine, cache), lane="prepare")
+            lambda: _assembled(plan, engine, cache), lane="prepare",
+            cost=sum(len(p.result or p.text) for p in plan.pieces))
     except RequestError:
         raise
     except Exception as error:  # noqa: BLE001 - forwarded uncompressed, or raised
@@ -359,7 +360,7 @@ async def _compressed_plan(body: dict[str, Any], options: ProxyOptions, config: 
                            engine: Engine, cache: MessageCache) -> _Plan:
     """The request's plan with every chosen text compressed (from the cache where it can)."""
     plan = await engine.scheduler.run(lambda: _plan(body, options, engine, cache),
-                                      lane="prepare")
+                                      lane="prepare", cost=_text_chars(body))
     chosen = plan.chosen
     places = asyncio.Semaphore(config.request_share)
 
@@ -376,6 +377,20 @@ async def _compressed_plan(body: dict[str, Any], options: ProxyOptions, config: 
         if lookup.source == "hit":
             plan.cached.add(piece.message)
     return plan
+
+
+def _text_chars(body: dict[str, Any]) -> int:
+    """Characters of the texts of a chat body: what reading it is charged in the fair
+    queue (a few operations per message, however long its text)."""
+    messages, total = body.get("messages"), 0
+    for message in messages if isinstance(messages, list) else ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            total += sum(len(part["text"]) for part in content
+                         if isinstance(part, dict) and isinstance(part.get("text"), str))
+    return total
 
 
 async def _all_within(lookups: list[asyncio.Future], keys: list[str], timeout_s: float,
