@@ -52,6 +52,15 @@ def _error_payload(message: str, kind: str = "upstream_error") -> dict[str, Any]
     return {"error": {"message": message, "type": kind}}
 
 
+_JSON = {"Content-Type": "application/json"}
+
+
+async def _encoded(body: dict[str, Any]) -> bytes:
+    """``body`` as JSON bytes, encoded off the event loop (a chat can hold megabytes)."""
+    return await asyncio.to_thread(lambda: json.dumps(
+        body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8"))
+
+
 async def _within(seconds: float, call: Awaitable[T]) -> T:
     """``await call``, or a 504 :class:`UpstreamError` once ``seconds`` pass."""
     try:
@@ -186,8 +195,10 @@ class OpenAICompatibleUpstream:
         self._key, self.timeout_s = api_key, timeout_s
 
     async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        content = await _encoded({**body, "stream": False})
+
         async def exchange() -> tuple[int, str]:
-            response = await self.client.post(self.url, json={**body, "stream": False})
+            response = await self.client.post(self.url, content=content, headers=_JSON)
             return response.status_code, response.text
 
         try:
@@ -200,7 +211,8 @@ class OpenAICompatibleUpstream:
         return chat_completion(text, status)
 
     async def open_stream(self, body: dict[str, Any]) -> AsyncIterator[str]:
-        request = self.client.build_request("POST", self.url, json={**body, "stream": True})
+        request = self.client.build_request("POST", self.url, headers=_JSON,
+                                            content=await _encoded({**body, "stream": True}))
         try:
             response = await _within(self.timeout_s, self.client.send(request, stream=True))
         except httpx.HTTPError as error:
