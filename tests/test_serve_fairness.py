@@ -98,3 +98,19 @@ def test_a_removed_job_never_runs_and_owners_are_forgotten():
     assert queue.remove(gone) and not queue.remove(gone)
     assert _drain(queue) == [kept]
     assert queue._ends == {}          # no bookkeeping left behind by finished requests
+
+
+def test_the_waiting_owners_are_readable_as_one_snapshot():
+    """A worker thread deciding whether to hand its turn back reads who waits: a value
+    replaced whole on every change, never one changed under it."""
+    queue, owners = FairQueue(), [Owner() for _ in range(3)]
+    tickets = [_ticket(owner, 100) for owner in owners]
+    for ticket in tickets:
+        queue.push(ticket)
+    before = queue.owners
+    assert before == frozenset(owners)
+    queue.remove(tickets[1])
+    assert queue.owners == {owners[0], owners[2]} and before == frozenset(owners)
+    first = queue.pop()
+    queue.take_companions(first, limit=15, budget=64_000)
+    assert queue.owners == frozenset()
