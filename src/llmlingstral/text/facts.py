@@ -18,6 +18,7 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 
 import regex
 
+from . import quantities as q
 from .scripts import UNSPACED_RANGES as _U
 
 _WHITESPACE_CHAR = regex.compile(r"[ \t\n\r]")
@@ -97,6 +98,19 @@ def _alternatives(words: str, ignore_case: bool = False) -> str:
     return f"(?=[{first_class}])" + (f"(?i:{alternation})" if ignore_case else f"(?:{alternation})")
 
 
+def _words(table: str, ignore_case: bool = False) -> str:
+    """A regex group matching a word of a :mod:`.quantities` table: a word as written, or a
+    stem (``гектар+``) with an inflection ending of up to three letters."""
+    words, stems = [], []
+    for entry in table.split():
+        (stems if len(entry) > 1 and entry.endswith("+") else words).append(entry.rstrip("+"))
+    parts = [_alternatives(" ".join(words), ignore_case)] if words else []
+    if stems:
+        parts.append(_alternatives(" ".join(stems), ignore_case) + r"[\p{L}\p{M}]{0,3}")
+    # A stem with its ending is tried before the bare words (kilómetros, not kilómetro).
+    return f"(?:{'|'.join(reversed(parts))})"
+
+
 def _matchers(trigger: str | None, reach: int, *patterns: str,
               accept: Callable[[str], bool] | None = None) -> list[Matcher]:
     compiled_trigger = None if trigger is None else regex.compile(trigger)
@@ -122,16 +136,11 @@ _NUMBER = (rf"(?<!\d){_SIGN}(?:(?:{_INT})(?:[.,\u066b\uff0e]\d+)?|{_START}(?<![.
            r"(?:[eE][-+]?\d+)?")
 _RANGE = rf"{_NUMBER}(?:[-\u2013/:~]{_NUMBER})*"
 
-_UNITS = _alternatives("""
-    km m cm mm µm μm nm mi ft yd in² m² m2 km² km2 m³ ha kg g mg µg lb lbs oz t l L ml mL cl dl
-    gal s sec secs ms µs μs ns min mins h hr hrs Hz kHz MHz GHz B KB kB MB GB TB PB KiB MiB GiB
-    TiB bit bits kbps Kbps Mbps Gbps W kW MW GW Wh kWh MWh V mV kV A mA mAh Ω °C °F ° K px pt dpi
-    fps rpm bar psi Pa hPa kPa MPa mol cal kcal J kJ MJ dB x × km/h m/s mph
-    k M bn mn Mio Mio. Mrd Mrd. Md Md. mln mln. mld mld. million millions billion billions
-    trillion trillions thousand milliard milliards Million Millionen Milliarde Milliarden
-    millón millones mil lakh crore लाख करोड़ हज़ार हजार ألف مليون مليار
-    км м см мм кг г т л мл с сек мин ч тыс тыс. млн млн. млрд млрд. Гб ГБ Мб МБ °С
-""")
+_SCALE = _words(q.SCALES + q.THAI_SCALES)        # 15,6 Millionen · 103만 · ๓๕ ล้าน
+_MEASURE = _words(q.MEASURES + q.THAI_UNITS)    # km · Hektar · гектара · กิโลเมตร
+# A number with its scale and its unit: 14,720 km · 15,6 Millionen Kilowattstunden.
+_SCALED = rf"(?:{_GAP}?{_SCALE}{_STOP})?"
+_MEASURED = rf"{_SCALED}(?:{_GAP}?{_MEASURE}{_STOP})?"
 
 # Numerals and counters of Chinese and Japanese.
 _KANJI = "[〇零一二三四五六七八九十百千万萬億亿兆两兩]"
@@ -139,33 +148,32 @@ _KANJI = "[〇零一二三四五六七八九十百千万萬億亿兆两兩]"
 # _NEAR characters of each one (3,5 millions d'euros; 12 de septiembre de 2024).
 _DIGIT = rf"[\d{_KANJI[1:-1]}]+"
 _NEAR = 40
-_DATE_COUNTERS = _alternatives("""
-    年 月 日 号 號 時 时 分 秒 時間 小时 小時 分钟 分鐘 点 點 点钟 點鐘 半 周年 世纪 世紀 ヶ月 か月 カ月
-    箇月 个月 個月 天 週間 周 週 晩
-""")
-_COUNTERS = _alternatives("""
-    个 個 つ 人 名 位 口 本 枚 匹 头 頭 只 隻 台 辆 輛 件 回 次 遍 度 倍 割 成 元 円 圓 块 塊 角 毛 米
-    公里 千米 公斤 克 斤 升 吨 噸 毫米 厘米 平方米 平方公里 页 頁 章 条 條 項 项 種 种 杯 张 張 部 家
-    所 階 层 層 棟 歩 步 番 万 萬 亿 億 兆 千 百 行 列 字 画 冊 册 篇 届 屆 期 题 題 道 歳 岁 才 美元 欧元
-    歐元 日元 港元 ドル ユーロ キロ メートル センチ ミリ グラム リットル % ％
-""") + "|" + _DATE_COUNTERS
-_CJK_PREFIXES = "第 約 约 大约 毎 每 午前 午後 上午 下午 晚上 凌晨 早上 公元 西暦 令和 平成 昭和"
+_DATE_COUNTERS = _alternatives(q.CJK_DATE_COUNTERS)
+_COUNTERS = _alternatives(q.CJK_COUNTERS) + "|" + _DATE_COUNTERS
+_CJK_PREFIXES = q.CJK_PREFIXES
 _CJK_PREFIX = _alternatives(_CJK_PREFIXES)
 # A CJK count starts with a prefix, a digit or a numeral: a cheap first test for the patterns.
 _CJK_START = f"(?=[\\d{_KANJI[1:-1]}{''.join(sorted({w[0] for w in _CJK_PREFIXES.split()}))}])"
 
-# ----------------------------------------------------------------------------- numbers
+# A number of Chinese or Japanese: digits and numerals, mixed too (３億２千万, 23.6万).
+_CJK_AMOUNT = rf"(?:(?:{_NUMBER}{_KANJI}*)+|{_KANJI}+)"
 
-NUMBERS = _matchers(
-    _DIGIT, _NEAR,
-    rf"{_RANGE}(?:{_GAP}?(?:{_UNITS}){_STOP})?",                       # 14,720 km 10-20
-    rf"{_CJK_START}(?!一[个個种種])(?:{_CJK_PREFIX})?(?:{_NUMBER}[万萬亿億千百兆]?|{_KANJI}+)"
-    rf"(?:{_COUNTERS})",                                                # 3万人 三个 一百八十人
-    rf"(?={_KANJI}*[十百千万萬億亿兆〇零]){_KANJI}{{2,}}|第{_KANJI}+",   # 一百八十 二十 第三
-)
+# Korean: a number with its scale (103만, 1,370억) and counter (명, 발, 시, 원), written
+# with or without a space; the particle written onto the word after it (의, 까지, 으로) is
+# no part of the fact (see protect.py: a fact's span ends before it).
+_KO_PARTICLE = _alternatives(q.KOREAN_PARTICLES)
+KOREAN_PARTICLE = regex.compile(_KO_PARTICLE)
+"""A Korean particle or ending (까지, 으로, 의): where a fact written before it ends."""
+_KO_END = rf"(?:(?!\p{{Hangul}})|(?={_KO_PARTICLE}))"
+_KO_NUMBER = rf"(?<!\d){_NUMBER}(?:{_alternatives(q.KOREAN_SCALES)})*"
 
-# ----------------------------------------------------------------------------- dates and times
 
+def _korean(counters: str) -> str:
+    """A Korean number with one of ``counters``, and 제 before an ordinal (제19회)."""
+    return rf"(?:제{_GAP}?)?{_KO_NUMBER}{_GAP}?(?:{_alternatives(counters)}){_KO_END}"
+
+
+# Month names (a number before one is a day, not a count of months).
 _MONTHS = _alternatives(ignore_case=True, words="""
     January February March April May June July August September October November December
     Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec
@@ -174,19 +182,58 @@ _MONTHS = _alternatives(ignore_case=True, words="""
     Januar Jänner Februar März Juni Juli Oktober Dezember
     enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre
     diciembre
+    gennaio febbraio aprile maggio giugno luglio settembre ottobre dicembre
+    janeiro fevereiro março maio junho julho setembro outubro novembro dezembro
     январь января февраль февраля март марта апрель апреля май мая июнь июня июль июля
     август августа сентябрь сентября октябрь октября ноябрь ноября декабрь декабря
+    январе феврале марте апреле мае июне июле августе сентябре октябре ноябре декабре
     يناير فبراير مارس أبريل إبريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر
     जनवरी फ़रवरी फरवरी मार्च अप्रैल मई जून जुलाई अगस्त सितंबर सितम्बर अक्टूबर नवंबर नवम्बर
     दिसंबर दिसम्बर
     มกราคม กุมภาพันธ์ มีนาคม เมษายน พฤษภาคม มิถุนายน กรกฎาคม สิงหาคม กันยายน ตุลาคม
     พฤศจิกายน ธันวาคม
 """)
+# A number followed by the noun it counts (14 gares, 500 records, 85 тысяч человек) in the
+# scripts whose function words are listed (a year takes none: see _not_a_year).
+_NOUN_LETTER = r"[\p{Latin}\p{Cyrillic}\p{Arabic}\p{Devanagari}]"
+_FUNCTION_WORD = _alternatives(q.FUNCTION_WORDS, ignore_case=True)
+_COUNTED = (rf"(?<![\w.,:/\-=#@]){_NUMBER}(?![.,:/\-]?\d){_SCALED}{_GAP}"
+            rf"(?!(?:{_FUNCTION_WORD}|{_MONTHS}){_STOP}){_NOUN_LETTER}(?:{_NOUN_LETTER}|\p{{M}})+"
+            rf"{_STOP}")
+_LEADING_NUMBER = regex.compile(r"[-+\u2212\u00b1]?(\d+)([.,]\d)?")
+
+
+def _not_a_year(text: str) -> bool:
+    """Whether a number with its counted noun starts with no year (1000-2100 alone:
+    "in 2024 people" is no count of people)."""
+    match = _LEADING_NUMBER.match(text)
+    digits = match.group(1) if match else ""
+    return not (len(digits) == 4 and not match.group(2) and 1000 <= int(digits) <= 2100)
+
+
+# ----------------------------------------------------------------------------- numbers
+
+NUMBERS = _matchers(
+    _DIGIT, _NEAR,
+    rf"{_RANGE}{_MEASURED}",                                            # 14,720 km 27,5 гектара
+    rf"{_CJK_START}(?!一[个個种種])(?:{_CJK_PREFIX})?{_CJK_AMOUNT}"
+    rf"(?:{_COUNTERS}){{1,2}}",                                         # 3万人 三个 23.6万人次
+    rf"(?={_KANJI}*[十百千万萬億亿兆〇零]){_KANJI}{{2,}}|第{_KANJI}+",   # 一百八十 二十 第三
+    _korean(q.KOREAN_COUNTERS),                                         # 103만 명 8만 발
+    rf"{_KO_NUMBER}(?<=[만억천조]){_KO_END}",                             # 103만
+) + _matchers(_DIGIT, _NEAR, _COUNTED, accept=_not_a_year)             # 14 gares 64 cores
+
+# ----------------------------------------------------------------------------- dates and times
+
+
 _MONTH = rf"{_MONTHS}\.?{_STOP}"
 _DAY = rf"{_START}\d{{1,2}}(?:st|nd|rd|th|er|e|\.)?"
 _YEAR = rf"\d{{4}}(?:{_GAP}?(?:г\.|года|год|гг\.))?(?!\d)"
 _CLOCK = rf"{_START}(?<![.:])\d{{1,2}}:\d{{2}}(?::\d{{2}}(?:[.,]\d+)?)?"
 _AMPM = rf"(?i:[ap]\.\x20?m\.|[ap]m){_STOP}"  # the dot of "pm." ends a sentence
+# Times of day around a clock time, which tell 10:00 in the morning from the evening.
+_DAYTIME_AFTER = rf"(?:{_AMPM}|Uhr{_STOP}|hrs?{_STOP}|h{_STOP}|{_words(q.TIME_OF_DAY_AFTER)}{_STOP})"
+_DAYTIME_BEFORE = rf"(?:{_START}{_words(q.TIME_OF_DAY_BEFORE)}{_GAP})?"
 _ZONE = rf"{_GAP}?(?:UTC|GMT|CEST|CET|Z)(?:[+-]\d{{1,2}}(?::?\d{{2}})?)?{_STOP}"
 _ISO = (rf"{_START}(?<![.])\d{{4}}-\d{{1,2}}-\d{{1,2}}"
         r"(?:[T\x20]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2}(?!\d))?")
@@ -198,12 +245,15 @@ DATES_TIMES = _matchers(
     _ISO,                                                               # 2024-09-12T11:40Z
     _NUMERIC_DATE,                                                      # 12/09/2024
     rf"{_DAY}{_GAP}(?:de{_GAP})?{_MONTH}(?:,?{_GAP}(?:de{_GAP})?{_YEAR})?",  # 12 September 2024
-    rf"{_START}{_MONTH}{_GAP}(?:\d{{1,2}}(?:st|nd|rd|th)?(?!\d)(?:,?{_GAP}{_YEAR})?|{_YEAR})",
-    rf"{_CLOCK}(?:{_GAP}?(?:{_AMPM}|Uhr{_STOP}|hrs?{_STOP}|h{_STOP}))?(?:{_ZONE})?",  # 11:40 pm
-    rf"{_START}(?<![.:])\d{{1,2}}{_GAP}?(?:{_AMPM}|Uhr{_STOP}|h{_GAP}?\d{{2}}(?!\d))",  # 3 pm
+    rf"{_START}{_MONTH}{_GAP}(?:\d{{1,2}}(?:st|nd|rd|th)?(?!\d)(?:,?{_GAP}{_YEAR})?"
+    rf"|(?:del?{_GAP})?{_YEAR})",                                      # enero de 2025
+    rf"{_DAYTIME_BEFORE}{_CLOCK}(?:{_GAP}?{_DAYTIME_AFTER})?(?:{_ZONE})?",  # 11:40 pm
+    rf"(?<!\d)\d{{1,2}}[.:]\d{{2}}{_GAP}?(?:น\.|นาฬิกา)",              # ๑๖.๐๐ น.
+    rf"{_START}(?<![.:])\d{{1,2}}{_GAP}?(?:{_AMPM}|Uhr{_STOP}|h{_GAP}?\d{{2}}(?!\d)"
+    rf"|{_words(q.TIME_OF_DAY_AFTER)}{_STOP})",                        # 3 pm ८ बजे
     rf"{_CJK_START}(?:{_CJK_PREFIX})?(?:{_NUMBER}|{_KANJI}+)"
     rf"(?:{_DATE_COUNTERS})",                                           # 2024年 九月 十二日
-    rf"(?:(?:오전|오후){_GAP}?)?(?<!\d)\d+{_GAP}?(?:년|월|일|시간|시|분|초)",   # 2024년 9월 12일
+    rf"(?:{_words(q.KOREAN_TIMES_OF_DAY)}{_GAP}?)?{_korean(q.KOREAN_TIME_COUNTERS)}",  # 밤 11시
 )
 
 # ----------------------------------------------------------------------------- money and percent
@@ -224,9 +274,9 @@ _CURRENCY_WORDS = _alternatives(ignore_case=True, words="""
 _CURRENCY = rf"(?:{_CURRENCY_SIGNS}|(?:{_CURRENCY_CODES})(?![A-Za-z]))"
 _PERCENT_WORDS = _alternatives("""
     percent per_cent pour_cent Prozent por_ciento per_cento процентов процента процент
-    प्रतिशत بالمئة في_المئة
+    प्रतिशत بالمئة في_المئة เปอร์เซ็นต์
 """, ignore_case=True).replace("_", r"\x20")  # per_cent: "per cent"
-_MULTIPLIED = rf"{_NUMBER}(?:{_GAP}?(?:{_UNITS}){_STOP})?"
+_MULTIPLIED = rf"{_NUMBER}{_SCALED}"
 
 MONEY_PERCENT = _matchers(
     _DIGIT, _NEAR,
@@ -236,6 +286,8 @@ MONEY_PERCENT = _matchers(
     rf"{_NUMBER}{_GAP}?(?:[%％٪‰‱]|(?:pp|bps|{_PERCENT_WORDS}){_END})",  # 12.5 %
     rf"{_START}[%٪]{_GAP}?{_NUMBER}",                                   # %50 ٪٥٠
     rf"百分之(?:{_NUMBER}|{_KANJI}+)(?:[点點]{_KANJI}+)?",              # 百分之三十
+    rf"ร้อยละ{_GAP}?{_NUMBER}",                                         # ร้อยละ ๔๐ (per cent)
+    _korean(q.KOREAN_CURRENCIES),                                       # 10만 원
 )
 
 # ----------------------------------------------------------------------------- URLs and e-mails
@@ -278,6 +330,13 @@ def _relative_path(text: str) -> bool:
         and _HAS_LETTER.search(text) is not None
 
 
+# A name followed by its version (ingest-client 2.7, postgres 15.4): not after a function
+# word ("rose to 15.4") nor before a unit or a counted noun ("15.4 km", "15.4 points").
+_VERSION_AFTER_NAME = (
+    rf"{_START}(?<![.\-/])(?!{_FUNCTION_WORD}{_STOP})[A-Za-z][A-Za-z0-9_+\-]*[A-Za-z0-9]"
+    rf"{_GAP}[vV]?\d+(?:\.\d+)+{_STOP}(?![.,]\d)"
+    rf"(?!{_GAP}?(?:{_MEASURE}{_STOP}|[%‰])|{_GAP}(?!{_FUNCTION_WORD}{_STOP}){_LETTER})")
+
 PATHS_VERSIONS = (
     _matchers("/", 0,
               rf"{_START}(?<![/.:~\\\-])(?:~|\.\.?)?(?:/{_SEGMENT})+/?{_STOP}")  # /etc ~/.a
@@ -292,6 +351,7 @@ PATHS_VERSIONS = (
                 rf"{_STOP}",                                            # v2.3.1
                 rf"{_START}(?<![.\-])\d+\.\d+\.\d+(?:\.\d+)?"
                 rf"(?:-?(?:alpha|beta|rc|dev|post|a|b)\.?\d*)?(?:\+[0-9A-Za-z.]+)?{_STOP}")
+    + _matchers(r"\d\.\d", 40, _VERSION_AFTER_NAME)                  # ingest-client 2.7
     + _matchers(r"[<>=!~]", 0,
                 rf"{_START}(?<![.\-])[A-Za-z][\w.\-]*(?:\[[\w,\-]+\])?{_OPERATOR}\d+"
                 rf"(?:\.[\w*]+)*(?:,{_OPERATOR}\d+(?:\.[\w*]+)*)*")     # numpy>=1.26,<3
@@ -304,6 +364,19 @@ _ALNUM_OR_HYPHEN = rf"(?:{_ALNUM}|-)"
 # first part (c6i.2xlarge, db-primary.internal; not e.g., U.S. or 3.14).
 _DOTTED_PART = r"[A-Za-z0-9_][A-Za-z0-9_\-]*[A-Za-z0-9_]"
 _DOTTED_FIRST = r"[A-Za-z_][A-Za-z0-9_\-]*[A-Za-z0-9_]"
+
+# Phone numbers with an area code in brackets (8 (843) 222-14-30) or a country code
+# (+49 30 1234 5678): seven digits or more in groups.
+_PHONE_GROUP = r"[\-.\x20\u00a0]"
+_PHONE = (rf"{_START}(?<![\-.+])(?:\+\d{{1,3}}{_PHONE_GROUP}?)?(?:\d{{1,4}}{_PHONE_GROUP}?)?"
+          rf"\(\d{{1,5}}\){_PHONE_GROUP}?\d{{2,5}}(?:{_PHONE_GROUP}\d{{2,5}}){{0,3}}(?!\d)"
+          rf"|{_START}(?<![\-.])\+\d{{1,3}}(?:{_PHONE_GROUP}(?:\(\d{{1,5}}\)|\d{{1,5}})){{1,5}}"
+          r"(?!\d)")
+
+
+def _long_enough(phone: str) -> bool:
+    return sum(char.isdigit() for char in phone) >= 7
+
 
 IDENTIFIERS = (
     _matchers("_", 0,
@@ -318,11 +391,13 @@ IDENTIFIERS = (
                         r"(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s,;)\]}]+)")    # MAX_RETRIES=5
     + _matchers("--", 0, rf"{_START}(?<![\-])--[A-Za-z][\w\-]*")       # --dry-run
     + _matchers("#", 0, rf"{_START}(?<![#&])#\d+{_STOP}")              # #1234
+    + _matchers(r"\(\d|\+\d", 30, _PHONE, accept=_long_enough)       # 8 (843) 222-14-30
     + _matchers(r"\.\w|\(\)", 0,
                 rf"{_START}(?<![.@/\-]){_DOTTED_FIRST}(?:\.{_DOTTED_PART})+(?::\d+|\(\))?"
                 rf"|{_START}(?<![.])[A-Za-z_]\w*\(\)")   # os.path.join() db-1.internal:5432
+    # (a Korean number with its counter and particle, 6,200명을, is no identifier)
     + _matchers(r"\d", 0,                                               # iPhone15 ABC-1234
-                rf"{_START}(?<![\-.])(?={_ALNUM_OR_HYPHEN}*?{_LETTER})"
+                rf"{_START}(?<![\-.])(?={_ALNUM_OR_HYPHEN}*?(?!\p{{Hangul}}){_LETTER})"
                 rf"(?={_ALNUM_OR_HYPHEN}*?\d){_ALNUM}+(?:-{_ALNUM}+)*{_STOP}(?![\-])")
 )
 

@@ -71,7 +71,7 @@ import numpy as np
 import regex
 
 from ..validate import check_string_list
-from .facts import Whitespace, find_facts
+from .facts import KOREAN_PARTICLE, Whitespace, find_facts
 from .scripts import UNSPACED_RANGES, cluster_starts
 
 FACT_CLASSES = ("code", "urls_emails", "paths_versions", "money_percent", "dates_times",
@@ -302,10 +302,11 @@ def _snapped(text: str, raw: list[Span]) -> list[Span]:
     for span in raw:
         last = snapped[-1] if snapped else None
         if last is not None and span.start < last.end:
-            end = snap(last.start, span.end)[1] if span.end > last.end else last.end
-            snapped[-1] = Span(last.start, end, _specific(last.kind, span.kind))
+            kind = _specific(last.kind, span.kind)
+            end = snap(last.start, span.end, kind)[1] if span.end > last.end else last.end
+            snapped[-1] = Span(last.start, end, kind)
         else:
-            snapped.append(Span(*snap(span.start, span.end), span.kind))
+            snapped.append(Span(*snap(span.start, span.end, span.kind), span.kind))
     return snapped
 
 
@@ -315,26 +316,31 @@ def _specific(kind: str, other: str) -> str:
 
 
 class _Snapper:
-    """Widens a span to whole clusters and, in scripts written with spaces, whole words."""
+    """Widens a span to whole clusters and, in scripts written with spaces, whole words;
+    a fact widened inside a Korean word stops where a particle or ending starts
+    (6,200명을, 11시까지: the particle is no part of the fact)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._chunks: dict[int, frozenset[int]] = {}  # cluster starts per whitespace chunk
         self._whitespace: Whitespace | None = None
 
-    def __call__(self, start: int, end: int) -> tuple[int, int]:
+    def __call__(self, start: int, end: int, kind: str) -> tuple[int, int]:
+        fact = kind in FACT_CLASSES
         while True:
-            new_start, new_end = self._word_edges(start, end)
+            new_start, new_end = self._word_edges(start, end, fact)
             new_start, new_end = self._cluster_edges(new_start, new_end)
             if (new_start, new_end) == (start, end):
                 return start, end
             start, end = new_start, new_end
 
-    def _word_edges(self, start: int, end: int) -> tuple[int, int]:
+    def _word_edges(self, start: int, end: int, fact: bool) -> tuple[int, int]:
         text = self.text
         while start > 0 and _same_word(text[start - 1], text[start]):
             start -= 1
         while end < len(text) and _same_word(text[end - 1], text[end]):
+            if fact and KOREAN_PARTICLE.match(text, end):
+                break
             end += 1
         return start, end
 
