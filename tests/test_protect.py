@@ -12,6 +12,7 @@ import regex
 
 from llmlingstral.text.protect import (FACT_CLASSES, Protection, Span, covered,
                                        protected_spans)
+from llmlingstral.text.facts import KOREAN_PARTICLE
 from llmlingstral.text.scripts import UNSPACED_RANGES
 from multilingual import PARAGRAPHS
 
@@ -113,6 +114,50 @@ POSITIVE = [
     ("identifiers", "Use c6i.2xlarge nodes and db-primary.internal:5432.",
      "db-primary.internal:5432"),
     ("identifiers", "The PromptCompressor class and eBay.", "PromptCompressor"),
+    # a number with its unit, scale, counter or counted noun
+    ("numbers", "Auf einer Fläche von 18,4 Hektar stehen dort Module.", "18,4 Hektar"),
+    ("numbers", "Der Park soll rund 15,6 Millionen Kilowattstunden Strom erzeugen.",
+     "15,6 Millionen Kilowattstunden"),
+    ("numbers", "Его площадь составляет 27,5 гектара, а длина — 3,2 километра.", "27,5 гектара"),
+    ("numbers", "Интервал сократили до 4 минут.", "4 минут"),
+    ("numbers", "около 15 тысяч кустарников", "15 тысяч"),
+    ("numbers", "El recorrido tiene 9,7 kilómetros y cruza 23 intersecciones.", "9,7 kilómetros"),
+    ("numbers", "La rénovation de 14 gares et de 97 kilomètres de voie.", "14 gares"),
+    ("numbers", "Les abonnés de moins de 26 ans paient moins.", "26 ans"),
+    ("numbers", "batches of up to 500 records or 2 MB", "500 records"),
+    ("numbers", "on hosts with more than 64 cores the pool stalls", "64 cores"),
+    ("numbers", "and rebuilt 11.5 kilometres of track", "11.5 kilometres"),
+    ("numbers", "تنطلق حافلة كل ٢٠ دقيقة من المحطة", "٢٠ دقيقة"),
+    ("numbers", "प्रतिदिन ४५ करोड़ लीटर पानी", "४५ करोड़ लीटर"),
+    ("numbers", "लगभग ४२ किलोमीटर हिस्सा", "४२ किलोमीटर"),
+    ("numbers", "เรือล่องเป็นระยะทาง 4.5 กิโลเมตร", "4.5 กิโลเมตร"),
+    ("numbers", "มีรถรับส่งทุก ๑๕ นาทีจากประตู", "๑๕ นาที"),
+    ("numbers", "共设十九座车站，全天客流达到23.6万人次。", "十九座"),
+    ("numbers", "共设十九座车站，全天客流达到23.6万人次。", "23.6万人次"),
+    ("numbers", "经济效果は約３億２千万円と見込まれる。", "３億２千万円"),
+    ("numbers", "약 103만 명의 관람객이 몰렸다.", "103만 명"),
+    ("numbers", "불꽃은 모두 8만 발로 늘었다.", "8만 발"),
+    ("numbers", "부산시는 제19회 불꽃축제를 열었다.", "제19회"),
+    ("dates_times", "毎年九月十二日から三日間、祭りが開かれます。", "三日間"),
+    ("dates_times", "炎はおよそ四十分間燃え続けます。", "四十分間"),
+    ("dates_times", "comenzará en enero de 2025 y estará lista antes de julio de 2026.",
+     "enero de 2025"),
+    ("dates_times", "Открытие в сентябре 2024 года.", "сентябре 2024 года"),
+    ("dates_times", "Treni in partenza dal 3 ottobre 2024.", "3 ottobre 2024"),
+    ("dates_times", "오후 2시부터 밤 11시까지 통제했다.", "밤 11시"),
+    ("dates_times", "막차 시간을 새벽 1시 30분으로 연장했다.", "새벽 1시 30분"),
+    ("dates_times", "เปิดตั้งแต่เวลา ๑๖.๐๐ น. ถึง ๒๒.๐๐ น.", "๑๖.๐๐ น."),
+    ("dates_times", "يفتح من الساعة ١٠:٠٠ صباحًا حتى ٩:٣٠ مساءً", "٩:٣٠ مساءً"),
+    ("dates_times", "सुबह ६:०० से ८:३० बजे तक", "८:३० बजे"),
+    ("money_percent", "ใช้งบประมาณก่อสร้าง ๓๕ ล้านบาท และ", "๓๕ ล้านบาท"),
+    ("money_percent", "มากกว่าที่คาดไว้ร้อยละ ๔๐ ผู้ค้า", "ร้อยละ ๔๐"),
+    ("money_percent", "R석이 10만 원, S석이 7만 원이었으며", "7만 원"),
+    ("money_percent", "경제 효과를 약 1,370억 원으로 추산했다.", "1,370억 원"),
+    ("paths_versions", "Clients older than ingest-client 2.7 have to be upgraded.",
+     "ingest-client 2.7"),
+    ("paths_versions", "The database (postgres 15.4, db-primary.internal:5432)", "postgres 15.4"),
+    ("identifiers", "Звоните по телефону 8 (843) 222-14-30 или пишите.", "8 (843) 222-14-30"),
+    ("identifiers", "Support: +49 30 1234 5678 (24/7).", "+49 30 1234 5678"),
     # code
     ("code", "Then run `pip install x` again.", "`pip install x`"),
     ("code", "Example:\n```\nx = 1\ny = 2\n```\nDone.", "```\nx = 1\ny = 2\n```"),
@@ -182,6 +227,62 @@ def test_digits_of_one_number_are_one_word_in_every_script(text, number):
 
 def protection_kind(protection: Protection) -> str:
     return "force_tokens" if protection.force_tokens else "patterns"
+
+
+@pytest.mark.parametrize("text, fact", [
+    ("contre à peine 300 lorsque le service", "300"),
+    ("The line closed in 2019 the company said.", "2019"),
+    ("built in 2024 and sold in 2025.", "2024"),
+    ("La ligne aura 300 de plus.", "300"),
+    ("Es waren 120 und mehr.", "120"),
+    ("Их было 15 и больше.", "15"),
+    ("شارك ٥ من المدن", "٥"),
+    ("कुल १८० से ज़्यादा", "१८०"),
+    ("El 12 de mayo llegaron 40 y se fueron.", "40"),
+    ("On 12 September the 3 arrived.", "12 September"),
+])
+def test_a_number_takes_no_function_word_and_a_year_takes_no_noun(text, fact):
+    (span,) = [s for s in protected_spans(text) if text[s.start:s.end].startswith(fact)]
+    assert text[span.start:span.end] == fact, spans_of(text)
+
+
+@pytest.mark.parametrize("text, fact, particle", [
+    ("약 103만 명의 관람객", "103만 명", "의"),
+    ("오후 2시부터 밤 11시까지 통제했다.", "밤 11시", "까지"),
+    ("새벽 1시 30분으로 연장했다.", "새벽 1시 30분", "으로"),
+    ("경찰 6,200명을 배치하고", "6,200명", "을"),
+    ("지하철 2호선은 평소보다", "2호선", "은"),
+    ("3,000석이 팔렸다", "3,000석", "이"),
+    ("약 1,370억 원으로 추산했다.", "1,370억 원", "으로"),
+    ("15에서 20으로", "15", "에서"),
+])
+def test_a_korean_fact_leaves_its_particle_out(text, fact, particle):
+    start = text.index(fact)
+    (span,) = [s for s in protected_spans(text) if s.start <= start < s.end]
+    assert text[span.start:span.end] == fact
+    assert text[span.end:].startswith(particle)
+
+
+def test_a_force_token_in_a_korean_word_still_protects_the_whole_word():
+    assert spans_of("관람객이 몰렸다", Protection.off(force_tokens=["람"])) == ["관람객이"]
+
+
+@pytest.mark.parametrize("text, approximator, fact", [
+    ("今年は約四万五千人が訪れた。", "約", "四万五千人"),
+    ("总投资约186亿元。", "约", "186亿元"),
+    ("大约3万人参加。", "大约", "3万人"),
+    ("약 103만 명의 관람객", "약", "103만 명"),
+    ("It takes about 47 minutes.", "about", "47 minutes"),
+    ("Il faut environ 14 gares.", "environ", "14 gares"),
+    ("около 15 тысяч кустарников", "около", "15 тысяч кустарников"),
+])
+def test_approximators_are_no_part_of_a_fact_in_any_language(text, approximator, fact):
+    """"about 47 minutes" keeps "47 minutes" whole; the approximator is an ordinary word the
+    scorer keeps or drops, in every language alike."""
+    start = text.index(fact)
+    (span,) = [s for s in protected_spans(text) if s.start <= start < s.end]
+    assert text[span.start:span.end] == fact
+    assert approximator not in text[span.start:span.end]
 
 
 @pytest.mark.parametrize("text, pieces", [
@@ -349,7 +450,8 @@ def test_covered_marks_the_pieces_a_span_touches():
 
 
 _PIECES = [
-    "e\u0301", "n\u0303o", "ﾊﾞｽ", "ﾊﾟﾝ", "カ\u3099", "กำ", "เท", "น้ำ", "ที่", "👩\u200d👩\u200d👧",
+    "103만 명의", "11시까지", "๓๕ ล้านบาท", "ร้อยละ ๔๐", "14 gares", "27,5 гектара", "٢٠ دقيقة",
+    "४५ करोड़ लीटर", "8 (843) 222-14-30", "ingest-client 2.7", "三日間", "３億２千万円", "e\u0301", "n\u0303o", "ﾊﾞｽ", "ﾊﾟﾝ", "カ\u3099", "กำ", "เท", "น้ำ", "ที่", "👩\u200d👩\u200d👧",
     "👍🏽", "🇫🇷", "१२३", "क्षत्रिय", "١٢٣", "٣٫٥", "１２", "１，０００", "一百八十", "2024年9月12日",
     "3,5 km", "v2.3.1", "a_b", "x86", " ", "\n", "\r\n", ". ", "ok", "Ünïcödé", "ꦲꦏ꧀ꦱꦫ", "ប៊ុ",
     "ပွဲ", "\u200d", "\u0301",
@@ -359,11 +461,15 @@ _SPACED_WORD = regex.compile(rf"[^\W{UNSPACED_RANGES}]")
 
 
 def _cuts_a_word(text: str, position: int) -> bool:
+    """Whether ``position`` lies inside a word of a spaced script; the start of a Korean
+    particle written onto a fact (103만 명|의) is a word edge for the fact."""
     if position in (0, len(text)):
         return False
     left, right = text[position - 1], text[position]
     if left.isdecimal() and right.isdecimal():
         return True
+    if KOREAN_PARTICLE.match(text, position):
+        return False
     return bool(_SPACED_WORD.match(left) and _SPACED_WORD.match(right))
 
 
@@ -402,3 +508,23 @@ def test_spans_are_numpy_free_plain_tuples():
     (span,) = protected_spans("v2.3.1")
     assert span == (0, 6, "paths_versions") and isinstance(span.start, int)
     assert not isinstance(span.start, np.integer)
+
+
+def test_protected_spans_of_a_megabyte_take_a_moment():
+    """Every request asks for the spans of its whole prompt: a megabyte of fact-laden prose
+    in many scripts takes seconds (under 4 s of CPU on the busy build machine), and long
+    runs of digits, numerals, Hangul or spaces stay linear, not the minutes a pattern or a
+    word walk that goes back over a whole run for each number would take."""
+    import time
+
+    from fact_texts import fact_texts
+
+    sample = "\n\n".join([*PARAGRAPHS.values(), *(text for _, text in fact_texts(40))])
+    text = (sample * (1_000_000 // len(sample) + 1))[:1_000_000]
+    runs = ["12 34 5678 " * 3000, "1" * 30000, "a " * 30000, "万" * 30000, "1가" * 20000]
+    started = time.process_time()
+    spans = protected_spans(text)
+    for run in runs:
+        protected_spans(run)
+    assert len(spans) > 1000
+    assert time.process_time() - started < 15

@@ -147,6 +147,10 @@ _KANJI = "[〇零一二三四五六七八九十百千万萬億亿兆两兩]"
 # Every number, date, amount and percentage holds a digit or a CJK numeral, and lies within
 # _NEAR characters of each one (3,5 millions d'euros; 12 de septiembre de 2024).
 _DIGIT = rf"[\d{_KANJI[1:-1]}]+"
+# A run of numerals is one number of at most _LONGEST of them (一千二百三十四万五千六百七十八
+# has 16): a bound that keeps a pattern linear on a long run of 万 or 一.
+_LONGEST = 24
+_NUMERALS = rf"{_KANJI}{{1,{_LONGEST}}}"
 _NEAR = 40
 _DATE_COUNTERS = _alternatives(q.CJK_DATE_COUNTERS)
 _COUNTERS = _alternatives(q.CJK_COUNTERS) + "|" + _DATE_COUNTERS
@@ -156,7 +160,7 @@ _CJK_PREFIX = _alternatives(_CJK_PREFIXES)
 _CJK_START = f"(?=[\\d{_KANJI[1:-1]}{''.join(sorted({w[0] for w in _CJK_PREFIXES.split()}))}])"
 
 # A number of Chinese or Japanese: digits and numerals, mixed too (３億２千万, 23.6万).
-_CJK_AMOUNT = rf"(?:(?:{_NUMBER}{_KANJI}*)+|{_KANJI}+)"
+_CJK_AMOUNT = rf"(?:(?:{_NUMBER}{_KANJI}{{0,{_LONGEST}}}){{1,4}}|{_NUMERALS})"
 
 # Korean: a number with its scale (103만, 1,370억) and counter (명, 발, 시, 원), written
 # with or without a space; the particle written onto the word after it (의, 까지, 으로) is
@@ -168,7 +172,12 @@ _KO_END = rf"(?:(?!\p{{Hangul}})|(?={_KO_PARTICLE}))"
 _KO_NUMBER = rf"(?<!\d){_NUMBER}(?:{_alternatives(q.KOREAN_SCALES)})*"
 
 
-def _korean(counters: str) -> str:
+def _korean(*patterns: str) -> list[Matcher]:
+    """Matchers of Korean numbers, tried only near a digit followed by Hangul."""
+    return _matchers(rf"\d{_GAP}?\p{{Hangul}}", 24, *patterns)
+
+
+def _counted_in_korean(counters: str) -> str:
     """A Korean number with one of ``counters``, and 제 before an ordinal (제19회)."""
     return rf"(?:제{_GAP}?)?{_KO_NUMBER}{_GAP}?(?:{_alternatives(counters)}){_KO_END}"
 
@@ -218,10 +227,13 @@ NUMBERS = _matchers(
     rf"{_RANGE}{_MEASURED}",                                            # 14,720 km 27,5 гектара
     rf"{_CJK_START}(?!一[个個种種])(?:{_CJK_PREFIX})?{_CJK_AMOUNT}"
     rf"(?:{_COUNTERS}){{1,2}}",                                         # 3万人 三个 23.6万人次
-    rf"(?={_KANJI}*[十百千万萬億亿兆〇零]){_KANJI}{{2,}}|第{_KANJI}+",   # 一百八十 二十 第三
-    _korean(q.KOREAN_COUNTERS),                                         # 103만 명 8만 발
+    rf"(?={_KANJI}{{0,{_LONGEST}}}[十百千万萬億亿兆〇零]){_KANJI}{{2,}}|第{_NUMERALS}",  # 一百八十 第三
+) + _matchers(
+    _DIGIT, _NEAR, _COUNTED, accept=_not_a_year,                        # 14 gares 64 cores
+) + _korean(
+    _counted_in_korean(q.KOREAN_COUNTERS),                              # 103만 명 8만 발
     rf"{_KO_NUMBER}(?<=[만억천조]){_KO_END}",                             # 103만
-) + _matchers(_DIGIT, _NEAR, _COUNTED, accept=_not_a_year)             # 14 gares 64 cores
+)
 
 # ----------------------------------------------------------------------------- dates and times
 
@@ -251,10 +263,10 @@ DATES_TIMES = _matchers(
     rf"(?<!\d)\d{{1,2}}[.:]\d{{2}}{_GAP}?(?:น\.|นาฬิกา)",              # ๑๖.๐๐ น.
     rf"{_START}(?<![.:])\d{{1,2}}{_GAP}?(?:{_AMPM}|Uhr{_STOP}|h{_GAP}?\d{{2}}(?!\d)"
     rf"|{_words(q.TIME_OF_DAY_AFTER)}{_STOP})",                        # 3 pm ८ बजे
-    rf"{_CJK_START}(?:{_CJK_PREFIX})?(?:{_NUMBER}|{_KANJI}+)"
+    rf"{_CJK_START}(?:{_CJK_PREFIX})?(?:{_NUMBER}|{_NUMERALS})"
     rf"(?:{_DATE_COUNTERS})",                                           # 2024年 九月 十二日
-    rf"(?:{_words(q.KOREAN_TIMES_OF_DAY)}{_GAP}?)?{_korean(q.KOREAN_TIME_COUNTERS)}",  # 밤 11시
-)
+    ) + _korean(rf"(?:{_words(q.KOREAN_TIMES_OF_DAY)}{_GAP}?)?"
+                rf"{_counted_in_korean(q.KOREAN_TIME_COUNTERS)}")      # 2024년 9월 12일 밤 11시
 
 # ----------------------------------------------------------------------------- money and percent
 
@@ -285,10 +297,9 @@ MONEY_PERCENT = _matchers(
     rf"(?:{_CURRENCY}|{_CURRENCY_WORDS}){_END}",                   # 3,5 millions d'euros
     rf"{_NUMBER}{_GAP}?(?:[%％٪‰‱]|(?:pp|bps|{_PERCENT_WORDS}){_END})",  # 12.5 %
     rf"{_START}[%٪]{_GAP}?{_NUMBER}",                                   # %50 ٪٥٠
-    rf"百分之(?:{_NUMBER}|{_KANJI}+)(?:[点點]{_KANJI}+)?",              # 百分之三十
+    rf"百分之(?:{_NUMBER}|{_NUMERALS})(?:[点點]{_NUMERALS})?",              # 百分之三十
     rf"ร้อยละ{_GAP}?{_NUMBER}",                                         # ร้อยละ ๔๐ (per cent)
-    _korean(q.KOREAN_CURRENCIES),                                       # 10만 원
-)
+) + _korean(_counted_in_korean(q.KOREAN_CURRENCIES))                    # 10만 원
 
 # ----------------------------------------------------------------------------- URLs and e-mails
 

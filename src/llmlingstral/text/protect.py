@@ -296,17 +296,20 @@ _UNSPACED_CHAR = regex.compile(f"[{UNSPACED_RANGES}]")
 
 def _snapped(text: str, raw: list[Span]) -> list[Span]:
     """``raw`` (sorted) snapped to whole clusters and words; a span inside the previous
-    snapped one is folded into it, so each word is walked once."""
+    snapped one is folded into it, and none is widened back past the one before (it would
+    touch it, and be merged with it), so each word is walked once."""
     snap = _Snapper(text)
     snapped: list[Span] = []
     for span in raw:
         last = snapped[-1] if snapped else None
         if last is not None and span.start < last.end:
             kind = _specific(last.kind, span.kind)
-            end = snap(last.start, span.end, kind)[1] if span.end > last.end else last.end
+            floor = snapped[-2].end if len(snapped) > 1 else 0
+            end = snap(last.start, span.end, kind, floor)[1] if span.end > last.end else last.end
             snapped[-1] = Span(last.start, end, kind)
         else:
-            snapped.append(Span(*snap(span.start, span.end, span.kind), span.kind))
+            floor = last.end if last is not None else 0
+            snapped.append(Span(*snap(span.start, span.end, span.kind, floor), span.kind))
     return snapped
 
 
@@ -325,18 +328,19 @@ class _Snapper:
         self._chunks: dict[int, frozenset[int]] = {}  # cluster starts per whitespace chunk
         self._whitespace: Whitespace | None = None
 
-    def __call__(self, start: int, end: int, kind: str) -> tuple[int, int]:
+    def __call__(self, start: int, end: int, kind: str, floor: int = 0) -> tuple[int, int]:
+        """``(start, end)`` widened, its start no further back than ``floor``."""
         fact = kind in FACT_CLASSES
         while True:
-            new_start, new_end = self._word_edges(start, end, fact)
-            new_start, new_end = self._cluster_edges(new_start, new_end)
+            new_start, new_end = self._word_edges(start, end, fact, floor)
+            new_start, new_end = self._cluster_edges(new_start, new_end, floor)
             if (new_start, new_end) == (start, end):
                 return start, end
             start, end = new_start, new_end
 
-    def _word_edges(self, start: int, end: int, fact: bool) -> tuple[int, int]:
+    def _word_edges(self, start: int, end: int, fact: bool, floor: int) -> tuple[int, int]:
         text = self.text
-        while start > 0 and _same_word(text[start - 1], text[start]):
+        while start > floor and _same_word(text[start - 1], text[start]):
             start -= 1
         while end < len(text) and _same_word(text[end - 1], text[end]):
             if fact and KOREAN_PARTICLE.match(text, end):
@@ -344,8 +348,8 @@ class _Snapper:
             end += 1
         return start, end
 
-    def _cluster_edges(self, start: int, end: int) -> tuple[int, int]:
-        while start > 0 and not self._starts_cluster(start):
+    def _cluster_edges(self, start: int, end: int, floor: int) -> tuple[int, int]:
+        while start > floor and not self._starts_cluster(start):
             start -= 1
         while end < len(self.text) and not self._starts_cluster(end):
             end += 1
