@@ -103,6 +103,24 @@ def test_every_gold_fact_occurs_whole_in_its_text():
         assert 150 <= len(text.text.split()) <= 400 or 350 <= len(text.text) <= 1200, text.set_id
 
 
+def test_every_gold_fact_is_one_protected_span():
+    """The protection rule keeps each hand-listed fact whole, its unit, counter or counted
+    noun included (18,4 Hektar, 103만 명, ๓๕ ล้านบาท, 23.6万人次, 8 (843) 222-14-30)."""
+    facts = _script("benchmarks/_facts.py")
+    from llmlingstral.text.protect import protected_spans
+
+    split = []
+    for text in facts.load_texts():
+        spans = protected_spans(text.text)
+        for fact in text.facts:
+            for start in facts.whole_occurrences(fact, text.text):
+                end = start + len(fact)
+                if not any(s.start <= start and end <= s.end for s in spans):
+                    split.append((text.set_id, fact, [text.text[s.start:s.end] for s in spans
+                                                      if s.start < end and start < s.end]))
+    assert split == []
+
+
 def test_nq_fact_passages_are_dev_passages_with_numeric_answers():
     facts = _script("benchmarks/_facts.py")
     records = _script("benchmarks/eval_nq.py").load_dev(DATA / "nq-open-oracle.jsonl.gz")

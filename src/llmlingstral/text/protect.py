@@ -12,33 +12,39 @@ Classes of facts (each one a flag of :class:`Protection`, and the ``kind`` of it
     Numbers in any script's digits (ASCII, full-width １２, Arabic-Indic ٣٫٥, Devanagari
     २०२४, Thai ๒๕๖๗, ...) with the separators of each convention (3,5 · 1.250 · 14,720 ·
     1 200 000 with spaces, no-break or thin spaces · 1'000), a sign, an exponent, ranges
-    and ratios (10-20, 3/4, 16:9), and a unit after them (14,720 km, 3,5 Mio., 5 GB, 2.4 GHz,
-    25 °C, 3 млн); CJK numerals (一百八十, 二十) and any number with a CJK counter (3万人,
-    一百八十人, 三个, 第一个; not the article 一个).
+    and ratios (10-20, 3/4, 16:9), with the scale and unit after them (14,720 km, 3,5 Mio.,
+    15,6 Millionen Kilowattstunden, 27,5 гектара, ४५ करोड़ लीटर, 4.5 กิโลเมตร) or the noun
+    they count (14 gares, 500 records; never a function word, a month, or after a year);
+    CJK numerals (一百八十, 二十) and any number with CJK counters (3万人, 23.6万人次, 十九座,
+    ３億２千万円, 第一个; not the article 一个); Korean numbers with their counter (103만 명).
+    The words are listed per language in :mod:`.quantities`; approximators (about, 約, 약)
+    are no part of a number in any language.
 ``dates_times``
     ISO dates and times (2024-09-12T11:40Z), numeric dates (12/09/2024, 12.09.2024), dates
     with month names in English, French, German, Spanish, Russian, Arabic, Hindi and Thai
     (12 September 2024, September 12, 2024, 12 de septiembre de 2024), times (11:40 pm,
-    14h30, 3 p.m., 9 Uhr), CJK and Korean dates and times (2024年9月12日, 九月十二日,
-    2時間30分, 午後3時, 2024년 9월 12일).
+    14h30, 3 p.m., 9 Uhr) with their time of day (١٠:٠٠ صباحًا, सुबह ६:००, ๑๖.๐๐ น.), CJK
+    and Korean dates and times (2024年9月12日, 九月十二日, 三日間, 午後3時, 2024년 9월 12일,
+    밤 11시).
 ``money_percent``
     Amounts with a currency sign, code or word before or after ($3.5M, €12, 3,50 €,
-    USD 40, 3,5 millions d'euros, 100 рублей, 350 บาท, ₹500, 50元) and percentages
-    (12.5 %, ٪٥٠, 50 percent, 百分之三十).
+    USD 40, 3,5 millions d'euros, 100 рублей, ๓๕ ล้านบาท, ₹500, 50元, 10만 원) and
+    percentages (12.5 %, ٪٥٠, 50 percent, 百分之三十, ร้อยละ ๔๐).
 ``urls_emails``
     URLs with a scheme or ``www.`` (https://example.org/a?b=1) and e-mail addresses
     (ana@example.org, mailto: included).
 ``paths_versions``
     File paths (/etc/nginx/nginx.conf, ~/.bashrc, ./run.sh, C:\\Users\\x, src/a/b.py),
-    file names with a known extension (nginx.conf, README.md), versions (v2.3.1, 1.2.3-rc1)
-    and version constraints (numpy>=1.26, torch==2.6).
+    file names with a known extension (nginx.conf, README.md), versions (v2.3.1, 1.2.3-rc1),
+    a name with its version (ingest-client 2.7) and version constraints (numpy>=1.26).
 ``identifiers``
     snake_case and SCREAMING_CASE names, camelCase names (getElementById, iPhone), CamelCase
     names with three lower-case letters or more before a capital (PromptCompressor; not a
     name such as McKidd or LaMarche), words mixing letters and digits (iPhone15, H100,
     ABC-1234, CVE-2024-3094, 0x1f3a, a git sha, a UUID), NAME=value settings (MAX_RETRIES=5,
     --rate=0.5), long command-line options (--dry-run), issue numbers (#1234), dotted names,
-    host names and calls (os.path.join, db-1.internal:5432, compress()).
+    host names and calls (os.path.join, db-1.internal:5432, compress()), phone numbers with
+    an area code in brackets or a country code (8 (843) 222-14-30, +49 30 1234 5678).
 ``code``
     Code in backticks: inline (`pip install x`) and fenced blocks.
 
@@ -53,6 +59,7 @@ or inside a word of a script written with spaces (a force token ``ell`` protects
 ``hello``; the digits ``14`` protect all of ``1874``). Overlapping and touching spans are
 merged, and so are facts one space apart on the same line (2024년 9월 12일 is one span); a
 merged span takes the kind of its most specific part, in the order of ``FACT_CLASSES``.
+A fact never takes the Korean particle written onto it (103만 명의: 103만 명).
 A plain word, a capitalised name without digits, or punctuation is not a fact.
 
 The methods call :func:`protected_spans` once per text and :func:`covered` to learn which of
