@@ -240,6 +240,7 @@ def protection_kind(protection: Protection) -> str:
     ("कुल १८० से ज़्यादा", "१८०"),
     ("El 12 de mayo llegaron 40 y se fueron.", "40"),
     ("On 12 September the 3 arrived.", "12 September"),
+    ("The committee has 1962 members.", "1962"),
 ])
 def test_a_number_takes_no_function_word_and_a_year_takes_no_noun(text, fact):
     (span,) = [s for s in protected_spans(text) if text[s.start:s.end].startswith(fact)]
@@ -255,6 +256,7 @@ def test_a_number_takes_no_function_word_and_a_year_takes_no_noun(text, fact):
     ("3,000석이 팔렸다", "3,000석", "이"),
     ("약 1,370억 원으로 추산했다.", "1,370억 원", "으로"),
     ("15에서 20으로", "15", "에서"),
+    ("3 km를 달렸다", "3 km", "를"),
 ])
 def test_a_korean_fact_leaves_its_particle_out(text, fact, particle):
     start = text.index(fact)

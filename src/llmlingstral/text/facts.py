@@ -136,11 +136,16 @@ _NUMBER = (rf"(?<!\d){_SIGN}(?:(?:{_INT})(?:[.,\u066b\uff0e]\d+)?|{_START}(?<![.
            r"(?:[eE][-+]?\d+)?")
 _RANGE = rf"{_NUMBER}(?:[-\u2013/:~]{_NUMBER})*"
 
+_KO_PARTICLE = _alternatives(q.KOREAN_PARTICLES)
+KOREAN_PARTICLE = regex.compile(_KO_PARTICLE)
+"""A Korean particle or ending (까지, 으로, 의): where a fact written before it ends."""
+_UNIT_END = rf"(?:{_STOP}|(?={_KO_PARTICLE}))"  # 3 km를: the unit ends before the particle
+
 _SCALE = _words(q.SCALES + q.THAI_SCALES)        # 15,6 Millionen · 103만 · ๓๕ ล้าน
 _MEASURE = _words(q.MEASURES + q.THAI_UNITS)    # km · Hektar · гектара · กิโลเมตร
 # A number with its scale and its unit: 14,720 km · 15,6 Millionen Kilowattstunden.
 _SCALED = rf"(?:{_GAP}?{_SCALE}{_STOP})?"
-_MEASURED = rf"{_SCALED}(?:{_GAP}?{_MEASURE}{_STOP})?"
+_MEASURED = rf"{_SCALED}(?:{_GAP}?{_MEASURE}{_UNIT_END})?"
 
 # Numerals and counters of Chinese and Japanese.
 _KANJI = "[〇零一二三四五六七八九十百千万萬億亿兆两兩]"
@@ -165,10 +170,7 @@ _CJK_AMOUNT = rf"(?:(?:{_NUMBER}{_KANJI}{{0,{_LONGEST}}}){{1,4}}|{_NUMERALS})"
 # Korean: a number with its scale (103만, 1,370억) and counter (명, 발, 시, 원), written
 # with or without a space; the particle written onto the word after it (의, 까지, 으로) is
 # no part of the fact (see protect.py: a fact's span ends before it).
-_KO_PARTICLE = _alternatives(q.KOREAN_PARTICLES)
-KOREAN_PARTICLE = regex.compile(_KO_PARTICLE)
-"""A Korean particle or ending (까지, 으로, 의): where a fact written before it ends."""
-_KO_END = rf"(?:(?!\p{{Hangul}})|(?={_KO_PARTICLE}))"
+_KO_END = rf"(?:{_STOP}|(?={_KO_PARTICLE}))"
 _KO_NUMBER = rf"(?<!\d){_NUMBER}(?:{_alternatives(q.KOREAN_SCALES)})*"
 
 

@@ -70,7 +70,7 @@ CJK_PREFIXES = "第 毎 每 午前 午後 上午 下午 中午 晚上 凌晨 早
 KOREAN_SCALES = "만 억 천 조"
 KOREAN_COUNTERS = """
     명 분 발 개 개월 석 회 번 곳 대 권 마리 살 세 채 척 편 잔 병 층 호선 호 배 건 가구 킬로미터
-    미터 센티미터 킬로그램 그램 톤 리터 헥타르 퍼센트 km m kg
+    미터 센티미터 킬로그램 그램 톤 리터 헥타르 퍼센트
 """
 KOREAN_TIME_COUNTERS = "년 월 일 시간 시 분 초 주 주일"
 KOREAN_CURRENCIES = "원 달러 엔 유로 위안"
