@@ -239,14 +239,14 @@ NUMBERS = _matchers(
 
 # ----------------------------------------------------------------------------- dates and times
 
-
 _MONTH = rf"{_MONTHS}\.?{_STOP}"
 _DAY = rf"{_START}\d{{1,2}}(?:st|nd|rd|th|er|e|\.)?"
 _YEAR = rf"\d{{4}}(?:{_GAP}?(?:г\.|года|год|гг\.))?(?!\d)"
 _CLOCK = rf"{_START}(?<![.:])\d{{1,2}}:\d{{2}}(?::\d{{2}}(?:[.,]\d+)?)?"
 _AMPM = rf"(?i:[ap]\.\x20?m\.|[ap]m){_STOP}"  # the dot of "pm." ends a sentence
 # Times of day around a clock time, which tell 10:00 in the morning from the evening.
-_DAYTIME_AFTER = rf"(?:{_AMPM}|Uhr{_STOP}|hrs?{_STOP}|h{_STOP}|{_words(q.TIME_OF_DAY_AFTER)}{_STOP})"
+_DAYTIME_AFTER = (rf"(?:{_AMPM}|Uhr{_STOP}|hrs?{_STOP}|h{_STOP}"
+                  rf"|{_words(q.TIME_OF_DAY_AFTER)}{_STOP})")
 _DAYTIME_BEFORE = rf"(?:{_START}{_words(q.TIME_OF_DAY_BEFORE)}{_GAP})?"
 _ZONE = rf"{_GAP}?(?:UTC|GMT|CEST|CET|Z)(?:[+-]\d{{1,2}}(?::?\d{{2}})?)?{_STOP}"
 _ISO = (rf"{_START}(?<![.])\d{{4}}-\d{{1,2}}-\d{{1,2}}"
@@ -267,8 +267,10 @@ DATES_TIMES = _matchers(
     rf"|{_words(q.TIME_OF_DAY_AFTER)}{_STOP})",                        # 3 pm ८ बजे
     rf"{_CJK_START}(?:{_CJK_PREFIX})?(?:{_NUMBER}|{_NUMERALS})"
     rf"(?:{_DATE_COUNTERS})",                                           # 2024年 九月 十二日
-    ) + _korean(rf"(?:{_words(q.KOREAN_TIMES_OF_DAY)}{_GAP}?)?"
-                rf"{_counted_in_korean(q.KOREAN_TIME_COUNTERS)}")      # 2024년 9월 12일 밤 11시
+) + _korean(
+    rf"(?:{_words(q.KOREAN_TIMES_OF_DAY)}{_GAP}?)?"
+    rf"{_counted_in_korean(q.KOREAN_TIME_COUNTERS)}",                   # 2024년 9월 12일 밤 11시
+)
 
 # ----------------------------------------------------------------------------- money and percent
 
@@ -299,7 +301,7 @@ MONEY_PERCENT = _matchers(
     rf"(?:{_CURRENCY}|{_CURRENCY_WORDS}){_END}",                   # 3,5 millions d'euros
     rf"{_NUMBER}{_GAP}?(?:[%％٪‰‱]|(?:pp|bps|{_PERCENT_WORDS}){_END})",  # 12.5 %
     rf"{_START}[%٪]{_GAP}?{_NUMBER}",                                   # %50 ٪٥٠
-    rf"百分之(?:{_NUMBER}|{_NUMERALS})(?:[点點]{_NUMERALS})?",              # 百分之三十
+    rf"百分之(?:{_NUMBER}|{_NUMERALS})(?:[点點]{_NUMERALS})?",            # 百分之三十
     rf"ร้อยละ{_GAP}?{_NUMBER}",                                         # ร้อยละ ๔๐ (per cent)
 ) + _korean(_counted_in_korean(q.KOREAN_CURRENCIES))                    # 10만 원
 
