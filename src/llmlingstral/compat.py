@@ -126,10 +126,12 @@ class LLMLinguaMethods:
             context_segs_compress: Sequence[Sequence[bool]] | None = None,
             strict_preserve_uncompressed: bool = True, *, protect: ProtectOption = True
     ) -> tuple[list[str], list[float], list[int]]:
-        """The context filter of :meth:`compress_prompt`: ``(kept contexts, their keep-rate
-        shifts, their ids)`` in the order ``reorder_context`` gives. Contexts are ranked
-        by :meth:`get_rank_results` with these arguments and kept within ``target_token``
-        adjusted by ``context_budget`` (a negative target counts as 100)."""
+        """The context filter of :meth:`~llmlingstral.PromptCompressor.compress_prompt`:
+        ``(kept contexts, their keep-rate shifts, their ids)`` in the order
+        ``reorder_context`` gives. Contexts are ranked by
+        :meth:`~llmlingstral.PromptCompressor.get_rank_results` with these arguments and
+        kept within ``target_token`` adjusted by ``context_budget`` (a negative target
+        counts as 100)."""
         contexts = context_segments(context, context_segs, context_segs_rate,
                                     context_segs_compress)
         settings = LLMLinguaSettings(
@@ -157,10 +159,11 @@ class LLMLinguaMethods:
             context_segs_compress: Sequence[Sequence[bool]] | None = None, *,
             protect: ProtectOption = True
     ) -> tuple[list[str], list[list[tuple[int, float | None, bool]]]]:
-        """The sentence filter of :meth:`compress_prompt`: ``(each context's kept
-        sentences, joined; segment info)``. Sentences are kept within ``target_token *
-        token_budget_ratio`` (a negative target counts as 100); segment info, given
-        ``context_segs``, lists ``(characters, rate, compress)`` of each kept piece."""
+        """The sentence filter of :meth:`~llmlingstral.PromptCompressor.compress_prompt`:
+        ``(each context's kept sentences, joined; segment info)``. Sentences are kept
+        within ``target_token * token_budget_ratio`` (a negative target counts as 100);
+        segment info, given ``context_segs``, lists ``(characters, rate, compress)`` of each
+        kept piece."""
         contexts = context_segments(context, context_segs, context_segs_rate,
                                     context_segs_compress)
         settings = LLMLinguaSettings(
@@ -193,7 +196,7 @@ class LLMLinguaMethods:
         (``(characters, rate, compress)`` pieces) go with the contexts after any prefix.
         ``keep_split`` keeps blank lines; ``split_token_id`` is accepted for compatibility
         (the separator is found in the text, not by token id). ``protect`` is
-        :meth:`compress_prompt`'s.
+        :meth:`~llmlingstral.PromptCompressor.compress_prompt`'s.
         """
         texts = check_contexts(context)
         protection = resolve_protection(protect)
@@ -219,9 +222,9 @@ class LLMLinguaMethods:
 
     def _ranker_as_called(self, rank_method: Any,
                           condition_in_question: str | None) -> "Ranker | None":
-        """The ranker for a direct :meth:`get_rank_results` call: the perplexity methods
-        honour ``condition_in_question`` as given (None: the method's own) and score
-        llmlingua's joined strings."""
+        """The ranker for a direct :meth:`~llmlingstral.PromptCompressor.get_rank_results`
+        call: the perplexity methods honour ``condition_in_question`` as given (None: the
+        method's own) and score llmlingua's joined strings."""
         if condition_in_question is None:
             condition_in_question = perplexity_condition(rank_method, "none")
         if isinstance(rank_method, str) and self.scorer is not None and \

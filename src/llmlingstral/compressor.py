@@ -59,9 +59,9 @@ class PromptCompressor(LLMLinguaMethods):
             fp32; see :mod:`llmlingstral.models.precision`), ``"float32"``,
             ``"bfloat16"`` or ``"float16"``; the one that ran is :attr:`dtype` and each
             result's ``"dtype"``. Other ``from_pretrained`` keywords pass through.
-            ``"max_window"`` caps the tokens the scorer attends to at once (an integer
-            >= 32; above the model's context length it is capped there). ``"conditioning"``: how the
-            iterative pass conditions each window on the kept text, ``"exact"`` (default:
+            ``"max_window"`` caps the tokens the scorer attends to at once (an
+            integer of at least 32; above the model's context length it is capped there).
+            ``"conditioning"``: how the iterative pass conditions each window on the kept text, ``"exact"`` (default:
             as a fresh encoding of the compressed prefix) or ``"in_place"`` (faster: the
             cache of the full text with the dropped tokens deleted; see
             :mod:`llmlingstral.scoring.stream`). ``"remote_scorer"``:

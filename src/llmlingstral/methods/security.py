@@ -102,7 +102,8 @@ class SecurityLingua:
         max_intent_tokens: keep at most about this many tokens of intent, the most probable
             words first (None: no cap).
         model_config: ``dtype`` and other ``from_pretrained`` keywords for a model loaded here.
-        max_seq_len, max_batch_size: window and batch of the classifier (as ``llmlingua2_config``).
+        max_seq_len: the classifier's window in tokens (as in ``llmlingua2_config``).
+        max_batch_size: windows per forward pass (as in ``llmlingua2_config``).
     """
 
     def __init__(self, model: str | os.PathLike | TokenClassifier | LoadedModel = DEFAULT_MODEL,

@@ -2,7 +2,8 @@
 
 :class:`TokenClassifier` turns texts into words with a keep-probability each:
 
-1. each text is encoded once with character offsets and cut into words (:mod:`..words`);
+1. each text is encoded once with character offsets and cut into words
+   (:mod:`llmlingstral.text.words`);
 2. the tokens are cut into chunks that fit the classifier's window, at word boundaries and
    preferably after a chunk-end token (".", newline);
 3. the chunks of all texts run through the model in padded batches, a BOS before each;

@@ -107,7 +107,7 @@ class SurprisalStream:
         return torch.arange(self.position, self.position + count)
 
     def finish(self, fed: list[int], logits: torch.Tensor) -> np.ndarray:
-        """Record a forward pass whose keys and values are now in :attr:`cache`; the
+        """Record a forward pass whose keys and values are now in ``self.cache``; the
         surprisal of the chunk's tokens from the pass's ``logits``."""
         settling = self._settling
         ids = fed[settling:]

@@ -1,8 +1,8 @@
 """HTTP service: ``/v1/compress``, a chat-completions proxy, health, metrics and a page.
 
 Needs the ``serve`` extra (``pip install 'llmlingstral[serve]'``); start it with
-``llmlingstral serve`` or build the app with :func:`create_app`. The web stack is imported
-only when :func:`create_app` is first used.
+``llmlingstral serve`` or build the app with :func:`~llmlingstral.serve.app.create_app`.
+The web stack is imported only when ``create_app`` is first used.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Word labels from (original, compressed) pairs, with quality metrics and filtering.
 
-Each word of the original (as cut by :func:`..words.split_words`) is labelled 1 if the
-compressed text kept it, else 0. The compressed words are aligned to the original words in
-order (a longest common subsequence of normalised words), so a repeated word is matched
-where the surrounding words also match, not at its first occurrence.
+Each word of the original (as cut by :func:`~llmlingstral.text.words.split_words`) is
+labelled 1 if the compressed text kept it, else 0. The compressed words are aligned to the
+original words in order (a longest common subsequence of normalised words), so a repeated
+word is matched where the surrounding words also match, not at its first occurrence.
 
 With a :class:`~..text.protect.Protection`, every word that overlaps a protected fact
 (:func:`~..text.protect.protected_spans`: numbers, dates, amounts, identifiers, ...) is
