@@ -86,6 +86,12 @@ def test_the_command_line_page_lists_every_command_and_option(site):
         assert not missing, f"{name}: {missing}"
 
 
+def test_the_models_page_lists_every_preset(site):
+    page = (site / "reference" / "models" / "index.html").read_text(encoding="utf-8")
+    listed = re.findall(r"<tr>\s*<td><code>([^<]+)</code></td>", page)
+    assert listed == list(llmlingstral.MISTRAL_MODELS)
+
+
 def test_the_site_loads_nothing_from_the_network(site):
     remote = [(page.relative_to(site), url) for page in site.rglob("*.html")
               for url in re.findall(r'<(?:script|link|img)[^>]*(?:src|href)="(https?:[^"]*)"',
