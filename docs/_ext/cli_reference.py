@@ -26,32 +26,39 @@ def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
     """Fill the marker of the command-line page; other pages pass through."""
     if MARKER not in markdown:
         return markdown
-    return markdown.replace(MARKER, "\n".join(_command_sections(_script_parser())))
+    os.environ["COLUMNS"] = USAGE_WIDTH  # the mkdocs process only: not in script_parser()
+    return markdown.replace(MARKER, "\n".join(_command_sections(script_parser())))
 
 
-def _script_parser() -> argparse.ArgumentParser:
+def script_parser() -> argparse.ArgumentParser:
     """The parser of the console script: ``build_parser`` beside its ``main``."""
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     module_name = scripts[SCRIPT].split(":", 1)[0]
     source = str(ROOT / "src")
     if source not in sys.path:
         sys.path.insert(0, source)
-    os.environ["COLUMNS"] = USAGE_WIDTH
-    return importlib.import_module(module_name).build_parser()
+    module = importlib.import_module(module_name)
+    if not hasattr(module, "build_parser"):
+        raise RuntimeError(f"{module_name}, the module of the {SCRIPT} script, has no "
+                           f"build_parser(); point {__file__} at the function that builds "
+                           f"the parser")
+    return module.build_parser()
 
 
 def _command_sections(parser: argparse.ArgumentParser) -> Iterator[str]:
     yield from _section(parser, SCRIPT, "command", level=2)
-    for name, command in _subcommands(parser):
+    for name, command in subcommands(parser):
         yield from _section(command, f"{SCRIPT} {name}", f"command-{name}", level=3)
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+def subcommands(parser: argparse.ArgumentParser
+                ) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """Each command of ``parser`` once, by its name (aliases share a parser)."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             seen: set[int] = set()
             for name, command in action.choices.items():
-                if id(command) not in seen:  # aliases share a parser
+                if id(command) not in seen:
                     seen.add(id(command))
                     yield name, command
 
