@@ -19,6 +19,8 @@ import llmlingstral
 import llmlingstral.integrations as integrations
 import llmlingstral.serve as serve
 
+# One worker runs this module, so that the site is built once under pytest -n.
+pytestmark = pytest.mark.xdist_group("docs_build")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 import cli_reference  # noqa: E402  (the build's extensions, beside mkdocs.yml)
