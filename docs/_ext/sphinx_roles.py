@@ -2,9 +2,10 @@
 
 The docstrings cross-reference with Sphinx roles (``:class:`PromptCompressor```,
 ``:func:`~llmlingstral.text.protect.resolve_protection```), which read well in ``help()``
-and editors. mkdocstrings links with Markdown references instead, so each role is rewritten
-to ``[`name`][dotted.path]`` with its target resolved as Sphinx's Python domain does: the
-name as written, or relative to the object that holds the docstring and each of its parents.
+and editors. mkdocstrings links through mkdocs-autorefs instead, so each role is rewritten
+to an ``<autoref>`` of its target, resolved as Sphinx's Python domain does: the name as
+written, or relative to the object that holds the docstring and each of its parents, then
+followed to where it is defined (the reference registers that path for a public alias).
 
 A target the reference renders becomes a link; one that exists in the package but is not
 part of the reference (an internal module) is shown as code. A target in another package
