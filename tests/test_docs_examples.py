@@ -95,9 +95,10 @@ def _calls(tree: ast.Module, code: str, imported: dict[str, Any]
     written in its comments ("# or: LLMLingstralCompressor(model_name=...)")."""
     assigned = {id(node.value): node.targets[0].id for node in ast.walk(tree)
                 if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            yield node, assigned.get(id(node))
+    for statement in tree.body:  # in order: a variable is assigned before its methods run
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call):
+                yield node, assigned.get(id(node))
     for comment in _comments(code):
         for name in imported:
             for match in re.finditer(rf"\b{name}\(", comment):
