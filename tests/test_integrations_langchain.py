@@ -13,6 +13,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from llmlingstral import PromptCompressor
 from llmlingstral.integrations.langchain import LLMLingstralCompressor
+from llmlingstral.recipes import LONGLLMLINGUA
 from multilingual import PARAGRAPHS
 from texts import documents, multilingual_documents
 
@@ -97,7 +98,7 @@ def test_rank_order_follows_the_coarse_ranking(nano):
     outputs = LLMLingstralCompressor(compressor=nano, rate=0.5, order="rank",
                                      source_key="from").compress_documents(inputs, QUERY)
     ranked = [i for i, _ in nano.get_rank_results([d.page_content for d in inputs], QUERY,
-                                                  "longllmlingua")]
+                                                  LONGLLMLINGUA.rank_method)]
     kept = [d.metadata["from"] for d in outputs]
     assert kept == [i for i in ranked if i in kept]
 
@@ -150,7 +151,8 @@ def test_normalized_scores_lie_in_0_1_in_the_ranking_order(nano):
     inputs = _documents()
     raw, normalized = (
         {d.id: d.metadata["relevance_score"] for d in LLMLingstralCompressor(
-            compressor=nano, rate=0.5, score_mode=mode).compress_documents(inputs, QUERY)}
+            compressor=nano, rate=0.5, score_mode=mode, rank_method="longllmlingua"
+        ).compress_documents(inputs, QUERY)}
         for mode in ("ranking", "normalized"))
     assert raw.keys() == normalized.keys() and len(raw) > 2
     assert all(score < 0 for score in raw.values())  # minus the query's surprisal

@@ -67,7 +67,8 @@ def test_ids_metadata_and_scores_are_kept(nano):
 def test_ranking_scores_reflect_the_coarse_pass(nano):
     inputs = _nodes()
     outputs = LLMLingstralPostprocessor(compressor=nano, rate=0.5, order="rank",
-                                        score_mode="ranking").postprocess_nodes(
+                                        score_mode="ranking", rank_method="longllmlingua"
+                                        ).postprocess_nodes(
         inputs, QueryBundle(QUERY))
     # get_rank_results gives -log p(query | node), lowest first; the score is its negation.
     ranking = relevance_scores(nano.get_rank_results([n.node.text for n in inputs], QUERY,
@@ -105,7 +106,8 @@ def test_normalized_scores_lie_in_0_1_in_the_ranking_order(request, fixture):
     compressor = request.getfixturevalue(fixture)
     raw, normalized = (
         {n.node.id_: n.score for n in LLMLingstralPostprocessor(
-            compressor=compressor, rate=0.5, score_mode=mode).postprocess_nodes(
+            compressor=compressor, rate=0.5, score_mode=mode,
+            rank_method="longllmlingua" if fixture == "nano" else None).postprocess_nodes(
             _nodes(), QueryBundle(QUERY))}
         for mode in ("ranking", "normalized"))
     assert raw.keys() == normalized.keys() and len(raw) > 2
@@ -133,8 +135,10 @@ def test_a_score_cutoff_after_normalized_scores(nano):
 
 def test_one_node_is_ranked_too(nano):
     node = _nodes()[6:7]
-    ranking = LLMLingstralPostprocessor(compressor=nano, rate=0.9, score_mode="ranking")
-    normalized = LLMLingstralPostprocessor(compressor=nano, rate=0.9, score_mode="normalized")
+    ranking = LLMLingstralPostprocessor(compressor=nano, rate=0.9, score_mode="ranking",
+                                        rank_method="longllmlingua")
+    normalized = LLMLingstralPostprocessor(compressor=nano, rate=0.9, score_mode="normalized",
+                                           rank_method="longllmlingua")
     [ranked] = ranking.postprocess_nodes(node, QueryBundle(QUERY))
     [rescaled] = normalized.postprocess_nodes(_nodes()[6:7], QueryBundle(QUERY))
     [(_, surprisal)] = nano.get_rank_results([node[0].node.text], QUERY, "longllmlingua")

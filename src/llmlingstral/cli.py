@@ -19,14 +19,15 @@ from .errors import LLMLingstralError, ModelUnavailableError
 from .models.registry import MISTRAL_MODELS, ModelPreset
 from .progress import stderr_is_terminal, transformers_bars_hidden
 from .protect_options import add_protect_arguments, protection_from_args
+from .recipes import LONGLLMLINGUA, RECIPES
 from .validate import DTYPE_CHOICES
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_NO_FILE, EXIT_NO_MODEL = 0, 1, 2, 3, 4
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
-METHODS = ("llmlingua", "longllmlingua", "llmlingua2")
+METHODS = tuple(RECIPES)
 DEFAULT_MODEL_FOR = {"llmlingua": "nano", "longllmlingua": "nano", "llmlingua2": "nano-lingua2"}
-# The best offline document ranking measured on NQ-open (BENCHMARKS.md).
-DEFAULT_RANK_METHOD = "hybrid"
+# The LongLLMLingua recipe's ranking, measured on NQ-open dev (BENCHMARKS.md).
+DEFAULT_RANK_METHOD = LONGLLMLINGUA.rank_method
 _DOCUMENT_BREAK = re.compile(r"\n[^\S\n]*\n\s*")
 
 
@@ -130,22 +131,18 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
     target = -1 if args.target_token is None else args.target_token
     progress = None if not args.quiet and stderr_is_terminal() else False
     protect = protection_from_args(args)
+    chosen = {} if args.rank_method is None else {"rank_method": args.rank_method}
+    options = RECIPES[args.method].keywords(chosen)
     if args.method == "llmlingua2":
         return compressor.compress_prompt_llmlingua2(
             text, rate=args.rate, target_token=target, force_tokens=args.force_token,
-            instruction=args.instruction, question=args.question, protect=protect)
+            instruction=args.instruction, question=args.question, protect=protect, **options)
     from .text.sentences import split_protected
 
     documents = _documents(text) if args.method == "longllmlingua" else [text]
     # Force tokens become compress=False segments, so that the sentence and context
     # filters keep them too.
     segments = [split_protected(doc, args.force_token) for doc in documents]
-    options: dict[str, Any] = {}
-    if args.method == "longllmlingua":
-        options = dict(rank_method=args.rank_method or DEFAULT_RANK_METHOD,
-                       condition_in_question="after_condition",
-                       condition_compare=True, reorder_context="sort",
-                       dynamic_context_compression_ratio=0.3, context_budget="+100")
     return compressor.compress_prompt(
         documents, instruction=args.instruction, question=args.question, rate=args.rate,
         target_token=target, context_segs=[p for p, _ in segments],
@@ -193,7 +190,7 @@ def _add_compress_batch(commands) -> None:
                              "(default 0.5)")
     budget.add_argument("--target-token", type=int, default=None,
                         help="Mistral tokens to keep, for records without their own budget")
-    _add_method_options(cmd, rank_default=DEFAULT_RANK_METHOD,
+    _add_method_options(cmd, rank_default=None,
                         rank_help=f"document ranking for --method longllmlingua (default "
                                   f"{DEFAULT_RANK_METHOD}, as for compress)")
     cmd.add_argument("--batch-size", type=int, default=32,
@@ -212,20 +209,30 @@ def _run_compress_batch(args: argparse.Namespace) -> int:
     source, output = Path(args.input), Path(args.output)
     if not source.is_file():
         raise InputFileError(f"input file not found: {args.input}")
-    if args.batch_size <= 0:
-        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    settings = _batch_settings(args)
     errors = Path(args.errors) if args.errors else errors_file_for(output)
     from .compressor import PromptCompressor  # torch import only when needed
 
     compressor = PromptCompressor(args.model or DEFAULT_MODEL_FOR[args.method],
                                   device_map=args.device, model_config={"dtype": args.dtype},
                                   use_llmlingua2=args.method == "llmlingua2")
-    report = run_jsonl_job(compressor, source, output, errors, args, _documents)
+    report = run_jsonl_job(compressor, source, output, errors, settings, _documents)
     earlier = f", {report.already_done} done in an earlier run" if report.already_done else ""
     where = f", errors in {errors}" if report.skipped else ""
     print(f"llmlingstral: {report.written} records compressed, {report.skipped} skipped as "
           f"bad{earlier}; results in {output}{where}", file=sys.stderr)
     return EXIT_OK
+
+
+def _batch_settings(args: argparse.Namespace):
+    """compress-batch's options as the typed settings of the job."""
+    from .jsonl_job import BatchSettings
+
+    chosen = {} if args.rank_method is None else {"rank_method": args.rank_method}
+    return BatchSettings(method=args.method, rate=args.rate, target_token=args.target_token,
+                         recipe_overrides=chosen, force_tokens=tuple(args.force_token),
+                         protect=protection_from_args(args), batch_size=args.batch_size,
+                         quiet=args.quiet)
 
 
 def _documents(text: str) -> list[str]:

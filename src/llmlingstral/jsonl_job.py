@@ -17,31 +17,64 @@ stderr and in the errors file, and skipped.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, Callable, Iterator, Mapping, TextIO
 
 from tqdm.auto import tqdm
 
 from .progress import tqdm_disable
-from .protect_options import protection_from_args, protection_from_spec
-from .text.protect import ProtectOption
+from .protect_options import protection_from_spec
+from .recipes import Recipe, recipe_for
+from .text.protect import ProtectOption, resolve_protection
+from .validate import check_positive_int, check_rate, check_target
 
 # Keys a record may hold besides ``options``.
 RECORD_KEYS = ("id", "context", "question", "instruction", "rate", "target_token", "protect")
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """The settings of a run, for records that do not set their own.
+
+    ``method`` names the recipe (:mod:`.recipes`) the records are compressed with, and
+    ``recipe_overrides`` the options chosen over the recipe's (e.g. ``rank_method``);
+    ``rate`` / ``target_token`` (None: none) the budget; ``force_tokens`` text kept whole;
+    ``protect`` what compression keeps whole; ``batch_size`` records per batch, written
+    together; ``quiet`` hides the progress bar.
+    """
+
+    method: str = "llmlingua"
+    rate: float = 0.5
+    target_token: int | None = None
+    recipe_overrides: Mapping[str, Any] = field(default_factory=dict)
+    force_tokens: tuple[str, ...] = ()
+    protect: ProtectOption = True
+    batch_size: int = 32
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        recipe_for(self.method)
+        check_rate("rate", self.rate)
+        if self.target_token is not None:
+            check_target("target_token", self.target_token)
+        check_positive_int("batch_size (--batch-size)", self.batch_size)
+        resolve_protection(self.protect, self.force_tokens)
+
+    @property
+    def recipe(self) -> Recipe:
+        return recipe_for(self.method)
 
 
 @dataclass
 class _Job:
     """The state of one run: what is done already, and the open output files."""
 
-    args: argparse.Namespace
+    settings: BatchSettings
     split_documents: Callable[[str], list[str]]
-    protect: ProtectOption = True  # the command's --protect, for records without their own
     done: set[str] = field(default_factory=set)
     seen: set[str] = field(default_factory=set)
     written: int = 0
@@ -60,17 +93,16 @@ class JobReport:
 
 
 def run_jsonl_job(compressor, source: Path, output: Path, errors_path: Path,
-                  args: argparse.Namespace,
+                  settings: BatchSettings,
                   split_documents: Callable[[str], list[str]]) -> JobReport:
     """Compress every record of ``source`` not yet in ``output`` / ``errors_path``.
 
-    ``args`` holds the command's settings (``method``, ``rate``, ``target_token``,
-    ``rank_method``, ``force_token``, ``protect``, ``protect_pattern``, ``batch_size``,
-    ``quiet``); ``split_documents`` cuts a string context into documents for LongLLMLingua.
+    ``settings`` holds the run's settings; ``split_documents`` cuts a string context into
+    documents for LongLLMLingua.
     """
-    if isinstance(args.batch_size, bool) or args.batch_size <= 0:
-        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    job = _Job(args, split_documents, protection_from_args(args))
+    if not isinstance(settings, BatchSettings):
+        raise TypeError(f"settings must be a BatchSettings, got {type(settings).__name__}")
+    job = _Job(settings, split_documents)
     job.done = finished_keys(output, errors_path)
     with output.open("a", encoding="utf-8") as out, \
             errors_path.open("a", encoding="utf-8") as errors:
@@ -133,14 +165,14 @@ def _process(compressor, source: Path, job: _Job) -> None:
     with source.open(encoding="utf-8") as lines:
         total = sum(1 for _ in lines)
     batch: list[tuple[int, Any, dict[str, Any]]] = []
-    bar = tqdm(total=total, desc="records", unit="record", disable=tqdm_disable(False if job.args.quiet else None))
+    bar = tqdm(total=total, desc="records", unit="record", disable=tqdm_disable(False if job.settings.quiet else None))
     with bar:
         for number, record_id, request in _requests(source, job):
             bar.update(1)
             if request is None:
                 continue
             batch.append((number, record_id, request))
-            if len(batch) >= job.args.batch_size:
+            if len(batch) >= job.settings.batch_size:
                 _compress_batch(compressor, batch, job)
                 batch = []
         if batch:
@@ -165,8 +197,7 @@ def _requests(source: Path, job: _Job) -> Iterator[tuple[int, Any, dict[str, Any
                 if key in job.seen:
                     raise ValueError(f"duplicate id {record_id!r}: ids must be unique")
                 job.seen.add(key)
-                yield number, record_id, request_for(record, job.args, job.split_documents,
-                                                     job.protect)
+                yield number, record_id, request_for(record, job.settings, job.split_documents)
             except (ValueError, TypeError) as error:
                 if _line_key(number) not in job.done:
                     _report(job, number, _id_or_none(line), error)
@@ -201,33 +232,31 @@ def _id_or_none(line: str) -> Any:
         return None
 
 
-def request_for(record: dict[str, Any], args: argparse.Namespace,
-                split_documents: Callable[[str], list[str]],
-                protect: ProtectOption = True) -> dict[str, Any]:
-    """The ``compress_prompt`` keywords for a record: the command's settings (``protect``
-    its ``--protect``), the method's options, then the record's own fields."""
+def request_for(record: dict[str, Any], settings: BatchSettings,
+                split_documents: Callable[[str], list[str]]) -> dict[str, Any]:
+    """The ``compress_prompt`` keywords for a record: the run's settings, its recipe, then
+    the record's own fields."""
     from .text.sentences import split_protected
 
     options = record.get("options", {})
     if not isinstance(options, dict):
         raise TypeError(f"'options' must be a JSON object, got {type(options).__name__}")
     context = record["context"]
-    target = -1 if args.target_token is None else args.target_token
-    request: dict[str, Any] = {"rate": args.rate, "target_token": target, "protect": protect}
+    target = -1 if settings.target_token is None else settings.target_token
+    request: dict[str, Any] = {"rate": settings.rate, "target_token": target,
+                               "protect": settings.protect,
+                               **settings.recipe.keywords(settings.recipe_overrides)}
     if "rate" in record and "target_token" not in record:
         request["target_token"] = -1  # the record's rate wins over the command's budget
-    if args.method == "llmlingua2":
-        request.update(use_context_level_filter=False, force_tokens=list(args.force_token))
+    force_tokens = list(settings.force_tokens)
+    if settings.method == "llmlingua2":
+        request.update(force_tokens=force_tokens)
     else:
-        if args.method == "longllmlingua" and isinstance(context, str):
+        if settings.method == "longllmlingua" and isinstance(context, str):
             context = split_documents(context)
-        if args.method == "longllmlingua":
-            request.update(rank_method=args.rank_method, condition_in_question="after_condition",
-                           condition_compare=True, reorder_context="sort",
-                           dynamic_context_compression_ratio=0.3, context_budget="+100")
-        if args.force_token and _all_text(context):
+        if force_tokens and _all_text(context):
             documents = [context] if isinstance(context, str) else context
-            pieces = [split_protected(d, args.force_token) for d in documents]
+            pieces = [split_protected(d, force_tokens) for d in documents]
             request.update(context_segs=[p for p, _ in pieces],
                            context_segs_compress=[f for _, f in pieces])
     request.update({k: record[k] for k in RECORD_KEYS[2:] if k in record})

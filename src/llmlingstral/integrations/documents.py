@@ -29,6 +29,7 @@ from ..protect_options import protection_from_spec, protection_spec
 from ..ranking.base import RankResults, relevance_scores
 from ..ranking.perplexity import perplexity_condition
 from ..ranking.registry import PERPLEXITY_METHODS, scores_ascend
+from ..recipes import RECIPES
 from ..text.protect import ProtectOption, resolve_protection
 from ..validate import check_choice, check_mapping, check_rate, check_str, check_target
 
@@ -40,13 +41,10 @@ _OWNED_KEYWORDS = {"context": "the documents", "question": "the query", "rate": 
                    "target_token": "target_token", "rank_method": "rank_method",
                    "reorder_context": "order", "protect": "protect",
                    "concate_question": "the documents' budget, which never counts the query"}
-# llmlingua's recommended LongLLMLingua settings for question-aware RAG compression.
-_METHOD_DEFAULTS: dict[str, dict[str, Any]] = {
-    "llmlingua": {"condition_in_question": "none"},
-    "longllmlingua": {"condition_in_question": "after_condition", "condition_compare": True,
-                      "dynamic_context_compression_ratio": 0.3, "context_budget": "+100"},
-    "llmlingua2": {"use_context_level_filter": True},
-}
+# What the components do beyond their method's recipe (:mod:`..recipes`): they drop whole
+# documents that rank low for the query, also with LLMLingua-2, whose recipe for one prompt
+# keeps every context. The order of the survivors is the ``order`` setting's.
+_DOCUMENT_OPTIONS: dict[str, dict[str, Any]] = {"llmlingua2": {"use_context_level_filter": True}}
 # One call at a time per compressor: models and rankers are not made for concurrent use.
 _LOCKS: "weakref.WeakKeyDictionary[PromptCompressor, threading.Lock]" = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
@@ -72,9 +70,10 @@ class CompressionSettings:
     """How a framework component compresses its documents.
 
     ``method``: ``"llmlingua"``, ``"longllmlingua"`` or ``"llmlingua2"`` (None: LLMLingua-2
-    for a token-classifier compressor, LongLLMLingua otherwise). ``rate`` is the fraction of
-    the documents' tokens to keep; ``target_token`` (if positive) the tokens to keep over all
-    documents. ``rank_method`` ranks documents in the coarse pass (None: the method's own).
+    for a token-classifier compressor, LongLLMLingua otherwise), compressed with that
+    method's recipe (:mod:`llmlingstral.recipes`). ``rate`` is the fraction of the documents'
+    tokens to keep; ``target_token`` (if positive) the tokens to keep over all documents.
+    ``rank_method`` ranks documents in the coarse pass (None: the recipe's).
     ``order``: ``"original"`` (input order) or ``"rank"`` (most relevant first).
     ``protect``: what compression keeps whole, as ``compress_prompt``'s (True: numbers,
     dates, amounts, URLs, paths, identifiers and code; False: llmlingua's behaviour; or a
@@ -248,7 +247,7 @@ class _FixedRanking:
 def _rank(compressor, texts, query, method, settings, wanted) -> _Ranking | None:
     """The ranking of ``texts`` with scores, or None when neither the coarse pass nor the
     caller (``wanted``) needs one."""
-    options = {**_METHOD_DEFAULTS[method], **settings.compress_kwargs}
+    options = _method_options(method, settings)
     filtering = len(texts) >= 2 and options.get("use_context_level_filter", True)
     rank_method = _rank_method(method, settings.rank_method, query)
     if not wanted and (not filtering or (method == "llmlingua2" and rank_method == "llmlingua")):
@@ -262,14 +261,21 @@ def _rank(compressor, texts, query, method, settings, wanted) -> _Ranking | None
     return _Ranking(results, scores_ascend(rank_method, condition))
 
 
+def _method_options(method: str, settings: CompressionSettings) -> dict[str, Any]:
+    """The method's recipe, the components' own document options, then the caller's."""
+    return RECIPES[method].keywords({**_DOCUMENT_OPTIONS.get(method, {}),
+                                     **settings.compress_kwargs})
+
+
 def _rank_method(method: str, rank_method: str | None, query: str) -> str:
-    """The rank method the coarse pass uses: ``"llmlingua"`` on a classifier is its keep
-    probability, which is also what LLMLingua-2 ranks by without a query."""
-    if method == "llmlingua2":
-        return "llmlingua" if rank_method is None or not query.strip() else rank_method.strip()
-    if rank_method is None:
-        return method if query.strip() else "llmlingua"
-    return rank_method.strip()
+    """The rank method the coarse pass uses: the caller's, else the recipe's; without a
+    query, ``"llmlingua"`` (question-blind). ``"llmlingua"`` on a classifier is its keep
+    probability, which is what LLMLingua-2 ranks by unless a ranker is named."""
+    if rank_method is not None and (query.strip() or method != "llmlingua2"):
+        return rank_method.strip()
+    if not query.strip():
+        return "llmlingua"
+    return RECIPES[method].rank_method or "llmlingua"
 
 
 @dataclass(frozen=True)
@@ -302,13 +308,12 @@ def _rescaled(relevance: Mapping[int, float], texts: Sequence[str]) -> dict[int,
 
 
 def _compress(compressor, texts, query, method, settings, ranking) -> dict[str, Any]:
-    keywords = {**_METHOD_DEFAULTS[method], **settings.compress_kwargs,
-                "protect": settings.protect}
+    keywords = {**_method_options(method, settings), "protect": settings.protect}
     keywords["target_token"] = _target_tokens(compressor, texts, query, settings)
     if ranking is not None:
         keywords["rank_method"] = _FixedRanking(ranking.results, len(texts))
-    elif method != "llmlingua2":
-        keywords["rank_method"] = settings.rank_method or method  # nothing left to rank
+    elif method != "llmlingua2":  # nothing left to rank
+        keywords["rank_method"] = _rank_method(method, settings.rank_method, query)
     if method == "llmlingua2":
         return compressor.compress_prompt_llmlingua2(texts, question=query, **keywords)
     keywords["reorder_context"] = "sort" if settings.order == "rank" else "original"

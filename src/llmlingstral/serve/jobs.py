@@ -16,14 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from ..protect_options import protection_from_spec
+from ..recipes import RECIPES
 from ..text.protect import Protection, ProtectOption, resolve_protection
 
 METHODS = ("llmlingua", "longllmlingua", "llmlingua2", "structured", "json")
-# What ``llmlingstral compress --method longllmlingua`` uses; a request may override each.
-LONGLLMLINGUA_DEFAULTS: dict[str, Any] = {
-    "rank_method": "longllmlingua", "condition_in_question": "after_condition",
-    "condition_compare": True, "reorder_context": "sort",
-    "dynamic_context_compression_ratio": 0.3, "context_budget": "+100"}
 # Chosen by the service, never by a request.
 _SERVER_ONLY = {"self", "show_progress", "compressor"}
 CONTEXT_SEPARATOR = "\n\n"
@@ -196,13 +192,10 @@ def check_rank_method(name: Any, rankers: Sequence[str]) -> None:
 
 
 def _with_defaults(method: str, fields: dict[str, Any]) -> dict[str, Any]:
-    if method == "longllmlingua":
-        return {**LONGLLMLINGUA_DEFAULTS, **fields}
-    if method == "llmlingua2":
-        # compress_prompt (which the batch path calls) filters contexts by default;
-        # compress_prompt_llmlingua2 does not: keep the latter's default.
-        return {"use_context_level_filter": False, **fields}
-    return fields
+    """The request's fields over its method's recipe (the one every entry point uses);
+    ``structured`` and ``json`` have none."""
+    recipe = RECIPES.get(method)
+    return fields if recipe is None else recipe.keywords(fields)
 
 
 def original_text(method: str, fields: Mapping[str, Any]) -> str:
