@@ -122,6 +122,7 @@ def compression_methods(compressor, extra: dict | None = None
         "LongLLMLingua, coarse only": call(**longllmlingua, use_token_level_filter=False),
         "LongLLMLingua, bm25 ranking": call(**{**longllmlingua, "rank_method": "bm25"}),
         "LongLLMLingua, hybrid ranking": call(**{**longllmlingua, "rank_method": "hybrid"}),
+        "LongLLMLingua, original order": call(**{**longllmlingua, "reorder_context": "original"}),
         "LongLLMLingua, sentence filter": call(**longllmlingua, use_sentence_level_filter=True),
         "LLMLingua": call(rank_method="llmlingua"),
         "LLMLingua, token level only": call(rank_method="llmlingua",
@@ -151,7 +152,8 @@ def evaluate_rankers(compressor, examples: list[Example], methods: list[str]) ->
 
 
 def evaluate_compression(compressor, examples: list[Example], only: list[str] | None,
-                         extra: dict | None = None) -> list[list]:
+                         extra: dict | None = None, rates: dict[str, float] = RATES
+                         ) -> list[list]:
     """One row per method and rate. Each question's outcome at each rate is also printed to
     stderr as it comes, so a run cut short still gives paired results."""
     tokenizer = compressor.tokenizer
@@ -159,10 +161,10 @@ def evaluate_compression(compressor, examples: list[Example], only: list[str] | 
     for name, run in compression_methods(compressor, extra).items():
         if only is not None and name not in only:
             continue
-        totals = {label: [0, 0, 0, 0.0] for label in RATES}  # retained, kept, origin, seconds
+        totals = {label: [0, 0, 0, 0.0] for label in rates}  # retained, kept, origin, seconds
         for index, ex in enumerate(examples):
             origin = tokenizer.count("\n\n".join(ex.documents))
-            for label, rate in RATES.items():
+            for label, rate in rates.items():
                 start = time.perf_counter()
                 text = run(ex, rate)
                 total = totals[label]
@@ -191,6 +193,8 @@ def main() -> None:
                         default=["bm25", "gzip", "llmlingua", "longllmlingua"])
     parser.add_argument("--methods", nargs="*", default=None,
                         help="compression rows to run (default: all)")
+    parser.add_argument("--rates", nargs="*", choices=sorted(RATES), default=list(RATES),
+                        help="compressions to run (default: all)")
     parser.add_argument("--conditioning", choices=["exact", "in_place"], default="exact",
                         help="how the token-level pass conditions on the kept text")
     parser.add_argument("--placement", choices=["pooled", "window", "prompt"], default=None,
@@ -222,7 +226,8 @@ def main() -> None:
                          evaluate_rankers(compressor, examples, args.rankers)))
     print()
     print(markdown_table(["method", "compression", "answer retention", "achieved rate",
-                          "s / prompt"], evaluate_compression(compressor, examples, args.methods, extra)))
+                          "s / prompt"], evaluate_compression(compressor, examples, args.methods, extra,
+                                              {label: RATES[label] for label in args.rates})))
 
 
 if __name__ == "__main__":
