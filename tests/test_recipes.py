@@ -12,6 +12,7 @@ their texts are compared with the compressed documents of the command's prompt.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import io
@@ -113,8 +114,6 @@ def test_compress_batch_gives_the_command_line_output(method, cli_output, tmp_pa
 
 def test_compress_batch_takes_typed_settings(tmp_path, nano):
     source = _write(tmp_path / "in.jsonl", json.dumps({"context": "x"}) + "\n")
-    import argparse
-
     with pytest.raises(TypeError, match="BatchSettings"):
         run_jsonl_job(nano, source, tmp_path / "o.jsonl", tmp_path / "e.jsonl",
                       argparse.Namespace(method="llmlingua", batch_size=1), lambda t: [t])
