@@ -132,6 +132,31 @@ def test_contexts_in_different_scripts_keep_the_same_share(nano_lingua2):
     assert abs(achieved(result) - 0.5) <= 0.01
 
 
+DENSE = " ".join(f"Order ORD-{1000 + i} shipped on 2024-09-{1 + i % 28:02d} for ${10 + i}.50 "
+                 f"to ana{i}@example.org." for i in range(12))  # facts: over 80 % of its tokens
+
+
+@pytest.mark.parametrize("rate", [0.5, 0.33])
+def test_a_context_dense_in_facts_pays_for_them_out_of_its_own_share(nano_lingua2, rate):
+    docs = [DENSE, PARAGRAPHS["en"], PARAGRAPHS["zh"], PARAGRAPHS["ja"], PARAGRAPHS["th"],
+            PARAGRAPHS["ar"]]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = nano_lingua2.compress_prompt_llmlingua2(docs, rate=rate)
+    rates = context_rates(nano_lingua2, result, docs)
+    assert len(rates) == len(docs)
+    assert all(abs(r - rate) <= 0.1 for r in rates), rates
+    assert abs(achieved(result) - rate) <= 0.02 * rate
+    assert sum(issubclass(w.category, FactsOverBudgetWarning) for w in caught) == 1
+    dense = result["compressed_contexts"][0]
+    facts = [DENSE[s.start:s.end] for s in protected_spans(DENSE)]
+    kept = [f for f in facts if f in dense]
+    # Its facts fill most of its share, whole, the first mentions first.
+    tokens = nano_lingua2.tokenizer.count
+    assert sum(tokens(f) for f in kept) >= 0.5 * rate * tokens(DENSE)
+    assert facts[0] in kept
+
+
 def test_contexts_the_filter_keeps_share_its_rate(nano_lingua2):
     docs = [PARAGRAPHS["en"], PARAGRAPHS["zh"], PARAGRAPHS["ja"], PARAGRAPHS["fr"]]
     with warnings.catch_warnings():

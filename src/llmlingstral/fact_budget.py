@@ -21,6 +21,10 @@ from .errors import caller_stacklevel
 FACT_SHARE = 0.8
 """The largest share of a budget that protected facts are guaranteed."""
 
+FAIR_SHARE_TOLERANCE = 0.1
+"""How far (a share of its tokens) a context compressed beside others in one call may keep
+more than the rate: room for the fact a question needs when its context cannot afford it."""
+
 
 class FactsOverBudgetWarning(UserWarning):
     """Protected facts needed more than :data:`FACT_SHARE` of the budget; some were left to

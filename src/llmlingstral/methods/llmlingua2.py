@@ -11,11 +11,14 @@
 The protection rule (:mod:`..text.protect`, the ``protect`` option) decides what stays
 whole: the words one protected span covers are one unit, kept or dropped together, scored
 by their best word and costing their summed tokens. Protected facts are charged to the
-budget first, within :data:`..fact_budget.FACT_SHARE` of it (in threshold mode they are
-all kept); when they need more, the ones in the best-ranked contexts, nearest the
+budget first (in threshold mode they are all kept). Every context keeps the same share of
+its tokens (as llmlingua's per-context percentile does), so a script the classifier scores
+lower is not emptied for another, and each pays for its facts out of its own share: within
+:data:`..fact_budget.FACT_SHARE` of it, and when they need more, the ones nearest the
 question and mentioned first are kept, and one :class:`..fact_budget.FactsOverBudgetWarning`
-says so. Every context keeps the same share of its tokens (as llmlingua's per-context
-percentile does), so a script the classifier scores lower is not emptied for another.
+says so. A context dense in facts so keeps the rate too; only a fact near the question
+that its context cannot afford may take it a little over (the best-ranked contexts'
+first), within :data:`..fact_budget.FAIR_SHARE_TOLERANCE`.
 
 Budgets and counts are Mistral tokens of the classifier's tokenizer. The requested size is
 met on the re-tokenised output, not on a per-word estimate.
@@ -28,23 +31,26 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..budget import (aim, context_target, keep_fixed_rates, keep_within, lingua2_context_budget,
-                      select_contexts, select_top_contexts, target_tokens)
+from ..budget import (aim, context_shares, context_target, keep_fixed_rates, keep_within,
+                      lingua2_context_budget, select_contexts, select_top_contexts,
+                      target_tokens)
 from ..errors import InvalidArgumentError, UnsupportedOptionError
-from ..fact_budget import FACT_SHARE, affordable, first_mentions, warn_if_dropped
+from ..fact_budget import (FACT_SHARE, FAIR_SHARE_TOLERANCE, first_mentions,
+                           warn_if_dropped)
 from ..kept import block_ranges, prompt_kept, whole
 from ..prompt import (CONTEXT_SEPARATOR, DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, CompressionOutcome,
                       KeptText, Range, Segment, context_text, join_contexts, join_prompt)
 from ..ranking.base import Ranker
 from ..scoring.classifier import TOKEN_TO_WORD, TokenClassifier, WordScores
 from ..settings import INTERNAL
+from ..text.nearness import nearness, question_terms
 from ..text.protect import (FORCE_TOKENS, ProtectOption, Protection, covered, protected_spans,
                             resolve_protection)
-from ..text.nearness import nearness, question_terms
 from ..text.words import SPACE, Words, join_kept, kept_ranges, span_groups, split_words
 from ..validate import (check_context_ids, check_count_or_unset,
                         check_non_negative_int, check_probability, check_rate, check_string_list,
                         check_target, check_text)
+from .fact_pins import Needs, pinned_facts
 
 
 @dataclass
@@ -467,30 +473,73 @@ def _keep_above(context: _Context, units: _Units, threshold: float) -> np.ndarra
 
 def _pin_facts(scored: list[_Context], units: list[_Units], budget: float,
                question: str) -> list[np.ndarray]:
-    """Per context, the facts charged to ``budget`` first (see :mod:`..fact_budget`): all
-    of them when they fit in its :data:`FACT_SHARE` left after the forced units, else the
-    most needed, with one warning."""
+    """Per context, the facts charged to ``budget`` first (see :mod:`..fact_budget`).
+
+    Each context pays for its facts out of its own fair share of ``budget`` (the one
+    :func:`..budget.keep_within` gives it): all of them when they fit in
+    :data:`..fact_budget.FACT_SHARE` of what its forced units and parts with their own rate
+    leave of it, else the most needed (:func:`.fact_pins.need_order`); facts in a part with
+    its own rate, within that part's budget. A context dense in facts so keeps the call's
+    rate instead of taking the others' budget. Facts near the question come first, across
+    contexts (:func:`_pin_near_question`). One warning for all."""
+    committed = [_committed(u) for u in units]
+    sizes = [float(u.costs[u.selectable | u.forced].sum()) for u in units]
+    rooms = context_shares(sizes, committed, budget) - np.array(committed)
     candidates = [c.fact & u.selectable & ~u.forced for c, u in zip(scored, units)]
-    costs = np.concatenate([u.costs[m] for u, m in zip(units, candidates)]) if scored \
-        else np.zeros(0)
-    room = max(budget - sum(float(u.costs[u.forced].sum()) for u in units), 0.0)
-    if costs.sum() <= FACT_SHARE * room:
-        return candidates
-    pinned = affordable(costs, _fact_order(scored, units, candidates, question), room)
-    warn_if_dropped(pinned, costs, room)
-    result, position = [], 0
-    for mask in candidates:
-        chosen = np.zeros(len(mask), dtype=bool)
-        chosen[np.flatnonzero(mask)] = pinned[position:position + int(mask.sum())]
-        position += int(mask.sum())
-        result.append(chosen)
-    return result
+    room = max(budget - sum(committed), 0.0)
+    near = _pin_near_question(scored, units, candidates, sizes, rooms, room, question)
+    pinned = [n | _pin_own(c, u, m & ~n, float(r) - float(u.costs[n].sum()), question)
+              for c, u, m, r, n in zip(scored, units, candidates, rooms, near)]
+    if scored:
+        warn_if_dropped(np.concatenate([p[m] for p, m in zip(pinned, candidates)]),
+                        np.concatenate([u.costs[m] for u, m in zip(units, candidates)]), room)
+    return pinned
+
+
+def _pin_own(context: _Context, units: _Units, candidates: np.ndarray, room: float,
+             question: str) -> np.ndarray:
+    """The facts one context affords: in ``room`` (its share less what it keeps anyway)
+    for its free words, in each part with its own rate within that part's budget."""
+    chosen = np.zeros(len(candidates), dtype=bool)
+    for part, budget in _fact_parts(units, candidates, room):
+        pieces = list(zip(units.starts[part].tolist(), units.ends[part].tolist()))
+        chosen[part] = pinned_facts(units.costs[part], budget, context.scores.text, pieces,
+                                    np.zeros(len(part), dtype=np.int64), Needs(question))
+    return chosen
+
+
+def _pin_near_question(scored: list[_Context], units: list[_Units],
+                       candidates: list[np.ndarray], sizes: Sequence[float],
+                       rooms: np.ndarray, room: float, question: str) -> list[np.ndarray]:
+    """Per context, the facts near the question pinned before any other: the most needed
+    of the call first (:func:`_fact_order`), within the call's
+    :data:`..fact_budget.FACT_SHARE` of ``room``, and each context within its share
+    (``rooms``) plus :data:`..fact_budget.FAIR_SHARE_TOLERANCE` of its size. The fact
+    that answers the question is worth its context keeping a little more than the
+    rate; its context's other facts then pay for it."""
+    near_facts = [m & np.isnan(u.fixed_rate) for m, u in zip(candidates, units)]
+    chosen = [np.zeros(len(m), dtype=bool) for m in candidates]
+    if not question or not any(m.any() for m in near_facts):
+        return chosen
+    order, near = _fact_order(scored, units, near_facts, question)
+    where = [(c, unit) for c, mask in enumerate(near_facts) for unit in np.flatnonzero(mask)]
+    left = FACT_SHARE * room
+    caps = [max(float(r), 0.0) + FAIR_SHARE_TOLERANCE * size for r, size in zip(rooms, sizes)]
+    for index in np.argsort(order, kind="stable"):
+        c, unit = where[index]
+        cost = float(units[c].costs[unit])
+        if near[index] > 0 and cost <= min(left, caps[c]):
+            chosen[c][unit] = True
+            left -= cost
+            caps[c] -= cost
+    return chosen
 
 
 def _fact_order(scored: list[_Context], units: list[_Units], candidates: list[np.ndarray],
-                question: str) -> np.ndarray:
-    """How much each candidate fact is needed (lower first): facts of better-ranked
-    contexts, then those with more question words near them, then first mentions."""
+                question: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate fact's place in the call's order of need (lower first: facts of
+    better-ranked contexts, then those with more question words near them, then first
+    mentions) and its nearness to the question."""
     terms = question_terms(question)
     rank, near, texts = [], [], []
     for c, u, mask in zip(scored, units, candidates):
@@ -499,11 +548,36 @@ def _fact_order(scored: list[_Context], units: list[_Units], candidates: list[np
         near.extend(nearness(text, pieces, terms).tolist())
         texts.extend(text[start:end] for start, end in pieces)
         rank.extend([c.rank] * len(pieces))
+    near = np.array(near, dtype=np.int64)
     repeated = ~first_mentions(texts)
-    order = np.lexsort((np.arange(len(texts)), repeated, -np.array(near), np.array(rank)))
-    needed = np.empty(len(texts))
-    needed[order] = np.arange(len(texts))
-    return needed
+    ranked = np.lexsort((np.arange(len(texts)), repeated, -near, np.array(rank)))
+    order = np.empty(len(texts), dtype=np.int64)
+    order[ranked] = np.arange(len(texts))
+    return order, near
+
+
+def _committed(units: _Units) -> float:
+    """Tokens a context keeps before its free words compete: its forced units, and each
+    part with its own rate at that rate."""
+    fixed = ~units.forced & units.selectable & ~np.isnan(units.fixed_rate)
+    return float(units.costs[units.forced].sum()
+                 + (units.costs[fixed] * np.clip(units.fixed_rate[fixed], 0.0, 1.0)).sum())
+
+
+def _fact_parts(units: _Units, candidates: np.ndarray,
+                free_room: float) -> list[tuple[np.ndarray, float]]:
+    """The candidate facts of one context by who pays for them, with that payer's budget:
+    the context's free words (``free_room``), and each part with its own rate (that rate
+    of the part's tokens, less what the part must keep anyway; see
+    :func:`..budget.keep_fixed_rates`)."""
+    free = np.isnan(units.fixed_rate)
+    parts = [(np.flatnonzero(candidates & free), free_room)]
+    for rate in np.unique(units.fixed_rate[~free]):
+        group = units.fixed_rate == rate
+        paid = float(units.costs[group & units.forced].sum())
+        size = float(units.costs[group & units.selectable & ~units.forced].sum())
+        parts.append((np.flatnonzero(candidates & group), rate * (size + paid) - paid))
+    return [(part, room) for part, room in parts if len(part)]
 
 
 def _settled(keeps: list[np.ndarray], scored: list[_Context],
