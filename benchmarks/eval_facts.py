@@ -10,7 +10,9 @@ LLMLingua (``nano``), LongLLMLingua (``nano``, with the text's question) and LLM
 (llmlingua's behaviour), and by dropping random words until the same share of tokens
 remains as protection kept (averaged over seeds). A fact is kept when its exact string is
 in the output, not glued to another number; "in part" counts facts of which some digits or
-letters survived but not the whole (see ``_facts.py``).
+letters survived but not the whole (see ``_facts.py``). The achieved rate is the one a
+rate asks for: tokens of the compressed prompt over those of the original one, LongLLMLingua's
+question (kept whole, paid for out of the same budget, as in llmlingua) counted in both.
 
 With LLMLingua-2, all the hand-written texts are also compressed as the contexts of one
 call, to show each script's achieved rate and kept facts beside the others. Then NQ dev
@@ -52,6 +54,8 @@ FULL = dict(nq_passages=20, nq_questions=100, seeds=5, time_repeats=5)
 
 Run = Callable[[list, str, float, bool], str]
 """``run(contexts, question, rate, protect)``: the compressed contexts, question left out."""
+
+ASKS = {"longllmlingua"}  # the methods given the question in the fact tables
 
 
 @dataclass
@@ -103,7 +107,7 @@ def runner(method: str, compressor) -> Run:
     options = eval_nq.LONGLLMLINGUA if method == "longllmlingua" else {}
 
     def run(contexts, question, rate, protect):
-        asked = question if method == "longllmlingua" else ""
+        asked = question if method in ASKS else ""
         text = compressor.compress_prompt(contexts, question=asked, rate=rate, protect=protect,
                                           show_progress=False, **options)["compressed_prompt"]
         return text[: text.rfind(asked)].rstrip() if asked and text.endswith(asked) else text
@@ -123,6 +127,15 @@ def fits(text: _facts.FactText, tokenizer, rate: float) -> bool:
     return _facts.budget_share(text.text, spans, tokenizer, rate) <= FACT_SHARE
 
 
+def prompt_tokens(tokenizer, contexts: str, question: str) -> int:
+    """Tokens of the prompt a rate applies to: the contexts and the question around them, as
+    the library (and llmlingua) count it. The question is kept whole and paid for out of
+    the same budget, so the contexts alone keep a little less than the rate."""
+    from llmlingstral.prompt import join_prompt
+
+    return tokenizer.count(join_prompt("", contexts, question))
+
+
 def measure_facts(methods: list[str], compressors: dict, texts: list[_facts.FactText],
                   rates: list[float], seeds: int) -> dict[tuple, Tally]:
     """Tallies keyed by (method, rate, group, mode); groups are the text sets, FIT and ALL;
@@ -133,24 +146,26 @@ def measure_facts(methods: list[str], compressors: dict, texts: list[_facts.Fact
         for text in texts:
             if method == "longllmlingua" and not text.question:
                 continue
-            origin = tokenizer.count(text.text)
+            question = text.question if method in ASKS else ""
+            origin = prompt_tokens(tokenizer, text.text, question)
             for rate in rates:
                 groups = [text.set_id, ALL] + ([FIT] if fits(text, tokenizer, rate) else [])
-                achieved = {}
+                share = {}  # of the context's own tokens, for random dropping
                 for mode, protect in MODES.items():
                     output = run([text.text], text.question, rate, protect)
-                    tokens = tokenizer.count(output)
-                    achieved[mode] = tokens / origin
+                    tokens = prompt_tokens(tokenizer, output, question)
+                    share[mode] = tokenizer.count(output) / tokenizer.count(text.text)
                     kept, part = _facts.grade(text, output)
                     _add(tallies, (method, rate, mode), groups, len(text.facts), kept, part,
                          origin, tokens)
                     log(f"{method}\t{text.set_id}\trate {rate}\tprotect {mode}\tkept "
-                        f"{kept}/{len(text.facts)}\tin part {part}\tachieved {achieved[mode]:.3f}")
+                        f"{kept}/{len(text.facts)}\tin part {part}\tachieved "
+                        f"{tokens / origin:.3f}")
                 for seed in range(seeds):
-                    output = _facts.random_words(text.text, tokenizer, achieved["on"], seed)
+                    output = _facts.random_words(text.text, tokenizer, share["on"], seed)
                     kept, part = _facts.grade(text, output)
                     _add(tallies, (method, rate, RANDOM), groups, len(text.facts), kept, part,
-                         origin, tokenizer.count(output))
+                         origin, prompt_tokens(tokenizer, output, question))
     return tallies
 
 
@@ -249,8 +264,10 @@ def nq_table(methods: list[str], compressors: dict, questions: int, documents: i
                 text = run(example, NQ_RATE)
                 hit = eval_nq.has_answer(text, example.answers)
                 retained += hit
-                kept += compressor.tokenizer.count(text)
-                origin += compressor.tokenizer.count("\n\n".join(example.documents))
+                asked = example.question if method in NQ_ROWS else ""  # eval_nq asks it
+                kept += prompt_tokens(compressor.tokenizer, text.rstrip(), asked)
+                origin += prompt_tokens(compressor.tokenizer, "\n\n".join(example.documents),
+                                        asked)
                 log(f"NQ\t{method}\tprotect {mode}\tquestion {index}\tretained {int(hit)}")
             cells.append((f"{retained / len(examples):.3f}", f"{kept / origin:.3f}"))
         rows.append([METHODS[method], len(examples), cells[0][0], cells[1][0], cells[0][1],

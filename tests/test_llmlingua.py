@@ -375,3 +375,25 @@ def test_token_level_pass_reads_the_text_after_bos_unless_told_not_to(nano, bos)
     assert scores[1] == pytest.approx(second, abs=1e-3)
     assert np.isnan(scores[0]) != bos  # without BOS nothing predicts the first token
     steps.close()
+
+
+LONGLLMLINGUA = dict(rank_method="hybrid", condition_in_question="after_condition",
+                     condition_compare=True, reorder_context="sort",
+                     dynamic_context_compression_ratio=0.3, context_budget="+100")
+
+
+@pytest.mark.parametrize("language", ["en", "zh", "ja", "th", "ar"])
+@pytest.mark.parametrize("rate", [0.5, 0.33])
+def test_longllmlingua_with_one_context_and_a_question_meets_the_rate(nano, language, rate):
+    # The rate covers the whole prompt, question included (llmlingua's definition: the
+    # question is kept whole and paid for out of the same budget), so the context alone
+    # keeps a little less than the rate: 0.48 of its tokens for 0.5 with a short question.
+    from multilingual import PARAGRAPHS
+
+    question = "When does the festival open?"
+    result = nano.compress_prompt([PARAGRAPHS[language]], question=question, rate=rate,
+                                  show_progress=False, **LONGLLMLINGUA)
+    assert result["compressed_prompt"].endswith("\n\n" + question)
+    origin = result["origin_tokens"]
+    assert origin == nano.tokenizer.count(PARAGRAPHS[language] + "\n\n" + question)
+    assert abs(kept_share(result) - rate) <= max(0.02 * rate, 2 / origin)
