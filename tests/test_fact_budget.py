@@ -36,3 +36,25 @@ def test_warning_only_when_a_fact_was_left_out():
         warn_if_dropped(np.array([True, True]), [1, 1], 10)
     with pytest.warns(FactsOverBudgetWarning, match="2 of 3"):
         warn_if_dropped(np.array([True, False, False]), [5, 5, 5], 10)
+
+
+def test_facts_needed_alike_are_afforded_cheapest_first():
+    # Three one-token facts fit where the three-token one before them would leave no room:
+    # in text order, the budget kept one fact of four.
+    pinned = affordable([3, 1, 1, 1], [0, 0, 0, 0], budget=3.75)
+    assert pinned.tolist() == [False, True, True, True]
+    # Need still comes first: a more needed fact is afforded before cheaper ones.
+    assert affordable([3, 1, 1, 1], [0, 1, 1, 1], budget=5).tolist() == [True, True, False, False]
+
+
+def test_need_order_ties_facts_needed_alike():
+    from llmlingstral.methods.fact_pins import Needs, need_order
+
+    text = "Built in 1874 for 3 km; rebuilt in 1874 at Pier 9. The last bus leaves at 11:40."
+    pieces = [(text.index(f), text.index(f) + len(f)) for f in ("1874", "3 km")]
+    pieces += [(text.rindex("1874"), text.rindex("1874") + 4)]
+    pieces += [(text.index(f), text.index(f) + len(f)) for f in ("9", "11:40")]
+    order = need_order(text, pieces, [0] * 5, Needs("When does the last bus leave?"))
+    assert order[4] == 0                  # nearest the question
+    assert order[0] == order[1] == order[3]  # first mentions, needed alike
+    assert order[2] > order[0]            # a repeat comes after them

@@ -34,8 +34,8 @@ class FactsOverBudgetWarning(UserWarning):
 def affordable(costs: Sequence[float], order: Sequence[float], budget: float,
                share: float = FACT_SHARE) -> np.ndarray:
     """Which facts (of token ``costs``) to pin within ``share`` of ``budget``: all of them
-    when they fit, else the most needed ones first (smallest ``order`` first, ties in text
-    order), skipping any that would overflow and trying the next."""
+    when they fit, else the most needed ones first (see :func:`by_need`), skipping any
+    that would overflow and trying the next."""
     costs = np.asarray(costs, dtype=float)
     keep = np.zeros(len(costs), dtype=bool)
     allowance = max(float(budget), 0.0) * share
@@ -43,11 +43,19 @@ def affordable(costs: Sequence[float], order: Sequence[float], budget: float,
         keep[:] = True
         return keep
     spent = 0.0
-    for index in np.argsort(np.asarray(order, dtype=float), kind="stable"):
+    for index in by_need(costs, order):
         if spent + costs[index] <= allowance:
             keep[index] = True
             spent += costs[index]
     return keep
+
+
+def by_need(costs: Sequence[float], order: Sequence[float]) -> np.ndarray:
+    """Fact indices in the order they are afforded: the most needed first (smallest
+    ``order``), the cheapest first among facts needed alike (so that a budget too small
+    for all of them keeps as many as it can), then in text order."""
+    costs = np.asarray(costs, dtype=float)
+    return np.lexsort((np.arange(len(costs)), costs, np.asarray(order, dtype=float)))
 
 
 def first_mentions(texts: Sequence[str]) -> np.ndarray:

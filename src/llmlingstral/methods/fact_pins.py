@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..fact_budget import FACT_SHARE, affordable, first_mentions
+from ..fact_budget import FACT_SHARE, affordable, by_need, first_mentions
 from ..text.nearness import nearness, question_terms
 
 
@@ -55,7 +55,7 @@ def _affordable_with_fees(costs: np.ndarray, order: np.ndarray, budget: float,
     keep = np.zeros(len(costs), dtype=bool)
     allowance, spent = max(float(budget), 0.0) * FACT_SHARE, 0.0
     paid = np.zeros(len(fees), dtype=bool)
-    for index in np.argsort(order, kind="stable"):
+    for index in by_need(costs, order):
         context = contexts[index]
         cost = costs[index] + (0.0 if paid[context] else fees[context])
         if spent + cost <= allowance:
@@ -68,15 +68,16 @@ def need_order(text: str, pieces: Sequence[tuple[int, int]], contexts: Sequence[
                needs: Needs = Needs()) -> np.ndarray:
     """Each fact's place in the order of need (0 = the most needed): facts of better-ranked
     contexts first, then those with more of the question's words in their sentence, then
-    first mentions before repeats, then in text order."""
+    first mentions before repeats. Facts needed alike share a place (the budget then takes
+    the cheapest first, see :func:`..fact_budget.by_need`)."""
     contexts = np.asarray(contexts, dtype=np.int64)
+    if len(pieces) == 0:
+        return np.zeros(0, dtype=np.int64)
     rank = contexts if needs.context_rank is None \
         else np.asarray(needs.context_rank, dtype=np.int64)[contexts]
     near = nearness(text, pieces, question_terms(needs.question)) if needs.question \
         else np.zeros(len(pieces), dtype=np.int64)
-    first = first_mentions([text[a:b] for a, b in pieces])
-    position = np.array([a for a, _ in pieces], dtype=np.int64)
-    ranked = np.lexsort((position, ~first, -near, rank))
-    order = np.empty(len(ranked), dtype=np.int64)
-    order[ranked] = np.arange(len(ranked))
-    return order
+    repeated = ~first_mentions([text[a:b] for a, b in pieces])
+    keys = np.stack([rank, -np.asarray(near, dtype=np.int64), repeated.astype(np.int64)], axis=1)
+    _, order = np.unique(keys, axis=0, return_inverse=True)
+    return order.reshape(-1).astype(np.int64)

@@ -35,7 +35,7 @@ from ..budget import (aim, context_shares, context_target, keep_fixed_rates, kee
                       lingua2_context_budget, select_contexts, select_top_contexts,
                       target_tokens)
 from ..errors import InvalidArgumentError, UnsupportedOptionError
-from ..fact_budget import (FACT_SHARE, FAIR_SHARE_TOLERANCE, first_mentions,
+from ..fact_budget import (FACT_SHARE, FAIR_SHARE_TOLERANCE, by_need, first_mentions,
                            warn_if_dropped)
 from ..kept import block_ranges, prompt_kept, whole
 from ..prompt import (CONTEXT_SEPARATOR, DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, CompressionOutcome,
@@ -523,11 +523,12 @@ def _pin_near_question(scored: list[_Context], units: list[_Units],
         return chosen
     order, near = _fact_order(scored, units, near_facts, question)
     where = [(c, unit) for c, mask in enumerate(near_facts) for unit in np.flatnonzero(mask)]
+    costs = np.array([units[c].costs[unit] for c, unit in where], dtype=np.float64)
     left = FACT_SHARE * room
     caps = [max(float(r), 0.0) + FAIR_SHARE_TOLERANCE * size for r, size in zip(rooms, sizes)]
-    for index in np.argsort(order, kind="stable"):
+    for index in by_need(costs, order):
         c, unit = where[index]
-        cost = float(units[c].costs[unit])
+        cost = float(costs[index])
         if near[index] > 0 and cost <= min(left, caps[c]):
             chosen[c][unit] = True
             left -= cost
@@ -539,7 +540,7 @@ def _fact_order(scored: list[_Context], units: list[_Units], candidates: list[np
                 question: str) -> tuple[np.ndarray, np.ndarray]:
     """Each candidate fact's place in the call's order of need (lower first: facts of
     better-ranked contexts, then those with more question words near them, then first
-    mentions) and its nearness to the question."""
+    mentions; facts needed alike share one) and its nearness to the question."""
     terms = question_terms(question)
     rank, near, texts = [], [], []
     for c, u, mask in zip(scored, units, candidates):
@@ -550,10 +551,9 @@ def _fact_order(scored: list[_Context], units: list[_Units], candidates: list[np
         rank.extend([c.rank] * len(pieces))
     near = np.array(near, dtype=np.int64)
     repeated = ~first_mentions(texts)
-    ranked = np.lexsort((np.arange(len(texts)), repeated, -near, np.array(rank)))
-    order = np.empty(len(texts), dtype=np.int64)
-    order[ranked] = np.arange(len(texts))
-    return order, near
+    keys = np.stack([np.array(rank, dtype=np.int64), -near, repeated.astype(np.int64)], axis=1)
+    _, order = np.unique(keys, axis=0, return_inverse=True)
+    return order.reshape(-1), near
 
 
 def _committed(units: _Units) -> float:
