@@ -79,7 +79,7 @@ def test_a_fact_in_an_unspaced_script_is_kept_whole_or_dropped_whole(nano, text,
                                                                      whole):
     result = nano.compress_prompt(text, rate=rate)
     out = result["compressed_prompt"]
-    assert part not in out, out
+    assert part not in out.replace(whole, ""), out  # "十人" may stay as the end of "一百八十人"
     assert split_spans(text, result.kept.ranges) == []
 
 
