@@ -377,22 +377,18 @@ def test_token_level_pass_reads_the_text_after_bos_unless_told_not_to(nano, bos)
     steps.close()
 
 
-LONGLLMLINGUA = dict(rank_method="hybrid", condition_in_question="after_condition",
-                     condition_compare=True, reorder_context="sort",
-                     dynamic_context_compression_ratio=0.3, context_budget="+100")
-
-
 @pytest.mark.parametrize("language", ["en", "zh", "ja", "th", "ar"])
 @pytest.mark.parametrize("rate", [0.5, 0.33])
 def test_longllmlingua_with_one_context_and_a_question_meets_the_rate(nano, language, rate):
     # The rate covers the whole prompt, question included (llmlingua's definition: the
     # question is kept whole and paid for out of the same budget), so the context alone
     # keeps a little less than the rate: 0.48 of its tokens for 0.5 with a short question.
+    from llmlingstral.recipes import LONGLLMLINGUA
     from multilingual import PARAGRAPHS
 
     question = "When does the festival open?"
     result = nano.compress_prompt([PARAGRAPHS[language]], question=question, rate=rate,
-                                  show_progress=False, **LONGLLMLINGUA)
+                                  show_progress=False, **LONGLLMLINGUA.keywords())
     assert result["compressed_prompt"].endswith("\n\n" + question)
     origin = result["origin_tokens"]
     assert origin == nano.tokenizer.count(PARAGRAPHS[language] + "\n\n" + question)
