@@ -136,6 +136,32 @@ def test_a_cancelled_caller_stops_between_the_pieces_of_a_long_text():
     assert len(seen) == 1 and seen[0] < 20_000
 
 
+@pytest.mark.parametrize("name", ["v3", "tekken"])
+def test_a_count_up_to_a_limit_reads_only_what_it_needs(name):
+    from texts import multilingual_documents
+
+    tokenizer = load_tokenizer(name)
+    text = " ".join(multilingual_documents()) + " " + stdlib_prose(200_000)
+    original, read = tokenizer._tok.encode, []
+
+    def encode(part, **options):          # the real tokenizer, recording what it reads
+        read.append(len(part))
+        return original(part, **options)
+
+    tokenizer._tok = _Recording(tokenizer._tok, encode)
+    whole = tokenizer.count(text)
+    read.clear()
+    assert tokenizer.count(text, limit=whole + 1) == whole      # below the limit: exact
+    assert sum(read) > 0.99 * len(text)                         # all of it
+    read.clear()
+    assert 1000 <= tokenizer.count(text, limit=1000) < whole    # at least the limit
+    assert sum(read) < 0.1 * len(text)                          # only the first pieces
+    short = "東京 ไทย مرحبا hello"
+    exact = tokenizer.count(short)
+    assert tokenizer.count_batch([short, text], limit=1000)[0] == exact
+    assert tokenizer.count_batch([short, text], limit=1000)[1] >= 1000
+
+
 class _Recording:
     """A tokenizers pipeline whose ``encode`` goes through ``encode`` (the rest as is)."""
 

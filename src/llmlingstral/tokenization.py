@@ -123,20 +123,29 @@ class MistralTextTokenizer:
         """:meth:`decode` of each row (a list of lists or a 2-D tensor)."""
         return [self.decode(row, skip_special_tokens) for row in sequences]
 
-    def count(self, text: str) -> int:
+    def count(self, text: str, limit: int | None = None) -> int:
         """Number of tokens in ``text``, without BOS: the unit of every budget. A long
         text is counted in pieces where the pipeline allows it (:mod:`.token_pieces`):
-        the same total, sooner, and a cancelled caller stops between two pieces."""
+        the same total, sooner, and a cancelled caller stops between two pieces.
+
+        With ``limit``, counting stops at the first piece that brings the count to
+        ``limit`` or beyond: the result is exact below ``limit``, and at least ``limit``
+        otherwise (enough to tell whether a text is that long, without reading all of it).
+        """
         if not text:
             return 0
         rule = self._cut_rule if len(text) > PIECE_CHARS else None
-        parts = pieces(text, rule) if rule else [text]
-        return sum(len(self._tok.encode(_ready(part), add_special_tokens=False).ids)
-                   for part in parts)
+        total = 0
+        for part in pieces(text, rule) if rule else [text]:
+            total += len(self._tok.encode(_ready(part), add_special_tokens=False).ids)
+            if limit is not None and total >= limit:
+                break
+        return total
 
-    def count_batch(self, texts: Sequence[str]) -> list[int]:
-        """Token counts of several texts (long ones as :meth:`count` counts them)."""
-        counts = [self.count(t) if len(t) > PIECE_CHARS else None for t in texts]
+    def count_batch(self, texts: Sequence[str], limit: int | None = None) -> list[int]:
+        """Token counts of several texts (long ones as :meth:`count` counts them, each
+        up to ``limit`` if given)."""
+        counts = [self.count(t, limit) if len(t) > PIECE_CHARS else None for t in texts]
         short = [i for i, count in enumerate(counts) if count is None]
         for i, ids in zip(short, self.encode_batch([texts[i] for i in short])):
             counts[i] = len(ids)

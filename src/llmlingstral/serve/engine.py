@@ -165,7 +165,9 @@ class Engine:
                               tokens: Sequence[Any]) -> list[dict[str, Any]]:
         return compress_batch(self.classifier, prompts, tokens)
 
-    def count_tokens(self, texts: list[str]) -> list[int]:
-        """Mistral token counts with the tokenizer of the model the proxy compresses with."""
+    def count_tokens(self, texts: list[str], limit: int | None = None) -> list[int]:
+        """Mistral token counts with the tokenizer of the model the proxy compresses with
+        (with ``limit``: exact below it, at least ``limit`` otherwise, long texts read only
+        as far as needed)."""
         compressor = self.classifier or self.causal
-        return compressor.tokenizer.count_batch(texts)
+        return compressor.tokenizer.count_batch(texts, limit)
