@@ -189,6 +189,28 @@ def test_a_bad_policy_is_refused(service):
     assert "compression.policy must be one of ['question', 'blind']" in reply.text
 
 
+def test_the_figures_count_the_compressed_texts_only(service, upstream, nano_lingua2):
+    count = nano_lingua2.tokenizer.count
+    long_system = "\n".join(PARAGRAPHS[lang] for lang in TOOL_SCRIPTS) * 2
+    kept = "\n".join(PARAGRAPHS[lang] for lang in reversed(TOOL_SCRIPTS)) * 2
+    messages = [{"role": "system", "content": long_system},           # long: compressed
+                {"role": "system", "content": "Be brief. 简短に。"},    # short: left alone
+                {"role": "user", "content": kept, "compress": False},
+                {"role": "assistant", "content": kept},
+                {"role": "user", "content": "ما الجديد في المهرجان؟"}]
+    reply = _post(service, {"model": "m", "messages": messages,
+                            "compression": {"policy": "blind"}})
+    assert reply.status_code == 200, reply.text
+    sent = upstream.requests[-1].body["messages"]
+    assert [m["content"] for m in sent[1:]] == [m["content"] for m in messages[1:]]
+    figures = reply.json()["llmlingstral"]
+    assert figures["compressed_messages"] == 1
+    assert figures["origin_tokens"] == count(long_system)
+    assert figures["compressed_tokens"] == count(sent[0]["content"]) < count(long_system)
+    assert figures["rate"] == pytest.approx(figures["compressed_tokens"] / count(long_system))
+    assert int(reply.headers["X-LLMLingstral-Origin-Tokens"]) == figures["origin_tokens"]
+
+
 def test_soak_the_cache_stays_within_its_memory_bound(service):
     """Many distinct long messages (kept whole at rate 1, so each costs no model time):
     the cache's bytes never pass --cache-mb."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import time
 
 import httpx
@@ -168,17 +169,40 @@ def _worst_healthz_while(server, send) -> tuple[float, httpx.Response]:
     return asyncio.run(scenario())
 
 
-def test_counting_a_huge_chat_message_does_not_freeze_the_server(roomy_service):
-    message = {"role": "user", "content": _big_text(3_500_000), "compress": False}
+def _cache_entries(server) -> float:
+    metrics = httpx.get(f"{server.url}/metrics", timeout=30).text
+    return float(re.search(r"^llmlingstral_message_cache_entries (\S+)$", metrics, re.M)[1])
 
-    async def send(client):
-        return await client.post("/v1/chat/completions",
-                                  json={"model": "m", "messages": [message]})
 
-    worst, reply = _worst_healthz_while(roomy_service, send)
+def test_a_huge_uncompressed_message_is_relayed_unread_beside_prompt_requests(roomy_service,
+                                                                              upstream):
+    text = f"Run {time.time_ns()}. " + _big_text(3_500_000)
+    small = {"method": "llmlingua2", "rate": 0.5, "context": " ".join(MULTILINGUAL)}
+    entries = _cache_entries(roomy_service)
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=roomy_service.url, timeout=120) as client:
+            chat = asyncio.create_task(client.post("/v1/chat/completions", json={
+                "model": "m", "messages": [{"role": "user", "content": text,
+                                            "compress": False}]}))
+            worst_small = worst_health = 0.0
+            while not chat.done():
+                started = time.perf_counter()
+                assert (await client.post("/v1/compress", json=small)).status_code == 200
+                worst_small = max(worst_small, time.perf_counter() - started)
+                started = time.perf_counter()
+                assert (await client.get("/healthz")).status_code == 200
+                worst_health = max(worst_health, time.perf_counter() - started)
+            return await chat, worst_small, worst_health
+
+    reply, worst_small, worst_health = asyncio.run(scenario())
     assert reply.status_code == 200, reply.text
-    assert reply.json()["llmlingstral"]["origin_tokens"] > 500_000
-    assert worst < 1.0, f"/healthz took {worst:.2f} s while the chat was counted"
+    assert upstream.requests[-1].body["messages"] == [{"role": "user", "content": text}]
+    assert _cache_entries(roomy_service) == entries   # neither a count nor a text is kept
+    figures = reply.json()["llmlingstral"]
+    assert figures["compression"] == "none" and figures["origin_tokens"] == 0
+    assert worst_small < 5.0, f"a small compression took {worst_small:.2f} s beside the chat"
+    assert worst_health < 1.0, f"/healthz took {worst_health:.2f} s beside the chat"
 
 
 def test_a_chat_of_many_tiny_messages_does_not_freeze_the_server(roomy_service):

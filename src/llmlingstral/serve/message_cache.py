@@ -6,7 +6,8 @@ depends on (the text, the method, every setting of the call, the question and th
 :func:`cache_key`. A later turn that carries the same message gets the same bytes back,
 so the upstream sees a stable prefix (its prefix cache stays warm) and the compression
 work of a conversation grows with its length, not with its square. The proxy keeps the
-token counts of long texts here too, under keys of their own.
+token counts of long compressed texts here too, under keys of their own (a text that is
+not compressed is neither counted nor kept).
 
 The cache holds at most ``max_bytes`` (its entries measured with :func:`sys.getsizeof`,
 plus a fixed overhead per entry for the bookkeeping) and evicts the least recently used

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -46,6 +47,13 @@ DEFAULT_ROLES = frozenset({"user", "system", "tool"})
 OPTIONS_FIELD = "compression"
 MESSAGE_FLAG = "compress"
 _OPTION_KEYS = frozenset({"rate", "min_tokens", "method", "policy", "guard"})
+# A text holding this (in any case) is read for its tags; a regular expression finds it
+# without copying the text, which matters for texts of megabytes.
+_TAG_OPENING = re.compile("<llmlingua", re.IGNORECASE)
+
+
+def _has_tag(text: str) -> bool:
+    return _TAG_OPENING.search(text) is not None
 
 
 @dataclass
@@ -169,29 +177,42 @@ def _pieces(messages: list[dict[str, Any]]) -> tuple[list[_Piece], list[Any]]:
 
 
 def _choose(pieces: list[_Piece], flags: list[Any], messages: list[dict[str, Any]],
-            counts: list[int], options: ProxyOptions) -> None:
-    """Set each piece's rate (None: leave it as it is)."""
+            options: ProxyOptions, engine: Engine) -> None:
+    """Set each piece's rate (None: leave it as it is). Only the default policy needs a
+    token count, and only as far as ``min_tokens``: a text that is not compressed is not
+    counted, and a long one is read only until it is known to be long enough."""
     verbatim = _latest_user(messages) if options.policy == "question" else None
-    for piece, tokens in zip(pieces, counts):
+    by_length = []
+    for piece in pieces:
         flag = flags[piece.message]
-        if isinstance(flag, dict):
-            rate = flag.get("rate", options.rate)
-            _check_rate(rate, f"messages[{piece.message}].{MESSAGE_FLAG}.rate")
-            piece.rate = rate
-        elif flag is True:
-            piece.rate = options.rate
-        elif flag is False:
-            piece.rate = None
-        elif flag is not None:
-            raise RequestError(f"messages[{piece.message}].{MESSAGE_FLAG} must be true, false "
-                               f"or {{'rate': ...}}, got {flag!r}")
-        elif "<llmlingua" in piece.text.lower():
-            piece.rate = options.rate
-        elif messages[piece.message]["role"] in DEFAULT_ROLES and tokens >= options.min_tokens \
-                and piece.message != verbatim:
-            piece.rate = options.rate
+        if flag is None and not _has_tag(piece.text):
+            if messages[piece.message]["role"] in DEFAULT_ROLES and piece.message != verbatim:
+                by_length.append(piece)
+            continue
+        piece.rate = _flagged_rate(flag, piece.message, options)
+    if by_length and options.min_tokens > 0:
+        counts = engine.count_tokens([p.text for p in by_length], limit=options.min_tokens)
+        by_length = [p for p, tokens in zip(by_length, counts) if tokens >= options.min_tokens]
+    for piece in by_length:
+        piece.rate = options.rate
+    for piece in pieces:
         if piece.rate is not None and not piece.text.strip():
             piece.rate = None
+
+
+def _flagged_rate(flag: Any, message: int, options: ProxyOptions) -> float | None:
+    """The rate a message's compress flag asks for (a tagged text without a flag: the
+    request's rate); None for ``false``."""
+    if isinstance(flag, dict):
+        rate = flag.get("rate", options.rate)
+        _check_rate(rate, f"messages[{message}].{MESSAGE_FLAG}.rate")
+        return rate
+    if flag is False:
+        return None
+    if flag is not None and flag is not True:
+        raise RequestError(f"messages[{message}].{MESSAGE_FLAG} must be true, false "
+                           f"or {{'rate': ...}}, got {flag!r}")
+    return options.rate
 
 
 def _latest_user(messages: list[dict[str, Any]]) -> int | None:
@@ -229,7 +250,7 @@ def _describe(pieces: list[_Piece], messages: list[dict[str, Any]], options: Pro
     for piece in pieces:
         if piece.rate is None:
             continue
-        if "<llmlingua" in piece.text.lower():
+        if _has_tag(piece.text):
             kind = "tagged"
         elif messages[piece.message]["role"] == "tool" and is_json(piece.text):
             kind = "json"
@@ -243,11 +264,11 @@ def _describe(pieces: list[_Piece], messages: list[dict[str, Any]], options: Pro
 
 @dataclass
 class _Plan:
-    """A chat request's texts, their token counts and which of them to compress."""
+    """A chat request's texts, which of them to compress, and the token counts of those."""
 
     messages: list[Any]
     pieces: list[_Piece]
-    counts: list[int]
+    counts: list[int]  # of the chosen texts, in order
     cached: set[int] = field(default_factory=set)  # messages answered from the cache
 
     @property
@@ -257,13 +278,14 @@ class _Plan:
 
 def _plan(body: dict[str, Any], options: ProxyOptions, engine: Engine,
           cache: MessageCache) -> _Plan:
-    """Find the texts, count their tokens and key them (CPU work: runs off the event loop)."""
+    """Find the texts, choose those to compress, then count and key those only (CPU work:
+    runs off the event loop)."""
     messages = [dict(m) if isinstance(m, dict) else m for m in _messages(body)]
     pieces, flags = _pieces(messages)
-    counts = _token_counts([p.text for p in pieces], engine, cache)
-    _choose(pieces, flags, messages, counts, options)
+    _choose(pieces, flags, messages, options, engine)
     _describe(pieces, messages, options, engine)
-    return _Plan(messages, pieces, counts)
+    chosen = [p.text for p in pieces if p.rate is not None]
+    return _Plan(messages, pieces, _token_counts(chosen, engine, cache))
 
 
 def _token_counts(texts: list[str], engine: Engine, cache: MessageCache) -> list[int]:
@@ -289,16 +311,18 @@ _COUNT_KEPT_FROM = 1000
 
 def _assembled(plan: _Plan, engine: Engine,
                cache: MessageCache) -> tuple[list[Any], list[Any], list[int]]:
-    """The original and the compressed messages, and the token counts of what is sent
-    (CPU work: runs off the event loop)."""
+    """The original and the compressed messages, and the token counts of the compressed
+    texts (CPU work: runs off the event loop)."""
     messages, originals = plan.messages, [dict(m) for m in plan.messages]
-    sent = []
+    compressed = []
     for piece in plan.pieces:
         original = _untagged(piece.text)
         _write(originals, piece, original)
-        sent.append(piece.result if piece.result is not None else original)
-        _write(messages, piece, sent[-1])
-    return originals, messages, _token_counts(sent, engine, cache)
+        sent = piece.result if piece.result is not None else original
+        if piece.rate is not None:
+            compressed.append(sent)
+        _write(messages, piece, sent)
+    return originals, messages, _token_counts(compressed, engine, cache)
 
 
 def _original_messages(body: dict[str, Any]) -> list[Any]:
@@ -307,7 +331,7 @@ def _original_messages(body: dict[str, Any]) -> list[Any]:
     messages = [dict(m) for m in _messages(body)]
     pieces, _ = _pieces(messages)
     for piece in pieces:
-        if "<llmlingua" in piece.text.lower():
+        if _has_tag(piece.text):
             _write(messages, piece, _untagged(piece.text))
     return messages
 
@@ -330,7 +354,7 @@ async def prepare(body: Any, config: ServeConfig, engine: Engine,
         plan = await _compressed_plan(body, options, config, engine, cache)
         originals, messages, after = await engine.scheduler.run(
             lambda: _assembled(plan, engine, cache), lane="prepare",
-            cost=sum(len(p.result or p.text) for p in plan.pieces))
+            cost=len(plan.pieces) + sum(len(p.result or "") for p in plan.chosen))
     except RequestError:
         raise
     except Exception as error:  # noqa: BLE001 - forwarded uncompressed, or raised
@@ -380,10 +404,13 @@ async def _compressed_plan(body: dict[str, Any], options: ProxyOptions, config: 
 
 
 def _text_chars(body: dict[str, Any]) -> int:
-    """Characters of the texts of a chat body: what reading it is charged in the fair
-    queue (a few operations per message, however long its text)."""
+    """Characters of the texts of a chat body that reading it may count: what it is
+    charged in the fair queue (a few operations per message, however long its text). A
+    message marked ``"compress": false`` is never counted, so it costs nothing here."""
     messages, total = body.get("messages"), 0
     for message in messages if isinstance(messages, list) else ():
+        if isinstance(message, dict) and message.get(MESSAGE_FLAG) is False:
+            continue
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, str):
             total += len(content)
