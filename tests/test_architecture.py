@@ -1,11 +1,11 @@
 """The shape of the package: layers that only call downward, short functions, a light import,
-and public signatures that agree with their settings."""
+and framework components that agree with the compression settings (the options of the
+public signatures are walked in test_options.py)."""
 
 from __future__ import annotations
 
 import ast
 import dataclasses
-import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +15,7 @@ import pytest
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / "src" / "llmlingstral"
 PACKAGE = "llmlingstral"
 LEAVES = {"llmlingstral.prompt": set(), "llmlingstral.budget": {"llmlingstral.errors"},
-          "llmlingstral.settings": set(), "llmlingstral.errors": set(),
+          "llmlingstral.errors": set(),
           "llmlingstral.tags": {"llmlingstral.prompt"},
           "llmlingstral.markers": {"llmlingstral.prompt"},
           "llmlingstral.validate": {"llmlingstral.prompt", "llmlingstral.errors"},
@@ -154,56 +154,7 @@ def test_public_names_resolve_lazily():
         llmlingstral.no_such_name
 
 
-# ----------------------------------------------------------------------------- settings
-
-
-def _agree(function, settings_cls, prompt_parameters: set[str]) -> None:
-    """The parameters of ``function`` are the call fields of ``settings_cls`` (a class, or
-    several whose fields it takes together, the first declaring a shared name winning)."""
-    from llmlingstral.settings import call_fields
-
-    parameters = {name: p for name, p in inspect.signature(function).parameters.items()
-                  if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-                  and name not in prompt_parameters}
-    classes = settings_cls if isinstance(settings_cls, (list, tuple)) else [settings_cls]
-    fields = {}
-    for cls in reversed(classes):
-        fields.update({f.name: f for f in call_fields(cls)})
-    assert set(parameters) == set(fields), (set(parameters) ^ set(fields))
-    for name, field in fields.items():
-        default = field.default if field.default is not dataclasses.MISSING \
-            else field.default_factory()
-        assert parameters[name].default == default, name
-
-
-def test_public_signatures_match_their_settings():
-    from llmlingstral import PromptCompressor
-    from llmlingstral.formats.json import JsonSettings, compress_json
-    from llmlingstral.methods.llmlingua import LLMLinguaSettings
-    from llmlingstral.methods.llmlingua2 import LLMLingua2Settings
-
-    prompt = {"self", "context", "instruction", "question", "context_segs",
-              "context_segs_rate", "context_segs_compress"}
-    # compress_prompt takes llmlingua's LLMLingua-2 parameters too (for classifier compressors).
-    _agree(PromptCompressor.compress_prompt, [LLMLinguaSettings, LLMLingua2Settings], prompt)
-    _agree(PromptCompressor.structured_compress_prompt, LLMLinguaSettings, prompt)
-    # The ranker is resolved by the compressor before LLMLingua-2 runs.
-    _agree(PromptCompressor.compress_prompt_llmlingua2, LLMLingua2Settings,
-           prompt | {"rank_method", "condition_in_question"})
-    _agree(compress_json, JsonSettings, {"compressor", "json_data", "json_config"})
-    _agree(PromptCompressor.compress_json, JsonSettings, {"self", "json_data", "json_config"})
-
-
-def test_settings_disagreeing_with_a_signature_are_caught():
-    @dataclasses.dataclass
-    class Settings:
-        rate: float = 0.5
-
-    def call(context, rate=0.4):
-        return context
-
-    with pytest.raises(AssertionError):
-        _agree(call, Settings, {"context"})
+# ----------------------------------------------------------------------------- components
 
 
 # Fields a framework component has beyond the compression settings (how it loads its model

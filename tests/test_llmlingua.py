@@ -322,6 +322,7 @@ def _first_window_kept(nano, tail: str, placement: str) -> tuple[int, int]:
 
     from llmlingstral.methods.llmlingua import token_level_pass
     from llmlingstral.methods.steps import run_steps
+    from llmlingstral.options import LLMLinguaOptions
     from llmlingstral.prompt import Segment
 
     words = stdlib_prose(4000).split()
@@ -332,9 +333,9 @@ def _first_window_kept(nano, tail: str, placement: str) -> tuple[int, int]:
     if tail == "shuffled":
         random.Random(0).shuffle(rest)
     text = opening + " " + " ".join(rest)
+    options = LLMLinguaOptions(iterative_size=200, budget_placement=placement)
     ranges = run_steps(token_level_pass(nano.scorer, [[Segment(text)]],
-                                        0.5 * tokenizer.count(text), iterative_size=200,
-                                        placement=placement))[0]
+                                        0.5 * tokenizer.count(text), options))[0]
     kept = "".join(text[a:min(b, len(opening))] for a, b in ranges if a < len(opening))
     return tokenizer.count(kept), tokenizer.count(opening)
 
@@ -358,10 +359,12 @@ def test_token_level_pass_reads_the_text_after_bos_unless_told_not_to(nano, bos)
     import torch
 
     from llmlingstral.methods.llmlingua import token_level_pass
+    from llmlingstral.options import LLMLinguaOptions
     from llmlingstral.prompt import Segment
 
     text = "The Eiffel Tower was completed in 1889 for the World's Fair in Paris."
-    steps = token_level_pass(nano.scorer, [[Segment(text)]], 8, bos=bos)
+    steps = token_level_pass(nano.scorer, [[Segment(text)]], 8,
+                             LLMLinguaOptions(token_level_bos=bos))
     stream, ids = next(steps)
     assert ids == nano.tokenizer.encode(text)
     fed = [nano.tokenizer.bos_id, *ids] if bos else ids

@@ -248,12 +248,12 @@ def test_bad_json_input_gives_a_clear_error(compressor, data, config, error, mat
 
 
 def test_compress_json_hands_protect_to_its_string_values_unchanged():
-    from llmlingstral.formats.json import JsonSettings
+    from llmlingstral.options import JsonOptions
     from llmlingstral.text.protect import Protection
 
     protection = Protection.off(force_tokens=["zebra"], patterns=[r"ORD-\d+"])
-    assert JsonSettings(protect=protection).compress_options()["protect"] is protection
-    assert JsonSettings(protect=False).compress_options()["protect"] is False
+    assert JsonOptions(protect=protection).for_strings(0.5).protect is protection
+    assert JsonOptions(protect=False).for_strings(0.5).protect is False
 
 
 def test_compress_json_takes_a_protection_and_refuses_a_bad_protect(compressor):

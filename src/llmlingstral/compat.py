@@ -9,7 +9,10 @@ own modules (tags, tokenizer, scorer, budget, methods): nothing here compresses 
 
 Token counts are Mistral tokens of the compressor's tokenizer; perplexities are in nats,
 as torch tensors like llmlingua's. The adapters that compress also take ``protect``
-(keyword only), with ``compress_prompt``'s meaning.
+(keyword only), with ``compress_prompt``'s meaning. They build
+:class:`~llmlingstral.options.LLMLinguaOptions`, which check the values, and read their
+defaults from it; only ``rank_method`` has a default of its own, llmlingua's for these
+filters (:data:`~llmlingstral.options.COARSE_FILTER_RANK_METHOD`).
 """
 
 from __future__ import annotations
@@ -21,14 +24,14 @@ import torch
 from .budget import coarse_target
 from .kept import seamed
 from .methods import llmlingua as llmlingua_method
-from .methods.llmlingua import LLMLinguaSettings
 from .methods.steps import run_steps
+from .options import COARSE_FILTER_RANK_METHOD, LLMLinguaOptions
 from .prompt import Segment, context_text, join_contexts
 from .ranking.perplexity import (CONDITIONS, PerplexityRanker, condition_surprisal,
                                  parse_condition, perplexity_condition)
 from .ranking.registry import PERPLEXITY_METHODS, resolve_rank_method
 from .tags import parse_tags
-from .text.protect import ProtectOption, resolve_protection
+from .text.protect import ProtectOption
 from .validate import check_choice, check_contexts, check_rate, context_segments
 
 if TYPE_CHECKING:
@@ -36,6 +39,8 @@ if TYPE_CHECKING:
     from .scoring.causal import CausalScorer
 
 GRANULARITIES = ("sentence", "token")
+# Each option's default is read from its options class (see the docstring of .options).
+_L = LLMLinguaOptions
 
 
 class LLMLinguaMethods:
@@ -117,15 +122,18 @@ class LLMLinguaMethods:
 
     def control_context_budget(
             self, context: Sequence[str], context_tokens_length: Sequence[int],
-            target_token: float, force_context_ids: Sequence[int] | None = None,
-            force_context_number: int | None = None, question: str = "",
-            condition_in_question: str = "none", reorder_context: str = "original",
-            dynamic_context_compression_ratio: float = 0.0, rank_method: str = "longllmlingua",
-            context_budget: str = "+100", context_segs: Sequence[Sequence[str]] | None = None,
+            target_token: float, force_context_ids: Sequence[int] | None = _L.force_context_ids,
+            force_context_number: int | None = _L.force_context_number, question: str = "",
+            condition_in_question: str = _L.condition_in_question,
+            reorder_context: str = _L.reorder_context,
+            dynamic_context_compression_ratio: float = _L.dynamic_context_compression_ratio,
+            rank_method: str = COARSE_FILTER_RANK_METHOD,
+            context_budget: str = _L.context_budget,
+            context_segs: Sequence[Sequence[str]] | None = None,
             context_segs_rate: Sequence[Sequence[float]] | None = None,
             context_segs_compress: Sequence[Sequence[bool]] | None = None,
-            strict_preserve_uncompressed: bool = True, *, protect: ProtectOption = True
-    ) -> tuple[list[str], list[float], list[int]]:
+            strict_preserve_uncompressed: bool = _L.strict_preserve_uncompressed, *,
+            protect: ProtectOption = _L.protect) -> tuple[list[str], list[float], list[int]]:
         """The context filter of :meth:`~llmlingstral.PromptCompressor.compress_prompt`:
         ``(kept contexts, their keep-rate shifts, their ids)`` in the order
         ``reorder_context`` gives. Contexts are ranked by
@@ -134,13 +142,12 @@ class LLMLinguaMethods:
         counts as 100)."""
         contexts = context_segments(context, context_segs, context_segs_rate,
                                     context_segs_compress)
-        settings = LLMLinguaSettings(
+        settings = LLMLinguaOptions(
             force_context_ids=force_context_ids, force_context_number=force_context_number,
             reorder_context=reorder_context, context_budget=context_budget,
             dynamic_context_compression_ratio=dynamic_context_compression_ratio,
             condition_in_question=condition_in_question, rank_method=rank_method,
             strict_preserve_uncompressed=strict_preserve_uncompressed, protect=protect)
-        settings.validate()
         texts = ["".join(s.text for s in c) for c in contexts]
         kept, shifts = llmlingua_method.filter_contexts(
             self._causal_scorer("control_context_budget"), contexts, texts, question, settings,
@@ -149,15 +156,18 @@ class LLMLinguaMethods:
         return [texts[i] for i in kept], shifts, kept
 
     def control_sentence_budget(
-            self, context: Sequence[str], target_token: float, keep_first_sentence: int = 0,
-            keep_last_sentence: int = 0, keep_sentence_number: int = 0,
-            high_priority_bonus: float = 100, token_budget_ratio: float = 1.4,
-            question: str = "", condition_in_question: str = "none",
-            rank_method: str = "longllmlingua",
+            self, context: Sequence[str], target_token: float,
+            keep_first_sentence: int = _L.keep_first_sentence,
+            keep_last_sentence: int = _L.keep_last_sentence,
+            keep_sentence_number: int = _L.keep_sentence_number,
+            high_priority_bonus: float = _L.high_priority_bonus,
+            token_budget_ratio: float = _L.token_budget_ratio,
+            question: str = "", condition_in_question: str = _L.condition_in_question,
+            rank_method: str = COARSE_FILTER_RANK_METHOD,
             context_segs: Sequence[Sequence[str]] | None = None,
             context_segs_rate: Sequence[Sequence[float]] | None = None,
             context_segs_compress: Sequence[Sequence[bool]] | None = None, *,
-            protect: ProtectOption = True
+            protect: ProtectOption = _L.protect
     ) -> tuple[list[str], list[list[tuple[int, float | None, bool]]]]:
         """The sentence filter of :meth:`~llmlingstral.PromptCompressor.compress_prompt`:
         ``(each context's kept sentences, joined; segment info)``. Sentences are kept
@@ -166,12 +176,11 @@ class LLMLinguaMethods:
         kept piece."""
         contexts = context_segments(context, context_segs, context_segs_rate,
                                     context_segs_compress)
-        settings = LLMLinguaSettings(
+        settings = LLMLinguaOptions(
             keep_first_sentence=keep_first_sentence, keep_last_sentence=keep_last_sentence,
             keep_sentence_number=keep_sentence_number, high_priority_bonus=high_priority_bonus,
             token_budget_ratio=token_budget_ratio, condition_in_question=condition_in_question,
             rank_method=rank_method, protect=protect)
-        settings.validate()
         kept, _ = llmlingua_method.filter_sentences(
             self._causal_scorer("control_sentence_budget"), contexts, question, settings,
             coarse_target(target_token))
@@ -182,11 +191,13 @@ class LLMLinguaMethods:
     # ----------------------------------------------------------------------- fine pass
 
     def iterative_compress_prompt(
-            self, context: Sequence[str], target_token: float, iterative_size: int = 200,
-            keep_split: bool = False, split_token_id: int = 13, start: int = 0,
-            dynamic_ratio: Sequence[float] | None = None, condition_compare: bool = False,
+            self, context: Sequence[str], target_token: float,
+            iterative_size: int = _L.iterative_size, keep_split: bool = _L.keep_split,
+            split_token_id: int = 13, start: int = 0,
+            dynamic_ratio: Sequence[float] | None = None,
+            condition_compare: bool = _L.condition_compare,
             segments_info: Sequence[Sequence[tuple]] | None = None, *,
-            protect: ProtectOption = True) -> tuple[torch.Tensor, torch.Tensor]:
+            protect: ProtectOption = _L.protect) -> tuple[torch.Tensor, torch.Tensor]:
         """The token-level pass: ``(input_ids, attention_mask)``, each ``[1, n]``, of the
         compressed contexts joined by blank lines (no BOS), about ``target_token`` tokens.
 
@@ -199,14 +210,13 @@ class LLMLinguaMethods:
         :meth:`~llmlingstral.PromptCompressor.compress_prompt`'s.
         """
         texts = check_contexts(context)
-        protection = resolve_protection(protect)
+        options = LLMLinguaOptions(iterative_size=iterative_size, keep_split=keep_split,
+                                   condition_compare=bool(condition_compare), protect=protect)
         prefix, texts = (texts[0], texts[1:]) if start and texts else ("", texts)
         contexts = _segments(texts, segments_info)
         ranges = run_steps(llmlingua_method.token_level_pass(
             self._causal_scorer("iterative_compress_prompt"), contexts,
-            float(target_token), prefix_text=prefix, contrastive=bool(condition_compare),
-            iterative_size=iterative_size, keep_split=keep_split, deltas=dynamic_ratio,
-            protection=protection))
+            float(target_token), options, prefix_text=prefix, deltas=dynamic_ratio))
         kept = [seamed(context_text(c), r) for c, r in zip(contexts, ranges)]
         encoded = self.tokenizer(join_contexts(kept), add_special_tokens=False,
                                  return_tensors="pt")

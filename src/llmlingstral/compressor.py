@@ -1,14 +1,15 @@
 """``PromptCompressor``: the llmlingua 0.2.2 API on Mistral models.
 
-The facade is thin: it checks arguments, turns them into settings and hands them to the
-method modules. Code written for ``llmlingua.PromptCompressor`` runs after changing the
+The facade is thin: each llmlingua-shaped call builds its options object (see
+:mod:`.options`, where every option's default and check live) and hands it to the method
+modules. Code written for ``llmlingua.PromptCompressor`` runs after changing the
 import; token counts are Mistral tokens.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from .compat import LLMLinguaMethods
@@ -18,13 +19,13 @@ from .markers import protect_reference_markers
 from .formats import structured as structured_format
 from .methods import llmlingua as llmlingua_method
 from .methods import llmlingua2 as llmlingua2_method
-from .methods.llmlingua import LLMLinguaSettings
-from .methods.llmlingua2 import LLMLingua2Settings
 from .methods.security import GuardedRequest, SecurityLingua
 from .models.loader import LoadedModel, load_model
 from .models.precision import check_dtype
 from .models.registry import MISTRAL_MODELS
-from .prompt import DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, Segment, context_text
+from .options import (JsonOptions, LLMLingua2Options, LLMLinguaOptions, PromptOptions,
+                      known_options)
+from .prompt import Segment, context_text
 from .ranking.base import Ranker, RankResults
 from .ranking.perplexity import PerplexityRanker, perplexity_condition
 from .ranking.registry import (PERPLEXITY_METHODS, cached_ranker, ranker_cache_key,
@@ -32,18 +33,18 @@ from .ranking.registry import (PERPLEXITY_METHODS, cached_ranker, ranker_cache_k
 from .recover import recover as recover_text
 from .scoring.causal import CausalScorer
 from .scoring.stream import CONDITIONING_MODES
-from .settings import settings_from
 from .tags import parse_context_tags
 from .text.protect import ProtectOption
-from .validate import (check_choice, check_context_ids, check_mapping, check_rate, check_target,
-                       check_text, check_window, context_segments)
+from .validate import (check_choice, check_context_ids, check_mapping, check_text, check_window,
+                       context_segments)
 
 DEFAULT_MODEL = MISTRAL_MODELS["default"].source
-# Parameters of the public calls that are not method settings: the prompt itself.
-PROMPT_PARAMETERS = ("self", "context", "instruction", "question", "context_segs",
-                     "context_segs_rate", "context_segs_compress", "llmlingua2_kwargs")
-_OPTION_NAMES = frozenset(f.name for cls in (LLMLinguaSettings, LLMLingua2Settings)
-                          for f in dataclasses.fields(cls))
+# Each option's default is read from its options class (see the docstring of .options).
+_P, _L2, _J = PromptOptions, LLMLingua2Options, JsonOptions
+# llmlingua's context_segs, context_segs_rate and context_segs_compress: per context, its pieces.
+_Pieces = Sequence[Sequence[str]]
+_PieceRates = Sequence[Sequence[float]]
+_PieceFlags = Sequence[Sequence[bool]]
 
 
 class PromptCompressor(LLMLinguaMethods):
@@ -150,121 +151,120 @@ class PromptCompressor(LLMLinguaMethods):
 
     # ----------------------------------------------------------------------- LLMLingua
 
-    def compress_prompt(self, context: str | Sequence[str], instruction: str = "",
-                        question: str = "", rate: float = 0.5, target_token: float = -1,
-                        iterative_size: int = 200, force_context_ids: Sequence[int] | None = None,
-                        force_context_number: int | None = None,
-                        use_sentence_level_filter: bool = False,
-                        use_context_level_filter: bool = True,
-                        use_token_level_filter: bool = True, keep_split: bool = False,
-                        keep_first_sentence: int = 0, keep_last_sentence: int = 0,
-                        keep_sentence_number: int = 0, high_priority_bonus: float = 100,
-                        context_budget: str = "+100", token_budget_ratio: float = 1.4,
-                        condition_in_question: str = "none", reorder_context: str = "original",
-                        dynamic_context_compression_ratio: float = 0.0,
-                        condition_compare: bool = False, add_instruction: bool = False,
-                        rank_method: str = "llmlingua", concate_question: bool = True,
-                        context_segs: Sequence[Sequence[str]] | None = None,
-                        context_segs_rate: Sequence[Sequence[float]] | None = None,
-                        context_segs_compress: Sequence[Sequence[bool]] | None = None,
-                        target_context: int = -1, context_level_rate: float = 1.0,
-                        context_level_target_token: float = -1, return_word_label: bool = False,
-                        word_sep: str = DEFAULT_WORD_SEP, label_sep: str = DEFAULT_LABEL_SEP,
-                        token_to_word: str = "mean", force_tokens: Sequence[str] = (),
-                        force_reserve_digit: bool = False, drop_consecutive: bool = False,
-                        chunk_end_tokens: Sequence[str] = (".", "\n"),
-                        strict_preserve_uncompressed: bool = True, *,
-                        show_progress: bool | None = None, keep_threshold: float | None = None,
-                        protect: ProtectOption = True,
-                        **llmlingua2_kwargs: Any) -> dict[str, Any]:
-        """Compress ``context`` (a string or a list of documents) around an instruction and a
-        question, which are never compressed.
-
-        Returns llmlingua's keys: ``compressed_prompt``, ``origin_tokens``,
-        ``compressed_tokens``, ``ratio``, ``rate`` and ``saving``; counts are Mistral tokens.
-        Also ``kept_context_ids`` (the contexts that appear in the compressed prompt, in the
-        order they appear) and ``compressed_contexts`` (their compressed texts, aligned).
-        ``rate`` is the fraction of tokens to keep; ``target_token`` overrides it.
-        ``<llmlingua, ...>`` tags in a context set a part's rate or protect it (see
-        :mod:`llmlingstral.tags`) unless ``context_segs`` is given.
-        Parameters are llmlingua 0.2.2's, in its order; the LLMLingua-2 ones (from
-        ``target_context`` to ``chunk_end_tokens``) apply when the compressor is a token
-        classifier, except ``force_tokens`` and ``force_reserve_digit``, which keep their
-        words with both methods. With ``use_llmlingua2=True`` or ``use_slingua=True`` this
-        is :meth:`compress_prompt_llmlingua2` as llmlingua 0.2.2 calls it: the result holds
-        the compressed contexts alone (no instruction or question), and the LongLLMLingua
-        options are ignored. Keyword-only extras: ``show_progress``, LLMLingua-2's
-        ``keep_threshold`` and ``protect``: True (the default) keeps numbers, dates, amounts,
-        URLs, paths, identifiers and code whole; False is llmlingua's behaviour (only
-        ``force_tokens`` and, with ``force_reserve_digit``, digit words); a
-        :class:`~llmlingstral.text.protect.Protection` chooses classes and adds patterns.
-        """
-        options = _options(locals())
+    def compress_prompt(
+            self, context: str | Sequence[str], instruction: str = "", question: str = "",
+            rate: float = _P.rate, target_token: float = _P.target_token,
+            iterative_size: int = _P.iterative_size,
+            force_context_ids: Sequence[int] | None = _P.force_context_ids,
+            force_context_number: int | None = _P.force_context_number,
+            use_sentence_level_filter: bool = _P.use_sentence_level_filter,
+            use_context_level_filter: bool = _P.use_context_level_filter,
+            use_token_level_filter: bool = _P.use_token_level_filter,
+            keep_split: bool = _P.keep_split, keep_first_sentence: int = _P.keep_first_sentence,
+            keep_last_sentence: int = _P.keep_last_sentence,
+            keep_sentence_number: int = _P.keep_sentence_number,
+            high_priority_bonus: float = _P.high_priority_bonus,
+            context_budget: str = _P.context_budget,
+            token_budget_ratio: float = _P.token_budget_ratio,
+            condition_in_question: str = _P.condition_in_question,
+            reorder_context: str = _P.reorder_context,
+            dynamic_context_compression_ratio: float = _P.dynamic_context_compression_ratio,
+            condition_compare: bool = _P.condition_compare,
+            add_instruction: bool = _P.add_instruction, rank_method: str = _P.rank_method,
+            concate_question: bool = _P.concate_question, context_segs: _Pieces | None = None,
+            context_segs_rate: _PieceRates | None = None,
+            context_segs_compress: _PieceFlags | None = None,
+            target_context: int = _P.target_context,
+            context_level_rate: float = _P.context_level_rate,
+            context_level_target_token: float = _P.context_level_target_token,
+            return_word_label: bool = _P.return_word_label, word_sep: str = _P.word_sep,
+            label_sep: str = _P.label_sep, token_to_word: str = _P.token_to_word,
+            force_tokens: Sequence[str] = _P.force_tokens,
+            force_reserve_digit: bool = _P.force_reserve_digit,
+            drop_consecutive: bool = _P.drop_consecutive,
+            chunk_end_tokens: Sequence[str] = _P.chunk_end_tokens,
+            strict_preserve_uncompressed: bool = _P.strict_preserve_uncompressed, *,
+            show_progress: bool | None = _P.show_progress,
+            keep_threshold: float | None = _P.keep_threshold, protect: ProtectOption = _P.protect,
+            **llmlingua2_kwargs: Any) -> dict[str, Any]:
+        """Compress ``context`` around the instruction and question; see :class:`PromptOptions`."""
+        extra = known_options(PromptOptions, llmlingua2_kwargs, "compress_prompt")
+        options = PromptOptions(
+            **extra, rate=rate, target_token=target_token, iterative_size=iterative_size,
+            force_context_ids=force_context_ids, force_context_number=force_context_number,
+            use_sentence_level_filter=use_sentence_level_filter,
+            use_context_level_filter=use_context_level_filter,
+            use_token_level_filter=use_token_level_filter, keep_split=keep_split,
+            keep_first_sentence=keep_first_sentence, keep_last_sentence=keep_last_sentence,
+            keep_sentence_number=keep_sentence_number, high_priority_bonus=high_priority_bonus,
+            context_budget=context_budget, token_budget_ratio=token_budget_ratio,
+            condition_in_question=condition_in_question, reorder_context=reorder_context,
+            dynamic_context_compression_ratio=dynamic_context_compression_ratio,
+            condition_compare=condition_compare, add_instruction=add_instruction,
+            rank_method=rank_method, concate_question=concate_question,
+            target_context=target_context, context_level_rate=context_level_rate,
+            context_level_target_token=context_level_target_token,
+            return_word_label=return_word_label, word_sep=word_sep, label_sep=label_sep,
+            token_to_word=token_to_word, force_tokens=force_tokens,
+            force_reserve_digit=force_reserve_digit, drop_consecutive=drop_consecutive,
+            chunk_end_tokens=chunk_end_tokens, show_progress=show_progress,
+            strict_preserve_uncompressed=strict_preserve_uncompressed,
+            keep_threshold=keep_threshold, protect=protect)
         contexts = _contexts(context, context_segs, context_segs_rate, context_segs_compress)
-        return self.compress_segments(contexts, instruction, question, **options,
-                                      **llmlingua2_kwargs)
+        return self.compress_segments(contexts, instruction, question, options)
 
     def compress_segments(self, contexts: Sequence[Sequence[Segment]], instruction: str = "",
-                          question: str = "", **options: Any) -> dict[str, Any]:
+                          question: str = "", options: PromptOptions | None = None
+                          ) -> dict[str, Any]:
         """Compress contexts already cut into :class:`~llmlingstral.prompt.Segment` pieces
-        with this compressor's method; ``options`` are :meth:`compress_prompt` keywords
-        (those of the other method are ignored). Formats call this."""
-        unknown = sorted(set(options) - _OPTION_NAMES)
-        if unknown:
-            raise TypeError(f"unexpected keyword argument(s) {unknown}; see the parameters of "
-                            f"compress_prompt and compress_prompt_llmlingua2")
+        with this compressor's method and ``options`` (default: :meth:`compress_prompt`'s;
+        a token classifier also takes :class:`~llmlingstral.options.LLMLingua2Options`).
+        Formats call this."""
+        options = PromptOptions() if options is None else options
         instruction, question = check_text("instruction", instruction), \
             check_text("question", question)
         # Checked here, before a method can return early (a blank or short prompt), so a
         # wrong id is refused whatever the prompt holds.
-        check_context_ids("force_context_ids", options.get("force_context_ids"), len(contexts))
-        contexts, options["strict_preserve_uncompressed"] = _with_markers_protected(
-            [list(c) for c in contexts], options.get("strict_preserve_uncompressed", True))
+        check_context_ids("force_context_ids", options.force_context_ids, len(contexts))
+        # Markers are attached segments: they keep their document findable, but only text
+        # the caller protected pins a context through the coarse pass.
+        contexts = protect_reference_markers([list(c) for c in contexts])
         if self.classifier is not None:
             return self._compress_llmlingua2(contexts, instruction, question, options)
         return self._compress_llmlingua(contexts, instruction, question, options)
 
     def _compress_llmlingua(self, contexts: list[list[Segment]], instruction: str,
-                            question: str, options: dict[str, Any]) -> dict[str, Any]:
-        settings = settings_from(LLMLinguaSettings, options)
-        check_rate("rate", settings.rate)
-        check_target("target_token", settings.target_token)
-        if settings.rank_method == "longllmlingua" and not question.strip():
+                            question: str, options: LLMLinguaOptions) -> dict[str, Any]:
+        if not isinstance(options, LLMLinguaOptions):
+            raise TypeError(f"a causal LM compressor takes LLMLinguaOptions or PromptOptions, "
+                            f"got {type(options).__name__}")
+        if options.rank_method == "longllmlingua" and not question.strip():
             raise InvalidArgumentError("rank_method='longllmlingua' ranks the contexts by how "
                                        "well they answer the question: pass question=..., or "
                                        "use rank_method='llmlingua'")
-        if question.strip() and settings.rank_method == "longllmlingua" and \
+        if question.strip() and options.rank_method == "longllmlingua" and \
                 not any(context_text(c).strip() for c in contexts):
             raise ValueError("question-aware compression needs at least one non-empty "
                              "document, but the contexts are missing or all empty")
-        ranker = self._resolve_ranker(settings.rank_method, settings.condition_in_question)
+        ranker = self._resolve_ranker(options.rank_method, options.condition_in_question)
         outcome = llmlingua_method.compress(self.scorer, contexts, instruction, question,
-                                            settings, ranker=ranker)
+                                            options, ranker=ranker)
         return outcome.as_dict()
 
     def _compress_llmlingua2(self, contexts: list[list[Segment]], instruction: str,
-                             question: str, options: dict[str, Any]) -> dict[str, Any]:
-        if self.use_slingua and options.get("keep_threshold") is None:
-            options = {**options, "keep_threshold": self.security.threshold}
-        if self.use_slingua and options.get("protect", True) is True:
-            # An intent is what the classifier marks as the request, the same as
-            # SecurityLingua.extract_intent gives: facts are not added to it unless a
-            # Protection asks for them.
-            options = {**options, "protect": False}
-        # LLMLingua options are ignored here, as in llmlingua, but never a malformed one.
-        settings_from(LLMLinguaSettings, options).validate()
-        settings = settings_from(LLMLingua2Settings, options,
-                                 max_force_token=llmlingua2_method.max_force_token(
-                                     self.llmlingua2_config))
-        rank_method = options.get("rank_method")
-        if not options.get("with_instruction_and_question") and isinstance(rank_method, str) \
+                             question: str, options: LLMLingua2Options) -> dict[str, Any]:
+        if self.use_slingua:
+            options = _as_intent_options(options, self.security.threshold)
+        llmlingua2_method.check_force_token_count(options, self.llmlingua2_config)
+        rank_method = options.rank_method
+        if not options.with_instruction_and_question and isinstance(rank_method, str) \
                 and rank_method.strip() in PERPLEXITY_METHODS:
             rank_method = None  # llmlingua's LLMLingua-2 ignores it: the classifier ranks
-        ranker = self._resolve_ranker(rank_method, options.get("condition_in_question", "none"))
-        outcome = llmlingua2_method.compress(self.classifier, contexts, settings,
+        ranker = self._resolve_ranker(rank_method, options.condition_in_question)
+        outcome = llmlingua2_method.compress(self.classifier, contexts, options,
                                              instruction=instruction, question=question,
                                              ranker=ranker)
-        return outcome.as_dict(settings.word_sep, settings.label_sep)
+        return outcome.as_dict(options.word_sep, options.label_sep)
 
     def compress_prompts(self, prompts: Sequence[str | Sequence[str] | Mapping[str, Any]], *,
                          show_progress: bool | None = None, **kwargs: Any) -> list[dict[str, Any]]:
@@ -285,21 +285,28 @@ class PromptCompressor(LLMLinguaMethods):
     # ----------------------------------------------------------------------- LLMLingua-2
 
     def compress_prompt_llmlingua2(
-            self, context: str | Sequence[str], rate: float = 0.5, target_token: float = -1,
-            use_context_level_filter: bool = False, use_token_level_filter: bool = True,
-            target_context: int = -1, context_level_rate: float = 1.0,
-            context_level_target_token: float = -1,
-            force_context_ids: Sequence[int] | None = None, return_word_label: bool = False,
-            word_sep: str = "\t\t|\t\t", label_sep: str = " ", token_to_word: str = "mean",
-            force_tokens: Sequence[str] = (), force_reserve_digit: bool = False,
-            drop_consecutive: bool = False, chunk_end_tokens: Sequence[str] = (".", "\n"),
-            *, instruction: str = "", question: str = "", rank_method: Any = None,
-            condition_in_question: str = "none", keep_threshold: float | None = None,
+            self, context: str | Sequence[str], rate: float = _L2.rate,
+            target_token: float = _L2.target_token,
+            use_context_level_filter: bool = _L2.use_context_level_filter,
+            use_token_level_filter: bool = _L2.use_token_level_filter,
+            target_context: int = _L2.target_context,
+            context_level_rate: float = _L2.context_level_rate,
+            context_level_target_token: float = _L2.context_level_target_token,
+            force_context_ids: Sequence[int] | None = _L2.force_context_ids,
+            return_word_label: bool = _L2.return_word_label, word_sep: str = _L2.word_sep,
+            label_sep: str = _L2.label_sep, token_to_word: str = _L2.token_to_word,
+            force_tokens: Sequence[str] = _L2.force_tokens,
+            force_reserve_digit: bool = _L2.force_reserve_digit,
+            drop_consecutive: bool = _L2.drop_consecutive,
+            chunk_end_tokens: Sequence[str] = _L2.chunk_end_tokens,
+            *, instruction: str = "", question: str = "", rank_method: Any = _L2.rank_method,
+            condition_in_question: str = _L2.condition_in_question,
+            keep_threshold: float | None = _L2.keep_threshold,
             context_segs: Sequence[Sequence[str]] | None = None,
             context_segs_rate: Sequence[Sequence[float]] | None = None,
             context_segs_compress: Sequence[Sequence[bool]] | None = None,
-            strict_preserve_uncompressed: bool = True,
-            protect: ProtectOption = True) -> dict[str, Any]:
+            strict_preserve_uncompressed: bool = _L2.strict_preserve_uncompressed,
+            protect: ProtectOption = _L2.protect) -> dict[str, Any]:
         """Compress with LLMLingua-2: keep the words the token classifier rates most useful.
 
         llmlingua 0.2.2's parameters and result keys (``compressed_prompt``,
@@ -319,10 +326,22 @@ class PromptCompressor(LLMLinguaMethods):
         if self.classifier is None:
             raise ValueError("compress_prompt_llmlingua2 needs a token classifier: build the "
                              "compressor with use_llmlingua2=True and an LLMLingua-2 checkpoint")
-        options = _options(locals())
+        options = LLMLingua2Options(
+            rate=rate, target_token=target_token,
+            use_context_level_filter=use_context_level_filter,
+            use_token_level_filter=use_token_level_filter, target_context=target_context,
+            context_level_rate=context_level_rate,
+            context_level_target_token=context_level_target_token,
+            force_context_ids=force_context_ids, return_word_label=return_word_label,
+            word_sep=word_sep, label_sep=label_sep, token_to_word=token_to_word,
+            force_tokens=force_tokens, force_reserve_digit=force_reserve_digit,
+            drop_consecutive=drop_consecutive, chunk_end_tokens=chunk_end_tokens,
+            rank_method=rank_method, condition_in_question=condition_in_question,
+            keep_threshold=keep_threshold,
+            strict_preserve_uncompressed=strict_preserve_uncompressed, protect=protect,
+            with_instruction_and_question=True)
         contexts = _contexts(context, context_segs, context_segs_rate, context_segs_compress)
-        return self.compress_segments(contexts, instruction, question, **options,
-                                      with_instruction_and_question=True)
+        return self.compress_segments(contexts, instruction, question, options)
 
     # ----------------------------------------------------------------------- SecurityLingua
 
@@ -418,47 +437,86 @@ class PromptCompressor(LLMLinguaMethods):
 
     def structured_compress_prompt(
             self, context: str | Sequence[str], instruction: str = "", question: str = "",
-            rate: float = 0.5, target_token: float = -1, iterative_size: int = 200,
-            force_context_ids: Sequence[int] | None = None,
-            force_context_number: int | None = None, use_sentence_level_filter: bool = False,
-            use_context_level_filter: bool = True, use_token_level_filter: bool = True,
-            keep_split: bool = False, keep_first_sentence: int = 0, keep_last_sentence: int = 0,
-            keep_sentence_number: int = 0, high_priority_bonus: float = 100,
-            context_budget: str = "+100", token_budget_ratio: float = 1.4,
-            condition_in_question: str = "none", reorder_context: str = "original",
-            dynamic_context_compression_ratio: float = 0.0, condition_compare: bool = False,
-            add_instruction: bool = False, rank_method: str = "llmlingua",
-            concate_question: bool = True, strict_preserve_uncompressed: bool = True, *,
-            show_progress: bool | None = None, protect: ProtectOption = True,
+            rate: float = _P.rate, target_token: float = _P.target_token,
+            iterative_size: int = _P.iterative_size,
+            force_context_ids: Sequence[int] | None = _P.force_context_ids,
+            force_context_number: int | None = _P.force_context_number,
+            use_sentence_level_filter: bool = _P.use_sentence_level_filter,
+            use_context_level_filter: bool = _P.use_context_level_filter,
+            use_token_level_filter: bool = _P.use_token_level_filter,
+            keep_split: bool = _P.keep_split, keep_first_sentence: int = _P.keep_first_sentence,
+            keep_last_sentence: int = _P.keep_last_sentence,
+            keep_sentence_number: int = _P.keep_sentence_number,
+            high_priority_bonus: float = _P.high_priority_bonus,
+            context_budget: str = _P.context_budget,
+            token_budget_ratio: float = _P.token_budget_ratio,
+            condition_in_question: str = _P.condition_in_question,
+            reorder_context: str = _P.reorder_context,
+            dynamic_context_compression_ratio: float = _P.dynamic_context_compression_ratio,
+            condition_compare: bool = _P.condition_compare,
+            add_instruction: bool = _P.add_instruction, rank_method: str = _P.rank_method,
+            concate_question: bool = _P.concate_question,
+            strict_preserve_uncompressed: bool = _P.strict_preserve_uncompressed, *,
+            show_progress: bool | None = _P.show_progress, protect: ProtectOption = _P.protect,
             **llmlingua2_kwargs: Any) -> dict[str, Any]:
         """Compress contexts marked up with ``<llmlingua, rate=0.4>`` /
         ``<llmlingua, compress=False>`` tags (see :mod:`llmlingstral.tags`); llmlingua
         0.2.2's parameters in its order, as :meth:`compress_prompt` (whose LLMLingua-2
         keywords are accepted after them)."""
-        options = _options(locals())
-        return structured_format.structured_compress_prompt(
-            self, context, instruction, question, **options, **llmlingua2_kwargs)
+        options = PromptOptions(
+            **known_options(PromptOptions, llmlingua2_kwargs, "structured_compress_prompt"),
+            rate=rate, target_token=target_token, iterative_size=iterative_size,
+            force_context_ids=force_context_ids, force_context_number=force_context_number,
+            use_sentence_level_filter=use_sentence_level_filter,
+            use_context_level_filter=use_context_level_filter,
+            use_token_level_filter=use_token_level_filter, keep_split=keep_split,
+            keep_first_sentence=keep_first_sentence, keep_last_sentence=keep_last_sentence,
+            keep_sentence_number=keep_sentence_number, high_priority_bonus=high_priority_bonus,
+            context_budget=context_budget, token_budget_ratio=token_budget_ratio,
+            condition_in_question=condition_in_question, reorder_context=reorder_context,
+            dynamic_context_compression_ratio=dynamic_context_compression_ratio,
+            condition_compare=condition_compare, add_instruction=add_instruction,
+            rank_method=rank_method, concate_question=concate_question,
+            strict_preserve_uncompressed=strict_preserve_uncompressed,
+            show_progress=show_progress, protect=protect)
+        return structured_format.structured_compress_prompt(self, context, instruction,
+                                                            question, options)
 
     def compress_json(self, json_data: Mapping[str, Any] | str,
                       json_config: Mapping[str, Any] | str | None = None,
-                      instruction: str = "", question: str = "", rate: float = 0.5,
-                      target_token: float = -1, iterative_size: int = 200,
-                      use_sentence_level_filter: bool = False,
-                      use_keyvalue_level_filter: bool = False,
-                      use_token_level_filter: bool = True, keep_split: bool = False,
-                      keep_first_sentence: int = 0, keep_last_sentence: int = 0,
-                      keep_sentence_number: int = 0, high_priority_bonus: float = 100,
-                      context_budget: str = "+100", token_budget_ratio: float = 1.4,
-                      condition_in_question: str = "none", reorder_keyvalue: str = "original",
-                      condition_compare: bool = False,
-                      rank_method: str = "llmlingua", *,
-                      protect: ProtectOption = True) -> dict[str, Any]:
+                      instruction: str = "", question: str = "", rate: float = _J.rate,
+                      target_token: float = _J.target_token,
+                      iterative_size: int = _J.iterative_size,
+                      use_sentence_level_filter: bool = _J.use_sentence_level_filter,
+                      use_keyvalue_level_filter: bool = _J.use_keyvalue_level_filter,
+                      use_token_level_filter: bool = _J.use_token_level_filter,
+                      keep_split: bool = _J.keep_split,
+                      keep_first_sentence: int = _J.keep_first_sentence,
+                      keep_last_sentence: int = _J.keep_last_sentence,
+                      keep_sentence_number: int = _J.keep_sentence_number,
+                      high_priority_bonus: float = _J.high_priority_bonus,
+                      context_budget: str = _J.context_budget,
+                      token_budget_ratio: float = _J.token_budget_ratio,
+                      condition_in_question: str = _J.condition_in_question,
+                      reorder_keyvalue: str = _J.reorder_keyvalue,
+                      condition_compare: bool = _J.condition_compare,
+                      rank_method: str = _J.rank_method, *,
+                      protect: ProtectOption = _J.protect) -> dict[str, Any]:
         """Compress the text inside a JSON object with per-key settings (rate, compress,
         value_type, pair_remove); ``compressed_prompt`` is the compressed object.
         llmlingua 0.2.2's parameters in its order (see :mod:`llmlingstral.formats.json`)."""
-        options = {k: v for k, v in locals().items() if k not in ("self", "json_data",
-                                                                   "json_config")}
-        return json_format.compress_json(self, json_data, json_config, **options)
+        options = JsonOptions(
+            rate=rate, target_token=target_token, iterative_size=iterative_size,
+            use_sentence_level_filter=use_sentence_level_filter,
+            use_keyvalue_level_filter=use_keyvalue_level_filter,
+            use_token_level_filter=use_token_level_filter, keep_split=keep_split,
+            keep_first_sentence=keep_first_sentence, keep_last_sentence=keep_last_sentence,
+            keep_sentence_number=keep_sentence_number, high_priority_bonus=high_priority_bonus,
+            context_budget=context_budget, token_budget_ratio=token_budget_ratio,
+            condition_in_question=condition_in_question, reorder_keyvalue=reorder_keyvalue,
+            condition_compare=condition_compare, rank_method=rank_method, protect=protect)
+        return json_format.compress_json(self, json_data, json_config, instruction, question,
+                                         options)
 
     def recover(self, original_prompt: str, compressed_prompt: str, response: str) -> str:
         """Expand the parts of ``response`` quoted from ``compressed_prompt`` to the full text
@@ -486,20 +544,17 @@ def _check_remote_options(options: Mapping[str, Any], conditioning: str) -> None
                          "model_config['dtype'] or use a local model")
 
 
-def _options(call_locals: Mapping[str, Any]) -> dict[str, Any]:
-    """A public call's method options: its parameters less the prompt itself."""
-    return {k: v for k, v in call_locals.items() if k not in PROMPT_PARAMETERS}
-
-
-def _with_markers_protected(contexts: list[list[Segment]],
-                            strict: bool) -> tuple[list[list[Segment]], bool]:
-    """Contexts with ``<#ref#>`` markers protected, and the strict-preserve setting to use.
-
-    Markers keep their document findable but do not pin it through the coarse pass: only
-    text the caller protected does (``strict_preserve_uncompressed``).
-    """
-    caller_protects = any(not s.compress for c in contexts for s in c)
-    return protect_reference_markers(contexts), bool(strict) and caller_protects
+def _as_intent_options(options: LLMLingua2Options, threshold: float) -> LLMLingua2Options:
+    """SecurityLingua's reading of LLMLingua-2 options: the intent is the words with
+    p(keep) >= ``threshold`` unless the call sets ``keep_threshold``; and it is what the
+    classifier marks as the request, as SecurityLingua.extract_intent gives it, so
+    ``protect=True`` adds no facts (a Protection still does)."""
+    changes: dict[str, Any] = {}
+    if options.keep_threshold is None:
+        changes["keep_threshold"] = threshold
+    if options.protect is True:
+        changes["protect"] = False
+    return replace(options, **changes) if changes else options
 
 
 def _contexts(context, segs, segs_rate, segs_compress) -> list[list[Segment]]:

@@ -25,6 +25,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 MIN_WINDOW = 32
 # Compute dtypes a local model can be asked for (what each means: models/precision.py).
 DTYPE_CHOICES = ("auto", "float32", "bfloat16", "float16")
+# How a question conditions perplexity (llmlingua's condition_in_question, less "_condition").
+CONDITIONS = ("none", "before", "after")
 
 
 def _is_number(value: object) -> bool:
@@ -177,6 +179,22 @@ def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
+
+
+def parse_condition(condition_in_question: object) -> tuple[str, bool]:
+    """``(mode, token_level)`` of llmlingua's ``condition_in_question``.
+
+    ``mode`` is "none", "before" or "after"; a ``_condition`` suffix also conditions the
+    token-level pass on the question (``token_level``).
+    """
+    if not isinstance(condition_in_question, str):
+        raise TypeError("condition_in_question must be a string such as 'after_condition'")
+    token_level = condition_in_question.endswith("_condition")
+    mode = condition_in_question[: -len("_condition")] if token_level else condition_in_question
+    if mode not in CONDITIONS:
+        raise ValueError(f"condition_in_question must be one of 'none', 'before', 'after', "
+                         f"optionally with '_condition', got {condition_in_question!r}")
+    return mode, token_level
 
 
 def check_dtype_name(name: str, value: object) -> str:

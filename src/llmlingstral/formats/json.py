@@ -23,17 +23,16 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from ..budget import (apply_context_budget, blended_rate, rate_for_target, reorder,
                       select_contexts)
 from ..errors import InvalidArgumentError, LLMLingstralError
+from ..options import JsonOptions
 from ..prompt import Segment, result_dict
-from ..settings import settings_from
-from ..text.protect import ProtectOption
-from ..validate import check_rate, check_target, check_text
+from ..validate import check_rate, check_text
 from .protocol import SegmentCompressor
 
 # Deepest nesting accepted: far beyond real documents, well within Python's recursion limit.
@@ -53,40 +52,8 @@ class KeyConfig:
     pair_remove: bool = True
 
 
-@dataclass
-class JsonSettings:
-    """Every option of ``compress_json`` (llmlingua 0.2.2 names and defaults; the one
-    declaration, which the public signature repeats)."""
-
-    instruction: str = ""
-    question: str = ""
-    rate: float = 0.5
-    target_token: float = -1
-    iterative_size: int = 200
-    use_sentence_level_filter: bool = False
-    use_keyvalue_level_filter: bool = False
-    use_token_level_filter: bool = True
-    keep_split: bool = False
-    keep_first_sentence: int = 0
-    keep_last_sentence: int = 0
-    keep_sentence_number: int = 0
-    high_priority_bonus: float = 100
-    context_budget: str = "+100"
-    token_budget_ratio: float = 1.4
-    condition_in_question: str = "none"
-    reorder_keyvalue: str = "original"
-    condition_compare: bool = False
-    rank_method: str = "llmlingua"
-    protect: ProtectOption = True
-
-    def compress_options(self) -> dict[str, Any]:
-        """The options handed to the compressor for the string values (the values
-        themselves: ``asdict`` would turn a ``Protection`` into a plain dict)."""
-        options = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in ("instruction", "question", "rate", "target_token",
-                     "use_keyvalue_level_filter", "reorder_keyvalue", "context_budget"):
-            options.pop(name)
-        return options
+# The name these options had before they moved to :mod:`..options`.
+JsonSettings = JsonOptions
 
 
 @dataclass(frozen=True)
@@ -220,44 +187,34 @@ def _check_type(key: str, value: Any, config: KeyConfig) -> None:
 
 def compress_json(compressor: SegmentCompressor, json_data: Mapping[str, Any] | str,
                   json_config: Mapping[str, Any] | str | os.PathLike | None = None,
-                  instruction: str = "", question: str = "", rate: float = 0.5,
-                  target_token: float = -1, iterative_size: int = 200,
-                  use_sentence_level_filter: bool = False,
-                  use_keyvalue_level_filter: bool = False, use_token_level_filter: bool = True,
-                  keep_split: bool = False, keep_first_sentence: int = 0,
-                  keep_last_sentence: int = 0, keep_sentence_number: int = 0,
-                  high_priority_bonus: float = 100, context_budget: str = "+100",
-                  token_budget_ratio: float = 1.4, condition_in_question: str = "none",
-                  reorder_keyvalue: str = "original", condition_compare: bool = False,
-                  rank_method: str = "llmlingua", *,
-                  protect: ProtectOption = True) -> dict[str, Any]:
-    """Compress a JSON object; ``compressed_prompt`` is the compressed object (a dict).
+                  instruction: str = "", question: str = "",
+                  options: JsonOptions | None = None) -> dict[str, Any]:
+    """Compress a JSON object with ``options`` (default: ``compress_json``'s);
+    ``compressed_prompt`` is the compressed object (a dict).
 
     Token counts are those of the compact ``json.dumps`` text before and after. The
     instruction is accepted for compatibility and never enters the JSON; the question
     conditions ranking and, with ``condition_in_question``, token scoring.
     """
-    settings = settings_from(JsonSettings, locals())
+    options = JsonOptions() if options is None else options
     data, configs = _check_data(json_data), load_json_config(json_config)
     _check_config_keys(data, configs)
     for key, value in data.items():
         _check_type(key, value, configs.get(key, KeyConfig()))
     if json_config is not None:
         _check_config_complete(data, configs)
-    check_rate("rate", rate)
-    check_target("target_token", target_token)
     question = check_text("question", question)
     tokenizer = compressor.tokenizer
     origin = tokenizer.count(_dump(data))
-    base_rate = rate_for_target(rate, target_token, origin)
+    base_rate = rate_for_target(options.rate, options.target_token, origin)
     leaves_of = {key: _leaves(key, value, configs.get(key, KeyConfig()), base_rate)
                  for key, value in data.items()}
     keys = list(data)
-    if use_keyvalue_level_filter and len(keys) > 1:
-        keys = _filter_pairs(compressor, data, configs, leaves_of, settings,
+    if options.use_keyvalue_level_filter and len(keys) > 1:
+        keys = _filter_pairs(compressor, data, configs, leaves_of, options, question,
                              origin, origin * base_rate)
     leaves = [leaf for key in keys for leaf in leaves_of[key]]
-    texts = _compress_leaves(compressor, leaves, question, settings)
+    texts = _compress_leaves(compressor, leaves, question, options)
     result = _rebuild(data, keys, configs, {leaf.path: t for leaf, t in zip(leaves, texts)})
     return result_dict(result, origin, tokenizer.count(_dump(result)))
 
@@ -289,7 +246,7 @@ def _leaves(key: str, value: Any, config: KeyConfig, base_rate: float) -> list[_
 
 
 def _compress_leaves(compressor: SegmentCompressor, leaves: list[_Leaf], question: str,
-                     settings: JsonSettings) -> list[str]:
+                     options: JsonOptions) -> list[str]:
     """Each leaf's compressed text, scored in one pass with its key as context."""
     if not leaves or all(leaf.rate >= 1 for leaf in leaves):
         return [leaf.text for leaf in leaves]
@@ -302,9 +259,7 @@ def _compress_leaves(compressor: SegmentCompressor, leaves: list[_Leaf], questio
                            [leaf.rate for leaf in leaves])
     contexts = [[Segment(p, None, False), Segment(leaf.text, leaf.rate, True)]
                 for p, leaf in zip(prefixes, leaves)]
-    result = compressor.compress_segments(
-        contexts, "", question, rate=overall, use_context_level_filter=False,
-        concate_question=False, **settings.compress_options())
+    result = compressor.compress_segments(contexts, "", question, options.for_strings(overall))
     by_id = dict(zip(result["kept_context_ids"], result["compressed_contexts"]))
     if set(by_id) - set(range(len(leaves))):
         raise LLMLingstralError(f"compression returned texts for unknown JSON strings "
@@ -328,7 +283,8 @@ def _without_label(compressed: str | None, prefix: str) -> str:
 
 def _filter_pairs(compressor: SegmentCompressor, data: dict[str, Any],
                   configs: dict[str, KeyConfig], leaves_of: dict[str, list[_Leaf]],
-                  settings: JsonSettings, origin: int, target: float) -> list[str]:
+                  options: JsonOptions, question: str, origin: int,
+                  target: float) -> list[str]:
     """Keys kept by the key-value filter, in the order ``reorder_keyvalue`` asks for.
 
     Pairs are taken in rank order within the coarse budget (the target adjusted by
@@ -342,25 +298,25 @@ def _filter_pairs(compressor: SegmentCompressor, data: dict[str, Any],
 
     # Ranked as compress_prompt ranks contexts: llmlingua never looks at the question,
     # longllmlingua without a condition ranks by -log p(question | pair).
-    condition = perplexity_condition(settings.rank_method, settings.condition_in_question)
-    ranked = [i for i, _ in compressor.get_rank_results(texts, settings.question,
-                                                       settings.rank_method, condition)]
+    condition = perplexity_condition(options.rank_method, options.condition_in_question)
+    ranked = [i for i, _ in compressor.get_rank_results(texts, question, options.rank_method,
+                                                       condition)]
     lengths = compressor.tokenizer.count_batch(texts)
-    sizes = _compressed_sizes(compressor, keys, lengths, leaves_of, settings)
+    sizes = _compressed_sizes(compressor, keys, lengths, leaves_of, options)
     forced = [i for i, key in enumerate(keys) if not configs.get(key, KeyConfig()).pair_remove]
     # Braces and separators between the pairs stay whatever is kept.
     syntax = max(0, origin - sum(lengths))
-    budget = apply_context_budget(target, settings.context_budget) - syntax
+    budget = apply_context_budget(target, options.context_budget) - syntax
     kept = select_contexts(ranked, sizes, budget, forced)
-    return [keys[i] for i in reorder(kept, settings.reorder_keyvalue)]
+    return [keys[i] for i in reorder(kept, options.reorder_keyvalue)]
 
 
 def _compressed_sizes(compressor: SegmentCompressor, keys: list[str], lengths: list[int],
-                      leaves_of: dict[str, list[_Leaf]], settings: JsonSettings
+                      leaves_of: dict[str, list[_Leaf]], options: JsonOptions
                       ) -> list[float]:
     """Each pair's expected token count once its strings are compressed at their rates
     (its full length when no pass compresses strings)."""
-    if not (settings.use_token_level_filter or settings.use_sentence_level_filter):
+    if not (options.use_token_level_filter or options.use_sentence_level_filter):
         return [float(n) for n in lengths]
     leaves = [leaf for key in keys for leaf in leaves_of[key]]
     counts = compressor.tokenizer.count_batch([leaf.text for leaf in leaves]) if leaves else []

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence
 from ..prompt import Segment
 
 if TYPE_CHECKING:
+    from ..options import LLMLingua2Options, PromptOptions
     from ..ranking.base import RankResults
     from ..tokenization import MistralTextTokenizer
 
@@ -17,8 +18,10 @@ class SegmentCompressor(Protocol):
     tokenizer: "MistralTextTokenizer"
 
     def compress_segments(self, contexts: Sequence[Sequence[Segment]], instruction: str = "",
-                          question: str = "", **options: Any) -> dict[str, Any]:
-        """llmlingua's result for ``contexts``; ``options`` are ``compress_prompt`` keywords.
+                          question: str = "",
+                          options: "PromptOptions | LLMLingua2Options | None" = None
+                          ) -> dict[str, Any]:
+        """llmlingua's result for ``contexts`` compressed with ``options``.
 
         The result holds ``kept_context_ids`` and ``compressed_contexts``.
         """

@@ -10,29 +10,30 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 from ..budget import rate_for_target
+from ..options import PromptOptions
 from ..prompt import Segment, context_text
 from ..tags import parse_tags
-from ..validate import check_contexts, check_target
+from ..validate import check_contexts
 from .protocol import SegmentCompressor
 
 
 def structured_compress_prompt(compressor: SegmentCompressor, context: str | Sequence[str],
-                               instruction: str = "", question: str = "", rate: float = 0.5,
-                               target_token: float = -1, **kwargs: Any) -> dict[str, Any]:
-    """Compress tagged contexts with ``compressor``; other keywords as ``compress_prompt``."""
+                               instruction: str = "", question: str = "",
+                               options: PromptOptions | None = None) -> dict[str, Any]:
+    """Compress tagged contexts with ``compressor`` and ``options`` (default:
+    ``compress_prompt``'s)."""
+    options = PromptOptions() if options is None else options
     texts = check_contexts(context)
     parsed = [parse_tags(c, where=f"context[{i}]") or [Segment("")] for i, c in enumerate(texts)]
-    default_rate = _global_rate(compressor, parsed, rate, target_token)
+    default_rate = _global_rate(compressor, parsed, options.rate, options.target_token)
     contexts = [[s if s.rate is not None else replace(s, rate=default_rate) for s in segments]
                 for segments in parsed]
-    return compressor.compress_segments(contexts, instruction, question, rate=rate,
-                                        target_token=target_token, **kwargs)
+    return compressor.compress_segments(contexts, instruction, question, options)
 
 
 def _global_rate(compressor: SegmentCompressor, contexts: list[list[Segment]], rate: float,
                  target_token: float) -> float | None:
     """The keep rate of segments without their own: ``rate``, or target / context tokens."""
-    check_target("target_token", target_token)
     if target_token == -1:
         return rate
     total = sum(compressor.tokenizer.count_batch([context_text(c) for c in contexts]))

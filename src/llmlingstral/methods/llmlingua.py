@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from ..budget import (PLACEMENTS, apply_context_budget, context_target, dynamic_deltas,
+from ..budget import (apply_context_budget, context_target, dynamic_deltas,
                       keep_by_priority, reorder, select_contexts, target_tokens)
 from ..fact_budget import warn_if_dropped
 from ..kept import block_ranges, merged, prompt_kept, seamed, through, whole
@@ -24,99 +24,19 @@ from ..ranking.base import Ranker
 from ..ranking.perplexity import PerplexityRanker, parse_condition, perplexity_condition
 from ..scoring.causal import CausalScorer
 from ..scoring.stream import ContrastiveStream
-from ..settings import INTERNAL
+from ..options import LLMLinguaOptions
 from ..text.bidi import balanced
-from ..text.protect import (DEFAULT_PROTECTION, DIGITS, FORCE_TOKENS, ProtectOption,
-                            Protection, protected_spans, resolve_protection)
+from ..text.protect import DIGITS, FORCE_TOKENS, protected_spans
 from ..text.sentences import split_sentences
 from ..tokenization import MistralTextTokenizer
-from ..validate import (check_choice, check_context_ids, check_finite, check_non_negative_int,
-                        check_optional_count, check_positive_int, check_string_list)
+from ..validate import check_context_ids
 from .fact_pins import Needs, pinned_facts
 from .steps import Steps, run_or_defer
 from .token_level import token_level_steps
 
 
-@dataclass
-class LLMLinguaSettings:
-    """Every option of ``compress_prompt`` that the LLMLingua path reads, with the public
-    names and defaults (the one declaration; ``compress_prompt`` repeats it).
-
-    ``force_tokens`` and ``force_reserve_digit`` are LLMLingua-2 options in llmlingua,
-    which ignores them here; this path keeps the words they name whatever the budget.
-    ``protect`` (see :func:`..text.protect.resolve_protection`) keeps facts whole,
-    charged to the budget first.
-    """
-
-    rate: float = 0.5
-    target_token: float = -1
-    iterative_size: int = 200
-    force_context_ids: Sequence[int] | None = None
-    force_context_number: int | None = None
-    use_sentence_level_filter: bool = False
-    use_context_level_filter: bool = True
-    use_token_level_filter: bool = True
-    keep_split: bool = False
-    keep_first_sentence: int = 0
-    keep_last_sentence: int = 0
-    keep_sentence_number: int = 0
-    high_priority_bonus: float = 100
-    context_budget: str = "+100"
-    token_budget_ratio: float = 1.4
-    condition_in_question: str = "none"
-    reorder_context: str = "original"
-    dynamic_context_compression_ratio: float = 0.0
-    condition_compare: bool = False
-    add_instruction: bool = False
-    rank_method: str = "llmlingua"
-    concate_question: bool = True
-    strict_preserve_uncompressed: bool = True
-    show_progress: bool | None = None
-    protect: ProtectOption = True
-    # llmlingua's LLMLingua-2 options, which compress_prompt takes through its keywords.
-    force_tokens: Sequence[str] = field(default=(), metadata=INTERNAL)
-    force_reserve_digit: bool = field(default=False, metadata=INTERNAL)
-    # Benchmark switches (keywords of compress_prompt, not in its signature; BENCHMARKS.md
-    # has the measurements): how the token pass places a context's budget over its windows
-    # ("pooled", the default: a threshold over the context's scores so far; "window": each
-    # window its share; "prompt": llmlingua's threshold over the whole prompt's first-pass
-    # scores, at the cost of that first pass), and
-    # the strings the question-aware sentence filter scores ("joined": llmlingua's).
-    budget_placement: str = field(default="pooled", metadata=INTERNAL)
-    sentence_strings: str = field(default="joined", metadata=INTERNAL)
-    # Whether the token-level pass reads the text after BOS (True, as Mistral models are
-    # trained) or without it (False, llmlingua's add_special_tokens=False).
-    token_level_bos: bool = field(default=True, metadata=INTERNAL)
-
-    def validate(self) -> None:
-        """Raise ValueError/TypeError naming the bad option (rate and target are checked by
-        the caller through :mod:`..validate`)."""
-        check_positive_int("iterative_size", self.iterative_size)
-        self.force_tokens = check_string_list("force_tokens", self.force_tokens)
-        self.protection  # raises on a malformed protect, force_tokens or force_reserve_digit
-        check_choice("reorder_context", self.reorder_context, ("original", "sort", "two_stage"))
-        check_choice("budget_placement", self.budget_placement, PLACEMENTS)
-        check_choice("sentence_strings", self.sentence_strings, ("joined", "separate"))
-        if not isinstance(self.token_level_bos, bool):
-            raise TypeError(f"token_level_bos must be True or False, got {self.token_level_bos!r}")
-        parse_condition(self.condition_in_question)
-        check_optional_count("force_context_number", self.force_context_number,
-                             "how many contexts to keep besides the forced ones")
-        for name in ("keep_first_sentence", "keep_last_sentence", "keep_sentence_number"):
-            check_non_negative_int(name, getattr(self, name), "a number of sentences")
-        check_finite("high_priority_bonus", self.high_priority_bonus, allow_zero=True,
-                     meaning="the score added to protected sentences")
-        check_finite("token_budget_ratio", self.token_budget_ratio, allow_zero=True,
-                     meaning="the sentence filter's budget as a multiple of the target")
-        check_finite("dynamic_context_compression_ratio",
-                     self.dynamic_context_compression_ratio, allow_zero=True, maximum=1,
-                     meaning="the spread of keep rates from the best to the worst context")
-
-    @property
-    def protection(self) -> Protection:
-        """What this call keeps whole: ``protect`` with ``force_tokens`` and
-        ``force_reserve_digit`` added."""
-        return resolve_protection(self.protect, self.force_tokens, self.force_reserve_digit)
+# The name these options had before they moved to :mod:`..options`.
+LLMLinguaSettings = LLMLinguaOptions
 
 
 @dataclass
@@ -127,7 +47,7 @@ class Condition:
     contrastive: bool    # score tokens by the question's effect (condition_compare)
 
     @classmethod
-    def from_settings(cls, settings: LLMLinguaSettings) -> "Condition":
+    def from_settings(cls, settings: LLMLinguaOptions) -> "Condition":
         _, token_level = parse_condition(settings.condition_in_question)
         return cls(token_level=token_level or settings.condition_compare,
                    contrastive=settings.condition_compare)
@@ -137,7 +57,7 @@ class Condition:
 
 
 def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
-             question: str, settings: LLMLinguaSettings,
+             question: str, settings: LLMLinguaOptions,
              ranker: Ranker | None = None) -> CompressionOutcome:
     """Compress with LLMLingua / LongLLMLingua.
 
@@ -151,7 +71,7 @@ def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: s
 
 
 def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
-                   question: str, settings: LLMLinguaSettings,
+                   question: str, settings: LLMLinguaOptions,
                    ranker: Ranker | None = None) -> Steps[CompressionOutcome]:
     """:func:`compress`, yielding each token-level window to be scored (see :mod:`.steps`);
     the outcome names the scorer's dtype."""
@@ -162,9 +82,8 @@ def compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruct
 
 
 def _compress_steps(scorer: CausalScorer, contexts: list[list[Segment]], instruction: str,
-                    question: str, settings: LLMLinguaSettings,
+                    question: str, settings: LLMLinguaOptions,
                     ranker: Ranker | None) -> Steps[CompressionOutcome]:
-    settings.validate()
     tokenizer = scorer.tokenizer
     texts = [context_text(c) for c in contexts]
     origin_prompt = join_prompt(instruction, CONTEXT_SEPARATOR.join(texts), question)
@@ -308,7 +227,7 @@ def _sentence_ranker(scorer: CausalScorer, mode: str, strings: str) -> Perplexit
     return PerplexityRanker(scorer, mode)
 
 
-def _protected_sentences(flat, settings: LLMLinguaSettings, target: float, needs: Needs,
+def _protected_sentences(flat, settings: LLMLinguaOptions, target: float, needs: Needs,
                          tokenizer: MistralTextTokenizer) -> tuple[np.ndarray, np.ndarray]:
     """Which sentences hold text kept whatever the budget (a visible force token, or with
     ``force_reserve_digit`` a digit word), and which hold a fact the budget affords.
@@ -332,7 +251,7 @@ def _protected_sentences(flat, settings: LLMLinguaSettings, target: float, needs
 
 
 def _affordable_sentences(flat, facts: list[tuple[int, int, int]],
-                          settings: LLMLinguaSettings, target: float, needs: Needs,
+                          settings: LLMLinguaOptions, target: float, needs: Needs,
                           tokenizer: MistralTextTokenizer) -> np.ndarray:
     """The sentences holding a fact the budget affords (the most needed first)."""
     holds = np.zeros(len(flat), dtype=bool)
@@ -358,7 +277,7 @@ def _sentence_pieces(context: list[Segment]) -> list[Segment]:
     return pieces
 
 
-def _sentence_bonus(pieces: list[list[Segment]], settings: LLMLinguaSettings) -> np.ndarray:
+def _sentence_bonus(pieces: list[list[Segment]], settings: LLMLinguaOptions) -> np.ndarray:
     """high_priority_bonus for the first/last sentences of each context: always upwards."""
     bonus = []
     for segs in pieces:
@@ -369,7 +288,7 @@ def _sentence_bonus(pieces: list[list[Segment]], settings: LLMLinguaSettings) ->
     return np.array(bonus, dtype=np.float64)
 
 
-def _top_sentence_bonus(flat, goodness: np.ndarray, settings: LLMLinguaSettings) -> np.ndarray:
+def _top_sentence_bonus(flat, goodness: np.ndarray, settings: LLMLinguaOptions) -> np.ndarray:
     """high_priority_bonus for the keep_sentence_number best sentences of each context."""
     bonus = np.zeros(len(flat))
     if settings.keep_sentence_number <= 0:
@@ -390,30 +309,23 @@ def _token_level(scorer, contexts, instruction, settings, target, deltas, needs:
     prefix_text = question if condition.token_level and question else ""
     if settings.add_instruction and instruction:
         prefix_text = CONTEXT_SEPARATOR.join(p for p in (prefix_text, instruction) if p)
-    return (yield from token_level_pass(scorer, contexts, target, prefix_text=prefix_text,
-                                        contrastive=condition.contrastive,
-                                        iterative_size=settings.iterative_size,
-                                        keep_split=settings.keep_split, deltas=deltas,
-                                        show_progress=settings.show_progress,
-                                        protection=settings.protection, needs=needs,
-                                        placement=settings.budget_placement,
-                                        bos=settings.token_level_bos))
+    return (yield from token_level_pass(scorer, contexts, target, settings,
+                                        prefix_text=prefix_text, deltas=deltas, needs=needs))
 
 
 def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]], target: float,
-                     *, prefix_text: str = "", contrastive: bool = False,
-                     iterative_size: int = 200, keep_split: bool = False,
+                     options: LLMLinguaOptions, *, prefix_text: str = "",
                      deltas: Sequence[float] | None = None,
-                     show_progress: bool | None = None,
-                     protection: Protection = DEFAULT_PROTECTION, needs: Needs = Needs(),
-                     placement: str = "pooled", bos: bool = True) -> Steps[list[list[Range]]]:
+                     needs: Needs = Needs()) -> Steps[list[list[Range]]]:
     """The fine pass, one window at a time (see :mod:`.steps`): the kept character ranges
     of each context's text, about ``target`` tokens in all, scored given ``prefix_text``
-    (and by the prefix's effect with ``contrastive``); what ``protection`` protects is
-    kept or dropped whole, force tokens always kept and facts charged first, the most
-    needed first by ``needs`` (see :func:`.token_level.token_level_steps`); ``placement``
-    spreads each context's budget over its windows (see :class:`..budget.WindowBudgets`);
-    ``bos=False`` reads the text without BOS, as llmlingua does."""
+    (and by the prefix's effect with ``options.condition_compare``); what
+    ``options.protection`` protects is kept or dropped whole, force tokens always kept and
+    facts charged first, the most needed first by ``needs`` (see
+    :func:`.token_level.token_level_steps`); ``options.budget_placement`` spreads each
+    context's budget over its windows (see :class:`..budget.WindowBudgets`);
+    ``options.token_level_bos=False`` reads the text without BOS, as llmlingua does."""
+    contrastive, bos = options.condition_compare, options.token_level_bos
     tokenizer = scorer.tokenizer
     prefix = tokenizer.encode(prefix_text + CONTEXT_SEPARATOR) if prefix_text else []
 
@@ -423,9 +335,7 @@ def token_level_pass(scorer: CausalScorer, contexts: Sequence[Sequence[Segment]]
         return scorer.stream(prefix, bos=bos)
 
     # llmlingua's placement scores the whole uncompressed prompt first, on a stream of its own.
-    first_pass = new_stream() if placement == "prompt" else None
-    return (yield from token_level_steps(new_stream(), tokenizer, contexts, target,
-                                         iterative_size=iterative_size, keep_split=keep_split,
-                                         context_deltas=deltas, show_progress=show_progress,
-                                         protection=protection, needs=needs,
-                                         placement=placement, first_pass=first_pass))
+    first_pass = new_stream() if options.budget_placement == "prompt" else None
+    return (yield from token_level_steps(new_stream(), tokenizer, contexts, target, options,
+                                         context_deltas=deltas, needs=needs,
+                                         first_pass=first_pass))

@@ -26,7 +26,7 @@ met on the re-tokenised output, not on a per-word estimate.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -34,90 +34,24 @@ import numpy as np
 from ..budget import (aim, context_shares, context_target, keep_fixed_rates, keep_within,
                       lingua2_context_budget, select_contexts, select_top_contexts,
                       target_tokens)
-from ..errors import InvalidArgumentError, UnsupportedOptionError
+from ..errors import InvalidArgumentError
 from ..fact_budget import (FACT_SHARE, FAIR_SHARE_TOLERANCE, by_need, first_mentions,
                            warn_if_dropped)
 from ..kept import block_ranges, prompt_kept, whole
-from ..prompt import (CONTEXT_SEPARATOR, DEFAULT_LABEL_SEP, DEFAULT_WORD_SEP, CompressionOutcome,
-                      KeptText, Range, Segment, context_text, join_contexts, join_prompt)
+from ..options import LLMLingua2Options
+from ..prompt import (CONTEXT_SEPARATOR, CompressionOutcome, KeptText, Range, Segment,
+                      context_text, join_contexts, join_prompt)
 from ..ranking.base import Ranker
-from ..scoring.classifier import TOKEN_TO_WORD, TokenClassifier, WordScores
-from ..settings import INTERNAL
+from ..scoring.classifier import TokenClassifier, WordScores
 from ..text.nearness import nearness, question_terms
-from ..text.protect import (FORCE_TOKENS, ProtectOption, Protection, covered, protected_spans,
-                            resolve_protection)
+from ..text.protect import FORCE_TOKENS, Protection, covered, protected_spans
 from ..text.words import SPACE, Words, join_kept, kept_ranges, span_groups, split_words
-from ..validate import (check_context_ids, check_count_or_unset,
-                        check_non_negative_int, check_probability, check_rate, check_string_list,
-                        check_target, check_text)
+from ..validate import check_context_ids, check_non_negative_int
 from .fact_pins import Needs, pinned_facts
 
 
-@dataclass
-class LLMLingua2Settings:
-    """Every option of ``compress_prompt_llmlingua2`` (llmlingua 0.2.2 names and defaults;
-    the one declaration, which the public signature repeats).
-
-    Beyond llmlingua: ``keep_threshold`` (keep words with p(keep) >= it, ignoring rate),
-    ``strict_preserve_uncompressed`` (a context holding a ``compress=False`` segment
-    survives the context filter) and, set by the compressor, ``max_force_token`` (the limit
-    on ``force_tokens``), ``concate_question`` (False: the question conditions ranking
-    but is left out of the result and its budget, as in ``compress_prompt``) and
-    ``with_instruction_and_question``: False is llmlingua 0.2.2's LLMLingua-2 result, the
-    compressed contexts alone (the question only guides a ranker chosen by name);
-    ``compress_prompt_llmlingua2`` sets it to keep the instruction and question around them.
-    """
-
-    rate: float = 0.5
-    target_token: float = -1
-    use_context_level_filter: bool = False
-    use_token_level_filter: bool = True
-    target_context: int = -1
-    context_level_rate: float = 1.0
-    context_level_target_token: float = -1
-    force_context_ids: Sequence[int] | None = None
-    return_word_label: bool = False
-    word_sep: str = DEFAULT_WORD_SEP
-    label_sep: str = DEFAULT_LABEL_SEP
-    token_to_word: str = "mean"
-    force_tokens: Sequence[str] = ()
-    force_reserve_digit: bool = False
-    drop_consecutive: bool = False
-    chunk_end_tokens: Sequence[str] = (".", "\n")
-    keep_threshold: float | None = None
-    strict_preserve_uncompressed: bool = True
-    protect: ProtectOption = True
-    max_force_token: int = field(default=100, metadata=INTERNAL)
-    concate_question: bool = field(default=True, metadata=INTERNAL)
-    with_instruction_and_question: bool = field(default=False, metadata=INTERNAL)
-
-    def validate(self) -> None:
-        """Raise ValueError/TypeError naming the bad setting and what to pass instead."""
-        check_rate("rate", self.rate)
-        check_target("target_token", self.target_token)
-        check_target("context_level_target_token", self.context_level_target_token)
-        check_rate("context_level_rate", self.context_level_rate)
-        check_count_or_unset("target_context", self.target_context, "a number of contexts to keep")
-        if self.token_to_word not in TOKEN_TO_WORD:  # llmlingua: NotImplementedError
-            raise UnsupportedOptionError(f"token_to_word must be one of {list(TOKEN_TO_WORD)}, "
-                                         f"got {self.token_to_word!r}")
-        self.force_tokens = check_string_list("force_tokens", self.force_tokens)
-        self.chunk_end_tokens = check_string_list("chunk_end_tokens", self.chunk_end_tokens)
-        if len(self.force_tokens) > self.max_force_token:  # llmlingua: an assert
-            raise InvalidArgumentError(
-                f"{len(self.force_tokens)} force_tokens given, at most {self.max_force_token} "
-                f"are allowed; pass fewer, or raise llmlingua2_config['max_force_token']")
-        if self.keep_threshold is not None:
-            check_probability("keep_threshold", self.keep_threshold)
-        check_text("word_sep", self.word_sep)
-        check_text("label_sep", self.label_sep)
-        self.protection  # raises on a malformed protect
-
-    @property
-    def protection(self) -> Protection:
-        """What this call keeps whole: ``protect`` with ``force_tokens`` and
-        ``force_reserve_digit`` added."""
-        return resolve_protection(self.protect, self.force_tokens, self.force_reserve_digit)
+# The name these options had before they moved to :mod:`..options`.
+LLMLingua2Settings = LLMLingua2Options
 
 
 @dataclass
@@ -187,11 +121,21 @@ def max_force_token(config: dict[str, Any]) -> int:
     return check_non_negative_int("max_force_token", config.get("max_force_token", 100))
 
 
+def check_force_token_count(options: LLMLingua2Options, config: dict[str, Any]) -> None:
+    """Refuse more ``force_tokens`` than the compressor's ``max_force_token`` allows (an
+    assert in llmlingua)."""
+    limit = max_force_token(config)
+    if len(options.force_tokens) > limit:
+        raise InvalidArgumentError(
+            f"{len(options.force_tokens)} force_tokens given, at most {limit} are allowed; "
+            f"pass fewer, or raise llmlingua2_config['max_force_token']")
+
+
 # --------------------------------------------------------------------------- entry point
 
 
 def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
-             settings: LLMLingua2Settings, *, instruction: str = "", question: str = "",
+             settings: LLMLingua2Options, *, instruction: str = "", question: str = "",
              ranker: Ranker | None = None) -> CompressionOutcome:
     """Compress ``contexts`` with LLMLingua-2; ``ranker`` orders contexts for ``question``
     (default: by mean keep-probability). The outcome names the classifier's dtype."""
@@ -201,9 +145,8 @@ def compress(classifier: TokenClassifier, contexts: list[list[Segment]],
 
 
 def _compress(classifier: TokenClassifier, contexts: list[list[Segment]],
-              settings: LLMLingua2Settings, instruction: str, question: str,
+              settings: LLMLingua2Options, instruction: str, question: str,
               ranker: Ranker | None) -> CompressionOutcome:
-    settings.validate()
     tokenizer = classifier.tokenizer
     texts = [context_text(c) for c in contexts]
     rank_question = question
@@ -250,7 +193,7 @@ class _Placement:
     instruction: str
     texts: list[str]
     question: str
-    settings: LLMLingua2Settings
+    settings: LLMLingua2Options
 
     def kept(self, block: list[Range]) -> KeptText:
         """The :class:`KeptText` of a result whose contexts kept ``block``."""
@@ -260,7 +203,7 @@ class _Placement:
                            show_question=shown and self.settings.concate_question)
 
 
-def _explicit_context_filter(settings: LLMLingua2Settings) -> bool:
+def _explicit_context_filter(settings: LLMLingua2Options) -> bool:
     return settings.use_context_level_filter and (
         settings.target_context > 0 or settings.context_level_rate < 1
         or settings.context_level_target_token > 0)
@@ -278,7 +221,7 @@ def _unchanged(prompt: str, origin: int, compressed: int, texts: list[str],
 # --------------------------------------------------------------------------- coarse
 
 
-def _forced_context_ids(settings: LLMLingua2Settings, contexts) -> set[int]:
+def _forced_context_ids(settings: LLMLingua2Options, contexts) -> set[int]:
     forced = set(check_context_ids("force_context_ids", settings.force_context_ids,
                                    len(contexts)))
     if settings.strict_preserve_uncompressed:
@@ -326,7 +269,7 @@ def rank_by_keep_probability(classifier: TokenClassifier, texts: Sequence[str]
     """``[(index, mean keep-probability)]`` of ``texts``, best first: LLMLingua-2's own
     context ranking, which needs no question."""
     contexts = [[Segment(t)] for t in texts]
-    scored = _score(classifier, contexts, range(len(texts)), LLMLingua2Settings(protect=False))
+    scored = _score(classifier, contexts, range(len(texts)), LLMLingua2Options(protect=False))
     means = [_mean_probability(c) for c in scored]
     return sorted(((i, m) for i, m in enumerate(means)), key=lambda pair: (-pair[1], pair[0]))
 
@@ -349,7 +292,7 @@ def _score(classifier: TokenClassifier, contexts, ids, settings) -> list[_Contex
 
 
 def _constraints(index: int, segments: Sequence[Segment], scores: WordScores,
-                 settings: LLMLingua2Settings) -> _Context:
+                 settings: LLMLingua2Options) -> _Context:
     words = scores.words
     n = len(words)
     protection = settings.protection
@@ -435,7 +378,7 @@ class _Units:
                    c.first(words.word_starts), ends)
 
 
-def _fine(scored: list[_Context], settings: LLMLingua2Settings, context_target: float,
+def _fine(scored: list[_Context], settings: LLMLingua2Options, context_target: float,
           threshold_mode: bool, tokenizer, instruction: str, question: str,
           fixed: float, rank_question: str) -> list[np.ndarray]:
     """Keep masks per context, landing on ``context_target`` tokens after re-tokenising."""
@@ -581,7 +524,7 @@ def _fact_parts(units: _Units, candidates: np.ndarray,
 
 
 def _settled(keeps: list[np.ndarray], scored: list[_Context],
-             settings: LLMLingua2Settings) -> list[np.ndarray]:
+             settings: LLMLingua2Options) -> list[np.ndarray]:
     """The final keep masks: repeats dropped, and the markers of a context that kept no
     other visible word dropped with it."""
     keeps = _drop_repeats(keeps, scored, settings)
@@ -593,7 +536,7 @@ def _settled(keeps: list[np.ndarray], scored: list[_Context],
 
 
 def _drop_repeats(keeps: list[np.ndarray], scored: list[_Context],
-                  settings: LLMLingua2Settings) -> list[np.ndarray]:
+                  settings: LLMLingua2Options) -> list[np.ndarray]:
     """With ``drop_consecutive``, a force token equal to the previous kept word is dropped."""
     if not settings.drop_consecutive:
         return keeps
@@ -614,7 +557,7 @@ def _drop_repeats(keeps: list[np.ndarray], scored: list[_Context],
 
 
 def _word_labels(texts: list[str], scored: list[_Context], keeps: list[np.ndarray],
-                 settings: LLMLingua2Settings) -> list[tuple[str, int]]:
+                 settings: LLMLingua2Options) -> list[tuple[str, int]]:
     """``(word, 1 if kept else 0)`` for every word of every context, dropped contexts too."""
     kept = {c.index: (c.scores.words, k) for c, k in zip(scored, keeps)}
     spaces = [t for t in settings.force_tokens if not t.strip()]

@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 
 from ..budget import WindowBudgets, unit_quotas
 from ..fact_budget import warn_if_dropped
-from ..kept import lstripped, merged, seamed
+from ..kept import lstripped, merged
+from ..options import LLMLinguaOptions
 from ..progress import bar_disable
 from ..prompt import CONTEXT_SEPARATOR, Range, Segment, context_text
 from ..text.scripts import ShiftedStarts, token_start_set
@@ -26,7 +27,7 @@ from ..text.protect import DEFAULT_PROTECTION, Protection, covered, protected_sp
 from ..text.units import Units, fused, owner_of_tokens, split_units
 from ..tokenization import MistralTextTokenizer
 from .fact_pins import Needs, pinned_facts
-from .steps import Steps, run_steps
+from .steps import Steps
 
 # Show a progress bar from this many windows on (about 8k tokens at the default size).
 _PROGRESS_MIN_WINDOWS = 40
@@ -66,47 +67,31 @@ class _Layout:
     tied: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
-def compress_token_level(stream: TokenStream, tokenizer: MistralTextTokenizer,
-                         contexts: Sequence[Sequence[Segment]], target_tokens: float, *,
-                         iterative_size: int = 200, keep_split: bool = False,
-                         context_deltas: Sequence[float] | None = None,
-                         show_progress: bool | None = None,
-                         protection: Protection = DEFAULT_PROTECTION, needs: Needs = Needs(),
-                         placement: str = "pooled",
-                         first_pass: TokenStream | None = None) -> list[str]:
-    """Compress ``contexts`` to about ``target_tokens`` tokens in all; returns each context's text.
+def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
+                      contexts: Sequence[Sequence[Segment]], target_tokens: float,
+                      options: LLMLinguaOptions, *,
+                      context_deltas: Sequence[float] | None = None, needs: Needs = Needs(),
+                      first_pass: TokenStream | None = None) -> Steps[list[list[Range]]]:
+    """Compress ``contexts`` to about ``target_tokens`` tokens in all, one window at a
+    time: yields ``(stream, ids)`` and expects the scores of ``ids`` sent back (see
+    :mod:`.steps`). Returns the kept character ranges of each context's text; joined with
+    :func:`..kept.seamed`, they are its compressed text.
 
     ``context_deltas`` shifts each context's keep rate around the global one
-    (LongLLMLingua's dynamic compression ratio). What ``protection`` protects is kept or
-    dropped whole: force tokens (and with ``force_reserve_digit`` digit words) always
-    kept, facts charged first (:mod:`.fact_pins`, most needed first by ``needs``).
-    ``placement`` is how each context's budget is spread over its windows (one of
-    :data:`..budget.PLACEMENTS`, see :class:`..budget.WindowBudgets`); ``"prompt"`` first
-    scores the whole uncompressed text on ``first_pass``, a fresh stream like ``stream``.
+    (LongLLMLingua's dynamic compression ratio). Of ``options``: windows of about
+    ``iterative_size`` tokens, ``keep_split``, ``show_progress``; what ``protection``
+    protects is kept or dropped whole: force tokens (and with ``force_reserve_digit`` digit
+    words) always kept, facts charged first (:mod:`.fact_pins`, most needed first by
+    ``needs``); ``budget_placement`` is how each context's budget is spread over its
+    windows (one of :data:`..budget.PLACEMENTS`, see :class:`..budget.WindowBudgets`);
+    ``"prompt"`` first scores the whole uncompressed text on ``first_pass``, a fresh
+    stream like ``stream``.
     """
-    ranges = run_steps(token_level_steps(
-        stream, tokenizer, contexts, target_tokens, iterative_size=iterative_size,
-        keep_split=keep_split, context_deltas=context_deltas, show_progress=show_progress,
-        protection=protection, needs=needs, placement=placement, first_pass=first_pass))
-    return [seamed(context_text(c), r) for c, r in zip(contexts, ranges)]
-
-
-def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
-                      contexts: Sequence[Sequence[Segment]], target_tokens: float, *,
-                      iterative_size: int = 200, keep_split: bool = False,
-                      context_deltas: Sequence[float] | None = None,
-                      show_progress: bool | None = None,
-                      protection: Protection = DEFAULT_PROTECTION, needs: Needs = Needs(),
-                      placement: str = "pooled",
-                      first_pass: TokenStream | None = None) -> Steps[list[list[Range]]]:
-    """:func:`compress_token_level` one window at a time: yields ``(stream, ids)`` and
-    expects the scores of ``ids`` sent back (see :mod:`.steps`). Returns the kept
-    character ranges of each context's text; joined with :func:`..kept.seamed`, they are
-    its compressed text."""
-    layout = _build_layout(tokenizer, contexts, keep_split, protection)
+    keep_split, placement = options.keep_split, options.budget_placement
+    layout = _build_layout(tokenizer, contexts, keep_split, options.protection)
     deltas = np.zeros(len(contexts)) if context_deltas is None else np.asarray(context_deltas)
     quota = _charge_facts(layout, float(target_tokens), deltas[layout.context_of_unit], needs)
-    windows = _windows(layout, max(1, int(iterative_size)), stream.chunk_limit)
+    windows = _windows(layout, max(1, int(options.iterative_size)), stream.chunk_limit)
     prior = None
     if placement == "prompt":
         if first_pass is None:
@@ -114,7 +99,7 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
         prior = yield from _first_pass_values(first_pass, layout, windows)
     budgets = WindowBudgets(quota, layout.cost, layout.forced, layout.budget_group, placement,
                             prior=prior, tied=layout.tied, chain=len(contexts))
-    keep = yield from _select_units(stream, layout, budgets, windows, show_progress)
+    keep = yield from _select_units(stream, layout, budgets, windows, options.show_progress)
     return _kept_ranges(layout, budgets.settled(keep), contexts)
 
 

@@ -7,28 +7,12 @@ from typing import Sequence
 import numpy as np
 
 from ..scoring.causal import CausalScorer
+from ..validate import CONDITIONS, parse_condition  # noqa: F401  (their home is validate)
 from .base import RankResults
 
-CONDITIONS = ("none", "before", "after")
 
 # Appended to the question when a document is scored by how well it predicts the question.
 RESTRICT_SENTENCE = " We can get the answer to this question in the given documents."
-
-
-def parse_condition(condition_in_question: object) -> tuple[str, bool]:
-    """``(mode, token_level)`` of llmlingua's ``condition_in_question``.
-
-    ``mode`` is "none", "before" or "after"; a ``_condition`` suffix also conditions the
-    token-level pass on the question (``token_level``).
-    """
-    if not isinstance(condition_in_question, str):
-        raise TypeError("condition_in_question must be a string such as 'after_condition'")
-    token_level = condition_in_question.endswith("_condition")
-    mode = condition_in_question[: -len("_condition")] if token_level else condition_in_question
-    if mode not in CONDITIONS:
-        raise ValueError(f"condition_in_question must be one of 'none', 'before', 'after', "
-                         f"optionally with '_condition', got {condition_in_question!r}")
-    return mode, token_level
 
 
 def perplexity_condition(method: str, condition_in_question: object) -> str:

@@ -25,11 +25,10 @@ from ..cancel import check_cancelled
 from ..errors import LLMLingstralError
 from ..models.loader import LoadedModel
 from ..text.scripts import token_start_set
-from ..text.words import Words, chunk_bounds, split_words, word_of_tokens
+from ..text.words import TOKEN_TO_WORD, Words, chunk_bounds, split_words, word_of_tokens
 from ..validate import check_positive_int
 from .batching import attention_limit, padded_batch
 
-TOKEN_TO_WORD = ("mean", "first")
 DEFAULT_CHUNK_END_TOKENS = (".", "\n")
 # Trained window when the checkpoint does not record one (LLMLingua-2 trains on 512 tokens).
 DEFAULT_MAX_SEQ_LEN = 512

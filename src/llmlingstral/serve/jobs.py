@@ -163,12 +163,9 @@ def _decoded_json_data(text: str) -> Any:
 def _check_budget(fields: Mapping[str, Any]) -> None:
     """Refuse a bad ``rate`` or ``target_token`` here, before the request joins a batch
     (the library's own checks and messages)."""
-    from ..validate import check_rate, check_target
+    from ..options import CommonOptions
 
-    if "rate" in fields:
-        check_rate("rate", fields["rate"])
-    if "target_token" in fields:
-        check_target("target_token", fields["target_token"])
+    CommonOptions(**{name: fields[name] for name in ("rate", "target_token") if name in fields})
 
 
 def check_rank_method(name: Any, rankers: Sequence[str]) -> None:

@@ -32,6 +32,9 @@ from .scripts import has_unspaced, split_span
 from .seams import seam
 from .units import owner_of_tokens
 
+# How a word's score is taken from its tokens' (llmlingua's token_to_word).
+TOKEN_TO_WORD = ("mean", "first")
+
 _CHUNK = re.compile(r"(\s*)(\S+)|\s+")
 _OPENERS = frozenset("([{\"'\u201c\u2018\u00ab")
 _CLOSERS = frozenset(".,;:!?)]}\"'\u201d\u2019\u00bb\u2026")
