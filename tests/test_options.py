@@ -212,16 +212,20 @@ def test_options_are_frozen_keyword_only_and_normalised():
     assert JsonOptions(protect=False).protection == Protection.off()
 
 
-def test_a_rate_is_checked_in_one_place():
-    """``rate`` is checked by the options classes: no module repeats the check inline."""
-    rate_checks = []
+def test_a_rate_and_a_batch_size_are_checked_in_one_place():
+    """``rate`` is checked by the options classes (and batch sizes by validate.py): no
+    module repeats the check inline."""
+    rate_checks, inline = [], []
     for path in PACKAGE_DIR.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "check_rate" \
                     and node.args and getattr(node.args[0], "value", None) == "rate":
                 rate_checks.append(path.name)
+            if isinstance(node, ast.Compare) and "batch_size" in ast.unparse(node.left):
+                inline.append(f"{path.name}: {ast.unparse(node)}")
     assert rate_checks == ["options.py"], rate_checks
+    assert not inline, inline
 
 
 @pytest.mark.parametrize("call", ["compress_prompt", "structured_compress_prompt",

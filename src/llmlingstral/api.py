@@ -31,7 +31,7 @@ from .credentials import MASK, Secret, optional_secret, redact
 from .errors import LLMLingstralError
 from .retry import (AttemptTimedOut, Deadline, GaveUp, RetryPolicy, Transient,
                     call_with_retries, finish_within, parse_retry_after)
-from .validate import check_finite
+from .validate import check_finite, check_positive_int
 
 __all__ = ["MistralAPI", "MistralAPIError", "RetryPolicy"]
 
@@ -135,8 +135,7 @@ class MistralAPI:
         A reply with NaN or infinite numbers, or with vectors of different sizes, is
         retried and then raises :class:`MistralAPIError`.
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        check_positive_int("batch_size", batch_size, "texts per request")
         rows: list[list[float]] = []
         for start in range(0, len(texts), batch_size):
             batch = list(texts[start:start + batch_size])

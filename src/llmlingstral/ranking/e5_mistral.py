@@ -27,6 +27,7 @@ from ..errors import LLMLingstralError
 from ..models.loader import resolve_checkpoint
 from ..models.registry import MISTRAL_MODELS
 from ..progress import stderr_is_terminal, transformers_bars_hidden
+from ..validate import check_positive_int
 from .base import ScoreRanker, score_non_blank
 
 DEFAULT_E5_MODEL = MISTRAL_MODELS["embedding"].source
@@ -54,11 +55,11 @@ class E5MistralRanker(ScoreRanker):
     def __init__(self, model_name: str | os.PathLike = DEFAULT_E5_MODEL, *,
                  task: str = DEFAULT_TASK, batch_size: int = 8, max_length: int = 4096,
                  device: str | None = None, append_eos: bool | None = None) -> None:
-        if batch_size < 1 or max_length < 8:
-            raise ValueError("batch_size must be >= 1 and max_length >= 8")
+        if check_positive_int("max_length", max_length) < 8:
+            raise ValueError(f"max_length must be >= 8, got {max_length!r}")
         self.model_name = os.fspath(model_name)
         self.task = task
-        self.batch_size = batch_size
+        self.batch_size = check_positive_int("batch_size", batch_size, "texts per forward pass")
         self.max_length = max_length
         self.device = device
         self.append_eos = append_eos

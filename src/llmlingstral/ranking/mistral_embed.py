@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from ..api import MistralAPI
+from ..validate import check_positive_int
 from .base import ScoreRanker, score_non_blank
 
 DEFAULT_EMBED_MODEL = "mistral-embed"
@@ -22,11 +23,10 @@ class MistralEmbedRanker(ScoreRanker):
 
     def __init__(self, api: MistralAPI, *, model: str = DEFAULT_EMBED_MODEL,
                  batch_size: int = 64) -> None:
-        if batch_size < 1:
-            raise ValueError(f"embed_batch_size must be >= 1, got {batch_size!r}")
         self.api = api
         self.model = model
-        self.batch_size = batch_size
+        self.batch_size = check_positive_int("embed_batch_size", batch_size,
+                                             "texts per request")
 
     def scores(self, documents: Sequence[str], question: str) -> list[float]:
         """Cosine similarity of each document to the question."""
