@@ -35,7 +35,7 @@ class Compressor(Protocol):
     """What the batch needs of a ``PromptCompressor``."""
 
     classifier: Any
-    use_slingua: bool
+    method: Any  # a methods.base.Method
 
     def compress_prompt(self, context: Any, **kwargs: Any) -> dict[str, Any]: ...
 
@@ -97,7 +97,7 @@ def compress_requests(compressor: Compressor, requests: Sequence[Mapping[str, An
                          f"requests, {len(cancel_tokens)} tokens")
     with tqdm(total=len(requests), desc="compressing prompts", unit="prompt",
               disable=disable, leave=False) as bar:
-        if compressor.classifier is not None:
+        if compressor.method.family == "llmlingua2":
             return _llmlingua2_requests(compressor, requests, bar, cancel_tokens)
         if cancel_tokens is not None:
             raise ValueError("cancel_tokens are for LLMLingua-2 batches; run causal "
@@ -246,8 +246,7 @@ def _uses_a_ranker(request: Mapping[str, Any]) -> bool:
 def _with_classifier(compressor: Compressor, classifier: Any) -> Compressor:
     """A shallow copy of ``compressor`` scoring words with ``classifier``; the model,
     tokenizer and settings are shared, the original is left untouched (thread-safe)."""
-    if compressor.use_slingua:
-        compressor.security  # built once on the real classifier, shared by the copy
     clone = copy.copy(compressor)
     clone.classifier = classifier
+    clone.method = compressor.method.with_classifier(classifier)
     return clone

@@ -9,23 +9,20 @@ import; token counts are Mistral tokens.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 from .compat import LLMLinguaMethods
-from .errors import InvalidArgumentError
 from .formats import json as json_format
 from .markers import protect_reference_markers
 from .formats import structured as structured_format
-from .methods import llmlingua as llmlingua_method
 from .methods import llmlingua2 as llmlingua2_method
+from .methods.base import LLMLingua2Method, LLMLinguaMethod, Method, SecurityLinguaMethod
 from .methods.security import GuardedRequest, SecurityLingua
 from .models.loader import LoadedModel, load_model
 from .models.precision import check_dtype
 from .models.registry import MISTRAL_MODELS
-from .options import (JsonOptions, LLMLingua2Options, LLMLinguaOptions, PromptOptions,
-                      known_options)
-from .prompt import Segment, context_text
+from .options import JsonOptions, LLMLingua2Options, PromptOptions, known_options
+from .prompt import Segment
 from .ranking.base import Ranker, RankResults
 from .ranking.perplexity import PerplexityRanker, perplexity_condition
 from .ranking.registry import (PERPLEXITY_METHODS, cached_ranker, ranker_cache_key,
@@ -126,6 +123,15 @@ class PromptCompressor(LLMLinguaMethods):
             if task == "token-classification" else None
         self._security: SecurityLingua | None = None
         self._rankers: dict[tuple, Ranker] = {}  # rankers built for this compressor
+        self.method: Method = self._method()
+
+    def _method(self) -> Method:
+        """The method this compressor's model calls for."""
+        if self.scorer is not None:
+            return LLMLinguaMethod(self.scorer)
+        if self.use_slingua:
+            return SecurityLinguaMethod(self.security, self.llmlingua2_config)
+        return LLMLingua2Method(self.classifier, self.llmlingua2_config)
 
     def _use_remote_scorer(self, config: Mapping[str, Any], task: str, window: int | None) -> None:
         """Score through a server: only the tokenizer is loaded here."""
@@ -141,6 +147,7 @@ class PromptCompressor(LLMLinguaMethods):
         self.tokenizer = self.scorer.tokenizer
         self.device = None
         self.max_position_embeddings = self.scorer.window
+        self.method = LLMLinguaMethod(self.scorer)
 
     def __repr__(self) -> str:
         return (f"PromptCompressor(model_name={self.model_name!r}, device={self.device}, "
@@ -229,42 +236,9 @@ class PromptCompressor(LLMLinguaMethods):
         # Markers are attached segments: they keep their document findable, but only text
         # the caller protected pins a context through the coarse pass.
         contexts = protect_reference_markers([list(c) for c in contexts])
-        if self.classifier is not None:
-            return self._compress_llmlingua2(contexts, instruction, question, options)
-        return self._compress_llmlingua(contexts, instruction, question, options)
-
-    def _compress_llmlingua(self, contexts: list[list[Segment]], instruction: str,
-                            question: str, options: LLMLinguaOptions) -> dict[str, Any]:
-        if not isinstance(options, LLMLinguaOptions):
-            raise TypeError(f"a causal LM compressor takes LLMLinguaOptions or PromptOptions, "
-                            f"got {type(options).__name__}")
-        if options.rank_method == "longllmlingua" and not question.strip():
-            raise InvalidArgumentError("rank_method='longllmlingua' ranks the contexts by how "
-                                       "well they answer the question: pass question=..., or "
-                                       "use rank_method='llmlingua'")
-        if question.strip() and options.rank_method == "longllmlingua" and \
-                not any(context_text(c).strip() for c in contexts):
-            raise ValueError("question-aware compression needs at least one non-empty "
-                             "document, but the contexts are missing or all empty")
-        ranker = self._resolve_ranker(options.rank_method, options.condition_in_question)
-        outcome = llmlingua_method.compress(self.scorer, contexts, instruction, question,
-                                            options, ranker=ranker)
-        return outcome.as_dict()
-
-    def _compress_llmlingua2(self, contexts: list[list[Segment]], instruction: str,
-                             question: str, options: LLMLingua2Options) -> dict[str, Any]:
-        if self.use_slingua:
-            options = _as_intent_options(options, self.security.threshold)
-        llmlingua2_method.check_force_token_count(options, self.llmlingua2_config)
-        rank_method = options.rank_method
-        if not options.with_instruction_and_question and isinstance(rank_method, str) \
-                and rank_method.strip() in PERPLEXITY_METHODS:
-            rank_method = None  # llmlingua's LLMLingua-2 ignores it: the classifier ranks
-        ranker = self._resolve_ranker(rank_method, options.condition_in_question)
-        outcome = llmlingua2_method.compress(self.classifier, contexts, options,
-                                             instruction=instruction, question=question,
-                                             ranker=ranker)
-        return outcome.as_dict(options.word_sep, options.label_sep)
+        method = self.method.for_options(options)
+        ranker = self._resolve_ranker(method.rank_method(options), options.condition_in_question)
+        return method.compress(contexts, instruction, question, options, ranker)
 
     def compress_prompts(self, prompts: Sequence[str | Sequence[str] | Mapping[str, Any]], *,
                          show_progress: bool | None = None, **kwargs: Any) -> list[dict[str, Any]]:
@@ -323,9 +297,6 @@ class PromptCompressor(LLMLinguaMethods):
         (0.5) and ``rate`` is ignored: ``compressed_prompt`` is the prompt's intent, and
         ``protect=True`` adds no facts to it (pass a ``Protection`` to add them).
         """
-        if self.classifier is None:
-            raise ValueError("compress_prompt_llmlingua2 needs a token classifier: build the "
-                             "compressor with use_llmlingua2=True and an LLMLingua-2 checkpoint")
         options = LLMLingua2Options(
             rate=rate, target_token=target_token,
             use_context_level_filter=use_context_level_filter,
@@ -542,19 +513,6 @@ def _check_remote_options(options: Mapping[str, Any], conditioning: str) -> None
     if check_dtype(requested, "model_config['dtype']") != "auto":
         raise ValueError("a remote scorer computes in the server's own dtype; drop "
                          "model_config['dtype'] or use a local model")
-
-
-def _as_intent_options(options: LLMLingua2Options, threshold: float) -> LLMLingua2Options:
-    """SecurityLingua's reading of LLMLingua-2 options: the intent is the words with
-    p(keep) >= ``threshold`` unless the call sets ``keep_threshold``; and it is what the
-    classifier marks as the request, as SecurityLingua.extract_intent gives it, so
-    ``protect=True`` adds no facts (a Protection still does)."""
-    changes: dict[str, Any] = {}
-    if options.keep_threshold is None:
-        changes["keep_threshold"] = threshold
-    if options.protect is True:
-        changes["protect"] = False
-    return replace(options, **changes) if changes else options
 
 
 def _contexts(context, segs, segs_rate, segs_compress) -> list[list[Segment]]:

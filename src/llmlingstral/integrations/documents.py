@@ -178,7 +178,7 @@ def resolve_method(compressor: PromptCompressor, method: str | None) -> str:
     if not isinstance(compressor, PromptCompressor):
         raise TypeError(f"compressor must be an llmlingstral.PromptCompressor, got "
                         f"{type(compressor).__name__}")
-    classifier = compressor.classifier is not None
+    classifier = compressor.method.family == "llmlingua2"
     if method is None:
         return "llmlingua2" if classifier else "longllmlingua"
     if (method == "llmlingua2") != classifier:
@@ -254,7 +254,7 @@ def _rank(compressor, texts, query, method, settings, wanted) -> _Ranking | None
         return None  # ranked inside the compression, or not at all
     # The method's own condition, given explicitly so that the scores' direction follows
     # from it; a classifier's "llmlingua" ranking is its keep probability, unconditioned.
-    perplexity = rank_method in PERPLEXITY_METHODS and compressor.classifier is None
+    perplexity = rank_method in PERPLEXITY_METHODS and compressor.method.family == "llmlingua"
     condition = perplexity_condition(rank_method, "none") if perplexity else "none"
     results = compressor.get_rank_results(texts, query, rank_method,
                                           condition_in_question=condition)
