@@ -6,7 +6,8 @@ texts in several scripts (English, French, Russian, Chinese, Japanese, Thai, Ara
 and without a question, force tokens and protection on and off. Each case's result (every
 key, and the kept spans) is written as JSON; ``--compare`` reports the cases whose output
 differs from a recording, byte for byte. ``--time`` prints the per-call time of a small
-``compress_prompt`` (median of repeats), the overhead a call adds around the model.
+``compress_prompt`` (median of repeats, wall and CPU time; run with OMP_NUM_THREADS=1 so
+that CPU time is comparable on a shared machine), the overhead a call adds around the model.
 
     python benchmarks/record_outputs.py --out /tmp/before.json
     python benchmarks/record_outputs.py --compare /tmp/before.json
@@ -167,12 +168,14 @@ def time_calls(repeats: int) -> None:
                               ("llmlingua2", PromptCompressor("nano-lingua2", device_map="cpu",
                                                               use_llmlingua2=True))):
         compressor.compress_prompt(small, rate=0.5)
-        times = []
+        wall, cpu = [], []
         for _ in range(repeats):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             compressor.compress_prompt(small, rate=0.5, question=QUESTION)
-            times.append(time.perf_counter() - start)
-        print(f"{label}: median {statistics.median(times) * 1000:.2f} ms over {repeats} calls")
+            wall.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
+        print(f"{label}: median {statistics.median(wall) * 1000:.2f} ms wall, "
+              f"{statistics.median(cpu) * 1000:.2f} ms CPU over {repeats} calls")
 
 
 def main() -> int:
