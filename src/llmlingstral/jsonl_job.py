@@ -27,10 +27,11 @@ from typing import Any, Callable, Iterator, Mapping, TextIO
 from tqdm.auto import tqdm
 
 from .progress import tqdm_disable
+from .options import ForceOptions
 from .protect_options import protection_from_spec
 from .recipes import Recipe, recipe_for
-from .text.protect import ProtectOption, resolve_protection
-from .validate import check_positive_int, check_rate, check_target
+from .text.protect import ProtectOption
+from .validate import check_positive_int
 
 # Keys a record may hold besides ``options``.
 RECORD_KEYS = ("id", "context", "question", "instruction", "rate", "target_token", "protect")
@@ -58,11 +59,10 @@ class BatchSettings:
 
     def __post_init__(self) -> None:
         recipe_for(self.method)
-        check_rate("rate", self.rate)
-        if self.target_token is not None:
-            check_target("target_token", self.target_token)
+        budget = {"rate": self.rate} if self.target_token is None else \
+            {"rate": self.rate, "target_token": self.target_token}
+        ForceOptions(**budget, protect=self.protect, force_tokens=self.force_tokens)
         check_positive_int("batch_size (--batch-size)", self.batch_size)
-        resolve_protection(self.protect, self.force_tokens)
 
     @property
     def recipe(self) -> Recipe:
