@@ -170,14 +170,14 @@ def test_max_window_caps_the_scorer_and_the_model_caps_it(nano):
 # ----------------------------------------------------------------------------- names
 
 
-def test_mistral_config_maps_preset_names_to_model_ids():
+def test_one_preset_table_under_both_import_paths_gives_each_model_id():
     from llmlingstral import MISTRAL_MODELS as presets
     from llmlingstral.mistral_config import MISTRAL_MODELS
 
-    assert MISTRAL_MODELS["default"] == "mistralai/Mistral-7B-v0.3"
-    assert MISTRAL_MODELS["embedding"] == "intfloat/e5-mistral-7b-instruct"
-    assert set(MISTRAL_MODELS) == set(presets)
-    assert all(isinstance(v, str) for v in MISTRAL_MODELS.values())
+    assert MISTRAL_MODELS is presets
+    assert MISTRAL_MODELS["default"].source == "mistralai/Mistral-7B-v0.3"
+    assert str(MISTRAL_MODELS["embedding"]) == "intfloat/e5-mistral-7b-instruct"
+    assert all(str(preset) == preset.source for preset in MISTRAL_MODELS.values())
 
 
 def test_mistral_is_the_short_name_of_e5_mistral_ranking():

@@ -1,19 +1,13 @@
-"""Model ids by preset name, as plain strings.
+"""The preset table under its earlier import path.
 
-``MISTRAL_MODELS["default"]`` is ``"mistralai/Mistral-7B-v0.3"``: what to pass as
-``model_name`` (or to ``hf download``). Embedded presets map to their name (``"nano"``),
-which ``PromptCompressor`` resolves to the folder inside the package. The full presets,
-with their purpose, tokenizer and how to obtain them, are
-:data:`llmlingstral.models.registry.MISTRAL_MODELS`.
+``MISTRAL_MODELS`` here is :data:`llmlingstral.models.registry.MISTRAL_MODELS` itself:
+name -> :class:`~llmlingstral.models.registry.ModelPreset`. The model id string of a
+preset is its ``source`` (``MISTRAL_MODELS["default"].source`` is
+``"mistralai/Mistral-7B-v0.3"``), also given by ``str(preset)``.
 """
 
 from __future__ import annotations
 
-from types import MappingProxyType
-from typing import Mapping
+from .models.registry import MISTRAL_MODELS
 
-from .models.registry import MISTRAL_MODELS as _PRESETS
-
-MISTRAL_MODELS: Mapping[str, str] = MappingProxyType(
-    {name: preset.source for name, preset in _PRESETS.items()})
-"""Preset name -> model id string."""
+__all__ = ["MISTRAL_MODELS"]

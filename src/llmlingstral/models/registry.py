@@ -31,6 +31,10 @@ class ModelPreset:
     train_command: str | None = None
     serve_remotely: bool = False
 
+    def __str__(self) -> str:
+        """The model id: what to pass as ``model_name`` or to ``hf download``."""
+        return self.source
+
     @property
     def local_path(self) -> Path | None:
         """The folder of an embedded model inside the package, else None."""
