@@ -29,6 +29,7 @@ import numpy as np
 
 from .credentials import MASK, Secret, optional_secret, redact
 from .errors import LLMLingstralError
+from .mistral_sdk import http_module, mistral_client_class, transport_errors
 from .retry import (AttemptTimedOut, Deadline, GaveUp, RetryPolicy, Transient,
                     call_with_retries, finish_within, parse_retry_after)
 from .validate import check_finite, check_positive_int
@@ -38,7 +39,6 @@ __all__ = ["MistralAPI", "MistralAPIError", "RetryPolicy"]
 T = TypeVar("T")
 
 _RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
-_INSTALL_HINT = "pip install 'llmlingstral[rankers]'"
 
 
 class MistralAPIError(LLMLingstralError):
@@ -47,29 +47,6 @@ class MistralAPIError(LLMLingstralError):
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
-
-
-def _import_sdk():
-    try:
-        from mistralai.client import Mistral  # mistralai >= 2
-    except ImportError:
-        try:
-            from mistralai import Mistral  # mistralai 1.x
-        except ImportError as error:
-            raise ImportError(f"the Mistral API rankers need the mistralai SDK: {_INSTALL_HINT}") \
-                from error
-    return Mistral
-
-
-def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Network-level exception classes of the HTTP libraries the SDK versions use."""
-    found: list[type[BaseException]] = []
-    for module in ("httpx2", "httpx"):
-        try:
-            found.append(__import__(module).TransportError)
-        except (ImportError, AttributeError):
-            continue
-    return tuple(found)
 
 
 class MistralAPI:
@@ -98,7 +75,7 @@ class MistralAPI:
             raise MistralAPIError(
                 "no Mistral API key: set the MISTRAL_API_KEY environment variable or pass "
                 "open_api_config={'api_key': '...'} to PromptCompressor")
-        sdk = _import_sdk()
+        sdk = mistral_client_class()
         options: dict[str, Any] = {"api_key": self.api_key.reveal(),
                                    "timeout_ms": max(1, int(timeout_ms))}
         if server_url:
@@ -166,7 +143,7 @@ class MistralAPI:
              accept: Callable[[T], str | None] | None = None) -> T:
         """Run ``request`` with retries within the deadline; raise :class:`MistralAPIError`
         when it cannot succeed. ``accept`` (see :meth:`chat`) judges 200 replies."""
-        transport = _transport_errors()
+        transport = transport_errors()
 
         def attempt(number: int, left: float) -> T:
             try:
@@ -270,19 +247,9 @@ def _is_timeout(error: BaseException) -> bool:
     return "timeout" in type(error).__name__.lower()
 
 
-def _http_module():
-    """The HTTP library the installed SDK builds its client with (httpx2 or httpx)."""
-    for name in ("httpx2", "httpx"):
-        try:
-            return __import__(name)
-        except ImportError:
-            continue
-    return None
-
-
 def _deadline_http_client(seconds: float) -> Any:
     """An HTTP client whose responses stop reading ``seconds`` after the request was sent."""
-    http = _http_module()
+    http = http_module()
     if http is None:
         return None
 

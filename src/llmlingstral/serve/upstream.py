@@ -23,6 +23,7 @@ from typing import Any, AsyncIterator, Awaitable, TypeVar
 import httpx
 
 from ..credentials import redact
+from ..mistral_sdk import mistral_client_class
 
 T = TypeVar("T")
 
@@ -107,12 +108,10 @@ class MistralUpstream:
     """Chat completions through ``mistralai.Mistral``."""
 
     def __init__(self, api_key: str | None, server_url: str | None, timeout_s: float) -> None:
-        from ..api import _import_sdk
-
         options: dict[str, Any] = {"api_key": api_key or "", "timeout_ms": int(timeout_s * 1000)}
         if server_url:
             options["server_url"] = server_url
-        self.client = _import_sdk()(**options)
+        self.client = mistral_client_class("the proxy's Mistral upstream", "serve")(**options)
         self._key, self.timeout_s = api_key, timeout_s
         self._accepted = frozenset(
             inspect.signature(self.client.chat.complete_async).parameters) - _SDK_CONTROL
