@@ -54,7 +54,7 @@ def test_a_method_called_directly_gives_the_compressors_result(nano, question):
     documents = multilingual_documents()
     options = PromptOptions(rate=0.4, rank_method="longllmlingua" if question else "llmlingua")
     method = nano.method.for_options(options)
-    ranker = nano._resolve_ranker(method.rank_method(options), options.condition_in_question)
+    ranker = nano._ranker_for(method.rank_choice(options, question))
     direct = method.compress([[Segment(d)] for d in documents], "", question, options, ranker)
     through = nano.compress_prompt(documents, question=question, rate=0.4,
                                    rank_method=options.rank_method)

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from .cancel import CancelToken, Cancelled, cancellable, check_cancelled
 from .lockstep import Outcome, compress_causal_requests
 from .progress import bar_disable
+from .ranking.resolve import choose_ranking
 
 if TYPE_CHECKING:
     from .scoring.classifier import TokenClassifier, WordScores
@@ -43,8 +44,6 @@ class Compressor(Protocol):
 LLMLINGUA2_GROUP = 64
 # Show the progress bar by default from this many prompts on.
 _PROGRESS_MIN_PROMPTS = 16
-# Rank methods that need no ranker object (the classifier's own mean probability).
-_BUILT_IN_RANKING = (None, "llmlingua")
 
 
 def as_request(prompt: object, defaults: Mapping[str, Any], index: int = 0) -> dict[str, Any]:
@@ -238,9 +237,17 @@ def _finish(owner: Compressor, request: Mapping[str, Any],
 
 
 def _uses_a_ranker(request: Mapping[str, Any]) -> bool:
+    """Whether the LLMLingua-2 request ranks with an object other than the classifier (a
+    malformed rank_method counts as one: its own call reports it)."""
     question = request.get("question") or ""
-    return isinstance(question, str) and bool(question.strip()) \
-        and request.get("rank_method", "llmlingua") not in _BUILT_IN_RANKING
+    if not isinstance(question, str) or not question.strip():
+        return False
+    try:
+        choice = choose_ranking(request.get("rank_method"), causal=False, warn=False,
+                                ignore_perplexity=not request.get("with_instruction_and_question"))
+    except (TypeError, ValueError):
+        return True
+    return choice.needs_ranker_object
 
 
 def _with_classifier(compressor: Compressor, classifier: Any) -> Compressor:

@@ -27,9 +27,8 @@ from .methods import llmlingua as llmlingua_method
 from .methods.steps import run_steps
 from .options import COARSE_FILTER_RANK_METHOD, LLMLinguaOptions
 from .prompt import Segment, context_text, join_contexts
-from .ranking.perplexity import (CONDITIONS, PerplexityRanker, condition_surprisal,
-                                 parse_condition, perplexity_condition)
-from .ranking.registry import PERPLEXITY_METHODS, resolve_rank_method
+from .ranking.perplexity import CONDITIONS, condition_surprisal, parse_condition
+from .ranking.resolve import RankChoice, choose_ranking
 from .tags import parse_tags
 from .text.protect import ProtectOption
 from .validate import check_choice, check_contexts, check_rate, context_segments
@@ -151,7 +150,9 @@ class LLMLinguaMethods:
         texts = ["".join(s.text for s in c) for c in contexts]
         kept, shifts = llmlingua_method.filter_contexts(
             self._causal_scorer("control_context_budget"), contexts, texts, question, settings,
-            coarse_target(target_token), self._ranker_as_called(rank_method, condition_in_question),
+            coarse_target(target_token),
+            self._ranker_for(choose_ranking(rank_method, condition_in_question,
+                                            question=question, as_called=True)),
             lengths=context_tokens_length)
         return [texts[i] for i in kept], shifts, kept
 
@@ -230,18 +231,10 @@ class LLMLinguaMethods:
                              f"another causal Mistral model), not a token classifier")
         return self.scorer
 
-    def _ranker_as_called(self, rank_method: Any,
-                          condition_in_question: str | None) -> "Ranker | None":
-        """The ranker for a direct :meth:`~llmlingstral.PromptCompressor.get_rank_results`
-        call: the perplexity methods honour ``condition_in_question`` as given (None: the
-        method's own) and score llmlingua's joined strings."""
-        if condition_in_question is None:
-            condition_in_question = perplexity_condition(rank_method, "none")
-        if isinstance(rank_method, str) and self.scorer is not None and \
-                resolve_rank_method(rank_method) in PERPLEXITY_METHODS:
-            mode, _ = parse_condition(condition_in_question)
-            return PerplexityRanker(self.scorer, mode, joined=True)
-        return self._resolve_ranker(rank_method, condition_in_question)
+    def _ranker_for(self, choice: "RankChoice") -> "Ranker | None":
+        """The ranker of ``choice`` (see :func:`.ranking.resolve.ranker_for`); the facade
+        provides it, with the rankers it keeps."""
+        raise NotImplementedError
 
 
 def _one_row(values: Any) -> list[int]:

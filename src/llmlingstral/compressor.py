@@ -24,9 +24,8 @@ from .models.registry import MISTRAL_MODELS
 from .options import JsonOptions, LLMLingua2Options, PromptOptions, known_options
 from .prompt import Segment
 from .ranking.base import Ranker, RankResults
-from .ranking.perplexity import PerplexityRanker, perplexity_condition
-from .ranking.registry import (PERPLEXITY_METHODS, cached_ranker, ranker_cache_key,
-                               resolve_rank_method)
+from .ranking.registry import ranker_cache_key, resolve_rank_method
+from .ranking.resolve import RankChoice, choose_ranking, ranker_for
 from .recover import recover as recover_text
 from .scoring.causal import CausalScorer
 from .scoring.stream import CONDITIONING_MODES
@@ -237,7 +236,7 @@ class PromptCompressor(LLMLinguaMethods):
         # the caller protected pins a context through the coarse pass.
         contexts = protect_reference_markers([list(c) for c in contexts])
         method = self.method.for_options(options)
-        ranker = self._resolve_ranker(method.rank_method(options), options.condition_in_question)
+        ranker = self._ranker_for(method.rank_choice(options, question))
         return method.compress(contexts, instruction, question, options, ranker)
 
     def compress_prompts(self, prompts: Sequence[str | Sequence[str] | Mapping[str, Any]], *,
@@ -366,7 +365,9 @@ class PromptCompressor(LLMLinguaMethods):
                              "rank as a list of strings")
         if documents and not any(d.strip() for d in documents):
             raise ValueError("every context is empty: nothing to rank")
-        ranker = self._ranker_as_called(rank_method, condition_in_question)
+        ranker = self._ranker_for(choose_ranking(rank_method, condition_in_question,
+                                                 causal=self.method.family == "llmlingua",
+                                                 as_called=True))
         if ranker is None:  # a token classifier ranks by its mean keep-probability
             return llmlingua2_method.rank_by_keep_probability(self.classifier, documents)
         return ranker.rank(documents, question)
@@ -380,29 +381,12 @@ class PromptCompressor(LLMLinguaMethods):
         method = resolve_rank_method(rank_method)
         self._rankers[ranker_cache_key(method, self.open_api_config)] = ranker
 
-    def _resolve_ranker(self, rank_method: Any, condition_in_question: str) -> Ranker | None:
-        """The one ranker of a call, or None for the method's own ranking (LLMLingua-2's
-        mean keep-probability).
-
-        Legacy llmlingua names map to their Mistral replacement with a DeprecationWarning;
-        rankers that hold models are built once and kept on this compressor.
-        """
-        if rank_method is None:
-            return None
-        if hasattr(rank_method, "rank"):
-            return rank_method
-        method = resolve_rank_method(rank_method)
-        if method in PERPLEXITY_METHODS:
-            if self.scorer is not None:
-                return PerplexityRanker(self.scorer,
-                                        perplexity_condition(method, condition_in_question),
-                                        joined=True)
-            if method == "llmlingua":
-                return None
-            raise ValueError("rank_method='longllmlingua' is perplexity ranking, which needs a "
-                             "causal LM compressor; pick another rank_method such as 'bm25'")
-        return cached_ranker(self._rankers, method, self.open_api_config,
-                             self.loaded if self.scorer is not None else None)
+    def _ranker_for(self, choice: RankChoice) -> Ranker | None:
+        """The ranker of ``choice`` (None: the classifier's mean keep-probability); rankers
+        that hold models are built once and kept on this compressor."""
+        return ranker_for(choice, scorer=self.scorer, config=self.open_api_config,
+                          loaded=self.loaded if self.method.family == "llmlingua" else None,
+                          cache=self._rankers)
 
     # ----------------------------------------------------------------------- formats
 

@@ -294,13 +294,14 @@ def _filter_pairs(compressor: SegmentCompressor, data: dict[str, Any],
     """
     keys = list(data)
     texts = [_dump({key: data[key]})[1:-1] for key in keys]
-    from ..ranking.perplexity import perplexity_condition  # torch: only when filtering
+    from ..ranking.resolve import choose_ranking  # torch: only when filtering
 
     # Ranked as compress_prompt ranks contexts: llmlingua never looks at the question,
     # longllmlingua without a condition ranks by -log p(question | pair).
-    condition = perplexity_condition(options.rank_method, options.condition_in_question)
+    choice = choose_ranking(options.rank_method, options.condition_in_question,
+                            question=question, warn=False)
     ranked = [i for i, _ in compressor.get_rank_results(texts, question, options.rank_method,
-                                                       condition)]
+                                                       choice.condition)]
     lengths = compressor.tokenizer.count_batch(texts)
     sizes = _compressed_sizes(compressor, keys, lengths, leaves_of, options)
     forced = [i for i, key in enumerate(keys) if not configs.get(key, KeyConfig()).pair_remove]

@@ -27,8 +27,7 @@ from ..models.registry import MISTRAL_MODELS
 from ..prompt import CONTEXT_SEPARATOR, join_prompt
 from ..protect_options import protection_from_spec, protection_spec
 from ..ranking.base import RankResults, relevance_scores
-from ..ranking.perplexity import perplexity_condition
-from ..ranking.registry import PERPLEXITY_METHODS, scores_ascend
+from ..ranking.resolve import choose_ranking
 from ..recipes import RECIPES
 from ..text.protect import ProtectOption, resolve_protection
 from ..validate import check_choice, check_mapping, check_rate, check_str, check_target
@@ -249,16 +248,18 @@ def _rank(compressor, texts, query, method, settings, wanted) -> _Ranking | None
     caller (``wanted``) needs one."""
     options = _method_options(method, settings)
     filtering = len(texts) >= 2 and options.get("use_context_level_filter", True)
+    if not wanted and not filtering:
+        return None  # not ranked at all
     rank_method = _rank_method(method, settings.rank_method, query)
-    if not wanted and (not filtering or (method == "llmlingua2" and rank_method == "llmlingua")):
-        return None  # ranked inside the compression, or not at all
     # The method's own condition, given explicitly so that the scores' direction follows
     # from it; a classifier's "llmlingua" ranking is its keep probability, unconditioned.
-    perplexity = rank_method in PERPLEXITY_METHODS and compressor.method.family == "llmlingua"
-    condition = perplexity_condition(rank_method, "none") if perplexity else "none"
+    choice = choose_ranking(rank_method, None, causal=compressor.method.family == "llmlingua",
+                            as_called=True, warn=False)
+    if not wanted and method == "llmlingua2" and choice.kind == "keep_probability":
+        return None  # ranked inside the compression
     results = compressor.get_rank_results(texts, query, rank_method,
-                                          condition_in_question=condition)
-    return _Ranking(results, scores_ascend(rank_method, condition))
+                                          condition_in_question=choice.condition)
+    return _Ranking(results, bool(choice.ascending))
 
 
 def _method_options(method: str, settings: CompressionSettings) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from ..errors import InvalidArgumentError
 from ..options import LLMLingua2Options, LLMLinguaOptions, Options
 from ..prompt import Segment, context_text
 from ..ranking.base import Ranker
-from ..ranking.registry import PERPLEXITY_METHODS
+from ..ranking.resolve import RankChoice, choose_ranking
 from ..scoring.causal import CausalScorer
 from ..scoring.classifier import TokenClassifier
 from . import llmlingua as llmlingua_method
@@ -39,9 +39,11 @@ class Method(ABC):
             raise ValueError(self.wrong_options)
         return self
 
-    def rank_method(self, options: Any) -> Any:
-        """The ``rank_method`` whose ranker orders the contexts (None: the method's own)."""
-        return options.rank_method
+    def rank_choice(self, options: Any, question: str) -> RankChoice:
+        """How this call ranks its contexts: ``options.rank_method`` read by the one
+        resolver, :func:`~llmlingstral.ranking.resolve.choose_ranking`."""
+        return choose_ranking(options.rank_method, options.condition_in_question,
+                              causal=self.family == "llmlingua", question=question)
 
     @abstractmethod
     def compress(self, contexts: list[list[Segment]], instruction: str, question: str,
@@ -62,7 +64,9 @@ class LLMLinguaMethod(Method):
 
     def for_options(self, options: Options) -> Method:
         method = super().for_options(options)
-        if options.rank_method == "longllmlingua":
+        # Read as the ranking reads it (a padded name too); its own call warns for a legacy one.
+        if choose_ranking(options.rank_method, options.condition_in_question,
+                          warn=False).method == "longllmlingua":
             return LongLLMLinguaMethod(self.scorer)
         return method
 
@@ -107,12 +111,11 @@ class LLMLingua2Method(Method):
         clone.classifier = classifier
         return clone
 
-    def rank_method(self, options: LLMLingua2Options) -> Any:
-        rank_method = options.rank_method
-        if not options.with_instruction_and_question and isinstance(rank_method, str) \
-                and rank_method.strip() in PERPLEXITY_METHODS:
-            return None  # llmlingua's LLMLingua-2 ignores it: the classifier ranks
-        return rank_method
+    def rank_choice(self, options: LLMLingua2Options, question: str) -> RankChoice:
+        # llmlingua's LLMLingua-2 ignores the perplexity names: the classifier ranks.
+        return choose_ranking(options.rank_method, options.condition_in_question,
+                              causal=False, question=question,
+                              ignore_perplexity=not options.with_instruction_and_question)
 
     def compress(self, contexts: list[list[Segment]], instruction: str, question: str,
                  options: LLMLingua2Options, ranker: Ranker | None) -> dict[str, Any]:

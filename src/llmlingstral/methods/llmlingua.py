@@ -21,7 +21,8 @@ from ..kept import block_ranges, merged, prompt_kept, seamed, through, whole
 from ..prompt import (CONTEXT_SEPARATOR, CompressionOutcome, Range, Segment, context_text,
                       join_contexts, join_prompt)
 from ..ranking.base import Ranker
-from ..ranking.perplexity import PerplexityRanker, parse_condition, perplexity_condition
+from ..ranking.perplexity import PerplexityRanker, parse_condition
+from ..ranking.resolve import choose_ranking
 from ..scoring.causal import CausalScorer
 from ..scoring.stream import ContrastiveStream
 from ..options import LLMLinguaOptions
@@ -169,12 +170,10 @@ def _filter_contexts(scorer, contexts, texts, question, settings, target, ranker
 
 
 def _ranker(scorer: CausalScorer, ranker: Ranker | None, question: str) -> Ranker:
-    """The context ranker for this call; perplexity without a question ignores it."""
-    if ranker is None:
-        return PerplexityRanker(scorer, "none")
-    if isinstance(ranker, PerplexityRanker):
-        return ranker.for_question(question)
-    return ranker
+    """The context ranker for this call (the caller's comes from
+    :func:`..ranking.resolve.choose_ranking`, which conditions nothing on a missing
+    question); by default LLMLingua's perplexity ranking."""
+    return PerplexityRanker(scorer, "none") if ranker is None else ranker
 
 
 # --------------------------------------------------------------------------- sentences
@@ -194,8 +193,8 @@ def filter_sentences(scorer, contexts, question, settings, target, ranks=None):
     free = [k for k, (_, _, seg) in enumerate(flat) if seg.compress and seg.text.strip()]
     goodness = np.full(len(flat), np.inf)
     if free:
-        mode = perplexity_condition(settings.rank_method, settings.condition_in_question) \
-            if question else "none"
+        mode = choose_ranking(settings.rank_method, settings.condition_in_question,
+                              question=question, warn=False).condition
         scores = _sentence_ranker(scorer, mode, settings.sentence_strings).scores(
             [flat[k][2].text for k in free], question)
         goodness[free] = scores

@@ -34,7 +34,7 @@ def relevance_scores(ranking: RankResults, ascending: bool | None = None) -> dic
 
     ``get_rank_results`` pairs carry each method's own quantity, best first: similarities
     descend, but distances and question-conditioned perplexities ascend; those are negated.
-    Pass ``ascending`` where the method is known (``registry.scores_ascend``); left out,
+    Pass ``ascending`` where the method is known (:attr:`.resolve.RankChoice.ascending`); left out,
     it is read off the ranking, which cannot tell for one document or equal scores.
     """
     scores = [s for _, s in ranking]

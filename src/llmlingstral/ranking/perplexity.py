@@ -62,11 +62,6 @@ class PerplexityRanker:
         order = sorted(range(len(means)), key=lambda i: (means[i] if ascending else -means[i], i))
         return [(i, means[i]) for i in order]
 
-    def for_question(self, question: str) -> "PerplexityRanker":
-        """This ranker, or without a question one that ignores it."""
-        return self if question or self.condition == "none" else \
-            PerplexityRanker(self.scorer, "none", joined=self.joined, bridge=self.bridge)
-
     def scores(self, documents: Sequence[str], question: str) -> list[float]:
         """Higher is more worth keeping."""
         surprisals = self.surprisals(documents, question)

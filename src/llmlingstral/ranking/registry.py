@@ -45,8 +45,10 @@ LEGACY_RANK_METHODS = {
 RANK_METHOD_ALIASES = {"mistral": "e5-mistral"}
 
 
-def resolve_rank_method(name: object, *, stacklevel: int | None = None) -> str:
-    """The canonical rank method for ``name``; warns for legacy names.
+def resolve_rank_method(name: object, *, stacklevel: int | None = None,
+                        warn: bool = True) -> str:
+    """The canonical rank method for ``name``; warns for legacy names (unless ``warn`` is
+    False: a caller looking at a name before the call that ranks with it, which warns).
 
     The warning points at the first caller outside the package unless ``stacklevel`` says
     otherwise. Raises ValueError for unknown names (listing the valid ones) and TypeError
@@ -58,6 +60,8 @@ def resolve_rank_method(name: object, *, stacklevel: int | None = None) -> str:
     key = name.strip()
     if key in LEGACY_RANK_METHODS:
         replacement = LEGACY_RANK_METHODS[key]
+        if not warn:
+            return replacement
         warnings.warn(f"rank_method={key!r} is llmlingua's third-party ranker; llmlingstral "
                       f"uses its Mistral replacement {replacement!r}. Pass "
                       f"rank_method={replacement!r} to silence this warning.",
@@ -72,19 +76,6 @@ def resolve_rank_method(name: object, *, stacklevel: int | None = None) -> str:
         return key.replace("_", "-")
     raise ValueError(f"unknown rank_method {name!r}; valid: {', '.join(RANK_METHODS)} "
                      f"(legacy names {', '.join(LEGACY_RANK_METHODS)} map to these)")
-
-
-def scores_ascend(method: str, condition: str = "none") -> bool:
-    """Whether ``get_rank_results`` scores for rank ``method`` run lowest first.
-
-    gzip's compression distance and a perplexity method's question-conditioned perplexity
-    (``condition`` "before" or "after", as :func:`~.perplexity.perplexity_condition` gives
-    it) are lowest first; every other score (bm25, similarities, reranker and hybrid scores,
-    a classifier's keep probability, unconditioned perplexity) is highest first. Legacy
-    names all map to similarity rankers, so no name needs resolving (and no warning).
-    """
-    key = method.strip() if isinstance(method, str) else method
-    return key == "gzip" or (key in PERPLEXITY_METHODS and condition != "none")
 
 
 def build_ranker(method: str, *, config: Mapping[str, Any] | None = None,
