@@ -107,6 +107,31 @@ def test_no_function_over_sixty_lines():
     assert not long, long
 
 
+def _class_names(node: ast.expr) -> list[str]:
+    """The class names an ``isinstance`` second argument names (a name, attribute or tuple)."""
+    if isinstance(node, ast.Tuple):
+        return [name for item in node.elts for name in _class_names(item)]
+    if isinstance(node, ast.Attribute):
+        return [node.attr]
+    return [node.id] if isinstance(node, ast.Name) else []
+
+
+def test_scorer_and_stream_classes_are_tested_only_in_their_own_modules():
+    """Callers use the scorer contract (``scoring.protocol``), never the concrete class."""
+    owner = {node.name: name for name, path in MODULES.items()
+             if name.startswith("llmlingstral.scoring")
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.ClassDef)}
+    found = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance" \
+                    and len(node.args) == 2:
+                found += [f"{name}:{node.lineno} isinstance(..., {cls})"
+                          for cls in _class_names(node.args[1]) if owner.get(cls, name) != name]
+    assert not found, found
+
+
 # ----------------------------------------------------------------------------- light import
 
 

@@ -275,3 +275,68 @@ def test_bf16_exact_stream_scores_each_window_as_a_fresh_encoding(bf16_scorer):
         kept += [t for t, k in zip(chunk, keep) if k]
     for layer in stream.cache.layers:
         assert layer.keys.dtype == layer.values.dtype == torch.bfloat16
+
+
+# ----------------------------------------------------------------------------- the contract
+
+
+def _members(protocol) -> set[str]:
+    return {name for name in vars(protocol) if not name.startswith("_")} | \
+        set(getattr(protocol, "__annotations__", {}))
+
+
+def test_local_and_remote_scorers_and_their_streams_fill_the_scorer_contract(scorer):
+    from llmlingstral.scoring.protocol import CausalScoring, TokenStream
+    from llmlingstral.scoring.remote import RemoteScorer, RemoteStream
+    from llmlingstral.scoring.stream import ContrastiveStream
+
+    scorer_members = _members(CausalScoring) | _members(CausalScoring.__mro__[1])
+    assert scorer_members >= {"tokenizer", "window", "dtype", "sequence_surprisal", "stream",
+                              "score_streams"}
+    assert all(hasattr(scorer, name) for name in scorer_members)
+    assert all(hasattr(RemoteScorer, name) for name in scorer_members - {"tokenizer", "window"})
+    contrastive = ContrastiveStream(scorer.stream(), scorer.stream([5, 6]))
+    for stream in (scorer.stream(), contrastive):
+        assert all(hasattr(stream, name) for name in _members(TokenStream)), type(stream)
+    assert all(hasattr(RemoteStream, name) for name in _members(TokenStream))
+
+
+def test_a_stream_made_of_parts_is_batched_through_its_parts(scorer, monkeypatch):
+    """A stream type the batch driver has never seen shares the forward pass of its parts."""
+    from llmlingstral.scoring.batched import score_together
+
+    class Doubled:
+        def __init__(self, inner):
+            self.inner, self.chunk_limit, self.batch_scorer = inner, inner.chunk_limit, None
+
+        def batch_parts(self):
+            return [(self.inner, 2.0)]
+
+        def score(self, ids):
+            return 2.0 * self.inner.score(ids)
+
+        def commit(self, keep):
+            self.inner.commit(keep)
+
+    calls = []
+    real = CausalScorer.score_streams
+
+    def counted(self, requests):
+        calls.append(len(requests))
+        return real(self, requests)
+
+    monkeypatch.setattr(CausalScorer, "score_streams", counted)
+    rng = np.random.default_rng(3)
+    lone = [scorer.stream(), scorer.stream([7, 8])]
+    paired = [Doubled(scorer.stream()), scorer.stream([7, 8])]
+    for _ in range(3):
+        chunks = [rng.integers(800, 32000, size=n).tolist() for n in (40, 25)]
+        got = score_together(list(zip(paired, chunks)))
+        expected = [2.0 * lone[0].score(chunks[0]), lone[1].score(chunks[1])]
+        for e, g in zip(expected, got):
+            np.testing.assert_allclose(g, e, atol=2e-4)
+        for stream, other, chunk in zip(lone, paired, chunks):
+            keep = rng.random(len(chunk)) < 0.5
+            stream.commit(keep)
+            other.commit(keep)
+    assert calls == [2, 2, 2]  # both streams' chunks went to the scorer together

@@ -20,9 +20,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..budget import top_within
-from ..models.loader import LoadedModel, load_model
+from ..models.loader import LoadedModel
 from ..prompt import result_dict
-from ..scoring.classifier import TokenClassifier, WordScores
+from ..scoring.classifier import TokenClassifier, WordScores, as_token_classifier
 from ..text.words import join_kept
 from ..validate import (check_non_negative_int, check_positive_int, check_probability,
                         check_str)
@@ -112,8 +112,8 @@ class SecurityLingua:
                  placement: str = "append", max_intent_tokens: int | None = None,
                  model_config: Mapping[str, Any] | None = None, max_seq_len: int | None = None,
                  max_batch_size: int = 50) -> None:
-        self.classifier = _classifier(model, device_map, model_config, max_seq_len,
-                                      max_batch_size)
+        self.classifier = as_token_classifier(model, device_map, model_config, max_seq_len,
+                                              max_batch_size)
         self.tokenizer = self.classifier.tokenizer
         self.threshold = threshold
         self.guard_template = check_template(guard_template)
@@ -180,18 +180,3 @@ class SecurityLingua:
     def guard_messages(self, messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """The guarded messages only (see :meth:`guard`), ready for ``client.chat.complete``."""
         return self.guard(messages).messages
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _classifier(model, device_map, model_config, max_seq_len, max_batch_size) -> TokenClassifier:
-    if isinstance(model, TokenClassifier):
-        return model
-    if not isinstance(model, LoadedModel):
-        if not isinstance(model, (str, os.PathLike)):
-            raise TypeError("model must be a preset name, a folder, a Hugging Face id, a "
-                            f"TokenClassifier or a LoadedModel, got {type(model).__name__}")
-        model = load_model(model, task="token-classification", device_map=device_map,
-                           model_config=model_config)
-    return TokenClassifier(model, max_seq_len=max_seq_len, max_batch_size=max_batch_size)

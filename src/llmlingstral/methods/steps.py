@@ -15,7 +15,7 @@ from typing import Any, Generator, Iterator, TypeVar
 import numpy as np
 
 T = TypeVar("T")
-# A stream (see ``token_level.TokenStream``) and the token ids it should score next.
+# A stream (see ``scoring.protocol.TokenStream``) and the token ids it should score next.
 ScoreRequest = tuple[Any, list[int]]
 Steps = Generator[ScoreRequest, np.ndarray, T]
 

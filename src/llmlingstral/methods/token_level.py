@@ -11,7 +11,7 @@ lands on the requested size, the last window included.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -21,6 +21,7 @@ from ..fact_budget import warn_if_dropped
 from ..kept import lstripped, merged
 from ..options import LLMLinguaOptions
 from ..progress import bar_disable
+from ..scoring.protocol import TokenStream
 from ..prompt import CONTEXT_SEPARATOR, Range, Segment, context_text
 from ..text.scripts import ShiftedStarts, token_start_set
 from ..text.protect import DEFAULT_PROTECTION, Protection, covered, protected_spans
@@ -31,16 +32,6 @@ from .steps import Steps
 
 # Show a progress bar from this many windows on (about 8k tokens at the default size).
 _PROGRESS_MIN_WINDOWS = 40
-
-
-class TokenStream(Protocol):
-    """Scores chunks of tokens given what was kept before (higher = more worth keeping)."""
-
-    chunk_limit: int
-
-    def score(self, ids: Sequence[int]) -> np.ndarray: ...
-
-    def commit(self, keep: np.ndarray) -> None: ...
 
 
 @dataclass

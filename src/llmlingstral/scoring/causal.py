@@ -18,6 +18,7 @@ import torch
 from ..models.loader import LoadedModel
 from ..validate import MIN_WINDOW, check_choice, check_window
 from .batching import attention_limit, padded_batch
+from .local_batch import score_local_streams
 from .stream import CONDITIONING_MODES, SurprisalStream
 from .tensor_ops import static_inv_freq, surprisal_from_logits
 
@@ -154,6 +155,12 @@ class CausalScorer:
         + ``prefix``, conditioned the scorer's way (``"exact"`` or ``"in_place"``, see
         :mod:`.stream`)."""
         return SurprisalStream(self, list(prefix), conditioning=self.conditioning, bos=bos)
+
+    def score_streams(self, requests: Sequence[tuple[SurprisalStream, Sequence[int]]]
+                      ) -> list[np.ndarray]:
+        """The next chunk of several of its streams, in one forward pass where the model
+        allows it (see :mod:`.local_batch`)."""
+        return score_local_streams([(stream, list(ids)) for stream, ids in requests])
 
 
 def _fits(batch: list[int], trimmed: list[list[int]]) -> bool:

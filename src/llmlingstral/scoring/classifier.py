@@ -15,6 +15,7 @@ threshold; a guardrail can threshold :attr:`WordScores.probs` directly.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -23,7 +24,7 @@ import torch
 
 from ..cancel import check_cancelled
 from ..errors import LLMLingstralError
-from ..models.loader import LoadedModel
+from ..models.loader import LoadedModel, load_model
 from ..text.scripts import token_start_set
 from ..text.words import TOKEN_TO_WORD, Words, chunk_bounds, split_words, word_of_tokens
 from ..validate import check_positive_int
@@ -261,3 +262,19 @@ def _to_words(words: Words, word_index: np.ndarray, token_probs: np.ndarray,
         covering = np.searchsorted(word_index, empty, side="left") - 1
         probs[empty] = token_probs[np.clip(covering, 0, len(token_probs) - 1)]
     return WordScores(words, probs, costs)
+
+
+def as_token_classifier(model: "str | os.PathLike | TokenClassifier | LoadedModel",
+                        device_map: object, model_config: dict | None,
+                        max_seq_len: int | None, max_batch_size: int) -> TokenClassifier:
+    """``model`` as a :class:`TokenClassifier`: itself, or one over a loaded model, or over
+    the model a preset name, folder or Hugging Face id loads."""
+    if isinstance(model, TokenClassifier):
+        return model
+    if not isinstance(model, LoadedModel):
+        if not isinstance(model, (str, os.PathLike)):
+            raise TypeError("model must be a preset name, a folder, a Hugging Face id, a "
+                            f"TokenClassifier or a LoadedModel, got {type(model).__name__}")
+        model = load_model(model, task="token-classification", device_map=device_map,
+                           model_config=model_config)
+    return TokenClassifier(model, max_seq_len=max_seq_len, max_batch_size=max_batch_size)

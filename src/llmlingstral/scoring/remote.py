@@ -361,6 +361,14 @@ class RemoteStream:
     def chunk_limit(self) -> int:
         return self.scorer.window // 2 - 1
 
+    @property
+    def batch_scorer(self) -> RemoteScorer:
+        """Its scorer, which sends several streams' prompts in shared requests."""
+        return self.scorer
+
+    def batch_parts(self) -> list[tuple["RemoteStream", float]]:
+        return [(self, 1.0)]
+
     def score(self, ids: Sequence[int]) -> np.ndarray:
         """Surprisal of each token of ``ids`` given the kept text so far."""
         return self.scorer.score_streams([(self, ids)])[0]

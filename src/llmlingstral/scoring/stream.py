@@ -70,6 +70,14 @@ class SurprisalStream:
         """The most tokens one :meth:`score` call takes."""
         return self.scorer.window // 2 - 1
 
+    @property
+    def batch_scorer(self) -> Any:
+        """Its scorer, which scores several streams' chunks in one pass."""
+        return self.scorer
+
+    def batch_parts(self) -> list[tuple["SurprisalStream", float]]:
+        return [(self, 1.0)]
+
     @torch.inference_mode()
     def score(self, ids: Sequence[int]) -> np.ndarray:
         """Surprisal of each token of ``ids`` given the kept context so far."""
@@ -230,6 +238,12 @@ class ContrastiveStream:
     @property
     def chunk_limit(self) -> int:
         return min(self.plain.chunk_limit, self.conditioned.chunk_limit)
+
+    # Not scored directly: a batch driver scores its two streams and subtracts.
+    batch_scorer = None
+
+    def batch_parts(self) -> list[tuple[Any, float]]:
+        return [(self.plain, 1.0), (self.conditioned, -1.0)]
 
     def score(self, ids: Sequence[int]) -> np.ndarray:
         return self.plain.score(ids) - self.conditioned.score(ids)
