@@ -75,15 +75,21 @@ def _cached_keys(scorer: CausalScorer, ids: list[int], start: int) -> list[torch
     return [layer.keys for layer in cache.layers]
 
 
-def test_shifted_keys_equal_keys_computed_at_the_earlier_positions(any_scorer):
-    from llmlingstral.scoring.tensor_ops import shift_rotary_keys
+def _shifted(keys: torch.Tensor, shift: torch.Tensor, inv_freq: torch.Tensor) -> torch.Tensor:
+    """Keys turned back as a stream turns its cached keys when it moves them ``shift``
+    positions earlier."""
+    from llmlingstral.scoring.tensor_ops import rotate_back, shift_rotation
 
+    return rotate_back(keys, *shift_rotation(shift, inv_freq, keys.device))
+
+
+def test_shifted_keys_equal_keys_computed_at_the_earlier_positions(any_scorer):
     assert any_scorer.rotary_inv_freq is not None
     ids = _sequences()[1][:40]
     late, early = _cached_keys(any_scorer, ids, 90), _cached_keys(any_scorer, ids, 3)
     shift = torch.full((len(ids),), 87)
     for moved, expected in zip(late, early):
-        moved = shift_rotary_keys(moved, shift, any_scorer.rotary_inv_freq)
+        moved = _shifted(moved, shift, any_scorer.rotary_inv_freq)
         torch.testing.assert_close(moved, expected, atol=1e-4, rtol=1e-4)
 
 
@@ -239,12 +245,11 @@ def _ulp(values: torch.Tensor) -> float:
 
 
 def test_bf16_shifted_keys_are_the_earlier_keys_to_bf16_rounding(bf16_scorer):
-    from llmlingstral.scoring.tensor_ops import shift_rotary_keys
 
     ids = _sequences()[1][:40]
     late, early = _cached_keys(bf16_scorer, ids, 90), _cached_keys(bf16_scorer, ids, 3)
     for moved, expected in zip(late, early):
-        moved = shift_rotary_keys(moved, torch.full((len(ids),), 87), bf16_scorer.rotary_inv_freq)
+        moved = _shifted(moved, torch.full((len(ids),), 87), bf16_scorer.rotary_inv_freq)
         assert moved.dtype == torch.bfloat16
         torch.testing.assert_close(moved.float(), expected.float(), rtol=0,
                                    atol=2 * _ulp(expected))

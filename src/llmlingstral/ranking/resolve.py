@@ -28,10 +28,13 @@ The policy, in one place:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, MutableMapping, Mapping
+from typing import TYPE_CHECKING, Any, Literal, MutableMapping, Mapping
 
 from .base import Ranker
 from .registry import PERPLEXITY_METHODS, cached_ranker, resolve_rank_method
+
+if TYPE_CHECKING:
+    from ..scoring.protocol import CausalScoring
 
 RankKind = Literal["perplexity", "keep_probability", "registry", "given"]
 
@@ -96,7 +99,7 @@ def choose_ranking(rank_method: Any, condition_in_question: str | None = "none",
     return RankChoice("keep_probability", method, "none", False)
 
 
-def ranker_for(choice: RankChoice, *, scorer: Any, loaded: Any,
+def ranker_for(choice: RankChoice, *, scorer: "CausalScoring | None", loaded: Any,
                config: Mapping[str, Any] | None,
                cache: MutableMapping[tuple, Ranker]) -> Ranker | None:
     """The ranker of ``choice``: None for a classifier's keep probability.

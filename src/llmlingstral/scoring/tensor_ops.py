@@ -26,19 +26,14 @@ def static_inv_freq(decoder: torch.nn.Module, head_dim: int | None) -> torch.Ten
     return inv_freq if head_dim == 2 * inv_freq.numel() else None
 
 
-def shift_rotary_keys(keys: torch.Tensor, shift: torch.Tensor,
-                      inv_freq: torch.Tensor) -> torch.Tensor:
-    """Keys ``[..., n, head_dim]`` rotated as if token ``i`` sat ``shift[i]`` positions earlier.
-
-    RoPE rotates each pair of channels by position times a frequency, so a rotation by
-    ``-shift`` turns a key cached at position ``p`` into the key at ``p - shift``.
-    """
-    return rotate_back(keys, *shift_rotation(shift, inv_freq, keys.device))
-
-
 def shift_rotation(shift: torch.Tensor, inv_freq: torch.Tensor,
                    device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of the angle each channel pair turns through over ``shift`` positions."""
+    """cos and sin of the angle each channel pair turns through over ``shift`` positions.
+
+    RoPE rotates each pair of channels by position times a frequency, so turning a key
+    cached at position ``p`` back through these angles (:func:`rotate_back`) gives the key
+    at ``p - shift``.
+    """
     angles = shift.to(device=device, dtype=torch.float32)[:, None] * inv_freq.float()[None, :]
     angles = torch.cat([angles, angles], dim=-1)
     return angles.cos(), angles.sin()

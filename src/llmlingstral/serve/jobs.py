@@ -195,16 +195,11 @@ def _with_defaults(method: str, fields: dict[str, Any]) -> dict[str, Any]:
     return fields if recipe is None else recipe.keywords(fields)
 
 
-def original_text(method: str, fields: Mapping[str, Any]) -> str:
-    """The uncompressed prompt as the methods assemble it, for spans: ``<llmlingua>`` tags
-    removed as ``compress_prompt`` removes them (not with ``context_segs``, which it takes
-    as given)."""
-    return "".join(part for part, _ in original_parts(method, fields))
-
-
 def original_parts(method: str, fields: Mapping[str, Any]) -> list[tuple[str, bool]]:
-    """:func:`original_text` in pieces, each with whether it is compressed (a context or
-    the JSON object) or kept as it is (instruction, question, separators)."""
+    """The uncompressed prompt as the methods assemble it, for spans, in pieces, each with
+    whether it is compressed (a context or the JSON object) or kept as it is (instruction,
+    question, separators). ``<llmlingua>`` tags are removed as ``compress_prompt`` removes
+    them (not with ``context_segs``, which it takes as given)."""
     if method == "json":
         data = fields.get("json_data")
         try:
