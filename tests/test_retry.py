@@ -1,4 +1,5 @@
-"""The one retry loop: attempts and waits under one deadline (HTTP cases are in
+"""The one retry loop: attempts and waits under one deadline, the same for the Mistral API
+and the remote scorer (more HTTP cases are in
 test_api_faults.py, test_remote_scorer.py and test_serve_parts.py)."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ import time
 
 import pytest
 
+from llmlingstral.errors import LLMLingstralError
 from llmlingstral.retry import (AttemptTimedOut, Deadline, GaveUp, RetryPolicy, Transient,
                                 call_with_retries, finish_within, parse_retry_after)
 
@@ -100,3 +102,66 @@ def test_a_cancelled_caller_stops_retrying_at_once():
         call_with_retries(attempt, RetryPolicy(max_attempts=5, base_delay=10.0),
                           Deadline(60))
     assert time.monotonic() - started < 3
+
+
+# ----------------------------------------------------------------------------- one policy, every caller
+
+
+def _api_call(server, attempts: int, deadline_s: float):
+    from llmlingstral.api import MistralAPI
+
+    api = MistralAPI("test-key", server_url=server.url, timeout_ms=deadline_s * 1000,
+                     retry=RetryPolicy(max_attempts=attempts, base_delay=0.01, max_delay=0.02))
+    return lambda: api.embed(["東京は日本の首都です。", "กรุงเทพมหานคร", "القاهرة عاصمة مصر"])
+
+
+def _remote_call(server, attempts: int, deadline_s: float):
+    from llmlingstral.scoring.remote import CompletionsClient, RemoteScorerSettings
+
+    client = CompletionsClient(RemoteScorerSettings(
+        base_url=f"{server.url}/v1", model="m", timeout=deadline_s, max_attempts=attempts,
+        retry_base_delay=0.01))
+    return lambda: client.request("POST", "/completions", {"model": "m", "prompt": [[1, 2]]})
+
+
+def _server():
+    from local_api import LocalAPIServer, embeddings_payload
+
+    return LocalAPIServer({
+        "/v1/embeddings": lambda body: (200, embeddings_payload(
+            body["model"], [[1.0, 0.0]] * len(body["input"]))),
+        "/v1/completions": lambda body: (200, {"choices": [{"index": 0, "text": ""}]})})
+
+
+CALLERS = {"the Mistral API": _api_call, "the remote scorer": _remote_call}
+
+
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_every_caller_retries_transient_failures_until_one_succeeds(caller):
+    with _server() as server:
+        server.fail_next(503, 429)
+        CALLERS[caller](server, attempts=3, deadline_s=10)()
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_every_caller_stops_after_its_attempts(caller):
+    with _server() as server:
+        server.fail_next(503, 503, 503, 503)
+        with pytest.raises(LLMLingstralError, match=r"3 attempt"):
+            CALLERS[caller](server, attempts=3, deadline_s=10)()
+    assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_every_caller_ends_at_once_when_retry_after_passes_its_deadline(caller):
+    with _server() as server:
+        server.failure_headers = {"Retry-After": "100000"}
+        server.fail_next(429, 429, 429)
+        call = CALLERS[caller](server, attempts=3, deadline_s=5)
+        start = time.monotonic()
+        with pytest.raises(LLMLingstralError, match=r"retry after 100000 s"):
+            call()
+        elapsed = time.monotonic() - start
+    assert len(server.requests) == 1
+    assert elapsed < 2.5  # not the 5 s deadline, let alone the wait asked for

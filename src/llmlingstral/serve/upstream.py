@@ -11,6 +11,11 @@ opening) that takes longer than the deadline ``timeout_s`` is a 504, however the
 sends it. The upstream key is sent only to the upstream and appears in nothing relayed, not
 even in a reply or an error body that echoes it; a success that is not a chat completion (a
 redirect, another page) is a 502.
+
+Nothing is retried here (the SDK is called with ``retries=None``): an upstream failure
+reaches the client as it is, a 429 stays a 429, so the client's own retries are the only
+ones; retrying here as well would multiply them. The library's calls that do retry (the
+Mistral API wrapper, the remote scorer) share one loop, :mod:`llmlingstral.retry`.
 """
 
 from __future__ import annotations
