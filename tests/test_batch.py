@@ -74,6 +74,26 @@ def test_llmlingua2_batch_shares_forward_passes(nano_lingua2):
     assert batched_calls == 1 < len(calls)
 
 
+@pytest.mark.parametrize("rank_method", ["longllmlingua", " llmlingua ", None])
+def test_llmlingua2_prompts_ranked_by_the_classifier_share_forward_passes(nano_lingua2,
+                                                                          rank_method):
+    """LLMLingua-2 ignores the perplexity names, as llmlingua's does: the classifier ranks,
+    so those prompts are scored with the others, not one by one."""
+    docs = documents(6, chars=400) + SCRIPTS
+    prompts = [{"context": docs[i:i + 3], "question": question, "rank_method": rank_method}
+               for i, question in enumerate(["How are loggers configured?", "会議はいつ？",
+                                             "ما هي العاصمة؟"])]
+    calls = []
+    hook = nano_lingua2.model.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        batch = nano_lingua2.compress_prompts(prompts, rate=0.5)
+        batched_calls = len(calls)
+    finally:
+        hook.remove()
+    assert batch == _one_by_one(nano_lingua2, prompts, rate=0.5)
+    assert batched_calls == 1
+
+
 def test_llmlingua2_with_a_ranker_and_security_settings(nano_lingua2):
     docs = documents(6, chars=400)
     prompts = [{"context": docs, "question": "How are loggers configured?", "rank_method": "bm25",
