@@ -157,7 +157,7 @@ def _filter_contexts(scorer, contexts, texts, question, settings, target, ranker
         ranked = list(range(n))
         kept = ranked
     else:
-        ranked = [index for index, _ in _ranker(scorer, ranker, question).rank(texts, question)]
+        ranked = [index for index, _ in _ranker(scorer, ranker).rank(texts, question)]
         budget = apply_context_budget(target, settings.context_budget)
         lengths = scorer.tokenizer.count_batch(texts) if lengths is None else list(lengths)
         kept = select_contexts(ranked, lengths, budget, sorted(forced),
@@ -169,7 +169,7 @@ def _filter_contexts(scorer, contexts, texts, question, settings, target, ranker
             [rank_position[i] for i in ordered])
 
 
-def _ranker(scorer: CausalScorer, ranker: Ranker | None, question: str) -> Ranker:
+def _ranker(scorer: CausalScorer, ranker: Ranker | None) -> Ranker:
     """The context ranker for this call (the caller's comes from
     :func:`..ranking.resolve.choose_ranking`, which conditions nothing on a missing
     question); by default LLMLingua's perplexity ranking."""
