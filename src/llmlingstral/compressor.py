@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping, Sequence
 
-from .compat import LLMLinguaMethods
+from .facade_base import LLMLinguaMethods
 from .formats import json as json_format
 from .markers import protect_reference_markers
 from .formats import structured as structured_format
@@ -78,7 +78,7 @@ class PromptCompressor(LLMLinguaMethods):
     Besides the compression calls, llmlingua's lower-level methods are here with its
     signatures (``get_token_length``, ``get_ppl``, ``get_condition_ppl``,
     ``control_context_budget``, ``control_sentence_budget``, ``iterative_compress_prompt``,
-    ``segment_structured_context``; see :mod:`llmlingstral.compat`), and ``tokenizer`` can
+    ``segment_structured_context``; see :mod:`llmlingstral.facade_base`), and ``tokenizer`` can
     be called like a Hugging Face tokenizer (``tokenizer(text).input_ids``). Token counts are
     Mistral tokens.
     """
