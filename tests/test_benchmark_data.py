@@ -163,6 +163,27 @@ def test_random_dropping_meets_the_rate_in_every_script():
             assert output != facts.random_words(text.text, tokenizer, rate, seed=2)
 
 
+@pytest.mark.parametrize("rate, fits", [(0.5, True), (0.33, False)])
+def test_facts_fit_as_the_method_judges_when_it_decides(nano_lingua2, rate, fits):
+    """A text's facts fit exactly when the method pins them all: where it warns that some
+    could not be afforded (the Arabic text at 0.33), the benchmark does not count the text
+    as fitting, though the tokens of its spans alone fit in 80 % of the budget."""
+    import warnings
+
+    from llmlingstral.fact_budget import FactsOverBudgetWarning
+
+    eval_facts = _script("benchmarks/eval_facts.py")
+    text = _script("benchmarks/_facts.py").load_texts(["ar"])[0]
+    run = eval_facts.runner("llmlingua2", nano_lingua2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FactsOverBudgetWarning)
+        run([text.text], text.question, rate, True)
+    warned = any(issubclass(w.category, FactsOverBudgetWarning) for w in caught)
+    output, fit = eval_facts.compress_judged(run, [text.text], text.question, rate, True)
+    assert output.strip() and fit is not warned and fit is fits
+    assert eval_facts.span_tokens_fit(text, nano_lingua2.tokenizer, rate)
+
+
 def _table_after(out: str, title: str) -> list[list[str]]:
     """The rows (cells stripped) of the first markdown table after the line starting with
     ``title``, header and rule left out."""
@@ -186,7 +207,9 @@ def test_facts_benchmark_runs_end_to_end(capsys):
     per_set = _table_after(out, "LLMLingua-2 (nano-lingua2), per text set")
     assert [row[:3] for row in per_set] == [["ja", "0.5", "15"],
                                            ["texts whose facts fit", "0.5", "15"],
+                                           ["texts whose span tokens fit", "0.5", "15"],
                                            ["all texts", "0.5", "15"]]
+    assert _table_after(out, "Texts whose facts fit") == [["ja", "1/1"]]
     shares = [float(cell.rstrip("%")) for cell in per_set[0][3:5] + per_set[0][6:8]
               + per_set[0][9:11]]
     assert all(0 <= share <= 100 for share in shares)
