@@ -14,6 +14,7 @@ triggers, so most patterns look at a small part of it.
 from __future__ import annotations
 
 import bisect
+import re
 from typing import Callable, Iterable, Iterator, NamedTuple
 
 import regex
@@ -21,26 +22,39 @@ import regex
 from . import quantities as q
 from .scripts import UNSPACED_RANGES as _U
 
-_WHITESPACE_CHAR = regex.compile(r"[ \t\n\r]")
+# Plain ``re`` (faster than ``regex`` on a literal class): four literal characters.
+_WHITESPACE_CHAR = re.compile(r"[ \t\n\r]")
 
 
 class Whitespace:
     """The spaces, tabs and line breaks of a text: the edges of its whitespace-delimited
-    chunks, found by bisection (a long run of Chinese holds none, so no scanning)."""
+    chunks, found by bisection (a long run of Chinese holds none, so no scanning). They
+    are listed on the first question, so a text without triggers costs nothing."""
 
     def __init__(self, text: str) -> None:
         self.length = len(text)
-        self.positions = [m.start() for m in _WHITESPACE_CHAR.finditer(text)]
+        self._text: str | None = text
+        self._positions: list[int] = []
+
+    @property
+    def positions(self) -> list[int]:
+        """The offsets of the whitespace characters, in order."""
+        if self._text is not None:
+            self._positions = [m.start() for m in _WHITESPACE_CHAR.finditer(self._text)]
+            self._text = None
+        return self._positions
 
     def at_or_before(self, position: int) -> int:
         """The last whitespace at or before ``position``, else 0."""
-        index = bisect.bisect_right(self.positions, position) - 1
-        return self.positions[index] if index >= 0 else 0
+        positions = self.positions
+        index = bisect.bisect_right(positions, position) - 1
+        return positions[index] if index >= 0 else 0
 
     def at_or_after(self, position: int) -> int:
         """The first whitespace at or after ``position``, else the text's length."""
-        index = bisect.bisect_left(self.positions, position)
-        return self.positions[index] if index < len(self.positions) else self.length
+        positions = self.positions
+        index = bisect.bisect_left(positions, position)
+        return positions[index] if index < len(positions) else self.length
 
 
 class Matcher(NamedTuple):
@@ -48,13 +62,16 @@ class Matcher(NamedTuple):
 
     Every match contains a match of ``trigger`` and lies within ``reach`` characters of it,
     plus the rest of the whitespace-delimited words there (no trigger: the whole text is
-    searched). A match counts when ``accept`` (if any) agrees.
+    searched). A match counts when ``accept`` (if any) agrees. ``needs``: strings one of
+    which every match of ``trigger`` holds, a test far cheaper than a search (a text
+    without "@" has no e-mail address to look for).
     """
 
     pattern: regex.Pattern
     trigger: regex.Pattern | None = None
     reach: int = 0
     accept: Callable[[str], bool] | None = None
+    needs: tuple[str, ...] = ()
 
     def find(self, text: str, windows: Iterable[tuple[int, int]] | None = None
              ) -> Iterator[tuple[int, int]]:
@@ -70,6 +87,8 @@ class Matcher(NamedTuple):
         """The ``(low, high)`` parts of ``text`` that can hold a match, in order."""
         if self.trigger is None:
             yield 0, len(text)
+            return
+        if self.needs and not any(needed in text for needed in self.needs):
             return
         window: tuple[int, int] | None = None
         for hit in self.trigger.finditer(text):
@@ -93,9 +112,34 @@ def _alternatives(words: str, ignore_case: bool = False) -> str:
     firsts = {w[0] for w in ordered}
     if ignore_case:
         firsts |= {c.swapcase() for c in firsts} | {c.upper() for c in firsts}
-    alternation = "|".join(regex.escape(w) for w in ordered)
+    alternation = _trie(ordered, ignore_case)
     first_class = "".join(regex.escape(c) for c in sorted(firsts))
     return f"(?=[{first_class}])" + (f"(?i:{alternation})" if ignore_case else f"(?:{alternation})")
+
+
+def _trie(words: list[str], ignore_case: bool) -> str:
+    """The words as a prefix tree (``Jan(?:uary)?``): a position is tested a character at
+    a time instead of once per word. The words a position matches are prefixes of one
+    another, and a deeper branch is tried first, so the longest still wins, as in a plain
+    alternation of the words, longest first. Ignoring case, characters that fold alike
+    share a branch."""
+    root: dict = {}
+    for word in words:
+        node = root
+        for char in word:
+            folded = char.casefold() if ignore_case and len(char.casefold()) == 1 else char
+            node = node.setdefault(folded, [char, {}])[1]
+        node[""] = None
+    return _branches(root)
+
+
+def _branches(node: dict) -> str:
+    branches = [regex.escape(entry[0]) + _branches(entry[1])
+                for key, entry in node.items() if key]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    return f"(?:{body})?" if "" in node else body
 
 
 def _words(table: str, ignore_case: bool = False) -> str:
@@ -111,10 +155,21 @@ def _words(table: str, ignore_case: bool = False) -> str:
     return f"(?:{'|'.join(reversed(parts))})"
 
 
+# Triggers and the strings one of which each of their matches holds: a text holding none
+# of them is not searched for the trigger at all.
+_TRIGGER_NEEDS = {
+    r"://|www\.": ("://", "www."), "@": ("@",), "/": ("/",), r":\\": (":\\",),
+    r"\d\.\d": (".",), r"[<>=!~]": ("<", ">", "=", "!", "~"), "_": ("_",), "=": ("=",),
+    "--": ("--",), "#": ("#",), r"\(\d|\+\d": ("(", "+"), r"\.\w|\(\)": (".", "()"),
+}
+
+
 def _matchers(trigger: str | None, reach: int, *patterns: str,
               accept: Callable[[str], bool] | None = None) -> list[Matcher]:
     compiled_trigger = None if trigger is None else regex.compile(trigger)
-    return [Matcher(regex.compile(p), compiled_trigger, reach, accept) for p in patterns]
+    needs = _TRIGGER_NEEDS.get(trigger or "", ())
+    return [Matcher(regex.compile(p), compiled_trigger, reach, accept, needs)
+            for p in patterns]
 
 
 # ----------------------------------------------------------------------------- building blocks
