@@ -64,7 +64,9 @@ class Matcher(NamedTuple):
     plus the rest of the whitespace-delimited words there (no trigger: the whole text is
     searched). A match counts when ``accept`` (if any) agrees. ``needs``: strings one of
     which every match of ``trigger`` holds, a test far cheaper than a search (a text
-    without "@" has no e-mail address to look for).
+    without "@" has no e-mail address to look for); ``requires``: a class of characters one
+    of which every match of ``pattern`` holds (a text without a Han numeral has no Chinese
+    number), tested once per text before its windows are searched.
     """
 
     pattern: regex.Pattern
@@ -72,11 +74,14 @@ class Matcher(NamedTuple):
     reach: int = 0
     accept: Callable[[str], bool] | None = None
     needs: tuple[str, ...] = ()
+    requires: re.Pattern | None = None
 
     def find(self, text: str, windows: Iterable[tuple[int, int]] | None = None
              ) -> Iterator[tuple[int, int]]:
         """The ``(start, end)`` of this pattern's matches in ``text`` (searched in
         ``windows``, by default :meth:`windows`)."""
+        if self.requires is not None and self.requires.search(text) is None:
+            return
         for low, high in self.windows(text) if windows is None else windows:
             for match in self.pattern.finditer(text, low, high):
                 if self.accept is None or self.accept(match.group()):
@@ -165,10 +170,14 @@ _TRIGGER_NEEDS = {
 
 
 def _matchers(trigger: str | None, reach: int, *patterns: str,
-              accept: Callable[[str], bool] | None = None) -> list[Matcher]:
+              accept: Callable[[str], bool] | None = None,
+              requires: str | None = None) -> list[Matcher]:
+    """Matchers of ``patterns``; ``requires``: characters one of which each match holds."""
     compiled_trigger = None if trigger is None else regex.compile(trigger)
     needs = _TRIGGER_NEEDS.get(trigger or "", ())
-    return [Matcher(regex.compile(p), compiled_trigger, reach, accept, needs)
+    required = None if requires is None else \
+        re.compile(f"[{''.join(re.escape(char) for char in sorted(set(requires)))}]")
+    return [Matcher(regex.compile(p), compiled_trigger, reach, accept, needs, required)
             for p in patterns]
 
 
@@ -279,12 +288,19 @@ def _not_a_year(text: str) -> bool:
 
 # ----------------------------------------------------------------------------- numbers
 
+# The first characters of the CJK counters: a CJK count holds one.
+_COUNTER_FIRSTS = "".join(w[0] for w in (q.CJK_COUNTERS + q.CJK_DATE_COUNTERS).split())
+_DATE_COUNTER_FIRSTS = "".join(w[0] for w in q.CJK_DATE_COUNTERS.split())
+
 NUMBERS = _matchers(
+    _DIGIT, _NEAR, rf"{_RANGE}{_MEASURED}",                             # 14,720 km 27,5 гектара
+) + _matchers(
+    _DIGIT, _NEAR, rf"{_CJK_START}(?!一[个個种種])(?:{_CJK_PREFIX})?{_CJK_AMOUNT}"
+    rf"(?:{_COUNTERS}){{1,2}}", requires=_COUNTER_FIRSTS,               # 3万人 三个 23.6万人次
+) + _matchers(
     _DIGIT, _NEAR,
-    rf"{_RANGE}{_MEASURED}",                                            # 14,720 km 27,5 гектара
-    rf"{_CJK_START}(?!一[个個种種])(?:{_CJK_PREFIX})?{_CJK_AMOUNT}"
-    rf"(?:{_COUNTERS}){{1,2}}",                                         # 3万人 三个 23.6万人次
     rf"(?={_KANJI}{{0,{_LONGEST}}}[十百千万萬億亿兆〇零]){_KANJI}{{2,}}|第{_NUMERALS}",  # 一百八十 第三
+    requires="十百千万萬億亿兆〇零第",
 ) + _matchers(
     _DIGIT, _NEAR, _COUNTED, accept=_not_a_year,                        # 14 gares 64 cores
 ) + _korean(
@@ -310,18 +326,25 @@ _NUMERIC_DATE = (rf"{_START}(?<![.])(?:\d{{4}}[./-]\d{{1,2}}[./-]\d{{1,2}}"
                  r"|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2}))(?!\d)")
 
 DATES_TIMES = _matchers(
+    _DIGIT, _NEAR, _ISO, requires="-",                                  # 2024-09-12T11:40Z
+) + _matchers(
+    _DIGIT, _NEAR, _NUMERIC_DATE, requires="./-",                       # 12/09/2024
+) + _matchers(
+    _DIGIT, _NEAR, rf"{_DAYTIME_BEFORE}{_CLOCK}(?:{_GAP}?{_DAYTIME_AFTER})?(?:{_ZONE})?",
+    requires=":",                                                       # 11:40 pm
+) + _matchers(
+    _DIGIT, _NEAR, rf"(?<!\d)\d{{1,2}}[.:]\d{{2}}{_GAP}?(?:น\.|นาฬิกา)",
+    requires="น",                                                       # ๑๖.๐๐ น.
+) + _matchers(
+    _DIGIT, _NEAR, rf"{_CJK_START}(?:{_CJK_PREFIX})?(?:{_NUMBER}|{_NUMERALS})"
+    rf"(?:{_DATE_COUNTERS})", requires=_DATE_COUNTER_FIRSTS,            # 2024年 九月 十二日
+) + _matchers(
     _DIGIT, _NEAR,
-    _ISO,                                                               # 2024-09-12T11:40Z
-    _NUMERIC_DATE,                                                      # 12/09/2024
     rf"{_DAY}{_GAP}(?:de{_GAP})?{_MONTH}(?:,?{_GAP}(?:de{_GAP})?{_YEAR})?",  # 12 September 2024
     rf"{_START}{_MONTH}{_GAP}(?:\d{{1,2}}(?:st|nd|rd|th)?(?!\d)(?:,?{_GAP}{_YEAR})?"
     rf"|(?:del?{_GAP})?{_YEAR})",                                      # enero de 2025
-    rf"{_DAYTIME_BEFORE}{_CLOCK}(?:{_GAP}?{_DAYTIME_AFTER})?(?:{_ZONE})?",  # 11:40 pm
-    rf"(?<!\d)\d{{1,2}}[.:]\d{{2}}{_GAP}?(?:น\.|นาฬิกา)",              # ๑๖.๐๐ น.
     rf"{_START}(?<![.:])\d{{1,2}}{_GAP}?(?:{_AMPM}|Uhr{_STOP}|h{_GAP}?\d{{2}}(?!\d)"
     rf"|{_words(q.TIME_OF_DAY_AFTER)}{_STOP})",                        # 3 pm ८ बजे
-    rf"{_CJK_START}(?:{_CJK_PREFIX})?(?:{_NUMBER}|{_NUMERALS})"
-    rf"(?:{_DATE_COUNTERS})",                                           # 2024年 九月 十二日
 ) + _korean(
     rf"(?:{_words(q.KOREAN_TIMES_OF_DAY)}{_GAP}?)?"
     rf"{_counted_in_korean(q.KOREAN_TIME_COUNTERS)}",                   # 2024년 9월 12일 밤 11시
@@ -356,8 +379,11 @@ MONEY_PERCENT = _matchers(
     rf"(?:{_CURRENCY}|{_CURRENCY_WORDS}){_END}",                   # 3,5 millions d'euros
     rf"{_NUMBER}{_GAP}?(?:[%％٪‰‱]|(?:pp|bps|{_PERCENT_WORDS}){_END})",  # 12.5 %
     rf"{_START}[%٪]{_GAP}?{_NUMBER}",                                   # %50 ٪٥٠
-    rf"百分之(?:{_NUMBER}|{_NUMERALS})(?:[点點]{_NUMERALS})?",            # 百分之三十
-    rf"ร้อยละ{_GAP}?{_NUMBER}",                                         # ร้อยละ ๔๐ (per cent)
+) + _matchers(
+    _DIGIT, _NEAR, rf"百分之(?:{_NUMBER}|{_NUMERALS})(?:[点點]{_NUMERALS})?",
+    requires="百",                                                      # 百分之三十
+) + _matchers(
+    _DIGIT, _NEAR, rf"ร้อยละ{_GAP}?{_NUMBER}", requires="ร",            # ร้อยละ ๔๐ (per cent)
 ) + _korean(_counted_in_korean(q.KOREAN_CURRENCIES))                    # 10만 원
 
 # ----------------------------------------------------------------------------- URLs and e-mails
