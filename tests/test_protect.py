@@ -531,3 +531,58 @@ def test_protected_spans_of_a_megabyte_take_a_moment():
         protected_spans(run)
     assert len(spans) > 1000
     assert time.process_time() - started < 15
+
+
+# ----------------------------------------------------------------------------- shortcuts of the search
+
+def _texts_for_shortcuts() -> list[str]:
+    from fact_texts import fact_texts
+
+    rng = random.Random(7)
+    mixes = ["".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 30))) for _ in range(300)]
+    return [*PARAGRAPHS.values(), *(text for _, text in fact_texts(60)), *mixes,
+            *(text for _, text, _ in POSITIVE if isinstance(text, str))]
+
+
+def test_a_word_table_as_a_prefix_tree_matches_as_the_plain_alternation():
+    """A table of words becomes a prefix tree: at every position of a text it matches the
+    same word as the alternation of the words, longest first, ignoring case or not."""
+    from llmlingstral.text.facts import _alternatives
+
+    rng = random.Random(11)
+    letters = "aAbBéÉmMжЖ月日ก"
+    for _ in range(60):
+        words = {"".join(rng.choice(letters) for _ in range(rng.randint(1, 4)))
+                 for _ in range(rng.randint(1, 12))}
+        text = " ".join("".join(rng.choice(letters) for _ in range(rng.randint(1, 6)))
+                        for _ in range(30))
+        for ignore_case in (False, True):
+            plain = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
+            plain = f"(?i:{plain})" if ignore_case else f"(?:{plain})"
+            tree = _alternatives(" ".join(words), ignore_case)
+            for suffix in ("", r"(?!\w)", "b"):
+                expected, found = regex.compile(plain + suffix), regex.compile(tree + suffix)
+                for position in range(len(text)):
+                    want, got = expected.match(text, position), found.match(text, position)
+                    assert (want and want.span()) == (got and got.span()), \
+                        (words, ignore_case, suffix, text[position:])
+
+
+def test_every_match_holds_what_its_shortcut_looks_for():
+    """A pattern skips a text without one of its ``requires`` characters, and a trigger a
+    text without one of its ``needs`` strings: sound only if every match holds one."""
+    from llmlingstral.text.facts import MATCHERS
+
+    checked = 0
+    for text in _texts_for_shortcuts():
+        for matcher in (m for ms in MATCHERS.values() for m in ms):
+            if matcher.requires is not None:
+                everywhere = matcher._replace(requires=None, needs=())
+                for start, end in everywhere.find(text, [(0, len(text))]):
+                    assert matcher.requires.search(text, start, end), (text[start:end], matcher)
+                    checked += 1
+            if matcher.needs:
+                for hit in matcher.trigger.finditer(text):
+                    assert any(n in hit.group() for n in matcher.needs), (hit.group(), matcher)
+                    checked += 1
+    assert checked > 500

@@ -442,7 +442,7 @@ PATHS_VERSIONS = (
     + _matchers(rf"\.(?:{_EXTENSIONS})|{_FILE_NAMES}", 0,
                 rf"{_START}(?<![.\-])(?:{_W}(?:[.\-]?{_W})*\.(?:{_EXTENSIONS})|{_FILE_NAMES})"
                 rf"{_STOP}(?![.\-])")                                   # nginx.conf README.md
-    + _matchers(r"\d", 0,
+    + _matchers(r"\d+", 0,
                 rf"{_START}(?<![.\-])[vV]\d+(?:\.\d+)*(?:[-+][0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*)?"
                 rf"{_STOP}",                                            # v2.3.1
                 rf"{_START}(?<![.\-])\d+\.\d+\.\d+(?:\.\d+)?"
@@ -492,7 +492,7 @@ IDENTIFIERS = (
                 rf"{_START}(?<![.@/\-]){_DOTTED_FIRST}(?:\.{_DOTTED_PART})+(?::\d+|\(\))?"
                 rf"|{_START}(?<![.])[A-Za-z_]\w*\(\)")   # os.path.join() db-1.internal:5432
     # (a Korean number with its counter and particle, 6,200명을, is no identifier)
-    + _matchers(r"\d", 0,                                               # iPhone15 ABC-1234
+    + _matchers(r"\d+", 0,                                               # iPhone15 ABC-1234
                 rf"{_START}(?<![\-.])(?={_ALNUM_OR_HYPHEN}*?(?!\p{{Hangul}}){_LETTER})"
                 rf"(?={_ALNUM_OR_HYPHEN}*?\d){_ALNUM}+(?:-{_ALNUM}+)*{_STOP}(?![\-])")
 )
