@@ -776,9 +776,17 @@ def test_french_amounts_and_cjk_numerals_survive_llmlingua2(service):
     chinese = "这次旅行一共一百八十公里，我们走了一百二十公里，还剩下三十公里，花了五十元。"
     result = _post(service, "/v1/compress", {"method": "llmlingua2", "rate": 0.5,
                                              "context": [french, chinese]}).json()
-    assert "3,5 millions d'euros" in result["compressed_prompt"]
-    for numeral in ("一百八十", "一百二十", "三十", "五十元"):
-        assert numeral in result["compressed_prompt"]
+    prompt = result["compressed_prompt"]
+    assert "3,5 millions d'euros" in prompt
+    # The amounts are most of the Chinese context's tokens: more than the 80 % of its share
+    # that facts may take, so one may go, but only whole (never the 十 of 一百八十).
+    amounts = ("一百八十公里", "一百二十公里", "三十公里", "五十元")
+    kept = [amount for amount in amounts if amount in prompt]
+    assert len(kept) >= 3, prompt
+    rest = prompt
+    for amount in kept:
+        rest = rest.replace(amount, "")
+    assert not set("百十") & set(rest), prompt
 
 
 @pytest.mark.parametrize("method", ["llmlingua", "llmlingua2", "structured"])

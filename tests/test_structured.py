@@ -270,6 +270,10 @@ FACT_SENTENCE = ("The harbour festival began in 1874, and the last bus back leav
                  "harbour at 11:40 pm; tickets cost 3 pounds for adults.")
 
 
+# Words around the facts, so that the facts of a value fit in their share of its budget.
+FILLER = (" The crowd was cheerful, the music carried across the water, and everyone agreed "
+          "that the long afternoon had been a pleasant one for the whole town.")
+
 # A value whose facts fit in the facts' share of its budget (a shorter one may lose them:
 # facts take at most 80 % of a budget, see llmlingstral.fact_budget).
 FRENCH = ("Après un long débat au conseil municipal, il a approuvé la nouvelle ligne de "
@@ -278,7 +282,7 @@ FRENCH = ("Après un long débat au conseil municipal, il a approuvé la nouvell
 
 def test_compress_json_keeps_the_facts_of_its_strings_by_default(compressor):
     data = {"notes": " ".join(documents(1, 400)) + " " + FACT_SENTENCE,
-            "items": [FACT_SENTENCE, FRENCH]}
+            "items": [FACT_SENTENCE + FILLER, FRENCH]}
     out = compressor.compress_json(data, rate=0.5)["compressed_prompt"]
     for fact in ("1874", "11:40"):
         assert fact in out["notes"] and fact in out["items"][0]
