@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..tags import has_tags
 from ..validate import check_non_negative_int, check_rate
 from .config import POLICIES, ServeConfig
 from .engine import Engine
@@ -47,15 +47,6 @@ DEFAULT_ROLES = frozenset({"user", "system", "tool"})
 OPTIONS_FIELD = "compression"
 MESSAGE_FLAG = "compress"
 _OPTION_KEYS = frozenset({"rate", "min_tokens", "method", "policy", "guard"})
-# A text holding this (in any case) is read for its tags; a regular expression finds it
-# without copying the text, which matters for texts of megabytes.
-_TAG_OPENING = re.compile("<llmlingua", re.IGNORECASE)
-
-
-def _has_tag(text: str) -> bool:
-    return _TAG_OPENING.search(text) is not None
-
-
 @dataclass
 class ProxyOptions:
     """How one request is compressed (service settings, overridden by the request)."""
@@ -185,7 +176,7 @@ def _choose(pieces: list[_Piece], flags: list[Any], messages: list[dict[str, Any
     by_length = []
     for piece in pieces:
         flag = flags[piece.message]
-        if flag is None and not _has_tag(piece.text):
+        if flag is None and not has_tags(piece.text):
             if messages[piece.message]["role"] in DEFAULT_ROLES and piece.message != verbatim:
                 by_length.append(piece)
             continue
@@ -250,7 +241,7 @@ def _describe(pieces: list[_Piece], messages: list[dict[str, Any]], options: Pro
     for piece in pieces:
         if piece.rate is None:
             continue
-        if _has_tag(piece.text):
+        if has_tags(piece.text):
             kind = "tagged"
         elif messages[piece.message]["role"] == "tool" and is_json(piece.text):
             kind = "json"
@@ -331,7 +322,7 @@ def _original_messages(body: dict[str, Any]) -> list[Any]:
     messages = [dict(m) for m in _messages(body)]
     pieces, _ = _pieces(messages)
     for piece in pieces:
-        if _has_tag(piece.text):
+        if has_tags(piece.text):
             _write(messages, piece, _untagged(piece.text))
     return messages
 
