@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..recipes import LONGLLMLINGUA
 from .engine import Engine
 from .jobs import CompressJob
 
@@ -38,13 +39,11 @@ JSON_MIN_TOKENS = 10
 # it costs little per chunk), at most this many, within this share of the token budget.
 VERBATIM_CHUNKS = 3
 VERBATIM_SHARE = 0.25
-# LongLLMLingua's settings (those of ``/v1/compress`` method ``longllmlingua``), with the
-# chunks kept in their order and the question left out of the result.
-LONGLLMLINGUA_CONDITIONING = {
-    "rank_method": "longllmlingua", "condition_in_question": "after_condition",
-    "condition_compare": True, "reorder_context": "original",
-    "dynamic_context_compression_ratio": 0.3, "context_budget": "+100",
-    "concate_question": False}
+# The LongLLMLingua recipe with the chunks of one message kept in their order and the
+# question left out of the result; the chunks are ranked by the model's own scores (the
+# setting the conversation benchmark measured), not the recipe's hybrid ranking.
+LONGLLMLINGUA_CONDITIONING = LONGLLMLINGUA.keywords({
+    "rank_method": "longllmlingua", "reorder_context": "original", "concate_question": False})
 
 
 @dataclass(frozen=True)
