@@ -21,6 +21,13 @@ LEAVES = {"llmlingstral.prompt": set(), "llmlingstral.budget": {"llmlingstral.er
           "llmlingstral.validate": {"llmlingstral.prompt", "llmlingstral.errors"},
           "llmlingstral.credentials": set(), "llmlingstral.cancel": set(),
           "llmlingstral.retry": {"llmlingstral.validate", "llmlingstral.cancel"}}
+# Packages that a package never imports: the command line and the service sit on top; the
+# execution of many prompts sits above the layers that compress one prompt.
+_FRONT_ENDS = ("llmlingstral.cli", "llmlingstral.serve", "llmlingstral.integrations")
+_ABOVE_ONE_PROMPT = ("llmlingstral.execution", *_FRONT_ENDS)
+NEVER_IMPORTS = {"llmlingstral.execution": _FRONT_ENDS,
+                 **{f"llmlingstral.{package}": _ABOVE_ONE_PROMPT for package in
+                    ("methods", "scoring", "ranking", "models", "formats", "text")}}
 
 
 def module_name(path: Path) -> str:
@@ -89,6 +96,18 @@ def test_no_import_cycles():
 def test_leaf_modules_import_only_leaves():
     for leaf, allowed in LEAVES.items():
         assert imports_of(leaf) <= allowed, leaf
+
+
+def _in_package(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def test_lower_layers_never_import_higher_packages():
+    found = [f"{name} imports {imported}" for name in MODULES
+             for package, higher in NEVER_IMPORTS.items() if _in_package(name, package)
+             for imported in imports_of(name)
+             if any(_in_package(imported, above) for above in higher)]
+    assert not found, found
 
 
 def test_formats_never_import_the_facade():

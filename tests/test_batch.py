@@ -145,7 +145,7 @@ def test_a_failing_prompt_names_its_index(nano_lingua2):
 
 
 def test_compress_requests_reports_each_failure(nano_lingua2):
-    from llmlingstral.batch import compress_requests
+    from llmlingstral.execution.batch import compress_requests
 
     outcomes = compress_requests(nano_lingua2, [{"context": "kept as it is", "rate": 1.0},
                                                 {"context": "text", "rate": 3},
@@ -183,9 +183,9 @@ def test_lockstep_past_the_window_equals_one_by_one(request, fixture, monkeypatc
     """Prompts longer than the model window (1024 tokens; 256 for the Ministral 3 replica,
     whose rotary embedding is yarn) cut their caches back at their own steps; fewer prompts
     advance at once than there are, so the batch refills as prompts finish."""
-    import llmlingstral.lockstep
+    import llmlingstral.execution.lockstep
 
-    monkeypatch.setattr(llmlingstral.lockstep, "LOCKSTEP_PROMPTS", 3)
+    monkeypatch.setattr(llmlingstral.execution.lockstep, "LOCKSTEP_PROMPTS", 3)
     pc = request.getfixturevalue(fixture)
     scale = 1 if fixture == "compressor" else 4
     text = stdlib_prose(30000)
@@ -205,7 +205,7 @@ def vlm_compressor(vlm_dir):
 def test_batched_scores_match_single_streams(compressor, bos):
     import numpy as np
 
-    from llmlingstral.scoring.batched import score_together
+    from llmlingstral.execution.step_scores import score_together
     from llmlingstral.scoring.stream import ContrastiveStream
 
     rng = np.random.default_rng(1)
@@ -253,7 +253,7 @@ def _rows_per_pass(compressor, call):
 
 
 def test_a_cancelled_request_leaves_the_batch_and_the_others_equal_a_solo_run(nano_lingua2):
-    from llmlingstral.batch import compress_requests
+    from llmlingstral.execution.batch import compress_requests
     from llmlingstral.cancel import CancelToken, Cancelled
 
     long = {"context": documents(40, chars=900), "rate": 0.5}
@@ -277,7 +277,7 @@ def test_a_cancelled_request_leaves_the_batch_and_the_others_equal_a_solo_run(na
 
 
 def test_a_request_cancelled_before_its_batch_costs_no_forward_pass(nano_lingua2):
-    from llmlingstral.batch import compress_requests
+    from llmlingstral.execution.batch import compress_requests
     from llmlingstral.cancel import CancelToken, Cancelled
 
     tokens = [CancelToken(), CancelToken()]
@@ -293,7 +293,7 @@ def test_a_request_cancelled_before_its_batch_costs_no_forward_pass(nano_lingua2
 
 
 def test_cancel_tokens_are_checked(nano_lingua2, nano):
-    from llmlingstral.batch import compress_requests
+    from llmlingstral.execution.batch import compress_requests
     from llmlingstral.cancel import CancelToken
 
     with pytest.raises(ValueError, match="one token per request"):

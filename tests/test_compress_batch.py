@@ -109,12 +109,12 @@ def test_bad_records_are_reported_and_skipped(tmp_path, v03_dir, capsys):
 
 
 def test_interrupted_run_resumes_without_loss_or_repeat(tmp_path, v03_dir, capsys, monkeypatch):
-    import llmlingstral.batch
+    import llmlingstral.execution.batch
 
     records = _records(7)
     code, reference, _ = _batch(tmp_path, records, capsys, "--model", v03_dir,
                                 name="reference.jsonl")
-    real = llmlingstral.batch.compress_requests
+    real = llmlingstral.execution.batch.compress_requests
     calls = []
 
     def interrupted_on_third_batch(*args, **kwargs):
@@ -123,13 +123,14 @@ def test_interrupted_run_resumes_without_loss_or_repeat(tmp_path, v03_dir, capsy
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(llmlingstral.batch, "compress_requests", interrupted_on_third_batch)
+    monkeypatch.setattr(llmlingstral.execution.batch, "compress_requests",
+                        interrupted_on_third_batch)
     code, out, _ = _batch(tmp_path, records, capsys, "--model", v03_dir, "--batch-size", 2)
     assert code == 130
     assert [r["id"] for r in _read_jsonl(out)] == ["doc-0", "doc-1", "doc-2", "doc-3"]
     with out.open("a", encoding="utf-8") as handle:  # a line cut short by the interruption
         handle.write('{"id": "doc-4", "compressed_pro')
-    monkeypatch.setattr(llmlingstral.batch, "compress_requests", real)
+    monkeypatch.setattr(llmlingstral.execution.batch, "compress_requests", real)
     code, out, err = _batch(tmp_path, records, capsys, "--model", v03_dir, "--batch-size", 2)
     assert code == 0 and "3 records compressed" in err and "4 done in an earlier run" in err
     assert _read_jsonl(out) == _read_jsonl(reference)
@@ -225,3 +226,24 @@ def test_a_bad_protect_option_stops_the_command_before_any_record(tmp_path, caps
                             "--protect", "numbers,dates")
     assert code == 2 and "'dates' is not a class of facts" in err
     assert not out.exists()
+
+
+def test_the_job_runs_from_python_under_its_documented_import_paths(tmp_path, nano_lingua2):
+    """README: ``run_jsonl_job(compressor, source, output, errors, BatchSettings(...),
+    split)``, from ``llmlingstral.execution.jsonl_job`` and from its earlier path
+    ``llmlingstral.jsonl_job``."""
+    import llmlingstral.execution.jsonl_job as job
+    import llmlingstral.jsonl_job as earlier
+    from llmlingstral.cli.inputs import split_documents
+
+    assert (earlier.run_jsonl_job, earlier.BatchSettings) == (job.run_jsonl_job, job.BatchSettings)
+    records = [{"id": i, "context": text} for i, text in enumerate(SCRIPTS)]
+    source = _write_jsonl(tmp_path / "in.jsonl", records)
+    out, errors = tmp_path / "out.jsonl", tmp_path / "out.errors.jsonl"
+    report = earlier.run_jsonl_job(nano_lingua2, source, out, errors,
+                                   earlier.BatchSettings(method="llmlingua2", quiet=True),
+                                   split_documents)
+    assert (report.written, report.skipped) == (len(SCRIPTS), 0)
+    for record, result in zip(records, _read_jsonl(out)):
+        expected = nano_lingua2.compress_prompt_llmlingua2(record["context"], rate=0.5)
+        assert result["compressed_prompt"] == expected["compressed_prompt"], record["id"]

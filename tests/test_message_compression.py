@@ -9,7 +9,7 @@ import pytest
 
 from multilingual import PARAGRAPHS
 
-from llmlingstral.batch import compress_requests
+from llmlingstral.execution.batch import compress_requests
 from llmlingstral.text.sentences import split_sentences
 from llmlingstral.serve.message_compression import (CHUNK_CHARS, JSON_MIN_TOKENS, QUESTION_CHARS,
                                                     MessageText, _rejoined, chunks,

@@ -14,7 +14,7 @@ from llmlingstral import MISTRAL_MODELS, PromptCompressor, load_tokenizer
 from llmlingstral.errors import InvalidArgumentError
 from llmlingstral.prompt import CONTEXT_SEPARATOR
 from llmlingstral.ranking.registry import cached_ranker
-from llmlingstral.scoring.batching import attention_limit, padded_batch
+from llmlingstral.scoring.forward_inputs import attention_limit, padded_batch
 from llmlingstral.text.units import owner_of_tokens
 from llmlingstral.tokenization import tokenizer_for_checkpoint
 from texts import documents

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from llmlingstral.cli import main
-from llmlingstral.jsonl_job import BatchSettings, run_jsonl_job
+from llmlingstral.execution.jsonl_job import BatchSettings, run_jsonl_job
 from llmlingstral.prompt import CONTEXT_SEPARATOR, join_prompt
 from llmlingstral.recipes import LLMLINGUA, LLMLINGUA2, LONGLLMLINGUA, RECIPES, Recipe, recipe_for
 from multilingual import PARAGRAPHS

@@ -308,7 +308,7 @@ def test_local_and_remote_scorers_and_their_streams_fill_the_scorer_contract(sco
 
 def test_a_stream_made_of_parts_is_batched_through_its_parts(scorer, monkeypatch):
     """A stream type the batch driver has never seen shares the forward pass of its parts."""
-    from llmlingstral.scoring.batched import score_together
+    from llmlingstral.execution.step_scores import score_together
 
     class Doubled:
         def __init__(self, inner):

@@ -247,11 +247,11 @@ class PromptCompressor(LLMLinguaMethods):
         :meth:`compress_prompt` keyword arguments holding ``"context"``; its keywords
         override ``kwargs``, which apply to every prompt. Results equal one-by-one calls;
         LLMLingua-2 scores the windows of all prompts in shared forward passes, LLMLingua
-        advances several prompts in lockstep (see :mod:`llmlingstral.batch`). The first
+        advances several prompts in lockstep (see :mod:`llmlingstral.execution`). The first
         failing prompt raises its error, with a note naming its index. ``show_progress``:
         a bar over prompts (default: from 16 prompts on).
         """
-        from .batch import compress_prompts
+        from .execution.batch import compress_prompts
 
         return compress_prompts(self, prompts, show_progress=show_progress, **kwargs)
 

@@ -2,12 +2,13 @@
 
 Each input line is a JSON object with ``context`` (a string, or a list of documents) and
 optionally ``id``, ``question``, ``instruction``, ``rate``, ``target_token``, ``protect``
-(true, false, a list of classes of facts or an object, see :mod:`.protect_options`; the
-command's ``--protect`` otherwise) and ``options`` (more ``compress_prompt`` keywords). A
-record without an ``id`` is known by its line number (1-based), so such a file must not be
-edited between runs.
+(true, false, a list of classes of facts or an object, see
+:mod:`llmlingstral.protect_options`; the command's ``--protect`` otherwise) and ``options``
+(more ``compress_prompt`` keywords). A record without an ``id`` is known by its line number
+(1-based), so such a file must not be edited between runs. The command's front end, which
+turns its options into :class:`BatchSettings`, is :mod:`llmlingstral.cli.compress_batch`.
 
-Records are compressed in batches through :func:`..batch.compress_requests`; each batch's
+Records are compressed in batches through :func:`.batch.compress_requests`; each batch's
 results are appended to the output and flushed to disk before the next batch starts. A
 rerun skips every id already in the output or in the errors file, and drops a line left
 half-written by an interruption, so no record is compressed twice and none is lost. A bad
@@ -26,12 +27,12 @@ from typing import Any, Callable, Iterator, Mapping, TextIO
 
 from tqdm.auto import tqdm
 
-from .progress import tqdm_disable
-from .options import ForceOptions
-from .protect_options import protection_from_spec
-from .recipes import Recipe, recipe_for
-from .text.protect import ProtectOption
-from .validate import check_positive_int
+from ..options import ForceOptions
+from ..progress import tqdm_disable
+from ..protect_options import protection_from_spec
+from ..recipes import Recipe, recipe_for
+from ..text.protect import ProtectOption
+from ..validate import check_positive_int
 
 # Keys a record may hold besides ``options``.
 RECORD_KEYS = ("id", "context", "question", "instruction", "rate", "target_token", "protect")
@@ -41,7 +42,7 @@ RECORD_KEYS = ("id", "context", "question", "instruction", "rate", "target_token
 class BatchSettings:
     """The settings of a run, for records that do not set their own.
 
-    ``method`` names the recipe (:mod:`.recipes`) the records are compressed with, and
+    ``method`` names the recipe (:mod:`llmlingstral.recipes`) the records are compressed with, and
     ``recipe_overrides`` the options chosen over the recipe's (e.g. ``rank_method``);
     ``rate`` / ``target_token`` (None: none) the budget; ``force_tokens`` text kept whole;
     ``protect`` what compression keeps whole; ``batch_size`` records per batch, written
@@ -236,7 +237,7 @@ def request_for(record: dict[str, Any], settings: BatchSettings,
                 split_documents: Callable[[str], list[str]]) -> dict[str, Any]:
     """The ``compress_prompt`` keywords for a record: the run's settings, its recipe, then
     the record's own fields."""
-    from .text.sentences import split_protected
+    from ..text.sentences import split_protected
 
     options = record.get("options", {})
     if not isinstance(options, dict):

@@ -1,11 +1,12 @@
 """LLMLingua and LongLLMLingua over many prompts, in lockstep.
 
 Each request goes through ``compress_prompt`` as usual (argument checks, settings, ranker)
-under :func:`.methods.steps.deferring`, which hands back the prompt's compression as steps
-instead of running it. Up to :data:`LOCKSTEP_PROMPTS` prompts then advance together: at
-each step every active prompt asks for the scores of its next window, and all windows go
-through one batched forward pass (:func:`.scoring.batched.score_together`). Each prompt
-keeps its own KV cache, budget and keep decisions, so its result is the one-by-one result.
+under :func:`llmlingstral.methods.steps.deferring`, which hands back the prompt's
+compression as steps instead of running it. Up to :data:`LOCKSTEP_PROMPTS` prompts then
+advance together: at each step every active prompt asks for the scores of its next window,
+and all windows go through one batched forward pass (:func:`.step_scores.score_together`).
+Each prompt keeps its own KV cache, budget and keep decisions, so its result is the
+one-by-one result.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .methods.steps import Deferred, ScoreRequest, Steps, deferring
-from .scoring.batched import score_together
-
-# A prompt's result, or the exception compressing it raised.
-Outcome = dict[str, Any] | Exception
+from ..methods.steps import Deferred, ScoreRequest, Steps, deferring
+from .requests import Outcome
+from .step_scores import score_together
 
 # Prompts advancing together; each holds a KV cache of up to one model window.
 LOCKSTEP_PROMPTS = 16

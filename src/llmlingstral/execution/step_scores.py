@@ -1,11 +1,11 @@
-"""Score the next chunk of several streams together, whatever their scorers.
+"""One lockstep step: the next chunk of several streams scored together, whatever their scorers.
 
-A batch driver (:mod:`llmlingstral.lockstep`) asks for the next scores of many prompts'
-streams at once. Each stream says how it is batched (:mod:`.protocol`): the parts its score
-sums and, for each part, the scorer that scores its streams together. Parts of one scorer
-go to it in one call (:meth:`~.protocol.StreamScorer.score_streams`: one forward pass
-over every stream's own KV cache locally, see :mod:`.local_batch`; one request to a
-server); a stream with a part no scorer batches is scored on its own.
+A batch driver (:mod:`.lockstep`) asks for the next scores of many prompts' streams at
+once. Each stream says how it is batched (:mod:`llmlingstral.scoring.protocol`): the parts
+its score sums and, for each part, the scorer that scores its streams together. Parts of one
+scorer go to it in one call (``StreamScorer.score_streams``: one forward pass over every
+stream's own KV cache locally, see :mod:`llmlingstral.scoring.local_batch`; one request to
+a server); a stream with a part no scorer batches is scored on its own.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .protocol import TokenStream
+from ..scoring.protocol import TokenStream
 
 
 def score_together(requests: Sequence[tuple[TokenStream, Sequence[int]]]) -> list[np.ndarray]:

@@ -65,7 +65,7 @@ def compress(scorer: CausalScorer, contexts: list[list[Segment]], instruction: s
     ``ranker`` orders the contexts (default: LLMLingua's perplexity ranking); a
     :class:`PerplexityRanker` is used without its question condition when there is no
     question. Under :func:`.steps.deferring` the unstarted :func:`compress_steps` are
-    raised to the batch driver instead (see :mod:`llmlingstral.lockstep`).
+    raised to the batch driver instead (see :mod:`llmlingstral.execution.lockstep`).
     """
     return run_or_defer(compress_steps(scorer, contexts, instruction, question, settings,
                                        ranker))

@@ -3,7 +3,7 @@
 LLMLingua's token-level pass scores a window, decides, and moves on. Written as a generator
 that yields ``(stream, ids)`` and is sent the scores back, the same code runs alone
 (:func:`run_steps` scores each request directly) or in lockstep with other prompts, whose
-requests a batch driver scores in one forward pass (:mod:`llmlingstral.lockstep`).
+requests a batch driver scores in one forward pass (:mod:`llmlingstral.execution.lockstep`).
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ import torch
 
 from ..api import MistralAPI, MistralAPIError
 from ..models.loader import LoadedModel
-from ..scoring.batching import padded_batch
+from ..scoring.forward_inputs import padded_batch
 from ..tokenization import MistralTextTokenizer
 from .base import ScoreRanker, score_non_blank
 

@@ -17,7 +17,7 @@ import torch
 
 from ..models.loader import LoadedModel
 from ..validate import MIN_WINDOW, check_choice, check_window
-from .batching import attention_limit, padded_batch
+from .forward_inputs import attention_limit, padded_batch
 from .local_batch import score_local_streams
 from .stream import CONDITIONING_MODES, SurprisalStream
 from .tensor_ops import static_inv_freq, surprisal_from_logits

@@ -28,7 +28,7 @@ from ..models.loader import LoadedModel, load_model
 from ..text.scripts import token_start_set
 from ..text.words import TOKEN_TO_WORD, Words, chunk_bounds, split_words, word_of_tokens
 from ..validate import check_positive_int
-from .batching import attention_limit, padded_batch
+from .forward_inputs import attention_limit, padded_batch
 
 DEFAULT_CHUNK_END_TOKENS = (".", "\n")
 # Trained window when the checkpoint does not record one (LLMLingua-2 trains on 512 tokens).

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .batching import padded_batch
+from .forward_inputs import padded_batch
 from .stream import SurprisalStream
 
 

@@ -6,8 +6,9 @@ resend their kept text to an OpenAI-compatible server), and any future one. A st
 scores the next chunk of a text given what was kept of it; :class:`.stream.ContrastiveStream`
 combines two streams of one scorer. Each stream says how a batch driver may score it
 together with other prompts' streams (:meth:`TokenStream.batch_parts`,
-:attr:`TokenStream.batch_scorer`), so :func:`.batched.score_together` never asks which
-class a stream is.
+:attr:`TokenStream.batch_scorer`), so the lockstep driver
+(:func:`llmlingstral.execution.step_scores.score_together`) never asks which class a stream
+is.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class SurprisalStream:
 
     Call :meth:`score` with the next chunk of token ids, then :meth:`commit` with the keep
     decision for that chunk. A batch driver may split :meth:`score` into :meth:`begin`, its
-    own forward pass over the returned ids, and :meth:`finish` (see :mod:`.batched`).
+    own forward pass over the returned ids, and :meth:`finish` (see :mod:`.local_batch`).
     """
 
     def __init__(self, scorer: Any, prefix: list[int], *, conditioning: str = "exact",

@@ -24,7 +24,7 @@ def compress_batch(compressor: Any, prompts: Sequence[Mapping[str, Any]],
     result, or the exception that request alone raised. The windows of all prompts are
     scored in shared forward passes; a bad request fails alone and reruns nothing; a
     request whose cancel token (``tokens``, one per prompt) is cancelled stops alone."""
-    from ..batch import compress_requests
+    from ..execution.batch import compress_requests
 
     return compress_requests(compressor, list(prompts), show_progress=False,
                              cancel_tokens=tokens)

@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from ..errors import LLMLingstralError
 from ..models.loader import LoadedModel, load_model
 from ..progress import tqdm_disable
-from ..scoring.batching import padded_batch
+from ..scoring.forward_inputs import padded_batch
 from ..scoring.classifier import TRAINED_LENGTH_ATTRIBUTE
 from ..text.protect import DEFAULT_PROTECTION, Protection
 from ..tokenization import MistralTextTokenizer
