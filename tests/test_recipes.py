@@ -23,6 +23,7 @@ import pytest
 
 from llmlingstral.cli import main
 from llmlingstral.execution.jsonl_job import BatchSettings, run_jsonl_job
+from llmlingstral.options import LLMLingua2Options, LLMLinguaOptions, PromptOptions
 from llmlingstral.prompt import CONTEXT_SEPARATOR, join_prompt
 from llmlingstral.recipes import LLMLINGUA, LLMLINGUA2, LONGLLMLINGUA, RECIPES, Recipe, recipe_for
 from multilingual import PARAGRAPHS
@@ -61,27 +62,62 @@ def cli_output(tmp_path_factory) -> dict[str, str]:
 # --------------------------------------------------------------------------- the values
 
 
-def test_recipes_are_frozen_and_typed():
+def test_recipes_are_frozen_values_of_the_option_types():
+    """A recipe holds an options object: its names, types, defaults and checks are those of
+    :mod:`llmlingstral.options`, and nothing else declares them."""
     assert set(RECIPES) == {"llmlingua", "longllmlingua", "llmlingua2"}
     assert [RECIPES[m] for m in ("llmlingua", "longllmlingua", "llmlingua2")] == \
         [LLMLINGUA, LONGLLMLINGUA, LLMLINGUA2]
+    assert isinstance(LONGLLMLINGUA.options, PromptOptions)
+    assert isinstance(LLMLINGUA2.options, LLMLingua2Options)
+    assert LLMLINGUA.options == PromptOptions()  # compress_prompt's own defaults
     with pytest.raises(dataclasses.FrozenInstanceError):
         LONGLLMLINGUA.method = "llmlingua"  # type: ignore[misc]
-    with pytest.raises(TypeError):
-        LONGLLMLINGUA.options["rank_method"] = "bm25"  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        LONGLLMLINGUA.options.rank_method = "bm25"  # type: ignore[misc]
     with pytest.raises(TypeError):
         RECIPES["mine"] = LLMLINGUA  # type: ignore[index]
-    with pytest.raises(ValueError, match="rank_metod"):
-        Recipe("longllmlingua", {"rank_metod": "bm25"})
     with pytest.raises(ValueError, match="llmlingua2"):
         recipe_for("llmlingua-3")
+
+
+def test_a_recipe_holds_its_methods_options_checked_when_built():
+    with pytest.raises(TypeError, match="LLMLingua2Options"):
+        Recipe("llmlingua2", LLMLinguaOptions())
+    with pytest.raises(TypeError, match="LLMLinguaOptions"):
+        Recipe("longllmlingua", {"rank_method": "bm25"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="llmlingua2"):
+        Recipe("lingua", PromptOptions())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="dynamic_context_compression_ratio"):
+        LONGLLMLINGUA.with_options(dynamic_context_compression_ratio=2.0)
+
+
+def test_an_unknown_option_is_a_type_error_naming_the_valid_ones():
+    with pytest.raises(TypeError, match=r"rank_metod.*'rank_method'"):
+        LONGLLMLINGUA.with_options(rank_metod="bm25")
+    with pytest.raises(TypeError, match=r"reorder_context.*'rank_method'"):
+        LLMLINGUA2.with_options(reorder_context="sort")  # a LongLLMLingua option
 
 
 def test_an_option_the_caller_sets_wins_over_the_recipe():
     keywords = LONGLLMLINGUA.keywords({"rank_method": "bm25", "context_budget": "+50"})
     assert keywords["rank_method"] == "bm25" and keywords["context_budget"] == "+50"
     assert keywords["condition_in_question"] == "after_condition"
+    chosen = LONGLLMLINGUA.with_options(rank_method="bm25")
+    assert chosen.rank_method == "bm25" and chosen.keywords()["condition_compare"] is True
     assert LONGLLMLINGUA.rank_method == "hybrid"  # the recipe itself is unchanged
+
+
+def test_the_keywords_make_compress_prompt_the_recipe():
+    """``compress_prompt(**recipe.keywords())`` builds the recipe's own options: the keywords
+    are what the recipe sets beyond compress_prompt's defaults, and nothing else (the
+    budget, ``protect`` and progress stay the caller's)."""
+    for recipe in RECIPES.values():
+        built = PromptOptions(**recipe.keywords())
+        assert recipe.options.differences(built) == {}
+        assert {"rate", "target_token", "protect", "show_progress"}.isdisjoint(recipe.keywords())
+    assert LLMLINGUA.keywords() == {}
+    assert LLMLINGUA2.keywords()["use_context_level_filter"] is False
 
 
 def test_the_command_line_ranks_with_the_recipe_unless_told(tmp_path, nano):
@@ -123,6 +159,8 @@ def test_compress_batch_takes_typed_settings(tmp_path, nano):
         BatchSettings(rate=1.5)
     with pytest.raises(ValueError, match="llmlingua2"):
         BatchSettings(method="longlingua")
+    with pytest.raises(TypeError, match=r"rank_metod.*'rank_method'"):
+        BatchSettings(method="longllmlingua", recipe_overrides={"rank_metod": "bm25"})
 
 
 # --------------------------------------------------------------------------- the service

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Self, Sequence
 
 from .budget import PLACEMENTS
 from .errors import UnsupportedOptionError
@@ -61,6 +61,23 @@ class Options:
     def names(cls) -> frozenset[str]:
         """The names of this class's options."""
         return frozenset(f.name for f in dataclasses.fields(cls))
+
+    def replaced(self, **changes: Any) -> Self:
+        """A copy with ``changes``, checked as when built (``dataclasses.replace``); a name
+        that is not an option of this class is a TypeError naming the ones that are."""
+        unknown = sorted(set(changes) - self.names())
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no option(s) {unknown}; its options: "
+                            f"{sorted(self.names())}")
+        return dataclasses.replace(self, **changes)
+
+    def differences(self, base: Options) -> dict[str, Any]:
+        """This object's options whose values differ from ``base``'s, or that ``base``
+        does not have: the keywords that turn a call with ``base``'s defaults into one with
+        this object's."""
+        names = base.names()
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in names or getattr(self, f.name) != getattr(base, f.name)}
 
     def shared_with(self, cls: type[Options]) -> dict[str, Any]:
         """This object's values of the options that ``cls`` also has."""

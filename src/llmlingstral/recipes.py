@@ -1,76 +1,84 @@
 """The named recipes: how each method is called when the caller names only the method.
 
-A :class:`Recipe` is a method name and the keyword options ``compress_prompt`` (or
-``compress_prompt_llmlingua2``) is called with. Every entry point takes its recipe from
-here (``llmlingstral compress``, ``compress-batch``, the service, the LangChain and
-LlamaIndex components, Ray), so the same input with the same settings gives the same output
-whichever way it comes in. An option the caller sets always wins over the recipe's
-(:meth:`Recipe.keywords`).
+A :class:`Recipe` is a method name and a value of that method's options class
+(:mod:`.options`, where each option's name, type, default and check live): the LongLLMLingua
+recipe is a :class:`~.options.PromptOptions`, the LLMLingua-2 recipe an
+:class:`~.options.LLMLingua2Options`. Every entry point takes its recipe from here
+(``llmlingstral compress``, ``compress-batch``, the service, the LangChain and LlamaIndex
+components, Ray), so the same input with the same settings gives the same output whichever
+way it comes in. An option the caller sets always wins over the recipe's
+(:meth:`Recipe.with_options`, :meth:`Recipe.keywords`).
 
-The options are a typed mapping (:class:`RecipeOptions`) with ``compress_prompt``'s own
-names, so a recipe's options are the keywords of a call as they stand.
+The entry points call ``compress_prompt``: :meth:`Recipe.keywords` gives the keywords that
+make a ``compress_prompt`` call the recipe's, the options where the recipe differs from
+``compress_prompt``'s own defaults.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal, Mapping, TypedDict
+from typing import Any, Literal, Mapping
+
+from .options import LLMLingua2Options, LLMLinguaOptions, Options, PromptOptions
 
 MethodName = Literal["llmlingua", "longllmlingua", "llmlingua2"]
-
-
-class RecipeOptions(TypedDict, total=False):
-    """The ``compress_prompt`` keywords a recipe may set, with their types."""
-
-    rank_method: str
-    condition_in_question: str
-    condition_compare: bool
-    reorder_context: str
-    dynamic_context_compression_ratio: float
-    context_budget: str
-    use_context_level_filter: bool
+# The options class each method reads (as ``methods.base.Method.options_type``).
+OPTIONS_OF: Mapping[str, type[Options]] = MappingProxyType({
+    "llmlingua": LLMLinguaOptions, "longllmlingua": LLMLinguaOptions,
+    "llmlingua2": LLMLingua2Options})
+# ``compress_prompt``'s defaults, which the keywords of a recipe are laid over.
+_CALL_DEFAULTS = PromptOptions()
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """A method and the keyword options it is called with; read-only."""
+    """A method and the options it is called with (a frozen options object); read-only."""
 
     method: MethodName
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Options
 
     def __post_init__(self) -> None:
-        unknown = set(self.options) - set(RecipeOptions.__annotations__)
-        if unknown:
-            raise ValueError(f"a recipe sets only {sorted(RecipeOptions.__annotations__)}; "
-                             f"got {sorted(unknown)}")
-        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        if self.method not in OPTIONS_OF:
+            raise ValueError(f"a recipe's method is one of {sorted(OPTIONS_OF)}, got "
+                             f"{self.method!r}")
+        wanted = OPTIONS_OF[self.method]
+        if not isinstance(self.options, wanted):
+            raise TypeError(f"the options of a {self.method} recipe are a {wanted.__name__} "
+                            f"(or PromptOptions), got {type(self.options).__name__}")
+
+    def with_options(self, **changes: Any) -> Recipe:
+        """This recipe with the caller's ``changes`` over its options; an unknown option is
+        a TypeError naming the valid ones, a bad value the options' own error."""
+        return Recipe(self.method, self.options.replaced(**changes))
 
     def keywords(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The recipe's options with ``overrides`` (the caller's own options) on top."""
-        return {**self.options, **(overrides or {})}
+        """The ``compress_prompt`` keywords of the recipe (its options where they differ
+        from ``compress_prompt``'s defaults), with ``overrides`` (the caller's own keywords,
+        checked by the call) on top."""
+        return {**self.options.differences(_CALL_DEFAULTS), **(overrides or {})}
 
     @property
-    def rank_method(self) -> str | None:
-        """The document ranking of the recipe's coarse pass (None: the method's default)."""
-        return self.options.get("rank_method")
+    def rank_method(self) -> Any:
+        """The document ranking of the recipe's coarse pass (None: the model's own)."""
+        return self.options.rank_method
 
 
-LLMLINGUA = Recipe("llmlingua")
+LLMLINGUA = Recipe("llmlingua", PromptOptions())
 """LLMLingua: ``compress_prompt``'s own defaults (question-blind ``"llmlingua"`` ranking)."""
 
 # The ranking was chosen on NQ-open dev questions with ``nano`` (BENCHMARKS.md, "The
 # LongLLMLingua recipe"): bm25 fused with the model's own scores keeps the answer far more
 # often than the model's scores alone.
-LONGLLMLINGUA = Recipe("longllmlingua", RecipeOptions(
+LONGLLMLINGUA = Recipe("longllmlingua", PromptOptions(
     rank_method="hybrid", condition_in_question="after_condition", condition_compare=True,
     reorder_context="sort", dynamic_context_compression_ratio=0.3, context_budget="+100"))
 """LongLLMLingua: question-aware ranking, conditioning and dynamic ratios, documents most
 relevant first."""
 
-LLMLINGUA2 = Recipe("llmlingua2", RecipeOptions(use_context_level_filter=False))
+LLMLINGUA2 = Recipe("llmlingua2", LLMLingua2Options())
 """LLMLingua-2: every context compressed by the token classifier, none dropped whole (the
-default of ``compress_prompt_llmlingua2``)."""
+defaults of ``compress_prompt_llmlingua2``)."""
 
 RECIPES: Mapping[str, Recipe] = MappingProxyType(
     {r.method: r for r in (LLMLINGUA, LONGLLMLINGUA, LLMLINGUA2)})

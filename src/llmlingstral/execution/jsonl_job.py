@@ -59,7 +59,7 @@ class BatchSettings:
     quiet: bool = False
 
     def __post_init__(self) -> None:
-        recipe_for(self.method)
+        recipe_for(self.method).with_options(**self.recipe_overrides)
         budget = {"rate": self.rate} if self.target_token is None else \
             {"rate": self.rate, "target_token": self.target_token}
         ForceOptions(**budget, protect=self.protect, force_tokens=self.force_tokens)
