@@ -229,6 +229,18 @@ def test_bad_settings_are_named(nano, fields, message):
         LLMLingstralCompressor(**fields)
 
 
+@pytest.mark.parametrize("method, option", [("llmlingua2", "condition_compare"),
+                                            ("longllmlingua", "target_context")])
+def test_an_option_of_another_method_is_refused(nano, nano_lingua2, method, option):
+    """compress_kwargs that the method would not read are named, not silently ignored."""
+    compressor = nano_lingua2 if method == "llmlingua2" else nano
+    value = True if option == "condition_compare" else 1
+    component = LLMLingstralCompressor(compressor=compressor, method=method,
+                                       compress_kwargs={option: value})
+    with pytest.raises(TypeError, match=rf"{option}.*method='{method}'"):
+        component.compress_documents(_documents(), QUERY)
+
+
 def test_a_taken_source_key_is_reported(nano):
     inputs = [Document(page_content=t, metadata={"source_index": "mine"})
               for t in documents(2, 300)]

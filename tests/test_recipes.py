@@ -2,12 +2,13 @@
 
 The same documents and question, with the same budget, go through ``llmlingstral compress``,
 ``compress-batch``, the HTTP service (on 127.0.0.1), the LangChain and LlamaIndex
-components and Ray, for LongLLMLingua with a question and for LLMLingua-2 without one (the
-command's LLMLingua-2 keeps a question around its result, as ``compress_prompt_llmlingua2``
-does, where the batch paths return the contexts alone, as ``compress_prompt`` on an
-LLMLingua-2 model does); each must give the command line's output. The components return documents, not one prompt, and count their budget over the
-documents only: they are given the same budget in tokens, in most-relevant-first order, and
-their texts are compared with the compressed documents of the command's prompt.
+components and Ray, for LongLLMLingua with a question and for LLMLingua-2 with and without
+one; each must give the command line's output. With a question, LLMLingua-2's result is
+``compress_prompt_llmlingua2``'s everywhere: the question kept verbatim after the compressed
+contexts, as every method's recipe keeps it. The components return documents, not one prompt,
+and count their budget over the documents only: they are given the same budget in tokens, in
+most-relevant-first order, and their texts are compared with the compressed documents of the
+command's prompt.
 """
 
 from __future__ import annotations
@@ -28,13 +29,18 @@ from llmlingstral.prompt import CONTEXT_SEPARATOR, join_prompt
 from llmlingstral.recipes import LLMLINGUA, LLMLINGUA2, LONGLLMLINGUA, RECIPES, Recipe, recipe_for
 from multilingual import PARAGRAPHS
 
-QUESTION = {"longllmlingua": "When does the boat race start?",
-            "llmlingua2": ""}
-# LongLLMLingua ranks several documents; LLMLingua-2's command compresses its input as one text.
+BOAT_RACE = "When does the boat race start?"
+# Each case: the method, the question, the documents and the budget (Mistral tokens of the
+# whole prompt). LongLLMLingua ranks several documents; LLMLingua-2's command compresses its
+# input as one text.
+LINGUA2_TEXT = [" ".join(PARAGRAPHS[k] for k in ("ja", "en", "th", "ar"))]
+METHOD = {"longllmlingua": "longllmlingua", "llmlingua2": "llmlingua2",
+          "llmlingua2+question": "llmlingua2"}
+QUESTION = {"longllmlingua": BOAT_RACE, "llmlingua2": "", "llmlingua2+question": BOAT_RACE}
 DOCUMENTS = {"longllmlingua": [PARAGRAPHS[k] for k in ("en", "zh", "ja", "th", "ar")],
-             "llmlingua2": [" ".join(PARAGRAPHS[k] for k in ("ja", "en", "th", "ar"))]}
-TARGET = {"longllmlingua": 420, "llmlingua2": 260}  # Mistral tokens of the whole prompt
-METHODS = tuple(DOCUMENTS)
+             "llmlingua2": LINGUA2_TEXT, "llmlingua2+question": LINGUA2_TEXT}
+TARGET = {"longllmlingua": 420, "llmlingua2": 260, "llmlingua2+question": 270}
+CASES = tuple(METHOD)
 
 
 def _write(path: Path, text: str) -> Path:
@@ -42,12 +48,12 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _cli(tmp_path: Path, method: str, *extra: str) -> str:
-    source = _write(tmp_path / f"{method}.txt", CONTEXT_SEPARATOR.join(DOCUMENTS[method]))
+def _cli(tmp_path: Path, case: str, *extra: str) -> str:
+    source = _write(tmp_path / f"{case}.txt", CONTEXT_SEPARATOR.join(DOCUMENTS[case]))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main(["compress", str(source), "--method", method, "--question",
-                     QUESTION[method], "--target-token", str(TARGET[method]), "--device", "cpu",
+        code = main(["compress", str(source), "--method", METHOD[case], "--question",
+                     QUESTION[case], "--target-token", str(TARGET[case]), "--device", "cpu",
                      "--quiet", "--json", *extra])
     assert code == 0
     return json.loads(out.getvalue())["compressed_prompt"]
@@ -56,7 +62,7 @@ def _cli(tmp_path: Path, method: str, *extra: str) -> str:
 @pytest.fixture(scope="module")
 def cli_output(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("cli")
-    return {method: _cli(folder, method) for method in METHODS}
+    return {case: _cli(folder, case) for case in CASES}
 
 
 # --------------------------------------------------------------------------- the values
@@ -133,19 +139,33 @@ def test_the_command_line_ranks_with_the_recipe_unless_told(tmp_path, nano):
         assert _cli(tmp_path, "longllmlingua", *extra) == direct["compressed_prompt"]
 
 
+def test_llmlingua2_with_a_question_is_compress_prompt_llmlingua2(cli_output, nano_lingua2):
+    """The LLMLingua-2 recipe is ``compress_prompt_llmlingua2``'s call: the question stays
+    verbatim after the compressed text, in the result and its budget; ``compress_prompt``
+    with the recipe's keywords (what the batch paths call) gives the same."""
+    case = "llmlingua2+question"
+    direct = nano_lingua2.compress_prompt_llmlingua2(
+        DOCUMENTS[case], question=QUESTION[case], target_token=TARGET[case])
+    assert cli_output[case] == direct["compressed_prompt"]
+    assert cli_output[case].endswith(CONTEXT_SEPARATOR + QUESTION[case])
+    recipe = nano_lingua2.compress_prompt(DOCUMENTS[case], question=QUESTION[case],
+                                          target_token=TARGET[case], **LLMLINGUA2.keywords())
+    assert recipe == direct
+
+
 # --------------------------------------------------------------------------- compress-batch
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_compress_batch_gives_the_command_line_output(method, cli_output, tmp_path):
-    record = {"id": "r", "context": CONTEXT_SEPARATOR.join(DOCUMENTS[method]),
-              "question": QUESTION[method]}
+@pytest.mark.parametrize("case", CASES)
+def test_compress_batch_gives_the_command_line_output(case, cli_output, tmp_path):
+    record = {"id": "r", "context": CONTEXT_SEPARATOR.join(DOCUMENTS[case]),
+              "question": QUESTION[case]}
     source = _write(tmp_path / "in.jsonl", json.dumps(record, ensure_ascii=False) + "\n")
     output = tmp_path / "out.jsonl"
-    assert main(["compress-batch", str(source), str(output), "--method", method,
-                 "--target-token", str(TARGET[method]), "--device", "cpu", "--quiet"]) == 0
+    assert main(["compress-batch", str(source), str(output), "--method", METHOD[case],
+                 "--target-token", str(TARGET[case]), "--device", "cpu", "--quiet"]) == 0
     (row,) = [json.loads(line) for line in output.read_text(encoding="utf-8").splitlines()]
-    assert row["compressed_prompt"] == cli_output[method]
+    assert row["compressed_prompt"] == cli_output[case]
 
 
 def test_compress_batch_takes_typed_settings(tmp_path, nano):
@@ -177,61 +197,62 @@ def service():
         yield server
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_the_service_gives_the_command_line_output(method, cli_output, service):
+@pytest.mark.parametrize("case", CASES)
+def test_the_service_gives_the_command_line_output(case, cli_output, service):
     import httpx
 
-    body = {"method": method, "context": DOCUMENTS[method], "question": QUESTION[method],
-            "target_token": TARGET[method]}
+    body = {"method": METHOD[case], "context": DOCUMENTS[case], "question": QUESTION[case],
+            "target_token": TARGET[case]}
     reply = httpx.post(f"{service.url}/v1/compress", json=body, timeout=300)
     assert reply.status_code == 200, reply.text
-    assert reply.json()["compressed_prompt"] == cli_output[method]
+    assert reply.json()["compressed_prompt"] == cli_output[case]
 
 
 # --------------------------------------------------------------------------- components
 
 
-def _component_target(compressor, method: str) -> float:
+def _component_target(compressor, case: str) -> float:
     """The components' budget (documents only) that is the command's whole-prompt target."""
-    docs, question = DOCUMENTS[method], QUESTION[method]
+    docs, question = DOCUMENTS[case], QUESTION[case]
     joined = CONTEXT_SEPARATOR.join(docs)
     around = compressor.tokenizer.count(join_prompt("", joined, question)) - \
         compressor.tokenizer.count(joined)
-    return TARGET[method] - around
+    return TARGET[case] - around
 
 
-def _as_prompt(texts: list[str], method: str) -> str:
-    return join_prompt("", CONTEXT_SEPARATOR.join(texts), QUESTION[method])
+def _as_prompt(texts: list[str], case: str) -> str:
+    return join_prompt("", CONTEXT_SEPARATOR.join(texts), QUESTION[case])
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_langchain_component_compresses_the_documents_alike(method, cli_output, nano,
+@pytest.mark.parametrize("case", CASES)
+def test_langchain_component_compresses_the_documents_alike(case, cli_output, nano,
                                                             nano_lingua2):
     from langchain_core.documents import Document
 
     from llmlingstral.integrations.langchain import LLMLingstralCompressor
 
-    compressor = nano_lingua2 if method == "llmlingua2" else nano
-    component = LLMLingstralCompressor(compressor=compressor, method=method, order="rank",
-                                       target_token=_component_target(compressor, method))
-    kept = component.compress_documents([Document(page_content=d) for d in DOCUMENTS[method]],
-                                        QUESTION[method])
-    assert _as_prompt([d.page_content for d in kept], method) == cli_output[method]
+    compressor = nano_lingua2 if METHOD[case] == "llmlingua2" else nano
+    component = LLMLingstralCompressor(compressor=compressor, method=METHOD[case], order="rank",
+                                       target_token=_component_target(compressor, case))
+    kept = component.compress_documents([Document(page_content=d) for d in DOCUMENTS[case]],
+                                        QUESTION[case])
+    assert _as_prompt([d.page_content for d in kept], case) == cli_output[case]
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_llama_index_component_compresses_the_documents_alike(method, cli_output, nano,
+@pytest.mark.parametrize("case", CASES)
+def test_llama_index_component_compresses_the_documents_alike(case, cli_output, nano,
                                                               nano_lingua2):
     from llama_index.core.schema import NodeWithScore, TextNode
 
     from llmlingstral.integrations.llama_index import LLMLingstralPostprocessor
 
-    compressor = nano_lingua2 if method == "llmlingua2" else nano
-    component = LLMLingstralPostprocessor(compressor=compressor, method=method, order="rank",
-                                          target_token=_component_target(compressor, method))
-    nodes = [NodeWithScore(node=TextNode(text=d)) for d in DOCUMENTS[method]]
-    kept = component.postprocess_nodes(nodes, query_str=QUESTION[method])
-    assert _as_prompt([n.node.get_content() for n in kept], method) == cli_output[method]
+    compressor = nano_lingua2 if METHOD[case] == "llmlingua2" else nano
+    component = LLMLingstralPostprocessor(compressor=compressor, method=METHOD[case],
+                                          order="rank",
+                                          target_token=_component_target(compressor, case))
+    nodes = [NodeWithScore(node=TextNode(text=d)) for d in DOCUMENTS[case]]
+    kept = component.postprocess_nodes(nodes, query_str=QUESTION[case])
+    assert _as_prompt([n.node.get_content() for n in kept], case) == cli_output[case]
 
 
 # --------------------------------------------------------------------------- Ray
@@ -245,14 +266,15 @@ def test_ray_gives_the_command_line_output(cli_output):
              runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}})
     try:
         ray.data.DataContext.get_current().enable_progress_bars = False
-        for method in METHODS:
-            rows = [{"text": DOCUMENTS[method], "question": QUESTION[method]}]
-            model = "nano-lingua2" if method == "llmlingua2" else "nano"
-            out = compress_dataset(ray.data.from_items(rows), model, method=method,
-                                   question_column="question", target_token=TARGET[method],
+        for case in CASES:
+            rows = [{"text": DOCUMENTS[case], "question": QUESTION[case]}]
+            lingua2 = METHOD[case] == "llmlingua2"
+            out = compress_dataset(ray.data.from_items(rows), "nano-lingua2" if lingua2 else "nano",
+                                   method=METHOD[case], question_column="question",
+                                   target_token=TARGET[case],
                                    compressor_options={"device_map": "cpu",
-                                                       "use_llmlingua2": method == "llmlingua2"})
+                                                       "use_llmlingua2": lingua2})
             (row,) = out.take_all()
-            assert row["compressed_prompt"] == cli_output[method], method
+            assert row["compressed_prompt"] == cli_output[case], case
     finally:
         ray.shutdown()

@@ -76,9 +76,11 @@ LONGLLMLINGUA = Recipe("longllmlingua", PromptOptions(
 """LongLLMLingua: question-aware ranking, conditioning and dynamic ratios, documents most
 relevant first."""
 
-LLMLINGUA2 = Recipe("llmlingua2", LLMLingua2Options())
-"""LLMLingua-2: every context compressed by the token classifier, none dropped whole (the
-defaults of ``compress_prompt_llmlingua2``)."""
+LLMLINGUA2 = Recipe("llmlingua2", LLMLingua2Options(with_instruction_and_question=True))
+"""LLMLingua-2 as ``compress_prompt_llmlingua2`` calls it: every context compressed by the
+token classifier, none dropped whole, and the instruction and question kept verbatim around
+them (in the result and its budget), as the other recipes keep them. ``compress_prompt``
+with :meth:`Recipe.keywords` gives this result too, on a token classifier."""
 
 RECIPES: Mapping[str, Recipe] = MappingProxyType(
     {r.method: r for r in (LLMLINGUA, LONGLLMLINGUA, LLMLINGUA2)})

@@ -69,8 +69,8 @@ def _compress(compressor, text: str, args: argparse.Namespace) -> dict[str, Any]
     protect = protection_from_args(args)
     chosen = {} if args.rank_method is None else {"rank_method": args.rank_method}
     options = RECIPES[args.method].keywords(chosen)
-    if args.method == "llmlingua2":
-        return compressor.compress_prompt_llmlingua2(
+    if args.method == "llmlingua2":  # the classifier keeps force tokens inside words too
+        return compressor.compress_prompt(
             text, rate=args.rate, target_token=target, force_tokens=args.force_token,
             instruction=args.instruction, question=args.question, protect=protect, **options)
     from ..text.sentences import split_protected

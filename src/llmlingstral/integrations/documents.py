@@ -24,11 +24,12 @@ from typing import Any, Mapping, Sequence
 
 from ..compressor import PromptCompressor
 from ..models.registry import MISTRAL_MODELS
+from ..options import PromptOptions
 from ..prompt import CONTEXT_SEPARATOR, join_prompt
 from ..protect_options import protection_from_spec, protection_spec
 from ..ranking.base import RankResults, relevance_scores
 from ..ranking.resolve import choose_ranking
-from ..recipes import RECIPES
+from ..recipes import OPTIONS_OF, RECIPES
 from ..text.protect import ProtectOption, resolve_protection
 from ..validate import check_choice, check_mapping, check_rate, check_str, check_target
 
@@ -263,7 +264,13 @@ def _rank(compressor, texts, query, method, settings, wanted) -> _Ranking | None
 
 
 def _method_options(method: str, settings: CompressionSettings) -> dict[str, Any]:
-    """The method's recipe, the components' own document options, then the caller's."""
+    """The method's recipe, the components' own document options, then the caller's; an
+    option of another method in ``compress_kwargs`` is a TypeError (it would do nothing)."""
+    foreign = sorted(set(settings.compress_kwargs)
+                     & (PromptOptions.names() - OPTIONS_OF[method].names()))
+    if foreign:
+        raise TypeError(f"compress_kwargs {foreign} are not options of method={method!r} "
+                        f"(see {OPTIONS_OF[method].__name__})")
     return RECIPES[method].keywords({**_DOCUMENT_OPTIONS.get(method, {}),
                                      **settings.compress_kwargs})
 
@@ -315,9 +322,8 @@ def _compress(compressor, texts, query, method, settings, ranking) -> dict[str, 
         keywords["rank_method"] = _FixedRanking(ranking.results, len(texts))
     elif method != "llmlingua2":  # nothing left to rank
         keywords["rank_method"] = _rank_method(method, settings.rank_method, query)
-    if method == "llmlingua2":
-        return compressor.compress_prompt_llmlingua2(texts, question=query, **keywords)
-    keywords["reorder_context"] = "sort" if settings.order == "rank" else "original"
+    if method != "llmlingua2":
+        keywords["reorder_context"] = "sort" if settings.order == "rank" else "original"
     return compressor.compress_prompt(texts, question=query, **keywords)
 
 
