@@ -151,6 +151,64 @@ def test_scorer_and_stream_classes_are_tested_only_in_their_own_modules():
     assert not found, found
 
 
+# The attributes that say which model a compressor holds (a causal LM's scorer, a token
+# classifier): asking whether one is set is asking the mode, which only its owner may do.
+MODE_ATTRIBUTES = {"scorer", "classifier", "causal"}
+
+
+def _mode_attribute(node: ast.AST) -> str | None:
+    """The mode attribute ``node`` reads (``x.classifier``, ``not x.classifier``), if any."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        node = node.operand
+    return node.attr if isinstance(node, ast.Attribute) and node.attr in MODE_ATTRIBUTES \
+        else None
+
+
+def _mode_switches(tree: ast.AST) -> list[tuple[int, str]]:
+    """``(line, attribute)`` of each condition on a mode attribute: compared with None,
+    an operand of ``and``/``or``, or the test of an ``if``, a conditional expression,
+    a ``while`` or an ``assert``."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and any(isinstance(o, (ast.Is, ast.IsNot))
+                                                 for o in node.ops):
+            tested = [node.left, *node.comparators]
+        elif isinstance(node, ast.BoolOp):
+            tested = node.values
+        elif isinstance(node, (ast.If, ast.IfExp, ast.While, ast.Assert)):
+            tested = [node.test]
+        else:
+            continue
+        found += [(node.lineno, a) for a in map(_mode_attribute, tested) if a]
+    return found
+
+
+def _owned_attributes(tree: ast.AST) -> set[str]:
+    """The attributes a module's classes set on ``self`` or declare in their body."""
+    owned = set()
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        for target in targets:
+            if isinstance(target, ast.Attribute) and getattr(target.value, "id", None) == "self":
+                owned.add(target.attr)
+            elif isinstance(target, ast.Name) and isinstance(node, ast.AnnAssign):
+                owned.add(target.id)
+    return owned
+
+
+def test_no_mode_switch_outside_the_module_that_owns_the_mode():
+    """Code asks the method contract (``compressor.method``) or the service engine which
+    methods it serves; only the module that holds a scorer or classifier asks if it is set."""
+    found = []
+    for name, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        owned = _owned_attributes(tree)
+        found += [f"{name}:{line} {attribute}" for line, attribute in _mode_switches(tree)
+                  if attribute not in owned]
+    assert not found, found
+
+
 # ----------------------------------------------------------------------------- light import
 
 

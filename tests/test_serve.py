@@ -210,9 +210,8 @@ def test_compress_json_returns_an_object(service):
 # --------------------------------------------------------------------------- errors
 
 
-LIBRARY_CALLS = {"llmlingua": ("causal", "compress_prompt"),
-                 "llmlingua2": ("classifier", "compress_prompt_llmlingua2"),
-                 "structured": ("causal", "structured_compress_prompt")}
+LIBRARY_CALLS = {"llmlingua": "compress_prompt", "llmlingua2": "compress_prompt_llmlingua2",
+                 "structured": "structured_compress_prompt"}
 
 
 @pytest.mark.parametrize("method, arguments", [
@@ -227,9 +226,8 @@ LIBRARY_CALLS = {"llmlingua": ("causal", "compress_prompt"),
 ])
 def test_bad_parameters_get_the_python_api_message(service, method, arguments):
     engine = service.app.state.engine
-    kind, name = LIBRARY_CALLS[method]
     with pytest.raises((ValueError, TypeError)) as raised:
-        getattr(getattr(engine, kind), name)(**arguments)
+        getattr(engine.compressor_for(method), LIBRARY_CALLS[method])(**arguments)
     response = _post(service, "/v1/compress", {"method": method, **arguments})
     assert response.status_code == 422
     assert response.json()["error"]["message"] == str(raised.value)
@@ -794,6 +792,7 @@ def test_french_amounts_and_cjk_numerals_survive_llmlingua2(service):
     False, ["numbers"], {"classes": [], "force_tokens": ["lantern", "@"]}])
 def test_a_requests_protect_reaches_the_method(service, method, protect):
     from llmlingstral.protect_options import protection_from_spec
+    from llmlingstral.recipes import LLMLINGUA2
     from texts import example_prompt
 
     engine = service.app.state.engine
@@ -801,13 +800,14 @@ def test_a_requests_protect_reaches_the_method(service, method, protect):
     body = {"method": method, "context": text, "rate": 0.5, "protect": protect}
     result = _post(service, "/v1/compress", body).json()
     python = protection_from_spec(protect)
+    compressor = engine.compressor_for(method)
     if method == "llmlingua2":
-        expected = engine.classifier.compress_prompt(text, rate=0.5, protect=python,
-                                                     use_context_level_filter=False)
+        expected = compressor.compress_prompt(text, rate=0.5, protect=python,
+                                              **LLMLINGUA2.keywords())
     elif method == "structured":
-        expected = engine.causal.structured_compress_prompt(text, rate=0.5, protect=python)
+        expected = compressor.structured_compress_prompt(text, rate=0.5, protect=python)
     else:
-        expected = engine.causal.compress_prompt(text, rate=0.5, protect=python)
+        expected = compressor.compress_prompt(text, rate=0.5, protect=python)
     assert result["compressed_prompt"] == expected["compressed_prompt"]
 
 
@@ -893,7 +893,7 @@ def test_the_proxy_compresses_messages_with_the_service_protection(patterns_serv
     assert reply.status_code == 200
     sent = upstream.requests[-1].body["messages"][0]["content"]
     engine = patterns_service.app.state.engine
-    expected = engine.classifier.compress_prompt(
+    expected = engine.compressor_for("llmlingua2").compress_prompt(
         [text], rate=0.5, use_context_level_filter=False,
         protect=Protection(patterns=[r"Quay \w+"]).only("numbers"))
     assert sent == expected["compressed_prompt"]

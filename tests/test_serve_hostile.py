@@ -338,7 +338,7 @@ def batching_service(upstream):
 
 def _forward_passes(server, bodies) -> tuple[int, list[httpx.Response]]:
     """Classifier forward passes spent on ``bodies`` sent at once, and the replies."""
-    model = server.app.state.engine.classifier.model
+    model = server.app.state.engine.compressor_for("llmlingua2").model
     calls = []
     hook = model.register_forward_hook(lambda *_: calls.append(1))
 

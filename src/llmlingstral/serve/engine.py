@@ -1,4 +1,10 @@
-"""The models a service instance holds, and how a compression job reaches them."""
+"""The models a service instance holds, and how a compression job reaches them.
+
+The engine keeps its compressors by the family of method their model runs (``Method.family``
+of :mod:`..methods.base`: ``"llmlingua"`` for a causal LM, ``"llmlingua2"`` for a token
+classifier) and answers which methods it serves (:meth:`Engine.serves`) and with which
+compressor (:meth:`Engine.compressor_for`): callers never ask which models were loaded.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,8 @@ import time
 from typing import Any, Mapping, Sequence
 
 from .config import ServeConfig
-from .jobs import CompressJob, RequestError, compressed_text
+from .jobs import (METHODS, CompressJob, RequestError, compressed_text, default_method,
+                   family_of)
 from .metrics import Metrics
 from .scheduler import BatchSettings, Scheduler
 from .spans import kept_spans, ranges_spans
@@ -16,6 +23,13 @@ from .spans import kept_spans, ranges_spans
 logger = logging.getLogger("llmlingstral.serve")
 # Rankers holding a model or an API client: built at start when enabled, never by a request.
 PREBUILT_RANKERS = ("e5-mistral", "mistral-embed")
+# The setting (of ServeConfig, and key of /readyz "models") naming the model of each family.
+MODEL_SETTINGS = {"llmlingua": "model", "llmlingua2": "llmlingua2_model"}
+
+
+def model_setting(method: str) -> str:
+    """The setting that names the model running ``method``."""
+    return MODEL_SETTINGS[family_of(method)]
 
 
 def compress_batch(compressor: Any, prompts: Sequence[Mapping[str, Any]],
@@ -45,8 +59,7 @@ class Engine:
     def __init__(self, config: ServeConfig, metrics: Metrics) -> None:
         self.config = config
         self.metrics = metrics
-        self.causal: Any = None
-        self.classifier: Any = None
+        self.compressors: dict[str, Any] = {}  # the loaded compressors, by method family
         self.guard: Any = None
         self.load_error: str | None = None
         self._loaded = threading.Event()
@@ -71,11 +84,12 @@ class Engine:
         try:
             where = {"device_map": self.config.device,
                      "model_config": {"dtype": self.config.dtype}}
-            if self.config.model:
-                self.causal = PromptCompressor(self.config.model, **where)
-            if self.config.llmlingua2_model:
-                self.classifier = PromptCompressor(self.config.llmlingua2_model,
-                                                   use_llmlingua2=True, **where)
+            for family, setting in MODEL_SETTINGS.items():
+                name = getattr(self.config, setting)
+                if name:
+                    compressor = PromptCompressor(name, use_llmlingua2=family == "llmlingua2",
+                                                  **where)
+                    self.compressors[compressor.method.family] = compressor
             if self.config.guard_model:
                 from ..methods.security import SecurityLingua
 
@@ -100,9 +114,8 @@ class Engine:
             ranker = build_ranker(name, config={})
             if name == "e5-mistral":
                 ranker.model  # noqa: B018 - loads the weights now, not in a request
-            for compressor in (self.causal, self.classifier):
-                if compressor is not None:
-                    compressor.keep_ranker(name, ranker)
+            for compressor in self.compressors.values():
+                compressor.keep_ranker(name, ranker)
 
     def require_ready(self) -> None:
         """Raise a 503 :class:`RequestError` while the models load or after they failed."""
@@ -119,11 +132,30 @@ class Engine:
     async def stop(self) -> None:
         await self.scheduler.shutdown()
 
+    def serves(self, method: str) -> bool:
+        """Whether a model that runs ``method`` is loaded."""
+        return family_of(method) in self.compressors
+
     def available(self) -> dict[str, bool]:
         """Which methods have a model."""
-        causal, classifier = self.causal is not None, self.classifier is not None
-        return {"llmlingua": causal, "longllmlingua": causal, "structured": causal,
-                "json": causal, "llmlingua2": classifier}
+        return {method: self.serves(method) for method in METHODS}
+
+    def compressor_for(self, method: str) -> Any:
+        """The compressor that runs ``method``; a 422 :class:`RequestError` when none does."""
+        try:
+            return self.compressors[family_of(method)]
+        except KeyError:
+            raise RequestError(f"method {method!r} has no model here: start the service "
+                               f"with --{model_setting(method).replace('_', '-')}") from None
+
+    def default_method(self) -> str:
+        """The method a request that names none runs (see :func:`.jobs.default_method`)."""
+        return default_method(self.available())
+
+    @property
+    def has_guard(self) -> bool:
+        """Whether a SecurityLingua guard is loaded."""
+        return self.guard is not None
 
     def models(self) -> dict[str, str | None]:
         return {"model": self.config.model, "llmlingua2_model": self.config.llmlingua2_model,
@@ -132,16 +164,16 @@ class Engine:
     def dtypes(self) -> dict[str, str | None]:
         """The dtype each loaded model computes in (None: not loaded)."""
         guard = getattr(self.guard, "classifier", None)
-        return {"model": getattr(self.causal, "dtype", None),
-                "llmlingua2_model": getattr(self.classifier, "dtype", None),
-                "guard_model": getattr(guard, "dtype", None)}
+        models = {setting: getattr(self.compressors.get(family), "dtype", None)
+                  for family, setting in MODEL_SETTINGS.items()}
+        return {**models, "guard_model": getattr(guard, "dtype", None)}
 
     # ----------------------------------------------------------------------- jobs
 
     async def compress(self, job: CompressJob, *, with_spans: bool = True) -> dict[str, Any]:
         """The Python API's result for ``job``, plus ``spans`` of the original text."""
         self.require_ready()
-        if job.model_kind == "classifier":
+        if job.family == "llmlingua2":  # token-classifier jobs share batched forward passes
             result = await self.scheduler.run_batched(job.kwargs, cost=job.cost)
         else:
             result = await self.scheduler.run(lambda: self._run_causal(job), cost=job.cost)
@@ -154,7 +186,7 @@ class Engine:
         return result
 
     def _run_causal(self, job: CompressJob) -> dict[str, Any]:
-        compressor, kwargs = self.causal, dict(job.kwargs)
+        compressor, kwargs = self.compressor_for(job.method), dict(job.kwargs)
         if job.method == "structured":
             return compressor.structured_compress_prompt(show_progress=False, **kwargs)
         if job.method == "json":
@@ -163,11 +195,11 @@ class Engine:
 
     def _run_classifier_batch(self, prompts: Sequence[Mapping[str, Any]],
                               tokens: Sequence[Any]) -> list[dict[str, Any]]:
-        return compress_batch(self.classifier, prompts, tokens)
+        return compress_batch(self.compressor_for("llmlingua2"), prompts, tokens)
 
     def count_tokens(self, texts: list[str], limit: int | None = None) -> list[int]:
         """Mistral token counts with the tokenizer of the model the proxy compresses with
         (with ``limit``: exact below it, at least ``limit`` otherwise, long texts read only
         as far as needed)."""
-        compressor = self.classifier or self.causal
+        compressor = self.compressor_for(self.default_method())
         return compressor.tokenizer.count_batch(texts, limit)

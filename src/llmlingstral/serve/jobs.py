@@ -57,9 +57,9 @@ class CompressJob:
                                                                 "question", "json_data"))
 
     @property
-    def model_kind(self) -> str:
-        """``"classifier"`` for LLMLingua-2, else ``"causal"``."""
-        return "classifier" if self.method == "llmlingua2" else "causal"
+    def family(self) -> str:
+        """The method family whose model runs the job (see :func:`family_of`)."""
+        return family_of(self.method)
 
     @property
     def protection(self) -> Protection:
@@ -67,6 +67,19 @@ class CompressJob:
         return resolve_protection(self.kwargs.get("protect", True),
                                   self.kwargs.get("force_tokens") or (),
                                   bool(self.kwargs.get("force_reserve_digit", False)))
+
+
+def family_of(method: str) -> str:
+    """The family (``Method.family``) of the model that runs ``method``: ``"llmlingua2"``
+    (a token classifier) for LLMLingua-2, ``"llmlingua"`` (a causal LM) for LLMLingua,
+    LongLLMLingua, structured prompts and JSON."""
+    return "llmlingua2" if method == "llmlingua2" else "llmlingua"
+
+
+def default_method(available: Mapping[str, bool]) -> str:
+    """The method a request that names none runs, given which methods have a model:
+    LLMLingua-2 where its classifier is loaded (the faster of the two), else LLMLingua."""
+    return "llmlingua2" if available.get("llmlingua2") else "llmlingua"
 
 
 def _chars(value: Any) -> int:
@@ -115,7 +128,7 @@ def parse_compress_request(body: Any, available: Mapping[str, bool],
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object", 400)
     fields = dict(body)
-    method = fields.pop("method", "llmlingua2" if available.get("llmlingua2") else "llmlingua")
+    method = fields.pop("method", default_method(available))
     if method not in METHODS:
         raise RequestError(f"method must be one of {list(METHODS)}, got {method!r}")
     if not available.get(method):

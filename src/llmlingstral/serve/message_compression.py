@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..recipes import LONGLLMLINGUA
-from .engine import Engine
+from .engine import Engine, model_setting
 from .jobs import CompressJob
 
 # The question is the tail of the user message: its end is where a request is usually asked.
@@ -190,7 +190,7 @@ def message_key(message: MessageText, engine: Engine) -> str:
     from ..protect_options import protection_spec
     from .message_cache import cache_key
 
-    model = "llmlingua2_model" if message.method == "llmlingua2" else "model"
+    model = model_setting(message.method)
     fields = {"text": message.text, "kind": message.kind, "method": message.method,
               "rate": message.rate, "question": message.question,
               "protect": protection_spec(message.protect)}
@@ -202,7 +202,7 @@ async def compress_message(engine: Engine, message: MessageText) -> str:
     """The compressed text of ``message`` (queued and timed like every compression job)."""
     if message.kind == "json":
         return await _compress_json(engine, message)
-    tokenizer = (engine.classifier or engine.causal).tokenizer
+    tokenizer = engine.compressor_for(message.method).tokenizer
     call = await engine.scheduler.run(lambda: library_call(message, tokenizer), lane="prepare",
                                       cost=len(message.text))
     result = await engine.compress(CompressJob(call.method, call.kwargs, ""), with_spans=False)
@@ -213,7 +213,7 @@ async def compress_message(engine: Engine, message: MessageText) -> str:
 
 
 async def _compress_json(engine: Engine, message: MessageText) -> str:
-    compressor = engine.classifier if message.method == "llmlingua2" else engine.causal
+    compressor = engine.compressor_for(message.method)
     conditioned = message.question is not None and message.method == "llmlingua"
     text, origin, kept = await engine.scheduler.run(lambda: compress_json_text(
         compressor, message.text, message.rate, message.question or "", conditioned,

@@ -36,7 +36,7 @@ from typing import Any, Callable
 from ..tags import has_tags
 from ..validate import check_non_negative_int, check_rate
 from .config import POLICIES, ServeConfig
-from .engine import Engine
+from .engine import Engine, model_setting
 from .jobs import RequestError, _untagged
 from .message_cache import Lookup, MessageCache
 from .message_compression import MessageText, compress_message, is_json, message_key, question_of
@@ -99,8 +99,7 @@ def request_options(body: dict[str, Any], config: ServeConfig, engine: Engine) -
     if unknown:
         raise RequestError(f"unknown {OPTIONS_FIELD} option(s) {unknown}; accepted: "
                            f"{sorted(_OPTION_KEYS)}")
-    default_method = config.proxy_method or \
-        ("llmlingua2" if engine.classifier is not None else "llmlingua")
+    default_method = config.proxy_method or engine.default_method()
     options = ProxyOptions(method=raw.get("method", default_method),
                            rate=raw.get("rate", config.proxy_rate),
                            min_tokens=raw.get("min_tokens", config.proxy_min_tokens),
@@ -123,7 +122,7 @@ def _check_options(options: ProxyOptions, engine: Engine) -> None:
     _refuse_bad(check_non_negative_int, f"{OPTIONS_FIELD}.min_tokens", options.min_tokens)
     if not isinstance(options.guard, bool):
         raise RequestError(f"{OPTIONS_FIELD}.guard must be true or false")
-    if options.guard and engine.guard is None:
+    if options.guard and not engine.has_guard:
         raise RequestError("the guard was asked for, but the service has no SecurityLingua "
                            "model: start it with --guard-model")
 
@@ -284,7 +283,7 @@ def _token_counts(texts: list[str], engine: Engine, cache: MessageCache) -> list
     turn does not count the whole conversation again."""
     from .message_cache import cache_key
 
-    model = engine.models()["llmlingua2_model" if engine.classifier else "model"]
+    model = engine.models()[model_setting(engine.default_method())]
     keys = [cache_key({"tokens_of": t, "model": model}) if len(t) >= _COUNT_KEPT_FROM else None
             for t in texts]
     known = [cache.get(k) if k else None for k in keys]
