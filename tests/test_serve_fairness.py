@@ -101,16 +101,47 @@ def test_a_removed_job_never_runs_and_owners_are_forgotten():
 
 
 def test_the_waiting_owners_are_readable_as_one_snapshot():
-    """A worker thread deciding whether to hand its turn back reads who waits: a value
-    replaced whole on every change, never one changed under it."""
+    """A worker thread deciding whether to hand its turn back reads who waits, with each
+    owner's smallest job: a value replaced whole on every change, never one changed under
+    it. The next turn of a paused run is not among them: it takes no turn from anyone."""
     queue, owners = FairQueue(), [Owner() for _ in range(3)]
-    tickets = [_ticket(owner, 100) for owner in owners]
+    tickets = [_ticket(owner, 100 * (k + 1)) for k, owner in enumerate(owners)]
     for ticket in tickets:
         queue.push(ticket)
-    before = queue.owners
-    assert before == frozenset(owners)
+    queue.push(_ticket(owners[0], 40))
+    queue.push(Ticket(Owner(), 5, None, preempts=False))
+    before = queue.waiting
+    assert dict(before) == {owners[0]: 40, owners[1]: 200, owners[2]: 300}
     queue.remove(tickets[1])
-    assert queue.owners == {owners[0], owners[2]} and before == frozenset(owners)
+    assert set(queue.waiting) == {owners[0], owners[2]} and owners[1] in before
     first = queue.pop()
     queue.take_companions(first, limit=15, budget=64_000)
-    assert queue.owners == frozenset()
+    assert set(queue.waiting) <= {owners[0]}
+
+
+def _worth_handing_back(owners, cost, waiting, worked=0.1, pace=20_000.0) -> bool:
+    """Whether a run of ``cost`` characters for ``owners``, after ``worked`` seconds at
+    ``pace``, hands its turn back to the jobs ``waiting`` ({owner: smallest cost})."""
+    import asyncio
+
+    from llmlingstral.serve.turns import Running
+
+    async def decide() -> bool:
+        running = Running(owners, cost, lambda: waiting, lambda: pace, lambda *_: None)
+        return running.worth_handing_back(worked)
+
+    return asyncio.run(decide())
+
+
+def test_a_run_hands_its_turn_back_only_to_a_far_smaller_job_of_another_owner():
+    batch, heavy, newcomer = [Owner() for _ in range(8)], Owner(), Owner()
+    # Eight requests of 1,200 characters batched together: the ninth, of the same size,
+    # waits for the batch to end instead of splitting it.
+    assert not _worth_handing_back(batch, 8 * 1200, {newcomer: 1200})
+    # One request with 400,000 characters: a small one takes the turn after a slice...
+    assert _worth_handing_back([heavy], 400_000, {newcomer: 1200})
+    # ...but not the heavy request's own next job, nor anyone once little is left.
+    assert not _worth_handing_back([heavy], 400_000, {heavy: 10})
+    assert not _worth_handing_back([heavy], 400_000, {newcomer: 1200}, worked=19.9)
+    # A batch filled by one request's many texts counts as that request's work.
+    assert _worth_handing_back([heavy], 8 * 2000, {newcomer: 300})

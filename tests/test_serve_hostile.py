@@ -295,6 +295,7 @@ def test_a_small_request_finishes_while_a_huge_one_already_works(service, kind):
     scheduler = service.app.state.engine.scheduler
     huge, small = HUGE_JOBS[kind], {"method": "llmlingua2", "context": MULTILINGUAL,
                                     "rate": 0.5}
+    hand_backs = scheduler.hand_backs
 
     async def scenario():
         async with httpx.AsyncClient(base_url=service.url, timeout=120) as client:
@@ -318,9 +319,32 @@ def test_a_small_request_finishes_while_a_huge_one_already_works(service, kind):
     assert reply.status_code == 200, reply.text
     assert reply.json()["compressed_prompt"]
     assert still_running, "the small request waited for all of the huge one"
+    assert scheduler.hand_backs > hand_backs
     assert worst < 1.0, f"/healthz took {worst:.2f} s beside the huge job"
     waited = _seconds_until_idle(service)
     assert waited < STOP_WITHIN_S, f"the departed client's paused job ran {waited:.1f} s more"
+
+
+def test_requests_of_similar_size_never_interrupt_each_other(service):
+    """Many requests of about 1,200 characters at once (the clean case): each run keeps
+    its turn to its end, so the batches that form are never split by a newcomer of the
+    same size."""
+    scheduler = service.app.state.engine.scheduler
+    texts = [stdlib_prose(1200), *[(line + " ") * (1200 // len(line)) for line in MULTILINGUAL]]
+    bodies = [{"method": "llmlingua2", "context": texts[k % len(texts)] + f" {k}",
+               "rate": 0.5} for k in range(24)]
+    hand_backs = scheduler.hand_backs
+
+    async def scenario():
+        async with httpx.AsyncClient(base_url=service.url, timeout=120) as client:
+            async def one_client(k: int) -> list[int]:
+                return [(await client.post("/v1/compress", json=bodies[j])).status_code
+                        for j in range(k, len(bodies), 8)]
+            return await asyncio.gather(*(one_client(k) for k in range(8)))
+
+    statuses = [code for codes in asyncio.run(scenario()) for code in codes]
+    assert statuses == [200] * len(bodies)
+    assert scheduler.hand_backs == hand_backs, "a run was interrupted by a request its size"
 
 
 # --------------------------------------------------------------------------- 4: bad requests

@@ -24,7 +24,8 @@ from __future__ import annotations
 import itertools
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 _numbers = itertools.count(1)
 
@@ -64,6 +65,9 @@ class Ticket:
     cost: int
     work: Any
     batched: bool = False
+    # Whether it may make a run with far more work left hand its turn back (see
+    # :mod:`.turns`); the next turn of a paused run may not: it waits its turn.
+    preempts: bool = True
     tag: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)  # what the scheduler attaches
 
@@ -76,9 +80,10 @@ class FairQueue:
         self._tickets: list[Ticket] = []
         self._ends: dict[Owner, float] = {}  # tag of each owner's latest job
         self.clock = 0.0
-        # The owners of the jobs waiting, replaced whole on every change so that a worker
-        # thread can read it while the event loop changes the queue.
-        self.owners: frozenset[Owner] = frozenset()
+        # Each waiting owner's smallest job that may take a running job's turn (its cost),
+        # replaced whole on every change so that a worker thread can read it while the
+        # event loop changes the queue.
+        self.waiting: Mapping[Owner, int] = MappingProxyType({})
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -132,7 +137,11 @@ class FairQueue:
         return taken
 
     def _changed(self) -> None:
-        self.owners = frozenset(t.owner for t in self._tickets)
+        smallest: dict[Owner, int] = {}
+        for ticket in self._tickets:
+            if ticket.preempts:
+                smallest[ticket.owner] = min(ticket.cost, smallest.get(ticket.owner, ticket.cost))
+        self.waiting = MappingProxyType(smallest)
 
     def _advance(self, tag: float) -> None:
         self.clock = max(self.clock, tag)

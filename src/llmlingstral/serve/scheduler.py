@@ -1,18 +1,22 @@
-"""Where compression work runs: one run at a time on the CPU, fair turns, slices, batching.
+"""Where compression work runs: two lanes, one run at a time in each, fair turns, batching.
 
-Every CPU job of a request, from reading a chat (finding its texts, counting their tokens)
-to running a model, waits for its turn in one :class:`~.fairness.FairQueue`, and one run
-works at a time: torch already spreads one forward pass over the cores, and two runs at
-once only fight over them. Every job is admitted against ``max_queue`` first: a full
-queue raises :class:`Overloaded`, which the service answers with 429. No CPU work of a
-request runs on the event loop.
+Every CPU job of a request waits for its turn in its lane's :class:`~.fairness.FairQueue`:
+models run in the ``compute`` lane, and reading requests (finding the texts of a chat,
+counting their tokens, assembling the reply) in the ``prepare`` lane. Each lane works one
+run at a time, and the two lanes work side by side: torch spreads one forward pass over
+the cores, so two model runs at once only fight over them, but reading a request is
+Python work that fits beside a forward pass (between its operations, while torch's
+threads wait). Every job is admitted against ``max_queue`` first: a full queue raises
+:class:`Overloaded`, which the service answers with 429. No CPU work of a request runs on
+the event loop.
 
 Each request gets its turn, charged by the characters it reads, so one request with many
 texts or one huge text cannot make the small requests queued behind it wait for all of it.
-A run works in slices (:mod:`.turns`): once it has worked a slice while another request's
-job waits, it hands the turn back at its next checkpoint and waits for its next turn,
-charged for the time it worked; so a long job started while nobody waited (the queue is
-work-conserving) holds the CPU for one slice, not for all of its work. A job whose caller
+A run keeps its lane's turn to its end, unless a far smaller job of another request waits
+(:mod:`.turns`): then, after one slice, it hands the turn back at its next checkpoint and
+waits for its next turn, charged for the time it worked. So a long job started while
+nobody waited (the queue is work-conserving) holds the CPU for one slice while a small
+request waits, and requests of similar size never interrupt each other. A job whose caller
 gives up (timeout, or the client left) leaves the queue at once; if it runs already, it
 stops at its next check (:mod:`llmlingstral.cancel`), even while it waits for its turn.
 
@@ -29,7 +33,6 @@ import asyncio
 import functools
 import logging
 import math
-import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,6 +54,7 @@ logger = logging.getLogger("llmlingstral.serve")
 BATCH_CHARS = 64_000
 # Runs the scheduler remembers (see Scheduler.history).
 HISTORY = 1000
+LANES = ("compute", "prepare")
 
 
 class Overloaded(Exception):
@@ -90,6 +94,39 @@ class BatchSettings:
     max_chars: int = BATCH_CHARS
 
 
+class _Lane:
+    """One kind of work: its fair queue, its threads (a paused run keeps its thread) and
+    its pace, characters worked per second (a running mean of its own runs only: reading
+    a chat is far faster per character than running a model on it)."""
+
+    def __init__(self, name: str, threads: int) -> None:
+        self.name = name
+        self.queue = FairQueue()
+        self.executor = ThreadPoolExecutor(max_workers=threads,
+                                           thread_name_prefix=f"llmlingstral-{name}")
+        self.arrived = asyncio.Event()
+        self.resumes: dict[Running, Ticket] = {}  # the queued next turns of paused runs
+        self.pace = 20_000.0
+        self.task: asyncio.Task | None = None
+
+    def push(self, ticket: Ticket) -> None:
+        self.queue.push(ticket)
+        self.arrived.set()
+
+    async def next(self) -> Ticket:
+        while True:
+            ticket = self.queue.pop()
+            if ticket is not None:
+                self.resumes.pop(ticket.extra.get("resume"), None)
+                return ticket
+            self.arrived.clear()
+            await self.arrived.wait()
+
+    def learn_pace(self, cost: int, seconds: float) -> None:
+        if seconds > 0:
+            self.pace = 0.9 * self.pace + 0.1 * (cost / seconds)
+
+
 class Scheduler:
     """Admission, timeout, fair turns and the threads shared by every compression job."""
 
@@ -100,18 +137,13 @@ class Scheduler:
         self.timeout_s = timeout_s
         self.batching = batching
         self.pending = 0
-        self.queue = FairQueue()
-        # A paused run keeps its thread: one for each job that may be admitted, and one more.
-        self.executor = ThreadPoolExecutor(max_workers=max_queue + 1,
-                                           thread_name_prefix="llmlingstral")
+        # One thread for each job that may be admitted, and one more, in each lane.
+        self.lanes = {name: _Lane(name, max_queue + 1) for name in LANES}
         self.history: deque[Run] = deque(maxlen=HISTORY)  # the latest runs, oldest first
-        self._arrived = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self._resumes: dict[Running, Ticket] = {}  # the queued next turns of paused runs
+        self.hand_backs = 0  # turns handed back by runs with far more left than a waiting job
         self._batches = 0
         self._arrivals = 0
         self._job_seconds = 0.05  # running mean, for Retry-After
-        self._pace = 20_000.0  # characters worked per second, running mean: a slice's charge
 
     # ----------------------------------------------------------------------- admission
 
@@ -137,42 +169,38 @@ class Scheduler:
 
     async def run(self, function: Callable[[], T], *, lane: str = "compute",
                   cost: int = 1) -> T:
-        """Run ``function`` in the request's fair turn, charged ``cost`` (characters of text
-        it reads), admitted and bounded by the timeout; ``lane`` names the kind of work in
-        the records: ``"compute"`` for models, ``"prepare"`` for reading requests.
+        """Run ``function`` in the request's fair turn in ``lane`` (``"compute"`` for
+        models, ``"prepare"`` for reading requests), charged ``cost`` (characters of text
+        it reads), admitted and bounded by the timeout.
 
         If the caller gives up (timeout, or its task is cancelled because the client left),
         the work is cancelled: dropped if it has not started, else stopped at its next
         check (:mod:`llmlingstral.cancel`).
         """
-        return await self._submit(lane, function, cost, batched=False)
+        return await self._submit(self.lanes[lane], function, cost, batched=False)
 
     async def run_batched(self, payload: Any, *, cost: int = 1) -> Any:
         """The outcome of ``payload`` once the batch it joins has run (see the module's
         description); without batching settings, a batch of one."""
         if self.batching is None:
             raise RuntimeError("the scheduler has no batch function")
-        return await self._submit("compute", payload, cost, batched=True)
+        return await self._submit(self.lanes["compute"], payload, cost, batched=True)
 
-    async def _submit(self, lane: str, work: Any, cost: int, *, batched: bool) -> Any:
-        if self._task is None:
+    async def _submit(self, lane: _Lane, work: Any, cost: int, *, batched: bool) -> Any:
+        if lane.task is None:
             raise RuntimeError("the scheduler is not running")
         self.admit()
         ticket = Ticket(current_owner(), max(1, int(cost)), work, batched)
         self._arrivals += 1
         ticket.extra.update(future=asyncio.get_running_loop().create_future(),
-                            token=CancelToken(), arrival=self._arrivals, lane=lane)
-        self._push(ticket)
+                            token=CancelToken(), arrival=self._arrivals)
+        lane.push(ticket)
         return await self.wait(ticket.extra["future"],
-                               on_abandon=lambda: self._abandon(ticket))
+                               on_abandon=lambda: self._abandon(lane, ticket))
 
-    def _push(self, ticket: Ticket) -> None:
-        self.queue.push(ticket)
-        self._arrived.set()
-
-    def _abandon(self, ticket: Ticket) -> None:
+    def _abandon(self, lane: _Lane, ticket: Ticket) -> None:
         ticket.extra["token"].cancel()
-        if self.queue.remove(ticket):  # it never started: its place is free at once
+        if lane.queue.remove(ticket):  # it never started: its place is free at once
             self.release()
 
     async def wait(self, future: asyncio.Future,
@@ -195,49 +223,42 @@ class Scheduler:
     # ----------------------------------------------------------------------- serving
 
     def start(self) -> None:
-        """Start handing out turns (on the running event loop)."""
-        self._task = asyncio.get_running_loop().create_task(self._serve())
+        """Start handing out turns in every lane (on the running event loop)."""
+        loop = asyncio.get_running_loop()
+        for lane in self.lanes.values():
+            lane.task = loop.create_task(self._serve(lane))
 
-    async def _serve(self) -> None:
+    async def _serve(self, lane: _Lane) -> None:
         while True:
-            first = await self._next()
+            first = await lane.next()
             paused = first.extra.get("resume")
             if paused is not None:
                 await paused.resume()
                 continue
             tickets = [first]
             if first.batched:
-                tickets += await self._companions(first)
-            await self._start(tickets)
+                tickets += await self._companions(lane, first)
+            await self._start(lane, tickets)
 
-    async def _next(self) -> Ticket:
-        while True:
-            ticket = self.queue.pop()
-            if ticket is not None:
-                self._resumes.pop(ticket.extra.get("resume"), None)
-                return ticket
-            self._arrived.clear()
-            await self._arrived.wait()
-
-    async def _companions(self, first: Ticket) -> list[Ticket]:
+    async def _companions(self, lane: _Lane, first: Ticket) -> list[Ticket]:
         settings = self.batching
         room = settings.max_size - 1
         if room <= 0:
             return []
-        if settings.window_s > 0 and len(self.queue) < room:
+        if settings.window_s > 0 and len(lane.queue) < room:
             await asyncio.sleep(settings.window_s)  # let the requests arriving now join
-        return self.queue.take_companions(first, limit=room,
+        return lane.queue.take_companions(first, limit=room,
                                           budget=max(0, settings.max_chars - first.cost))
 
-    async def _start(self, tickets: list[Ticket]) -> None:
-        """Start the run of ``tickets`` with the turn; returns once it pauses or ends (its
-        outcomes reach the callers when it ends)."""
+    async def _start(self, lane: _Lane, tickets: list[Ticket]) -> None:
+        """Start the run of ``tickets`` with the lane's turn; returns once it pauses or
+        ends (its outcomes reach the callers when it ends)."""
         live = [t for t in tickets if not t.extra["token"].cancelled]
         for _ in range(len(tickets) - len(live)):
             self.release()  # its caller left during the batch window
         if not live:
             return
-        self._remember(live)
+        self._remember(lane, live)
         tokens = [t.extra["token"] for t in live]
         joint = all_of(tokens)
         if live[0].batched:
@@ -246,35 +267,38 @@ class Scheduler:
                                      joint)
         else:
             call = functools.partial(_single_outcome, live[0].work, tokens[0])
-        running = Running({t.owner for t in live}, lambda: self.queue.owners,
-                          functools.partial(self._paused, owner=live[0].owner, joint=joint))
-        joint.on_cancel(lambda: self._wake(running))
-        outcome = await running.start(self.executor, call)
-        outcome.add_done_callback(functools.partial(self._deliver, live, running))
+        running = Running({t.owner for t in live}, sum(t.cost for t in live),
+                          lambda: lane.queue.waiting, lambda: lane.pace,
+                          functools.partial(self._paused, lane, owner=live[0].owner,
+                                            joint=joint))
+        joint.on_cancel(lambda: self._wake(lane, running))
+        outcome = await running.start(lane.executor, call)
+        outcome.add_done_callback(functools.partial(self._deliver, lane, live, running))
 
-    def _paused(self, running: Running, worked: float, *, owner: Owner,
+    def _paused(self, lane: _Lane, running: Running, worked: float, *, owner: Owner,
                 joint: CancelToken) -> None:
         """Queue the next turn of a run that handed its turn back, charged the characters
-        it worked through at the service's pace."""
+        it worked through at the lane's pace."""
         if joint.cancelled:
             running.wake()
             return
-        ticket = Ticket(owner, max(1, int(worked * self._pace)), None)
+        self.hand_backs += 1
+        ticket = Ticket(owner, max(1, int(worked * lane.pace)), None, preempts=False)
         ticket.extra["resume"] = running
-        self._resumes[running] = ticket
-        self._push(ticket)
+        lane.resumes[running] = ticket
+        lane.push(ticket)
 
-    def _wake(self, running: Running) -> None:
+    def _wake(self, lane: _Lane, running: Running) -> None:
         """Every caller of a run left: drop its next turn and let it stop now."""
-        ticket = self._resumes.pop(running, None)
+        ticket = lane.resumes.pop(running, None)
         if ticket is not None:
-            self.queue.remove(ticket)
+            lane.queue.remove(ticket)
         running.wake()
 
-    def _deliver(self, live: list[Ticket], running: Running, outcome: asyncio.Future) -> None:
-        cost = sum(t.cost for t in live)
-        if running.worked > 0:
-            self._pace = 0.9 * self._pace + 0.1 * (cost / running.worked)
+    def _deliver(self, lane: _Lane, live: list[Ticket], running: Running,
+                 outcome: asyncio.Future) -> None:
+        if not any(t.extra["token"].cancelled for t in live):  # a stopped run says nothing
+            lane.learn_pace(running.cost, running.worked)
         seconds = running.worked / len(live)
         for ticket, (ok, value) in zip(live, outcome.result()):
             self.release(seconds)
@@ -286,9 +310,9 @@ class Scheduler:
             else:
                 future.set_exception(value)
 
-    def _remember(self, tickets: list[Ticket]) -> None:
+    def _remember(self, lane: _Lane, tickets: list[Ticket]) -> None:
         self._batches += 1
-        self.history.extend(Run(t.extra["lane"], t.owner.number, self._batches, t.cost,
+        self.history.extend(Run(lane.name, t.owner.number, self._batches, t.cost,
                                 t.extra["arrival"], self._arrivals) for t in tickets)
 
     def _batch_outcomes(self, payloads: list[Any], tokens: list[CancelToken],
@@ -307,11 +331,12 @@ class Scheduler:
         """Let the jobs already admitted finish, then stop the threads."""
         while self.pending:
             await asyncio.sleep(0.01)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-        await asyncio.to_thread(self.executor.shutdown, wait=True)
+        for lane in self.lanes.values():
+            if lane.task is not None:
+                lane.task.cancel()
+                await asyncio.gather(lane.task, return_exceptions=True)
+                lane.task = None
+            await asyncio.to_thread(lane.executor.shutdown, wait=True)
 
 
 def _single_outcome(function: Callable[[], T], token: CancelToken) -> list[tuple[bool, Any]]:

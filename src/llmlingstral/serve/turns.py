@@ -1,15 +1,21 @@
-"""One run at a time on the CPU, in slices: a long run hands its turn back at a checkpoint.
+"""One run at a time per lane; a long run hands its turn back only when that is worth it.
 
 A run (one job, or one batch of jobs) works on a thread of its own, but only while it has
-the turn: the scheduler gives the turn to one run at a time, in the fair queue's order
-(:mod:`.fairness`). A run that has worked :data:`SLICE_S` while another request's job waits
-hands the turn back at its next checkpoint (:func:`llmlingstral.cancel.check_cancelled`:
-before each layer of a forward pass, between the pieces of a long text) and waits, its
-thread blocked, until its next turn comes round in the queue. So a small job waits behind
-at most about one slice of a long one, however long that one is, and a run cancelled while
+its lane's turn: the scheduler gives the turn to one run at a time, in the fair queue's
+order (:mod:`.fairness`). A run keeps the turn to its end unless a job of another owner
+waits that is far smaller than what the run still has to do for each of its owners
+(:data:`HAND_BACK_RATIO`). Then, once it has worked at least :data:`SLICE_S`, it hands the
+turn back at its next checkpoint (:func:`llmlingstral.cancel.check_cancelled`: before each
+layer of a forward pass, between the pieces of a long text) and waits, its thread blocked,
+until its next turn comes round in the queue. So a small request waits behind about one
+slice of a huge job, however long that job is, while jobs of similar size (many small
+requests, batched together) never interrupt each other: every hand-back costs a thread
+switch and cold caches, and splits the batch that would have formed. A run cancelled while
 it waits is woken to stop at once.
 
-The state of a paused run stays on its thread's stack: nothing is recomputed on resuming.
+What a run has left is its cost (characters of text) less what it has worked through at
+its lane's pace (characters per second, learned from that lane's runs). The state of a
+paused run stays on its thread's stack: nothing is recomputed on resuming.
 """
 
 from __future__ import annotations
@@ -17,22 +23,28 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any, Callable, Collection
+from typing import Any, Callable, Collection, Mapping
 
 from ..cancel import pausable
 
-# How long a run works before it hands the turn back to a waiting job of another request:
-# a few forward passes of a classifier on a CPU.
+# The least a run works before it hands the turn back: a few forward passes of a
+# classifier on a CPU.
 SLICE_S = 0.05
+# A waiting job takes the turn from a run only if the run has at least this many times
+# the job's characters left to do for each of its owners.
+HAND_BACK_RATIO = 4
 
 
 class Running:
     """A run started on a worker thread, which works only while it has the turn."""
 
-    def __init__(self, owners: Collection[Any], waiting: Callable[[], Collection[Any]],
+    def __init__(self, owners: Collection[Any], cost: int,
+                 waiting: Callable[[], Mapping[Any, int]], pace: Callable[[], float],
                  on_pause: Callable[["Running", float], None]) -> None:
         self.owners = frozenset(owners)
-        self._waiting = waiting      # the owners of the jobs waiting now (read on the thread)
+        self.cost = cost             # characters of text the run reads, all jobs together
+        self._waiting = waiting      # the waiting owners' smallest jobs (read on the thread)
+        self._pace = pace            # characters per second of the lane
         self._on_pause = on_pause    # on the loop: queue the run's next turn, charged its slice
         self._go = threading.Event()
         self._loop = asyncio.get_running_loop()
@@ -63,6 +75,18 @@ class Running:
         check right after waking (it is cancelled), so it only unwinds."""
         self._go.set()
 
+    def left_per_owner(self, worked: float) -> float:
+        """Characters the run still has to read for each of its owners, estimated after
+        ``worked`` seconds."""
+        return max(0.0, self.cost - worked * self._pace()) / max(1, len(self.owners))
+
+    def worth_handing_back(self, worked: float) -> bool:
+        """Whether a job of another owner waits that is far smaller than what the run has
+        left for each of its owners after ``worked`` seconds."""
+        left = self.left_per_owner(worked)
+        return any(cost * HAND_BACK_RATIO <= left for owner, cost in self._waiting().items()
+                   if owner not in self.owners)
+
     # ------------------------------------------------------------------ on the worker thread
 
     def _work(self, function: Callable[[], Any]) -> Any:
@@ -75,7 +99,7 @@ class Running:
 
     def _checkpoint(self) -> None:
         worked = time.perf_counter() - self._since
-        if worked < SLICE_S or not (set(self._waiting()) - self.owners):
+        if worked < SLICE_S or not self.worth_handing_back(self.worked + worked):
             return
         self.worked += worked
         self._go.clear()
