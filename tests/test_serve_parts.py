@@ -213,3 +213,57 @@ def test_serve_lets_torchs_idle_threads_sleep_unless_the_operator_says(given, ke
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [kept]   # torch was loaded, under the policy
+
+
+def _chat_of_megabytes() -> dict:
+    line = ('委员会批准了预算。 委員会は予算を承認した。 คณะกรรมการอนุมัติงบประมาณ '
+            'وافقت اللجنة على الميزانية "quoted" \\ back\tslash\n 🚆 ')
+    return {"model": "m", "stream": False, "temperature": 0.5, "seed": None,
+            "messages": [{"role": "system", "content": "short"},
+                         {"role": "user", "content": line * 30_000},
+                         {"role": "tool", "content": [{"type": "text", "text": line * 900},
+                                                      {"type": "text", "text": "x"}]}],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {
+                "type": "object", "properties": {"n": {"type": "integer"}}}}}]}
+
+
+def test_a_body_of_megabytes_is_encoded_as_json_dumps_would_encode_it():
+    import json
+
+    from llmlingstral.serve.upstream import encode_json
+
+    body = _chat_of_megabytes()
+    expected = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    assert encode_json(body) == expected.encode("utf-8")
+    assert json.loads(encode_json(body)) == body
+    small = {"messages": [{"role": "user", "content": "東京 ไทย"}], "n": [1, 2.5, True, None]}
+    assert encode_json(small) == json.dumps(small, ensure_ascii=False,
+                                            separators=(",", ":")).encode()
+    with pytest.raises(ValueError):
+        encode_json({"temperature": float("nan"), "content": "x" * 100_000})
+
+
+def test_encoding_a_body_of_megabytes_lets_the_other_threads_run():
+    """The body forwarded upstream is encoded on a worker thread; the event loop must get
+    the interpreter back while it is, or /healthz stands still for the whole encoding."""
+    import threading
+    import time
+
+    from llmlingstral.serve.upstream import encode_json
+
+    body, ticks, done = _chat_of_megabytes(), [], threading.Event()
+
+    def ticker() -> None:
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.0005)
+
+    thread = threading.Thread(target=ticker)
+    thread.start()
+    time.sleep(0.05)
+    started = time.perf_counter()
+    encode_json(body)
+    ended = time.perf_counter()
+    done.set()
+    thread.join()
+    assert sum(started < t < ended for t in ticks) >= 5
