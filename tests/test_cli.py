@@ -132,7 +132,6 @@ def test_longllmlingua_rank_method_picks_the_ranker(tmp_path, v03_dir, capsys):
 @pytest.mark.parametrize("args, code, message", [
     (["compress", "no/such/file.txt"], 3, "not found"),
     (["compress", "{empty}"], 2, "empty"),
-    (["compress", "{prompt}", "--rate", "1.5"], 2, "rate"),
     (["compress", "{prompt}", "--model", "not a model"], 4, "preset"),
     (["compress", "{prompt}", "--model", "nope"], 4, "preset"),
     (["compress", "{prompt}", "--model", "/nonexistent/dir"], 4, "no such folder"),

@@ -1,6 +1,6 @@
-"""What code written for llmlingua 0.2.2 relies on, and what bad input gets: llmlingua's
-exception types, clear errors instead of silent wrong answers, and llmlingua's result
-shapes on every path."""
+"""What code written for llmlingua 0.2.2 relies on, and what bad input gets: clear errors
+instead of silent wrong answers, and llmlingua's result shapes on every path (llmlingua's
+exception types are checked in compat/test_compat_errors.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import math
 import pytest
 
 import replicas
-from llmlingstral import InvalidArgumentError, PromptCompressor, UnsupportedOptionError
+from llmlingstral import InvalidArgumentError, PromptCompressor
 from texts import documents, stdlib_prose
 
 
@@ -17,45 +17,6 @@ from texts import documents, stdlib_prose
 def lingua2(tmp_path_factory):
     folder = replicas.mistral_token_classifier(tmp_path_factory.mktemp("tokcls_callers"))
     return PromptCompressor(str(folder), device_map="cpu", use_llmlingua2=True)
-
-
-# ----------------------------------------------------------------------------- exception types
-
-
-@pytest.mark.parametrize("rate", [1.5, 0, float("nan")])
-def test_a_bad_rate_is_caught_by_llmlinguas_assertion_handler(compressor, lingua2, rate):
-    for call in (lambda: compressor.compress_prompt(documents(1)[0], rate=rate),
-                 lambda: lingua2.compress_prompt_llmlingua2(documents(1)[0], rate=rate)):
-        with pytest.raises(AssertionError, match="rate must be in"):
-            call()
-        with pytest.raises(ValueError):
-            call()
-
-
-def test_too_many_force_tokens_is_an_assertion_error_and_a_value_error(lingua2):
-    tokens = [f"w{i}" for i in range(101)]
-    with pytest.raises(InvalidArgumentError, match="at most 100") as caught:
-        lingua2.compress_prompt_llmlingua2(documents(1)[0], force_tokens=tokens)
-    assert isinstance(caught.value, AssertionError) and isinstance(caught.value, ValueError)
-
-
-def test_unknown_token_to_word_is_not_implemented_as_in_llmlingua(lingua2):
-    with pytest.raises(NotImplementedError, match="token_to_word must be one of"):
-        lingua2.compress_prompt_llmlingua2(documents(1)[0], token_to_word="max")
-    with pytest.raises(UnsupportedOptionError):
-        lingua2.compress_prompt_llmlingua2(documents(1)[0], token_to_word="max")
-
-
-def test_longllmlingua_ranking_needs_a_question(compressor):
-    with pytest.raises(AssertionError, match="pass question="):
-        compressor.compress_prompt(documents(3), rank_method="longllmlingua", rate=0.5)
-
-
-@pytest.mark.parametrize("name", ["ratio", "bogus_kw", "condition_in_questoin"])
-def test_unknown_keywords_raise_type_error_as_in_llmlingua(compressor, lingua2, name):
-    for method in (compressor, lingua2):
-        with pytest.raises(TypeError, match=name):
-            method.compress_prompt(documents(2), question="why?", **{name: 0.55})
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -132,12 +93,14 @@ def any_method(request, compressor, lingua2):
 @pytest.mark.parametrize("device_map", [{}, None, ""])
 def test_an_empty_device_map_means_the_default(v03_dir, device_map):
     compressor = PromptCompressor(str(v03_dir), device_map=device_map)
+    assert compressor.device.type in {"cpu", "cuda"}
     assert compressor.compress_prompt(documents(1)[0], rate=0.5)["compressed_tokens"] > 0
 
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"model_name": {}}, "model_name must be a preset name"),
     ({"model_name": None}, "model_name must be a preset name"),
+    ({"model_name": 3}, "model_name must be a preset name"),
     ({"device_map": ["cpu"]}, "device_map must be a device name"),
     ({"device_map": True}, "device_map must be a device name"),
     ({"model_config": "fp16"}, "model_config must be a dict"),
@@ -205,14 +168,6 @@ def test_compress_prompt_on_llmlingua2_leaves_instruction_and_question_out(lingu
     assert INSTRUCTION not in via_facade["compressed_prompt"]
     assert QUESTION not in via_facade["compressed_prompt"]
     assert via_facade["compressed_prompt"] == "\n\n".join(via_facade["compressed_prompt_list"])
-
-
-@pytest.mark.parametrize("concate_question", [True, False])
-def test_concate_question_never_brings_the_question_into_an_llmlingua2_result(lingua2,
-                                                                              concate_question):
-    result = lingua2.compress_prompt(documents(2), question=QUESTION, rate=0.5,
-                                     concate_question=concate_question)
-    assert QUESTION not in result["compressed_prompt"]
 
 
 def test_llmlingua_callers_rank_methods_run_on_a_classifier(lingua2):
@@ -305,6 +260,8 @@ def test_empty_input_comes_back_unchanged_with_every_method(compressor, lingua2,
     for method in (compressor, lingua2):
         result = method.compress_prompt(context, rate=0.3)
         assert result["compressed_prompt"].strip() == ""
+        if isinstance(context, str):  # the very text, blanks included
+            assert result["compressed_prompt"] == context
         if context == ["", "  "]:  # the empty context and its separator cost nothing
             assert result["compressed_prompt"] == "  "
             assert result["compressed_tokens"] < result["origin_tokens"]
@@ -330,13 +287,6 @@ def test_json_values_never_hold_the_labels_they_were_scored_with(rate):
     assert out["id"] == 7
     for item in out.get("tags", []):
         assert item in PROFILE["tags"] or item in " ".join(PROFILE["tags"])
-
-
-def test_a_json_config_key_the_data_lacks_is_an_error(compressor):
-    with pytest.raises(AssertionError, match=r"json_config names key\(s\) \['biografy'\]"):
-        compressor.compress_json(PROFILE, {"biografy": {"rate": 0.3}})
-    with pytest.raises(ValueError, match="its keys are"):
-        compressor.compress_json(PROFILE, {"bio": {"rate": 0.3}, "nme": {"compress": False}})
 
 
 # ----------------------------------------------------------------------------- budget
@@ -366,21 +316,6 @@ def test_protected_text_survives_when_the_question_takes_the_whole_target(compre
 
 
 # ----------------------------------------------------------------------------- result
-
-
-def test_saving_keeps_llmlinguas_sentence_and_parses_with_its_regex(compressor, lingua2):
-    import re
-
-    from llmlingstral.prompt import SAVING_MODEL, SAVING_USD_PER_TOKEN
-
-    for result in (compressor.compress_prompt(FESTIVAL, rate=0.3),
-                   lingua2.compress_prompt(FESTIVAL, rate=0.3)):
-        match = re.fullmatch(r", Saving \$([\d.]+) in ([\w.-]+)\.", result["saving"])
-        assert match and match.group(2) == SAVING_MODEL == "mistral-large-latest"
-        removed = result["origin_tokens"] - result["compressed_tokens"]
-        assert float(match.group(1)) == round(removed * SAVING_USD_PER_TOKEN, 1)
-    big = compressor.compress_prompt(FESTIVAL, rate=0.3)
-    assert re.search(r"Saving \$([\d.]+)", big["saving"]).group(1) == "0.0"
 
 
 def test_llmlingua_options_a_classifier_ignores_must_still_be_well_formed(lingua2):

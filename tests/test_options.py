@@ -228,12 +228,15 @@ def test_a_rate_and_a_batch_size_are_checked_in_one_place():
     assert not inline, inline
 
 
+@pytest.mark.parametrize("method", ["llmlingua", "llmlingua2"])
 @pytest.mark.parametrize("call", ["compress_prompt", "structured_compress_prompt",
                                   "compress_json"])
-def test_unknown_keywords_are_a_type_error_naming_them(compressor, call):
+def test_unknown_keywords_are_a_type_error_naming_them(compressor, nano_lingua2, method, call):
+    target = compressor if method == "llmlingua" else nano_lingua2
     arguments = ({"a": "text"},) if call == "compress_json" else (["text"],)
-    with pytest.raises(TypeError, match="no_such_option"):
-        getattr(compressor, call)(*arguments, no_such_option=1)
+    for name in ("no_such_option", "ratio", "condition_in_questoin"):  # the last misspelt
+        with pytest.raises(TypeError, match=name):
+            getattr(target, call)(*arguments, **{name: 0.55})
 
 
 def test_the_service_refuses_a_bad_budget_with_the_options_check():
