@@ -295,3 +295,22 @@ def test_help_names_the_classes_of_facts(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "--no-protect" in out and "--protect-pattern" in out
     assert all(name in out for name in FACT_CLASSES)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--rate", "nan"], "rate"), (["--rate", "1.5"], "rate"), (["--rate", "0"], "rate"),
+    (["--rate", "half"], "--rate"), (["--target-token", "0"], "target_token"),
+    (["--target-token", "-5"], "target_token"), (["--target-token", "many"], "--target-token")])
+def test_the_command_line_refuses_bad_budgets_with_exit_code_2(tmp_path, capsys, options,
+                                                               message):
+    from llmlingstral.cli import main
+
+    source = tmp_path / "prompt.txt"
+    source.write_text(documents(1)[0])
+    try:
+        code = main(["compress", str(source), "--model", "nano", "--device", "cpu", "--quiet",
+                     *options])
+    except SystemExit as exit:  # argparse refuses what is no number
+        code = exit.code
+    assert code == 2
+    assert message in capsys.readouterr().err

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from mistral_common.tokens.tokenizers.mistral import MistralTokenizer
 
-from llmlingstral import load_tokenizer
+from llmlingstral import MISTRAL_MODELS, load_tokenizer
 from llmlingstral.errors import LLMLingstralError
+from llmlingstral.tokenization import tokenizer_for_checkpoint
 from texts import stdlib_prose, tricky_strings
 
 
@@ -170,3 +171,12 @@ class _Recording:
 
     def __getattr__(self, name):
         return getattr(self._pipeline, name)
+
+
+def test_presets_name_a_bundled_tokenizer_used_when_a_folder_has_none(tmp_path):
+    for preset in MISTRAL_MODELS.values():
+        assert load_tokenizer(preset.tokenizer).count("bonjour") > 0
+    tekken = tokenizer_for_checkpoint(tmp_path, 32768, fallback="tekken")
+    assert tekken.count("héllo wörld 你好") == load_tokenizer("tekken").count("héllo wörld 你好")
+    assert tokenizer_for_checkpoint(tmp_path, 32768).count("你好") == \
+        load_tokenizer("v3").count("你好")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent / "src" / "llmlingstral"
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "src" / "llmlingstral"
 PACKAGE = "llmlingstral"
 LEAVES = {"llmlingstral.prompt": set(), "llmlingstral.budget": {"llmlingstral.errors"},
           "llmlingstral.errors": set(),

@@ -21,7 +21,7 @@ import llmlingstral.serve as serve
 
 # One worker runs this module, so that the site is built once under pytest -n.
 pytestmark = pytest.mark.xdist_group("docs_build")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 import cli_reference  # noqa: E402  (the build's extensions, beside mkdocs.yml)
 import sphinx_roles  # noqa: E402

@@ -20,7 +20,7 @@ import pytest
 
 from llmlingstral import MISTRAL_MODELS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"<!-- example: (\w+) -->\s*```python\n(.+?)\n```", re.S)
 
 

@@ -14,7 +14,7 @@ from llmlingstral.fact_budget import FactsOverBudgetWarning
 from llmlingstral.text.protect import Protection, protected_spans
 from llmlingstral.text.units import fused, split_units
 
-README_PROMPT = (Path(__file__).resolve().parent.parent / "examples" / "prompt.txt").read_text(
+README_PROMPT = (Path(__file__).resolve().parents[2] / "examples" / "prompt.txt").read_text(
     encoding="utf-8")
 README_NUMBERS = ("1874", "1962", "1911", "2019", "11:40", "3 pounds", "2011")
 LONG_RECIPE = dict(rank_method="longllmlingua", condition_in_question="after_condition",

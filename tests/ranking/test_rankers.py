@@ -21,6 +21,7 @@ from llmlingstral.ranking.e5_mistral import DEFAULT_TASK, E5MistralRanker, query
 from llmlingstral.ranking.mistral_rerank import (APIMistralReranker, LocalMistralReranker,
                                                  relevance_prompt)
 from llmlingstral.ranking.registry import (LEGACY_RANK_METHODS, RANK_METHODS, build_ranker,
+                                           cached_ranker,
                                            resolve_rank_method)
 from local_api import LocalAPIServer, chat_completion_payload, embeddings_payload
 
@@ -447,3 +448,11 @@ def test_hybrid_needs_a_causal_lm():
     classifier = PromptCompressor("nano-lingua2", device_map="cpu", use_llmlingua2=True)
     with pytest.raises(ValueError, match="causal"):
         classifier.get_rank_results(DOCS, QUESTION, "hybrid")
+
+
+def test_rankers_are_cached_per_compressor_not_globally():
+    first, second = {}, {}
+    ranker = cached_ranker(first, "bm25")
+    assert cached_ranker(first, "bm25") is ranker
+    assert cached_ranker(second, "bm25") is not ranker
+    assert cached_ranker(first, "bm25", {"api_key": "x"}) is not ranker

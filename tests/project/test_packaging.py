@@ -17,7 +17,7 @@ from llmlingstral.cli import main
 from llmlingstral.progress import tqdm_disable, transformers_bars_hidden
 from texts import stdlib_prose, tricky_strings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(llmlingstral.__file__).resolve().parent
 
 MULTILINGUAL = [

@@ -1,6 +1,7 @@
-"""What code written for llmlingua 0.2.2 relies on, and what bad input gets: clear errors
-instead of silent wrong answers, and llmlingua's result shapes on every path (llmlingua's
-exception types are checked in compat/test_compat_errors.py)."""
+"""The llmlingua-compatible facade (compressor.py): what code written for llmlingua 0.2.2
+relies on, and what bad input gets, whichever method or format runs: one error per mistake,
+clear errors instead of silent wrong answers, and llmlingua's result shapes on every path
+(llmlingua's exception types are checked in compat/test_compat_errors.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 
 import replicas
 from llmlingstral import InvalidArgumentError, PromptCompressor
-from texts import documents, stdlib_prose
+from llmlingstral.prompt import CONTEXT_SEPARATOR
+from texts import documents, multilingual_documents, stdlib_prose
 
 
 @pytest.fixture(scope="module")
@@ -324,3 +326,157 @@ def test_llmlingua_options_a_classifier_ignores_must_still_be_well_formed(lingua
     with pytest.raises(ValueError, match="dynamic_context_compression_ratio"):
         lingua2.compress_prompt(documents(2), rate=0.5,
                                 dynamic_context_compression_ratio=float("nan"))
+
+
+CALLS = {
+    "compress_prompt": lambda c, **k: c.compress_prompt(documents(2), **k),
+    "structured": lambda c, **k: c.structured_compress_prompt(documents(2), **k),
+    "compress_json": lambda c, **k: c.compress_json({"a": documents(1)[0]}, **k),
+}
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+# One exception per kind of mistake: a value that is no number is a TypeError; NaN, an
+# infinity or a number out of range an InvalidArgumentError (a ValueError, and the
+# AssertionError llmlingua raises for a rate above 1).
+WRONG_TYPES = ["0.5", None, True, [0.5]]
+BAD_RATES = [float("nan"), float("inf"), 1.5, 0, -0.1]
+BAD_TARGETS = [float("nan"), float("inf"), 0, -5]
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+@pytest.mark.parametrize("target", WRONG_TYPES[:3] + ["100"])
+def test_a_target_token_of_the_wrong_type_is_a_type_error(any_method, call, target):
+    with pytest.raises(TypeError, match="target_token"):
+        CALLS[call](any_method, target_token=target)
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+@pytest.mark.parametrize("target", BAD_TARGETS)
+def test_a_target_token_out_of_range_is_a_value_error(any_method, call, target):
+    with pytest.raises(InvalidArgumentError, match="target_token"):
+        CALLS[call](any_method, target_token=target)
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+@pytest.mark.parametrize("rate", WRONG_TYPES)
+def test_a_rate_of_the_wrong_type_is_a_type_error(any_method, call, rate):
+    with pytest.raises(TypeError, match="rate"):
+        CALLS[call](any_method, rate=rate)
+
+
+@pytest.mark.parametrize("call", sorted(CALLS))
+@pytest.mark.parametrize("rate", BAD_RATES)
+def test_a_rate_out_of_range_is_one_error_everywhere(any_method, call, rate):
+    with pytest.raises(InvalidArgumentError, match=r"rate must be (in \(0, 1\]|a number)"):
+        CALLS[call](any_method, rate=rate)
+
+
+def test_llmlingua2_entry_point_validates_like_compress_prompt(lingua2):
+    call = lingua2.compress_prompt_llmlingua2
+    for keyword in ({"target_token": "100"}, {"rate": "0.5"}, {"rate": None}):
+        with pytest.raises(TypeError, match=next(iter(keyword))):
+            call(documents(2), **keyword)
+    for keyword in ({"target_token": 0}, {"target_token": float("nan")},
+                    {"rate": float("nan")}, {"rate": 1.5}, {"rate": 0}):
+        with pytest.raises(InvalidArgumentError, match=next(iter(keyword))):
+            call(documents(2), **keyword)
+
+
+@pytest.mark.parametrize("ids", [[True], [False], [0, True]])
+def test_boolean_context_ids_are_rejected_by_every_method(any_method, ids):
+    with pytest.raises(ValueError, match="force_context_ids holds"):
+        any_method.compress_prompt(documents(3), rate=0.3, force_context_ids=ids,
+                                       use_context_level_filter=True)
+
+
+# ----------------------------------------------------------------------------- tags
+
+
+def test_tags_are_parsed_by_compress_prompt_for_both_methods(any_method):
+    kept = "The vault code is 4417-alpha and must stay."
+    text = documents(1, 1500)[0] + f" <llmlingua, compress=False>{kept}</llmlingua>"
+    result = any_method.compress_prompt(text, rate=0.3)
+    assert kept in result["compressed_prompt"]
+    assert "<llmlingua" not in result["compressed_prompt"]
+    assert result["compressed_tokens"] < result["origin_tokens"]
+
+
+def test_malformed_tags_name_the_context_for_both_methods(any_method):
+    with pytest.raises(ValueError, match=r"context\[1\].*never closed"):
+        any_method.compress_prompt(["fine", "<llmlingua, rate=0.5>open"], rate=0.5)
+
+
+# ----------------------------------------------------------------------------- result keys
+
+
+def _check_kept(result, contexts, question=""):
+    ids, texts = result["kept_context_ids"], result["compressed_contexts"]
+    assert len(ids) == len(texts) and len(set(ids)) == len(ids)
+    assert all(0 <= i < len(contexts) for i in ids)
+    assert all(t for t in texts)
+    body = result["compressed_prompt"]
+    if question:
+        assert body.endswith(question)
+        body = body[: -len(question)].rstrip("\n")
+    assert body == CONTEXT_SEPARATOR.join(texts)  # in prompt order, nothing else
+    for i, text in zip(ids, texts):  # each text comes from the context its id names
+        assert _subsequence("".join(text.split()), "".join(contexts[i].split()))
+    return ids
+
+
+def _subsequence(part: str, whole: str) -> bool:
+    characters = iter(whole)
+    return all(c in characters for c in part)
+
+
+@pytest.mark.parametrize("reorder", ["original", "sort"])
+def test_kept_contexts_in_prompt_order_llmlingua(compressor, reorder):
+    docs = documents(6, 600)
+    question = "What does the module do?"
+    result = compressor.compress_prompt(docs, question=question, rate=0.25,
+                                        rank_method="longllmlingua", reorder_context=reorder,
+                                        force_context_ids=[4])
+    ids = _check_kept(result, docs, question)
+    assert 4 in ids and len(ids) < len(docs)
+    if reorder == "original":
+        assert ids == sorted(ids)
+
+
+def test_kept_contexts_in_prompt_order_llmlingua2(lingua2):
+    docs = documents(6, 600)
+    result = lingua2.compress_prompt(docs, rate=0.3, force_context_ids=[5])
+    ids = _check_kept(result, docs)
+    assert 5 in ids and len(ids) < len(docs) and ids == sorted(ids)
+    assert result["compressed_contexts"] == [t for t in result["compressed_prompt_list"] if t]
+    direct = lingua2.compress_prompt_llmlingua2(docs, rate=0.3)
+    assert _check_kept(direct, docs) == list(range(6))
+
+
+def test_kept_contexts_when_nothing_is_cut(any_method):
+    docs = ["first document", "second document", *multilingual_documents()]
+    result = any_method.compress_prompt(docs, rate=1.0, use_context_level_filter=False)
+    assert result["kept_context_ids"] == list(range(len(docs)))
+    assert result["compressed_contexts"] == docs
+
+
+# ----------------------------------------------------------------------------- rankers
+
+
+def test_one_ranker_serves_both_methods(compressor, lingua2):
+    class Counting:
+        calls = 0
+
+        def rank(self, docs, question):
+            Counting.calls += 1
+            return [(i, float(-i)) for i in range(len(docs))]
+
+    docs = documents(4, 600)
+    for method in (compressor, lingua2):
+        before = Counting.calls
+        result = method.compress_prompt(docs, question="anything", rate=0.3,
+                                        rank_method=Counting())
+        assert Counting.calls == before + 1
+        assert result["kept_context_ids"][0] == 0

@@ -395,7 +395,7 @@ def test_fact_template_passages_keep_their_facts_in_five_languages():
     import sys
     from pathlib import Path
 
-    folder = Path(__file__).resolve().parents[1] / "training"
+    folder = Path(__file__).resolve().parents[2] / "training"
     spec = importlib.util.spec_from_file_location("fact_sentences", folder / "fact_sentences.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("fact_sentences", module)

@@ -681,7 +681,7 @@ def test_readme_serve_command_and_curl_work(service):
 
     from llmlingstral.cli import build_parser
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     start = next(line for line in readme.splitlines() if "llmlingstral serve --host" in line)
     command = shlex.split(start.split("&&")[-1])
     assert command[0].endswith("llmlingstral")

@@ -15,7 +15,7 @@ from llmlingstral.options import LLMLingua2Options, PromptOptions
 from llmlingstral.prompt import Segment
 from texts import multilingual_documents
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent / "src" / "llmlingstral"
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "src" / "llmlingstral"
 QUESTION = "When does the harbour festival open?"
 
 
