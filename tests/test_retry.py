@@ -1,6 +1,6 @@
 """The one retry loop: attempts and waits under one deadline, the same for the Mistral API
-and the remote scorer (more HTTP cases are in
-test_api_faults.py, test_remote_scorer.py and test_serve_parts.py)."""
+and the remote scorer (more HTTP cases are in test_api.py, scoring/test_remote.py and
+serve/test_upstream.py)."""
 
 from __future__ import annotations
 
