@@ -15,7 +15,7 @@ from llmlingstral import MISTRAL_MODELS, load_tokenizer
 from llmlingstral.cli import main
 from texts import EXAMPLE_PROMPT, documents, missing_facts, stdlib_prose
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
