@@ -79,7 +79,7 @@ def test_batches_of_a_classifier_share_scores_through_the_method(nano_lingua2):
     assert [r["compressed_prompt"] for r in together] == [r["compressed_prompt"] for r in alone]
 
 
-@pytest.mark.parametrize("module", ["compressor.py", "batch.py", "integrations/documents.py"])
+@pytest.mark.parametrize("module", ["compressor.py", "execution/batch.py", "execution/shared_scores.py", "integrations/documents.py"])
 def test_compression_never_asks_which_model_was_loaded(module):
     """No ``classifier is None`` switch steers compression: the held method decides."""
     tree = ast.parse((PACKAGE_DIR / module).read_text(encoding="utf-8"))
