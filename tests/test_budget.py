@@ -366,6 +366,14 @@ def test_context_shares_keep_one_rate_within_each_contexts_bounds():
     assert budget.context_shares([10, 10], [0, 0], 50).tolist() == [10, 10]  # at most size
 
 
+def test_a_context_over_its_share_is_paid_for_by_the_others():
+    shares = budget.repaid_shares([7, 20, 13], [9, 0, 3])
+    assert shares[0] == 9 and shares.sum() == pytest.approx(40)
+    assert shares[1] == pytest.approx(20 - 2 * 20 / 30)  # in proportion to what each spares
+    assert budget.repaid_shares([5, 5], [2, 1]).tolist() == [5, 5]  # nothing owed
+    assert budget.repaid_shares([5, 5], [9, 5]).tolist() == [9, 5]  # no one can pay
+
+
 def test_keep_within_gives_each_context_its_share_whatever_its_scores():
     # The second context's words all score below the first's: pooled, it would keep nothing.
     probs = [np.array([0.9, 0.8, 0.7, 0.6]), np.array([0.3, 0.2, 0.1, 0.05])]

@@ -58,3 +58,21 @@ def test_need_order_ties_facts_needed_alike():
     assert order[4] == 0                  # nearest the question
     assert order[0] == order[1] == order[3]  # first mentions, needed alike
     assert order[2] > order[0]            # a repeat comes after them
+
+
+def test_the_questions_fact_may_take_its_context_over_its_share():
+    from llmlingstral.fact_budget import FAIR_SHARE_TOLERANCE, question_facts
+
+    # Context 0 has 7 tokens for 20 of text: its answer (8 tokens) overflows 80 % of 7, but
+    # not 7 + 10 % of 20; the call (room 40) pays for it. A fact far from the question waits.
+    costs, order, near, contexts = [8, 3], [0, 1], [2, 0], [0, 0]
+    picked = question_facts(costs, order, near, contexts, rooms=[7, 33], sizes=[20, 80],
+                            room=40)
+    assert picked.tolist() == [True, False]
+    assert 8 <= 7 + FAIR_SHARE_TOLERANCE * 20
+    # Not beyond the tolerance, nor beyond the facts' share of the whole call.
+    assert not question_facts([10], [0], [2], [0], rooms=[7, 33], sizes=[20, 80], room=40).any()
+    assert not question_facts([8], [0], [2], [0], rooms=[7], sizes=[20], room=7).any()
+    # A context's fee is paid with its first fact.
+    assert not question_facts([8], [0], [2], [0], rooms=[7, 33], sizes=[20, 80], room=40,
+                              fees=[2, 0]).any()

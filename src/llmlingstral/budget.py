@@ -342,6 +342,20 @@ def context_shares(sizes: Sequence[float], must: Sequence[float], budget: float)
     return np.clip(low * sizes, must, sizes)
 
 
+def repaid_shares(shares: Sequence[float], must: Sequence[float]) -> np.ndarray:
+    """The contexts' ``shares`` of one budget once each gets at least what it ``must`` keep:
+    the others pay what those go over, each in proportion to what its share leaves beyond
+    its own ``must``, as far as that goes."""
+    shares = np.asarray(shares, dtype=float)
+    must = np.asarray(must, dtype=float)
+    owed = float(np.maximum(must - shares, 0.0).sum())
+    spare = np.maximum(shares - must, 0.0)
+    raised = np.maximum(shares, must)
+    if owed <= 0 or spare.sum() <= 0:
+        return raised
+    return raised - spare * min(owed / float(spare.sum()), 1.0)
+
+
 def keep_within(probs: Sequence[np.ndarray], costs: Sequence[np.ndarray],
                 forced: Sequence[np.ndarray], fixed_rate: Sequence[np.ndarray],
                 selectable: Sequence[np.ndarray], budget: float) -> list[np.ndarray]:

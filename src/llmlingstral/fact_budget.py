@@ -50,6 +50,35 @@ def affordable(costs: Sequence[float], order: Sequence[float], budget: float,
     return keep
 
 
+def question_facts(costs: Sequence[float], order: Sequence[float], near: Sequence[int],
+                   contexts: Sequence[int], rooms: Sequence[float], sizes: Sequence[float],
+                   room: float, fees: Sequence[float] | None = None) -> np.ndarray:
+    """Which facts near the question (``near`` > 0) to pin before any other fact.
+
+    The most needed of the call come first (:func:`by_need` over ``order``), within
+    :data:`FACT_SHARE` of the call's ``room``; each may take its context (``contexts``)
+    over that context's own ``rooms`` by :data:`FAIR_SHARE_TOLERANCE` of its ``sizes``:
+    the fact that answers the question is worth its context keeping a little more than the
+    rate, and the call's other contexts pay for it. ``fees`` (per context) are paid once,
+    by the first fact pinned in a context."""
+    costs = np.asarray(costs, dtype=float)
+    contexts = np.asarray(contexts, dtype=np.int64)
+    fees = np.zeros(len(rooms)) if fees is None else np.asarray(fees, dtype=float)
+    caps = np.maximum(np.asarray(rooms, dtype=float), 0.0) + \
+        FAIR_SHARE_TOLERANCE * np.asarray(sizes, dtype=float)
+    paid = np.zeros(len(caps), dtype=bool)
+    keep = np.zeros(len(costs), dtype=bool)
+    left = FACT_SHARE * max(float(room), 0.0)
+    for index in by_need(costs, order):
+        context = contexts[index]
+        cost = costs[index] + (0.0 if paid[context] else fees[context])
+        if near[index] > 0 and cost <= min(left, caps[context]):
+            keep[index], paid[context] = True, True
+            left -= cost
+            caps[context] -= cost
+    return keep
+
+
 def by_need(costs: Sequence[float], order: Sequence[float]) -> np.ndarray:
     """Fact indices in the order they are afforded: the most needed first (smallest
     ``order``), the cheapest first among facts needed alike (so that a budget too small

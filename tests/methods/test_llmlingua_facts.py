@@ -128,6 +128,48 @@ def test_facts_over_the_budget_keep_the_one_the_question_needs_and_meet_the_rate
     assert split_spans(text, result.kept.ranges) == []
 
 
+# The time the question asks for, in a clause of its own beside a cheaper price.
+BUS = {"en": ("The last bus back leaves the harbour at 11:40 pm; tickets cost 3 pounds.",
+              "When does the last bus leave?", "11:40 pm"),
+       "zh": ("末班车晚上11点40分从港口开出；票价是3美元。", "末班车几点从港口开出？", "11点40分"),
+       "ja": ("最終バスは午後11時40分に港を出発します；運賃は3ドルです。",
+              "最終バスは何時に港を出発しますか？", "11時40分"),
+       "ar": ("تغادر الحافلة الأخيرة الميناء الساعة 11:40 مساءً؛ سعر التذكرة 3 جنيهات.",
+              "متى تغادر الحافلة الأخيرة الميناء؟", "11:40")}
+
+
+@pytest.mark.parametrize("language, rate", [("en", 0.6), ("zh", 0.65), ("ja", 0.6), ("ar", 0.6)])
+@pytest.mark.parametrize("options", [LONG_RECIPE, dict(rank_method="longllmlingua")])
+def test_the_time_the_question_asks_for_is_pinned_before_a_cheaper_price(nano, language, rate,
+                                                                         options):
+    text, question, answer = BUS[language]
+    result = nano.compress_prompt([text], question=question, rate=rate, **options)
+    assert answer in result["compressed_prompt"]
+    # A prompt of about 35 tokens: the rate is met to within its whole units.
+    assert abs(result["compressed_tokens"] - rate * result["origin_tokens"]) <= 2
+    assert split_spans(text, result.kept.ranges) == []
+
+
+HARBOUR = ("The harbour town is quiet in winter, when most of the cafes close and the fishing "
+           "boats stay tied up along the old stone quay while the crews mend their nets.")
+SUMMER = ("Visitors who come in summer find the beaches crowded and the narrow streets full of "
+          "people walking slowly between the shops, the bakery and the small museum of the sea.")
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_the_questions_fact_takes_its_context_over_its_share_and_the_others_pay(nano,
+                                                                                 language):
+    # The short context's share cannot afford its answer within the facts' 80 %, but its
+    # share and FAIR_SHARE_TOLERANCE of its size can; the call's rate is still met.
+    text, question, answer = BUS[language]
+    text = text[:text.index(answer) + len(answer)] + "."
+    result = nano.compress_prompt([HARBOUR, text, SUMMER], question=question, rate=0.5,
+                                  rank_method="longllmlingua")
+    assert answer in result["compressed_prompt"]
+    assert abs(achieved(result) - 0.5) <= 0.02
+    assert_counts_what_is_output(nano, result)
+
+
 def test_facts_that_fit_give_no_warning(nano):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -3,6 +3,7 @@
 Facts (numbers, dates, amounts, identifiers...; :mod:`..text.protect`) are charged to the
 budget first: all of them when they fit in :data:`..fact_budget.FACT_SHARE` of it, else the
 ones a reader most needs (:func:`need_order`), and the rest compete with ordinary words.
+The facts near the question come before any other, across the call (:func:`question_pins`).
 What the user named (force tokens, patterns, ``force_reserve_digit``) is kept in any case,
 as in llmlingua, and is not decided here.
 """
@@ -14,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..fact_budget import FACT_SHARE, affordable, by_need, first_mentions
+from ..fact_budget import FACT_SHARE, affordable, by_need, first_mentions, question_facts
 from ..text.nearness import nearness, question_terms
 
 
@@ -47,6 +48,21 @@ def pinned_facts(costs: Sequence[float], budget: float, text: str,
     if not fees.any():
         return affordable(costs, order, budget)
     return _affordable_with_fees(costs, order, budget, contexts, fees)
+
+
+def question_pins(costs: Sequence[float], text: str, pieces: Sequence[tuple[int, int]],
+                  contexts: Sequence[int], needs: Needs, rooms: Sequence[float],
+                  sizes: Sequence[float], fees: Sequence[float]) -> np.ndarray:
+    """Which facts (``pieces`` of ``text`` in ``contexts``, costing ``costs``) near the
+    question to pin before any other, across the call: the rule of
+    :func:`..fact_budget.question_facts`, each context having ``rooms`` tokens for its free
+    words and ``sizes`` tokens in all, and paying its ``fees`` with its first fact."""
+    if not needs.question or len(pieces) == 0:
+        return np.zeros(len(pieces), dtype=bool)
+    order = need_order(text, pieces, contexts, needs)
+    near = nearness(text, pieces, question_terms(needs.question))
+    room = float(np.maximum(np.asarray(rooms, dtype=np.float64), 0.0).sum())
+    return question_facts(costs, order, near, contexts, rooms, sizes, room, fees)
 
 
 def _affordable_with_fees(costs: np.ndarray, order: np.ndarray, budget: float,

@@ -35,8 +35,7 @@ from ..budget import (aim, context_shares, context_target, keep_fixed_rates, kee
                       lingua2_context_budget, select_contexts, select_top_contexts,
                       target_tokens)
 from ..errors import InvalidArgumentError
-from ..fact_budget import (FACT_SHARE, FAIR_SHARE_TOLERANCE, by_need, first_mentions,
-                           warn_if_dropped)
+from ..fact_budget import first_mentions, question_facts, warn_if_dropped
 from ..kept import block_ranges, prompt_kept, whole
 from ..options import LLMLingua2Options
 from ..prompt import (CONTEXT_SEPARATOR, CompressionOutcome, KeptText, Range, Segment,
@@ -454,28 +453,22 @@ def _pin_own(context: _Context, units: _Units, candidates: np.ndarray, room: flo
 def _pin_near_question(scored: list[_Context], units: list[_Units],
                        candidates: list[np.ndarray], sizes: Sequence[float],
                        rooms: np.ndarray, room: float, question: str) -> list[np.ndarray]:
-    """Per context, the facts near the question pinned before any other: the most needed
-    of the call first (:func:`_fact_order`), within the call's
-    :data:`..fact_budget.FACT_SHARE` of ``room``, and each context within its share
-    (``rooms``) plus :data:`..fact_budget.FAIR_SHARE_TOLERANCE` of its size. The fact
-    that answers the question is worth its context keeping a little more than the
-    rate; its context's other facts then pay for it."""
+    """Per context, the facts near the question pinned before any other, by
+    :func:`..fact_budget.question_facts` (in the call's order of need, :func:`_fact_order`):
+    a context may go over its share (``rooms``) by
+    :data:`..fact_budget.FAIR_SHARE_TOLERANCE` of its size for them; its other facts, and
+    the other contexts' words, then pay for it."""
     near_facts = [m & np.isnan(u.fixed_rate) for m, u in zip(candidates, units)]
     chosen = [np.zeros(len(m), dtype=bool) for m in candidates]
     if not question or not any(m.any() for m in near_facts):
         return chosen
     order, near = _fact_order(scored, units, near_facts, question)
     where = [(c, unit) for c, mask in enumerate(near_facts) for unit in np.flatnonzero(mask)]
-    costs = np.array([units[c].costs[unit] for c, unit in where], dtype=np.float64)
-    left = FACT_SHARE * room
-    caps = [max(float(r), 0.0) + FAIR_SHARE_TOLERANCE * size for r, size in zip(rooms, sizes)]
-    for index in by_need(costs, order):
+    costs = [units[c].costs[unit] for c, unit in where]
+    picked = question_facts(costs, order, near, [c for c, _ in where], rooms, sizes, room)
+    for index in np.flatnonzero(picked):
         c, unit = where[index]
-        cost = float(costs[index])
-        if near[index] > 0 and cost <= min(left, caps[c]):
-            chosen[c][unit] = True
-            left -= cost
-            caps[c] -= cost
+        chosen[c][unit] = True
     return chosen
 
 

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..budget import WindowBudgets, unit_quotas
+from ..budget import WindowBudgets, repaid_shares, unit_quotas
 from ..fact_budget import warn_if_dropped
 from ..kept import lstripped, merged
 from ..options import LLMLinguaOptions
@@ -27,7 +27,7 @@ from ..text.scripts import ShiftedStarts, token_start_set
 from ..text.protect import DEFAULT_PROTECTION, Protection, covered, protected_spans
 from ..text.units import Units, fused, owner_of_tokens, split_units
 from ..tokenization import MistralTextTokenizer
-from .fact_pins import Needs, pinned_facts
+from .fact_pins import Needs, pinned_facts, question_pins
 from .steps import Steps
 
 # Show a progress bar from this many windows on (about 8k tokens at the default size).
@@ -203,12 +203,16 @@ def _charge_facts(layout: _Layout, target: float, deltas: np.ndarray,
     pinned[_affordable_facts(layout, facts, share, needs)] = True
     layout.forced, layout.tied = _ties(context, pinned, layout.follows, has_rate,
                                        layout.n_contexts)
+    # A context the question's fact took over its share is paid for by the others.
+    must = np.bincount(context, weights=layout.cost * layout.forced, minlength=layout.n_contexts)
+    repaid = repaid_shares(share, must)
+    redo = np.union1d(np.unique(context[facts]), np.flatnonzero(~np.isclose(repaid, share)))
     # Units are in context order: each context's units are one slice.
     bounds = np.searchsorted(context, np.arange(layout.n_contexts + 1))
-    for c in np.unique(context[facts]):
+    for c in redo:
         part = slice(bounds[c], bounds[c + 1])
         quota[part] = unit_quotas(layout.cost[part], layout.forced[part],
-                                  layout.fixed_rate[part], deltas[part], float(share[c]))
+                                  layout.fixed_rate[part], deltas[part], float(repaid[c]))
     return quota
 
 
@@ -236,21 +240,28 @@ def _charge_part_facts(layout: _Layout, facts: np.ndarray, needs: Needs) -> None
 
 def _affordable_facts(layout: _Layout, facts: np.ndarray, share: np.ndarray,
                       needs: Needs) -> np.ndarray:
-    """The fact units to pin: in each context, those that fit in the facts' share of what
-    its forced units leave of its budget ``share``."""
-    context, cost = layout.context_of_unit, layout.cost
-    budget = share - np.bincount(context, weights=cost * layout.forced,
-                                 minlength=layout.n_contexts)
+    """The fact units to pin: first those near the question, across contexts
+    (:func:`.fact_pins.question_pins`: one may take its context a little over its share);
+    then in each context, those that fit in the facts' share of what its forced units and
+    those first facts leave of its budget ``share``."""
+    context, cost, n = layout.context_of_unit, layout.cost, layout.n_contexts
+    budget = share - np.bincount(context, weights=cost * layout.forced, minlength=n)
     fees = _fees(layout, layout.pinned)
-    chosen = np.zeros(len(facts), dtype=bool)
+    pieces = [_stripped(layout.text, layout.units.starts[u], layout.units.ends[u])
+              for u in facts]
+    chosen = question_pins(cost[facts], layout.text, pieces, context[facts], needs, budget,
+                           np.bincount(context, weights=cost, minlength=n), fees)
+    spent = np.bincount(context[facts], weights=cost[facts] * chosen, minlength=n)
+    spent += np.where(spent > 0, fees, 0.0)
     for c in np.unique(context[facts]):
-        members = np.flatnonzero(context[facts] == c)
-        units = facts[members]
-        pieces = [_stripped(layout.text, layout.units.starts[u], layout.units.ends[u])
-                  for u in units]
-        chosen[members] = pinned_facts(cost[units], float(budget[c]), layout.text, pieces,
-                                       np.zeros(len(units), dtype=np.int64),
-                                       Needs(needs.question), fees[c:c + 1])
+        members = np.flatnonzero((context[facts] == c) & ~chosen)
+        if len(members) == 0:
+            continue
+        fee = fees[c:c + 1] * (spent[c] == 0)
+        chosen[members] = pinned_facts(cost[facts[members]], float(budget[c] - spent[c]),
+                                       layout.text, [pieces[m] for m in members],
+                                       np.zeros(len(members), dtype=np.int64),
+                                       Needs(needs.question), fee)
     # One warning, over the contexts whose facts did not all fit.
     short = np.unique(context[facts][~chosen])
     among = np.isin(context[facts], short)
