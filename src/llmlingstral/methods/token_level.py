@@ -10,6 +10,7 @@ lands on the requested size, the last window included.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -18,11 +19,11 @@ from tqdm.auto import tqdm
 
 from ..budget import WindowBudgets, repaid_shares, unit_quotas
 from ..fact_budget import warn_if_dropped
-from ..kept import lstripped, merged
+from ..kept import lstripped, merged, seamed
 from ..options import LLMLinguaOptions
 from ..progress import bar_disable
 from ..scoring.protocol import TokenStream
-from ..prompt import CONTEXT_SEPARATOR, Range, Segment, context_text
+from ..prompt import CONTEXT_SEPARATOR, Range, Segment, context_text, join_contexts
 from ..text.scripts import ShiftedStarts, token_start_set
 from ..text.protect import DEFAULT_PROTECTION, Protection, covered, protected_spans
 from ..text.units import Units, fused, owner_of_tokens, split_units
@@ -32,6 +33,8 @@ from .steps import Steps
 
 # Show a progress bar from this many windows on (about 8k tokens at the default size).
 _PROGRESS_MIN_WINDOWS = 40
+# How many times the output is counted again while trimming it to the target.
+_TRIM_PASSES = 4
 
 
 @dataclass
@@ -90,8 +93,11 @@ def token_level_steps(stream: TokenStream, tokenizer: MistralTextTokenizer,
         prior = yield from _first_pass_values(first_pass, layout, windows)
     budgets = WindowBudgets(quota, layout.cost, layout.forced, layout.budget_group, placement,
                             prior=prior, tied=layout.tied, chain=len(contexts))
-    keep = yield from _select_units(stream, layout, budgets, windows, options.show_progress)
-    return _kept_ranges(layout, budgets.settled(keep), contexts)
+    keep, values = yield from _select_units(stream, layout, budgets, windows,
+                                            options.show_progress)
+    keep = _trimmed(layout, budgets.settled(keep), values, float(target_tokens), contexts,
+                    tokenizer)
+    return _kept_ranges(layout, keep, contexts)
 
 
 # --------------------------------------------------------------------------- layout
@@ -328,9 +334,12 @@ def _first_pass_values(stream: TokenStream, layout: _Layout,
 
 
 def _select_units(stream: TokenStream, layout: _Layout, budgets: WindowBudgets,
-                  windows: list[np.ndarray], show_progress: bool | None) -> Steps[np.ndarray]:
-    """The keep mask over units; each window's scores are asked for with a yield."""
+                  windows: list[np.ndarray], show_progress: bool | None
+                  ) -> Steps[tuple[np.ndarray, np.ndarray]]:
+    """The keep mask over units and each unit's value; each window's scores are asked for
+    with a yield."""
     keep = np.zeros(len(layout.units), dtype=bool)
+    unit_values = np.full(len(layout.units), np.inf)
     token_bounds = np.concatenate([[0], np.cumsum(layout.cost)]).astype(np.int64)
     ids = layout.token_ids
     disable = bar_disable(show_progress, len(windows) >= _PROGRESS_MIN_WINDOWS)
@@ -338,6 +347,7 @@ def _select_units(stream: TokenStream, layout: _Layout, budgets: WindowBudgets,
         scored_ids, owner = _window_tokens(window, token_bounds, ids, stream.chunk_limit)
         values = yield stream, scored_ids
         unit_value = _mean_by_unit(values, owner, len(window))
+        unit_values[window] = unit_value
         budgets.observe(window, unit_value)
         chosen = np.zeros(len(window), dtype=bool)
         groups = layout.budget_group[window]
@@ -347,7 +357,39 @@ def _select_units(stream: TokenStream, layout: _Layout, budgets: WindowBudgets,
             chosen[members] = budgets.keep(window[members], unit_value[members])
         keep[window] = chosen
         stream.commit(chosen[owner])
-    return keep
+    return keep, unit_values
+
+
+def _trimmed(layout: _Layout, keep: np.ndarray, values: np.ndarray, target: float,
+             contexts: Sequence[Sequence[Segment]], tokenizer: MistralTextTokenizer
+             ) -> np.ndarray:
+    """``keep`` less its least valuable free units while the text it gives tokenises to more
+    than ``target`` (rounded): the units are charged their tokens in the whole text, but
+    pieces joined across dropped text may tokenise into more (most in scripts written
+    without spaces), and a seam between two numbers costs a token of its own. Pinned facts,
+    forced units and parts with their own rate are never trimmed."""
+    limit = math.floor(target + 0.5)
+    free = keep & ~layout.forced & ~layout.tied & np.isnan(layout.fixed_rate)
+    order = np.flatnonzero(free)[np.argsort(values[free], kind="stable")]
+    for _ in range(_TRIM_PASSES):
+        over = _output_tokens(layout, keep, contexts, tokenizer) - limit
+        if over <= 0 or len(order) == 0:
+            break
+        count = int(np.searchsorted(np.cumsum(layout.cost[order]), over)) + 1
+        keep[order[:count]] = False
+        order = order[count:]
+    # A context left with nothing but its blank line or markers shows none of them.
+    shown = np.bincount(layout.context_of_unit, weights=keep & ~layout.tied,
+                        minlength=layout.n_contexts) > 0
+    return keep & ~(layout.tied & ~shown[layout.context_of_unit])
+
+
+def _output_tokens(layout: _Layout, keep: np.ndarray, contexts: Sequence[Sequence[Segment]],
+                   tokenizer: MistralTextTokenizer) -> int:
+    """Tokens of the contexts' text as ``keep`` leaves it, seams included."""
+    ranges = _kept_ranges(layout, keep, contexts)
+    texts = [seamed(context_text(c), r) for c, r in zip(contexts, ranges)]
+    return tokenizer.count(join_contexts(texts))
 
 
 def _window_tokens(window: np.ndarray, token_bounds: np.ndarray, ids: list[int],
