@@ -185,6 +185,24 @@ def test_facts_over_budget_warn_once_and_the_rate_is_still_met(nano_lingua2):
     assert_whole(result, text)
 
 
+def test_the_warning_counts_the_contexts_that_fell_short(nano_lingua2):
+    # The dense orders fall short of their share; the prose beside them, whose facts fit,
+    # adds neither its facts nor its budget to the message.
+    dense = " ".join(f"Order ORD-{1000 + i} shipped on 2024-09-{1 + i % 28:02d} for "
+                     f"${10 + i}.50." for i in range(12))
+    prose = [PARAGRAPHS[language] for language in ("en", "zh", "ar")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nano_lingua2.compress_prompt_llmlingua2([dense, *prose], rate=0.33)
+    over = [w for w in caught if issubclass(w.category, FactsOverBudgetWarning)]
+    assert len(over) == 1
+    need, budget = map(int, re.search(r"need (\d+) tokens, more than 80% of the budget of "
+                                      r"(\d+)", str(over[0].message)).groups())
+    assert need > 0.8 * budget  # what the message says is true of the numbers it gives
+    tokens = nano_lingua2.tokenizer.count(dense)
+    assert budget <= 0.35 * tokens  # about the dense context's share, not the call's
+
+
 def test_facts_nearest_the_question_are_kept_first(nano_lingua2):
     filler = "Trains run often and the station has a small café near the platforms. "
     docs = [filler * 3 + f"Platform {n} opens at 0{n}:15 for line L{n}{n}0." for n in range(1, 7)]

@@ -423,7 +423,8 @@ def _pin_facts(scored: list[_Context], units: list[_Units], budget: float,
     leave of it, else the most needed (:func:`.fact_pins.need_order`); facts in a part with
     its own rate, within that part's budget. A context dense in facts so keeps the call's
     rate instead of taking the others' budget. Facts near the question come first, across
-    contexts (:func:`_pin_near_question`). One warning for all."""
+    contexts (:func:`_pin_near_question`). One warning for all, its numbers those of the
+    contexts that fell short."""
     committed = [_committed(u) for u in units]
     sizes = [float(u.costs[u.selectable | u.forced].sum()) for u in units]
     rooms = context_shares(sizes, committed, budget) - np.array(committed)
@@ -432,9 +433,12 @@ def _pin_facts(scored: list[_Context], units: list[_Units], budget: float,
     near = _pin_near_question(scored, units, candidates, sizes, rooms, room, question)
     pinned = [n | _pin_own(c, u, m & ~n, float(r) - float(u.costs[n].sum()), question)
               for c, u, m, r, n in zip(scored, units, candidates, rooms, near)]
-    if scored:
-        warn_if_dropped(np.concatenate([p[m] for p, m in zip(pinned, candidates)]),
-                        np.concatenate([u.costs[m] for u, m in zip(units, candidates)]), room)
+    # One warning, over the contexts whose facts did not all fit.
+    short = [c for c, (p, m) in enumerate(zip(pinned, candidates)) if not p[m].all()]
+    if short:
+        warn_if_dropped(np.concatenate([pinned[c][candidates[c]] for c in short]),
+                        np.concatenate([units[c].costs[candidates[c]] for c in short]),
+                        float(np.maximum(rooms[short], 0.0).sum()))
     return pinned
 
 
