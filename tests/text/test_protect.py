@@ -586,3 +586,13 @@ def test_every_match_holds_what_its_shortcut_looks_for():
                     assert any(n in hit.group() for n in matcher.needs), (hit.group(), matcher)
                     checked += 1
     assert checked > 500
+
+
+@pytest.mark.parametrize("text, fact", [
+    ("票价3英镑，很便宜。", "3英镑"), ("共三英镑。", "三英镑"), ("门票10卢布。", "10卢布"),
+    ("チケットは3ポンドです。", "3ポンド"), ("1万ウォンでした。", "1万ウォン"),
+    ("全长3英里。", "3英里"), ("距離は5マイルです。", "5マイル"),
+])
+def test_a_currency_or_unit_word_after_a_cjk_number_is_protected_with_it(text, fact):
+    """Protecting "3" of "3英镑" alone would let the output read "3英" (3 British)."""
+    assert fact in [text[s.start:s.end] for s in protected_spans(text)]

@@ -364,6 +364,7 @@ _CURRENCY_WORDS = _alternatives(ignore_case=True, words="""
     рублей рубля рубль руб руб. долларов доллара доллар евро бат
     บาท ريال دولار درهم جنيه دينار يورو रुपये रुपए रुपया रु रु.
     元 円 圓 块 塊 美元 欧元 歐元 日元 港元 人民币 韩元 ドル ユーロ 원 달러 엔 유로
+    英镑 英鎊 卢布 盧布 卢比 盧比 澳元 加元 瑞郎 ポンド ウォン ルーブル ルピー フラン ペソ バーツ
 """)
 _CURRENCY = rf"(?:{_CURRENCY_SIGNS}|(?:{_CURRENCY_CODES})(?![A-Za-z]))"
 _PERCENT_WORDS = _alternatives("""
