@@ -81,3 +81,18 @@ def missing_facts(text: str) -> list[str]:
     """The numbers of the example prompt that ``text`` lacks (or holds only cut or glued)."""
     return [fact for fact, times in EXAMPLE_FACTS.items()
             if len(re.findall(rf"(?<![\d:]){re.escape(fact)}(?![\d:])", text)) < times]
+
+
+# A code fragment a tag marks as not to be compressed (structured prompts, JSON values).
+CODE = 'if a < b and "<div>" in html: return "<tag>"  # keep me'
+
+
+def words(text: str) -> list[str]:
+    """The whitespace-separated words of ``text``."""
+    return text.split()
+
+
+def is_subsequence(small: list[str], big: list[str]) -> bool:
+    """Whether ``small`` appears in ``big`` in order (kept words keep their order)."""
+    iterator = iter(big)
+    return all(any(w == b for b in iterator) for w in small)

@@ -7,18 +7,7 @@ import json
 import pytest
 
 from multilingual import PARAGRAPHS
-from texts import documents
-
-CODE = 'if a < b and "<div>" in html: return "<tag>"  # keep me'
-
-
-def words(text: str) -> list[str]:
-    return text.split()
-
-
-def is_subsequence(small: list[str], big: list[str]) -> bool:
-    iterator = iter(big)
-    return all(any(w == b for b in iterator) for w in small)
+from texts import CODE, documents, is_subsequence, words
 
 
 # ----------------------------------------------------------------------------- JSON

@@ -5,18 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from texts import documents
-
-CODE = 'if a < b and "<div>" in html: return "<tag>"  # keep me'
-
-
-def words(text: str) -> list[str]:
-    return text.split()
-
-
-def is_subsequence(small: list[str], big: list[str]) -> bool:
-    iterator = iter(big)
-    return all(any(w == b for b in iterator) for w in small)
+from texts import CODE, documents, is_subsequence, words
 
 
 def test_unbalanced_tags_through_the_compressor(compressor):
