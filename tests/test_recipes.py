@@ -26,7 +26,8 @@ from llmlingstral.cli import main
 from llmlingstral.execution.jsonl_job import BatchSettings, run_jsonl_job
 from llmlingstral.options import LLMLingua2Options, LLMLinguaOptions, PromptOptions
 from llmlingstral.prompt import CONTEXT_SEPARATOR, join_prompt
-from llmlingstral.recipes import LLMLINGUA, LLMLINGUA2, LONGLLMLINGUA, RECIPES, Recipe, recipe_for
+from llmlingstral.recipes import (LLMLINGUA, LLMLINGUA2, LONGLLMLINGUA, OPTIONS_OF, RECIPES, Recipe,
+                                  recipe_for)
 from multilingual import PARAGRAPHS
 
 BOAT_RACE = "When does the boat race start?"
@@ -85,6 +86,13 @@ def test_recipes_are_frozen_values_of_the_option_types():
         RECIPES["mine"] = LLMLINGUA  # type: ignore[index]
     with pytest.raises(ValueError, match="llmlingua2"):
         recipe_for("llmlingua-3")
+
+
+def test_each_recipe_method_reads_the_options_class_its_method_class_reads():
+    from llmlingstral.methods.base import LLMLingua2Method, LLMLinguaMethod, LongLLMLinguaMethod
+
+    methods = (LLMLinguaMethod, LongLLMLinguaMethod, LLMLingua2Method)
+    assert {m.name: m.options_type for m in methods} == dict(OPTIONS_OF)
 
 
 def test_a_recipe_holds_its_methods_options_checked_when_built():

@@ -23,7 +23,9 @@ from typing import Any, Literal, Mapping
 from .options import LLMLingua2Options, LLMLinguaOptions, Options, PromptOptions
 
 MethodName = Literal["llmlingua", "longllmlingua", "llmlingua2"]
-# The options class each method reads (as ``methods.base.Method.options_type``).
+# The options class each method reads: ``methods.base.Method.options_type``, restated here
+# because that module loads torch and this one is read at start-up by the command line
+# (tests/test_recipes.py checks that the two agree).
 OPTIONS_OF: Mapping[str, type[Options]] = MappingProxyType({
     "llmlingua": LLMLinguaOptions, "longllmlingua": LLMLinguaOptions,
     "llmlingua2": LLMLingua2Options})
