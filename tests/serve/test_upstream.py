@@ -31,12 +31,12 @@ def test_a_dribbling_upstream_cannot_hold_the_proxy_past_its_deadline(kind):
     assert elapsed < 1.0 + 2.0
 
 
-def _chat_of_megabytes() -> dict:
+def _chat_of_megabytes(lines: int = 30_000) -> dict:
     line = ('委员会批准了预算。 委員会は予算を承認した。 คณะกรรมการอนุมัติงบประมาณ '
             'وافقت اللجنة على الميزانية "quoted" \\ back\tslash\n 🚆 ')
     return {"model": "m", "stream": False, "temperature": 0.5, "seed": None,
             "messages": [{"role": "system", "content": "short"},
-                         {"role": "user", "content": line * 30_000},
+                         {"role": "user", "content": line * lines},
                          {"role": "tool", "content": [{"type": "text", "text": line * 900},
                                                       {"type": "text", "text": "x"}]}],
             "tools": [{"type": "function", "function": {"name": "f", "parameters": {
@@ -67,7 +67,9 @@ def test_encoding_a_body_of_megabytes_lets_the_other_threads_run():
 
     from llmlingstral.serve.upstream import encode_json
 
-    body, ticks, done = _chat_of_megabytes(), [], threading.Event()
+    # About 12 MB: long enough that the other thread's turns do not hang on how busy the
+    # machine is, while one json.dumps call would still give it none.
+    body, ticks, done = _chat_of_megabytes(lines=120_000), [], threading.Event()
 
     def ticker() -> None:
         while not done.is_set():
